@@ -1,0 +1,72 @@
+/*
+ * agent.h - korch-agent's session, serve loop, blob transfer and facts.
+ *
+ * One agent process serves one controller session over a pair of file
+ * descriptors (stdin/stdout under SSH; a socketpair in tests).  All
+ * per-session state lives in struct agent_session, never in globals, so
+ * tests can run several sessions in one process.
+ */
+#ifndef KORCH_AGENT_H
+#define KORCH_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "wire.h"
+
+#define KORCH_AGENT_VERSION	"0.1.0"
+
+struct agent_session;
+
+/* A session reading frames from in_fd and writing to out_fd (not owned:
+ * never closed by the session).  NULL on ENOMEM. */
+struct agent_session *agent_session_new(int in_fd, int out_fd);
+void agent_session_free(struct agent_session *s);	/* NULL-safe */
+
+/* Write every byte of frames to out_fd, then empty it. */
+int agent_session_send(struct agent_session *s, struct kbuf *frames);
+/* Block for the next whole frame; f points into the session's buffer and
+ * stays valid until the next call.  KORCH_ERR_EOF on EOF at a frame
+ * boundary, KORCH_ERR_BAD_FRAME on EOF inside a frame or a bad length. */
+int agent_session_recv(struct agent_session *s, struct kp_frame *f);
+
+/* Check-only mode (from START) applies to every step of the session. */
+void agent_session_set_check_only(struct agent_session *s, int on);
+int agent_session_check_only(const struct agent_session *s);
+/* The STEP request being served; BLOB_REQ frames carry it. */
+void agent_session_set_reqid(struct agent_session *s, uint32_t reqid);
+uint32_t agent_session_reqid(const struct agent_session *s);
+
+/* Tasks that reported changed (or would-change in check mode). */
+int agent_session_mark_changed(struct agent_session *s, uint32_t task_id);
+int agent_session_task_changed(const struct agent_session *s,
+    uint32_t task_id);
+/* Steps that failed, or were skipped because a step they require failed. */
+int agent_session_mark_failed(struct agent_session *s, uint32_t step_id,
+    const char *name);
+/* The failed step's name ("" when it had none), or NULL when not failed. */
+const char *agent_session_step_failed(const struct agent_session *s,
+    uint32_t step_id);
+
+/*
+ * The serve loop: greeting line and HELLO, then START, then FACTS_REQ /
+ * STEP until BYE.  0 on BYE or EOF between frames; on a protocol error it
+ * sends ERROR and returns the negative code.
+ */
+int agent_serve(struct agent_session *s, const char *self_hash);
+
+/*
+ * Ask the controller for content by hash (BLOB_REQ) and write it to fd,
+ * verifying size and sha256.  KORCH_OK when verified.  A failure of this
+ * task only (KORCH_ERR_HASH_MISMATCH, KORCH_ERR_SYSTEM writing fd) puts a
+ * reason in err and leaves the stream in sync; any other negative code
+ * means the session cannot go on.
+ */
+int agent_blob_fetch(struct agent_session *s, const char *sha256,
+    uint64_t size, int fd, char *err, size_t errlen);
+
+/* Facts about this host as key/value pairs; free with kp_facts_clear(). */
+int agent_facts_collect(struct kp_facts *out);
+
+#endif

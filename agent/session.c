@@ -1,0 +1,221 @@
+/*
+ * session.c - one controller session: the frame stream and what the
+ * agent remembers between steps (changed tasks, failed steps).
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "err.h"
+
+#define READ_CHUNK	65536
+
+struct failed_step {
+	uint32_t	 id;
+	char		*name;
+};
+
+struct agent_session {
+	int			 in_fd;
+	int			 out_fd;
+	struct kbuf		*in;
+	size_t			 in_used;	/* bytes of the last frame */
+	int			 check_only;
+	uint32_t		 reqid;
+	uint32_t		*changed;
+	size_t			 nchanged, changed_cap;
+	struct failed_step	*failed;
+	size_t			 nfailed, failed_cap;
+};
+
+struct agent_session *
+agent_session_new(int in_fd, int out_fd)
+{
+	struct agent_session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->in_fd = in_fd;
+	s->out_fd = out_fd;
+	if ((s->in = kbuf_new(KP_MAX_FRAME + 4 + READ_CHUNK)) == NULL) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+agent_session_free(struct agent_session *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	kbuf_free(s->in);
+	free(s->changed);
+	for (i = 0; i < s->nfailed; i++)
+		free(s->failed[i].name);
+	free(s->failed);
+	free(s);
+}
+
+int
+agent_session_send(struct agent_session *s, struct kbuf *frames)
+{
+	const uint8_t *p = kbuf_ptr(frames);
+	size_t n = kbuf_len(frames);
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(s->out_fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return KORCH_ERR_SYSTEM;
+		p += w;
+		n -= (size_t)w;
+	}
+	kbuf_reset(frames);
+	return KORCH_OK;
+}
+
+int
+agent_session_recv(struct agent_session *s, struct kp_frame *f)
+{
+	uint8_t chunk[READ_CHUNK];
+	size_t used;
+	ssize_t n;
+	int r;
+
+	if (s->in_used > 0) {
+		if ((r = kbuf_consume(s->in, s->in_used)) != KORCH_OK)
+			return r;
+		s->in_used = 0;
+	}
+	for (;;) {
+		r = kp_frame_parse(kbuf_ptr(s->in), kbuf_len(s->in), f, &used);
+		if (r == KORCH_OK) {
+			s->in_used = used;
+			return KORCH_OK;
+		}
+		if (r != KORCH_ERR_INCOMPLETE)
+			return r;
+		n = read(s->in_fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return KORCH_ERR_SYSTEM;
+		if (n == 0)
+			return kbuf_len(s->in) == 0 ? KORCH_ERR_EOF :
+			    KORCH_ERR_BAD_FRAME;
+		/* Cannot overflow: a parsed length is at most KP_MAX_FRAME
+		 * and we only read while a frame is incomplete. */
+		if ((r = kbuf_put(s->in, chunk, (size_t)n)) != KORCH_OK)
+			return r;
+	}
+}
+
+void
+agent_session_set_check_only(struct agent_session *s, int on)
+{
+	s->check_only = on != 0;
+}
+
+int
+agent_session_check_only(const struct agent_session *s)
+{
+	return s->check_only;
+}
+
+void
+agent_session_set_reqid(struct agent_session *s, uint32_t reqid)
+{
+	s->reqid = reqid;
+}
+
+uint32_t
+agent_session_reqid(const struct agent_session *s)
+{
+	return s->reqid;
+}
+
+/* Room for one more of n items in p; the (possibly moved) array, or NULL. */
+static void *
+grow(void *p, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap;
+	void *np;
+
+	if (n < *cap)
+		return p;
+	ncap = *cap == 0 ? 64 : *cap * 2;
+	if (ncap > SIZE_MAX / size)
+		return NULL;
+	if ((np = realloc(p, ncap * size)) == NULL)
+		return NULL;
+	*cap = ncap;
+	return np;
+}
+
+int
+agent_session_mark_changed(struct agent_session *s, uint32_t task_id)
+{
+	uint32_t *v;
+
+	if (agent_session_task_changed(s, task_id))
+		return KORCH_OK;
+	if ((v = grow(s->changed, &s->changed_cap, s->nchanged,
+	    sizeof(*v))) == NULL)
+		return KORCH_ERR_ALLOC;
+	s->changed = v;
+	s->changed[s->nchanged++] = task_id;
+	return KORCH_OK;
+}
+
+int
+agent_session_task_changed(const struct agent_session *s, uint32_t task_id)
+{
+	size_t i;
+
+	for (i = 0; i < s->nchanged; i++)
+		if (s->changed[i] == task_id)
+			return 1;
+	return 0;
+}
+
+int
+agent_session_mark_failed(struct agent_session *s, uint32_t step_id,
+    const char *name)
+{
+	struct failed_step *v;
+	char *copy;
+
+	if (agent_session_step_failed(s, step_id) != NULL)
+		return KORCH_OK;
+	if ((copy = strdup(name != NULL ? name : "")) == NULL)
+		return KORCH_ERR_ALLOC;
+	if ((v = grow(s->failed, &s->failed_cap, s->nfailed,
+	    sizeof(*v))) == NULL) {
+		free(copy);
+		return KORCH_ERR_ALLOC;
+	}
+	s->failed = v;
+	s->failed[s->nfailed].id = step_id;
+	s->failed[s->nfailed].name = copy;
+	s->nfailed++;
+	return KORCH_OK;
+}
+
+const char *
+agent_session_step_failed(const struct agent_session *s, uint32_t step_id)
+{
+	size_t i;
+
+	for (i = 0; i < s->nfailed; i++)
+		if (s->failed[i].id == step_id)
+			return s->failed[i].name;
+	return NULL;
+}

@@ -1,0 +1,81 @@
+/*
+ * dag.h - the plan: which steps run on which hosts, and in what order.
+ *
+ * Nodes are (step, host) pairs where the step's role selector matches the
+ * host.  Steps are ordered topologically by needs; among steps whose order
+ * is not constrained, playbook order (file, then position) wins, so the
+ * order is stable from run to run.
+ *
+ * Barrier semantics: a step on any host waits until every step it needs
+ * has succeeded on every host that needed step applies to.  A needed step
+ * that applies to no host is satisfied.
+ *
+ * Steps and hosts are named by their index in the playbook and inventory
+ * the dag was built from; both must outlive it.
+ */
+#ifndef KORCH_DAG_H
+#define KORCH_DAG_H
+
+#include <stddef.h>
+
+struct diag;
+struct inventory;
+struct playbook;
+struct dag;
+
+/* Status of one node as the scheduler tracks it. */
+enum dag_status {
+	DAG_ST_PENDING = 0,	/* not started (zeroed arrays start here) */
+	DAG_ST_RUNNING,
+	DAG_ST_OK,		/* succeeded (ok or changed) */
+	DAG_ST_FAILED,		/* failed, or its host was unreachable */
+	DAG_ST_SKIPPED,		/* never ran because a need failed */
+};
+
+/* Answer of dag_node_ready(). */
+enum dag_ready {
+	DAG_READY,		/* pending and every need is met: run it */
+	DAG_WAIT,		/* pending; some need is not finished yet */
+	DAG_BLOCKED,		/* pending; some need failed or was skipped,
+				 * so it can never run: mark it skipped */
+	DAG_NONE,		/* not a node (step doesn't apply to host),
+				 * or not pending */
+};
+
+/*
+ * Build the plan.  Returns 0 and *out (free with dag_free); or
+ * KORCH_ERR_PARSE with problems in d: a watch on another step's task where
+ * that step does not run on every host the watching step runs on;
+ * KORCH_ERR_CYCLE (a playbook from playbook_load() has none);
+ * KORCH_ERR_ALLOC.
+ */
+int dag_build(const struct playbook *pb, const struct inventory *inv,
+    struct dag **out, struct diag *d);
+/* NULL-safe. */
+void dag_free(struct dag *g);
+
+size_t dag_nsteps(const struct dag *g);
+size_t dag_nhosts(const struct dag *g);
+
+/* Step indexes in topological order (all steps, even those on no host). */
+const size_t *dag_order(const struct dag *g, size_t *n);
+/* The steps that apply to host, in dag_order() order. */
+const size_t *dag_host_steps(const struct dag *g, size_t host, size_t *n);
+/* The hosts step applies to, in inventory order. */
+const size_t *dag_step_hosts(const struct dag *g, size_t step, size_t *n);
+/* The steps step needs directly (deduplicated), and their number. */
+const size_t *dag_step_needs(const struct dag *g, size_t step, size_t *n);
+size_t dag_step_nneeds(const struct dag *g, size_t step);
+/* 1 when (step, host) is a node. */
+int dag_applies(const struct dag *g, size_t step, size_t host);
+
+/*
+ * Readiness of node (step, host) given every node's status: status has
+ * dag_nsteps() * dag_nhosts() entries, indexed by dag_node_index().
+ * Entries for non-nodes are ignored.
+ */
+size_t dag_node_index(const struct dag *g, size_t step, size_t host);
+enum dag_ready dag_node_ready(const struct dag *g, size_t step, size_t host,
+    const enum dag_status *status);
+
+#endif

@@ -1,0 +1,243 @@
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "wire.h"
+
+struct report {
+	FILE		*out, *err;
+	unsigned	 flags;
+	unsigned	 nhosts;
+	int		 color;		/* on out */
+	int		 live;		/* progress line on err */
+	int		 line_shown;
+	struct timespec	 last_draw;
+	struct timespec	 start;
+	int		 name_width;
+};
+
+#define C_RESET	"\033[0m"
+#define C_GREEN	"\033[32m"
+#define C_YELLOW "\033[33m"
+#define C_RED	"\033[31m"
+#define C_CYAN	"\033[36m"
+#define C_DIM	"\033[2m"
+#define C_BOLD	"\033[1m"
+
+static int
+use_color(FILE *f)
+{
+	const char *nc = getenv("NO_COLOR");
+
+	if (nc != NULL && *nc != '\0')
+		return 0;
+	return isatty(fileno(f));
+}
+
+struct report *
+report_new(FILE *out, FILE *err, unsigned flags, unsigned nhosts)
+{
+	struct report *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->out = out;
+	r->err = err;
+	r->flags = flags;
+	r->nhosts = nhosts;
+	r->color = !(flags & REPORT_JSON) && use_color(out);
+	r->live = !(flags & REPORT_JSON) && isatty(fileno(err));
+	r->name_width = 8;
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
+	return r;
+}
+
+void
+report_free(struct report *r)
+{
+	if (r == NULL)
+		return;
+	report_clear_line(r);
+	free(r);
+}
+
+static const char *
+col(const struct report *r, const char *c)
+{
+	return r->color ? c : "";
+}
+
+void
+report_clear_line(struct report *r)
+{
+	if (r->line_shown) {
+		fputs("\r\033[K", r->err);
+		fflush(r->err);
+		r->line_shown = 0;
+	}
+}
+
+void
+report_begin(struct report *r, const char *what, int64_t run_id,
+    unsigned nhosts, unsigned nsteps)
+{
+	if (r->flags & REPORT_JSON)
+		return;
+	fprintf(r->out, "%s%s%s: %u host%s, %u step%s (run %lld)\n",
+	    col(r, C_BOLD), what, col(r, C_RESET), nhosts,
+	    nhosts == 1 ? "" : "s", nsteps, nsteps == 1 ? "" : "s",
+	    (long long)run_id);
+	fflush(r->out);
+}
+
+static void
+print_diff(struct report *r, const char *diff)
+{
+	const char *p = diff, *nl;
+	const char *c;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		c = "";
+		if (*p == '+')
+			c = col(r, C_GREEN);
+		else if (*p == '-')
+			c = col(r, C_RED);
+		else if (*p == '@')
+			c = col(r, C_CYAN);
+		fprintf(r->out, "      %s%.*s%s\n", c,
+		    (int)(nl ? (size_t)(nl - p) : strlen(p)), p,
+		    *c ? col(r, C_RESET) : "");
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+}
+
+void
+report_task(struct report *r, const char *host, const char *task_key,
+    int status, const char *message, const char *diff)
+{
+	const char *word, *c;
+
+	if (r->flags & REPORT_JSON)
+		return;
+	if (!(r->flags & REPORT_VERBOSE) && status != KP_ST_CHANGED &&
+	    status != KP_ST_FAILED)
+		return;
+	switch (status) {
+	case KP_ST_OK:
+		word = "ok";
+		c = C_GREEN;
+		break;
+	case KP_ST_CHANGED:
+		word = (r->flags & REPORT_CHECK) ? "would change" : "changed";
+		c = C_YELLOW;
+		break;
+	case KP_ST_FAILED:
+		word = "FAILED";
+		c = C_RED;
+		break;
+	default:
+		word = "skipped";
+		c = C_DIM;
+		break;
+	}
+	report_clear_line(r);
+	fprintf(r->out, "%-*s %s%-12s%s %s%s%s\n", r->name_width, host,
+	    col(r, c), word, col(r, C_RESET), task_key,
+	    message && *message ? ": " : "", message ? message : "");
+	if (diff != NULL && *diff != '\0' &&
+	    ((r->flags & (REPORT_CHECK | REPORT_VERBOSE)) ||
+	    status == KP_ST_FAILED))
+		print_diff(r, diff);
+	fflush(r->out);
+}
+
+void
+report_host_done(struct report *r, const char *host, int unreachable,
+    const char *error)
+{
+	if ((r->flags & REPORT_JSON) || error == NULL)
+		return;
+	report_clear_line(r);
+	fprintf(r->out, "%-*s %s%-12s%s %s\n", r->name_width, host,
+	    col(r, C_RED), unreachable ? "UNREACHABLE" : "FAILED",
+	    col(r, C_RESET), error);
+	fflush(r->out);
+}
+
+static double
+elapsed(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) +
+	    (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+void
+report_progress(struct report *r, unsigned done, unsigned running,
+    const struct report_counts *t)
+{
+	struct timespec now;
+
+	if (!r->live)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	/* Redraw at most ten times a second: a terminal is slow. */
+	if (r->line_shown && elapsed(&r->last_draw, &now) < 0.1 &&
+	    done < r->nhosts)
+		return;
+	r->last_draw = now;
+	fprintf(r->err, "\r\033[K[%5.1fs] hosts %u/%u done, %u running | "
+	    "ok %u  changed %u  failed %u  skipped %u",
+	    elapsed(&r->start, &now), done, r->nhosts, running, t->ok,
+	    t->changed, t->failed, t->skipped);
+	fflush(r->err);
+	r->line_shown = 1;
+}
+
+void
+report_recap_host(struct report *r, const char *host,
+    const struct report_counts *c, int unreachable, const char *error)
+{
+	const char *hc;
+
+	if (r->flags & REPORT_JSON)
+		return;
+	report_clear_line(r);
+	hc = (unreachable || c->failed || error) ? C_RED :
+	    c->changed ? C_YELLOW : C_GREEN;
+	fprintf(r->out, "  %s%-*s%s ok=%-4u %schanged=%-4u%s %sfailed=%-3u%s "
+	    "skipped=%-3u %sunreachable=%d%s\n",
+	    col(r, hc), r->name_width, host, col(r, C_RESET), c->ok,
+	    c->changed ? col(r, C_YELLOW) : "", c->changed,
+	    c->changed ? col(r, C_RESET) : "",
+	    c->failed ? col(r, C_RED) : "", c->failed,
+	    c->failed ? col(r, C_RESET) : "", c->skipped,
+	    unreachable ? col(r, C_RED) : "", unreachable ? 1 : 0,
+	    unreachable ? col(r, C_RESET) : "");
+}
+
+void
+report_verdict(struct report *r, const char *text, int good)
+{
+	struct timespec now;
+
+	if (r->flags & REPORT_JSON)
+		return;
+	report_clear_line(r);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	fprintf(r->out, "%s%s%s (%.1fs)\n", col(r, good ? C_GREEN : C_RED),
+	    text, col(r, C_RESET), elapsed(&r->start, &now));
+	fflush(r->out);
+}
+
+
+void
+report_set_name_width(struct report *r, int width)
+{
+	if (width > 0 && width < 64)
+		r->name_width = width;
+}

@@ -1,0 +1,82 @@
+/*
+ * state-int.h - what the files of state/ share: the handle, the statement
+ * cache and small helpers.  Not for use outside state/.
+ */
+#ifndef KORCH_STATE_INT_H
+#define KORCH_STATE_INT_H
+
+#include <sqlite3.h>
+#include <stdarg.h>
+
+#include "state.h"
+
+/*
+ * Statements prepared once (SQLITE_PREPARE_PERSISTENT) and kept for the
+ * handle's life: the per-tick path runs these hundreds of times a second.
+ * The SQL text for each is in state.c, stmt_sql[].
+ */
+enum kstate_stmt {
+	KS_BEGIN,
+	KS_COMMIT,
+	KS_ROLLBACK,
+	KS_RESULT_UPSERT,
+	KS_OBSERVED_UPSERT,
+	KS_HOST_UPSERT,
+	KS_RUN_HOST_UPSERT,
+	KS_PENDING_SET,
+	KS_PENDING_CLEAR,
+	KS_PENDING_GET,
+	KS_JSON_VALID,
+	KS__COUNT
+};
+
+struct kstate {
+	sqlite3		*db;
+	char		*path;
+	int		 broken;	/* open failed: errmsg and close only */
+	int		 in_batch;
+	int		 lock_fd;	/* -1 unless a run is held */
+	int64_t		 run_id;	/* the held run, 0 when none */
+	sqlite3_stmt	*stmt[KS__COUNT];
+	char		 errmsg[512];
+};
+
+/* Entry check: st usable.  Clears the message; KORCH_ERR_INVALID_ARG. */
+int kstate_enter(struct kstate *st);
+
+void kstate_seterr(struct kstate *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Message "what: sqlite's message", returns the code for rc (BUSY and
+ * LOCKED map to KORCH_ERR_LOCKED, NOMEM to KORCH_ERR_ALLOC). */
+int kstate_sqlerr(struct kstate *st, int rc, const char *what);
+
+/* Cached statement, reset and with bindings cleared when handed out. */
+int kstate_stmt(struct kstate *st, enum kstate_stmt id, sqlite3_stmt **out);
+/* Run a statement that returns no rows; resets it either way. */
+int kstate_step_done(struct kstate *st, sqlite3_stmt *s, const char *what);
+
+/* Bind text, or NULL when s is NULL. */
+int kstate_bind_text(sqlite3_stmt *s, int idx, const char *v);
+
+/* Inside a batch do nothing; otherwise open a transaction that
+ * kstate_tx_leave() commits (r == 0) or rolls back. */
+int kstate_tx_enter(struct kstate *st, int *own);
+int kstate_tx_leave(struct kstate *st, int own, int r);
+
+int64_t kstate_now_ms(void);
+
+/* Copy of a text column, NULL for SQL NULL.  KORCH_ERR_ALLOC. */
+int kstate_col_strdup(sqlite3_stmt *s, int col, char **out);
+
+/* Text name -> enum; -1 for an unknown name. */
+int kstate_status_parse(const char *name);
+int kstate_run_result_parse(const char *name);
+int kstate_outcome_parse(const char *name);
+
+/* migrations.c: bring the schema to KSTATE_SCHEMA_VERSION. */
+int kstate_migrate(struct kstate *st);
+
+/* lock.c: the lock's end when the handle closes with a run held. */
+void kstate_lock_close(struct kstate *st);
+
+#endif

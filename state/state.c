@@ -1,0 +1,743 @@
+/*
+ * state.c - opening and closing the state database, batches, the statement
+ * cache and the helpers the other files of state/ share.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "state-int.h"
+
+/* Short: the busy handler sleeps on the event loop's thread.  The run lock
+ * keeps korch's writers apart and WAL readers never block a writer, so
+ * only an opener's migration or an outside sqlite3 shell makes us wait. */
+#define KSTATE_BUSY_MS		250
+/* Opening a new file races other openers for the switch to WAL, where
+ * SQLite answers BUSY at once instead of waiting (two shared locks both
+ * wanting exclusive).  Open is not on the event loop, so retry a while. */
+#define KSTATE_OPEN_TRIES	100
+#define KSTATE_OPEN_RETRY_MS	20
+/* UPSERT ... DO UPDATE ... WHERE needs 3.24. */
+#define KSTATE_MIN_SQLITE	3024000
+
+static const char *const status_names[] = {
+	[KSTATE_OK] = "ok",
+	[KSTATE_CHANGED] = "changed",
+	[KSTATE_FAILED] = "failed",
+	[KSTATE_SKIPPED] = "skipped",
+	[KSTATE_UNREACHABLE] = "unreachable",
+};
+
+static const char *const run_result_names[] = {
+	[KSTATE_RUN_RUNNING] = "running",
+	[KSTATE_RUN_CONVERGED] = "converged",
+	[KSTATE_RUN_FAILED] = "failed",
+	[KSTATE_RUN_INTERRUPTED] = "interrupted",
+	[KSTATE_RUN_ABORTED] = "aborted",
+};
+
+static const char *const outcome_names[] = {
+	[KSTATE_HOST_CONVERGED] = "converged",
+	[KSTATE_HOST_FAILED] = "failed",
+	[KSTATE_HOST_UNREACHABLE] = "unreachable",
+};
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+static const char *const stmt_sql[KS__COUNT] = {
+	[KS_BEGIN] = "BEGIN IMMEDIATE",
+	[KS_COMMIT] = "COMMIT",
+	[KS_ROLLBACK] = "ROLLBACK",
+
+	/* The same result again updates in place, and not at all when
+	 * nothing differs. */
+	[KS_RESULT_UPSERT] =
+	    "INSERT INTO task_results (run_id, host, step, task_key, module,"
+	    "  desired_digest, status, changed, message, diff, started_at,"
+	    "  duration_ms)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+	    " ON CONFLICT (run_id, host, task_key) DO UPDATE SET"
+	    "  step = excluded.step, module = excluded.module,"
+	    "  desired_digest = excluded.desired_digest,"
+	    "  status = excluded.status, changed = excluded.changed,"
+	    "  message = excluded.message, diff = excluded.diff,"
+	    "  started_at = excluded.started_at,"
+	    "  duration_ms = excluded.duration_ms"
+	    " WHERE step IS NOT excluded.step OR module IS NOT excluded.module"
+	    "  OR desired_digest IS NOT excluded.desired_digest"
+	    "  OR status IS NOT excluded.status"
+	    "  OR changed IS NOT excluded.changed"
+	    "  OR message IS NOT excluded.message OR diff IS NOT excluded.diff"
+	    "  OR started_at IS NOT excluded.started_at"
+	    "  OR duration_ms IS NOT excluded.duration_ms",
+
+	/* ?1 host ?2 task_key ?3 digest ?4 status ?5 changed ?6 time ?7 run.
+	 * Writes only when the result changed something or digest/status
+	 * differ: a converged host costs no writes here. */
+	[KS_OBSERVED_UPSERT] =
+	    "INSERT INTO observed (host, task_key, digest, status, changed_at,"
+	    "  ok_at, run_id)"
+	    " VALUES (?1, ?2, ?3, ?4, CASE WHEN ?5 THEN ?6 END,"
+	    "  CASE WHEN ?4 = 'ok' THEN ?6 END, ?7)"
+	    " ON CONFLICT (host, task_key) DO UPDATE SET"
+	    "  digest = excluded.digest, status = excluded.status,"
+	    "  changed_at = CASE WHEN ?5 THEN ?6 ELSE changed_at END,"
+	    "  ok_at = CASE WHEN excluded.status = 'ok' THEN ?6 ELSE ok_at END,"
+	    "  run_id = excluded.run_id"
+	    " WHERE ?5 OR digest IS NOT excluded.digest"
+	    "  OR status IS NOT excluded.status",
+
+	/* ?1 name ?2 address ?3 facts ?4 hostkey ?5 run ?6 reachable ?7 now
+	 * ?8 error.  NULL address/facts/hostkey/run keep what is stored. */
+	[KS_HOST_UPSERT] =
+	    "INSERT INTO hosts (name, address, facts, hostkey_fp, last_contact,"
+	    "  last_run_id, reachable, last_error)"
+	    " VALUES (?1, ?2, ?3, ?4, CASE WHEN ?6 THEN ?7 END, ?5, ?6, ?8)"
+	    " ON CONFLICT (name) DO UPDATE SET"
+	    "  address = coalesce(excluded.address, address),"
+	    "  facts = coalesce(excluded.facts, facts),"
+	    "  hostkey_fp = coalesce(excluded.hostkey_fp, hostkey_fp),"
+	    "  last_contact = coalesce(excluded.last_contact, last_contact),"
+	    "  last_run_id = coalesce(excluded.last_run_id, last_run_id),"
+	    "  reachable = excluded.reachable,"
+	    "  last_error = excluded.last_error",
+
+	[KS_RUN_HOST_UPSERT] =
+	    "INSERT INTO run_hosts (run_id, host, outcome, ok, changed, failed,"
+	    "  skipped, error)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+	    " ON CONFLICT (run_id, host) DO UPDATE SET"
+	    "  outcome = excluded.outcome, ok = excluded.ok,"
+	    "  changed = excluded.changed, failed = excluded.failed,"
+	    "  skipped = excluded.skipped, error = excluded.error",
+
+	/* The first reason and run stand until the restart is done. */
+	[KS_PENDING_SET] =
+	    "INSERT INTO pending_restarts (host, task_key, reason, since_run,"
+	    "  since_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5)"
+	    " ON CONFLICT (host, task_key) DO NOTHING",
+	[KS_PENDING_CLEAR] =
+	    "DELETE FROM pending_restarts WHERE host = ?1 AND task_key = ?2",
+	[KS_PENDING_GET] =
+	    "SELECT 1 FROM pending_restarts WHERE host = ?1 AND task_key = ?2",
+
+	/* Not a CHECK in the schema: json_valid() is not "innocuous" in
+	 * every SQLite, and we run with trusted_schema off. */
+	[KS_JSON_VALID] = "SELECT json_valid(?1)",
+};
+
+const char *
+kstate_status_name(enum kstate_status s)
+{
+	if ((unsigned)s >= NELEM(status_names))
+		return "?";
+	return status_names[s];
+}
+
+const char *
+kstate_run_result_name(enum kstate_run_result r)
+{
+	if ((unsigned)r >= NELEM(run_result_names))
+		return "?";
+	return run_result_names[r];
+}
+
+const char *
+kstate_outcome_name(enum kstate_outcome o)
+{
+	if ((unsigned)o >= NELEM(outcome_names))
+		return "?";
+	return outcome_names[o];
+}
+
+static int
+parse_name(const char *const *names, size_t n, const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+kstate_status_parse(const char *name)
+{
+	return parse_name(status_names, NELEM(status_names), name);
+}
+
+int
+kstate_run_result_parse(const char *name)
+{
+	return parse_name(run_result_names, NELEM(run_result_names), name);
+}
+
+int
+kstate_outcome_parse(const char *name)
+{
+	return parse_name(outcome_names, NELEM(outcome_names), name);
+}
+
+/* ---- shared helpers ---- */
+
+void
+kstate_seterr(struct kstate *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->errmsg, sizeof(st->errmsg), fmt, ap);
+	va_end(ap);
+}
+
+int
+kstate_sqlerr(struct kstate *st, int rc, const char *what)
+{
+	kstate_seterr(st, "%s: %s", what, sqlite3_errmsg(st->db));
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return KORCH_ERR_LOCKED;
+	case SQLITE_NOMEM:
+		return KORCH_ERR_ALLOC;
+	default:
+		return KORCH_ERR_STATE;
+	}
+}
+
+int
+kstate_enter(struct kstate *st)
+{
+	if (st == NULL)
+		return KORCH_ERR_INVALID_ARG;
+	if (st->broken || st->db == NULL) {
+		/* Keep the message that says why the open failed. */
+		return KORCH_ERR_INVALID_ARG;
+	}
+	st->errmsg[0] = '\0';
+	/* A run is held exactly when the lock file is. */
+	if ((st->run_id != 0) != (st->lock_fd != -1)) {
+		kstate_seterr(st, "state handle corrupted");
+		return KORCH_ERR_INTERNAL;
+	}
+	return KORCH_OK;
+}
+
+int
+kstate_stmt(struct kstate *st, enum kstate_stmt id, sqlite3_stmt **out)
+{
+	int rc;
+
+	if ((unsigned)id >= KS__COUNT)
+		return KORCH_ERR_INTERNAL;
+	if (st->stmt[id] == NULL) {
+		rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->stmt[id], NULL);
+		if (rc != SQLITE_OK) {
+			st->stmt[id] = NULL;
+			return kstate_sqlerr(st, rc, "preparing statement");
+		}
+	} else {
+		sqlite3_reset(st->stmt[id]);
+		sqlite3_clear_bindings(st->stmt[id]);
+	}
+	*out = st->stmt[id];
+	return KORCH_OK;
+}
+
+int
+kstate_step_done(struct kstate *st, sqlite3_stmt *s, const char *what)
+{
+	int rc, r = KORCH_OK;
+
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = kstate_sqlerr(st, rc, what);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return r;
+}
+
+int
+kstate_bind_text(sqlite3_stmt *s, int idx, const char *v)
+{
+	if (v == NULL)
+		return sqlite3_bind_null(s, idx);
+	return sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
+}
+
+static void
+rollback_quiet(struct kstate *st)
+{
+	sqlite3_stmt *s;
+
+	if (sqlite3_get_autocommit(st->db))
+		return;		/* SQLite already rolled back */
+	if (kstate_stmt(st, KS_ROLLBACK, &s) == KORCH_OK) {
+		sqlite3_step(s);
+		sqlite3_reset(s);
+	}
+}
+
+int
+kstate_tx_enter(struct kstate *st, int *own)
+{
+	sqlite3_stmt	*s;
+	int		 r;
+
+	*own = 0;
+	if (st->in_batch || !sqlite3_get_autocommit(st->db))
+		return KORCH_OK;
+	if ((r = kstate_stmt(st, KS_BEGIN, &s)) != KORCH_OK)
+		return r;
+	if ((r = kstate_step_done(st, s, "beginning transaction")) != KORCH_OK)
+		return r;
+	*own = 1;
+	return KORCH_OK;
+}
+
+int
+kstate_tx_leave(struct kstate *st, int own, int r)
+{
+	sqlite3_stmt *s;
+
+	if (!own)
+		return r;
+	if (r == KORCH_OK) {
+		if ((r = kstate_stmt(st, KS_COMMIT, &s)) == KORCH_OK)
+			r = kstate_step_done(st, s, "committing");
+	}
+	if (r != KORCH_OK)
+		rollback_quiet(st);
+	return r;
+}
+
+int64_t
+kstate_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+kstate_col_strdup(sqlite3_stmt *s, int col, char **out)
+{
+	const unsigned char	*t;
+	int			 n;
+
+	*out = NULL;
+	if (sqlite3_column_type(s, col) == SQLITE_NULL)
+		return KORCH_OK;
+	t = sqlite3_column_text(s, col);
+	n = sqlite3_column_bytes(s, col);
+	if (t == NULL || n < 0)
+		return KORCH_ERR_ALLOC;
+	if ((*out = malloc((size_t)n + 1)) == NULL)
+		return KORCH_ERR_ALLOC;
+	memcpy(*out, t, (size_t)n);
+	(*out)[n] = '\0';
+	return KORCH_OK;
+}
+
+/* ---- default path ---- */
+
+/* buf = dir + suffix, or KORCH_ERR_TOO_LARGE. */
+static int
+put_path(char *buf, size_t len, const char *dir, const char *suffix)
+{
+	int n;
+
+	n = snprintf(buf, len, "%s%s", dir, suffix);
+	if (n < 0 || (size_t)n >= len) {
+		buf[0] = '\0';
+		return KORCH_ERR_TOO_LARGE;
+	}
+	return KORCH_OK;
+}
+
+int
+kstate_default_path(char *buf, size_t len)
+{
+	struct passwd	 pw, *pwp = NULL;
+	char		 pwbuf[4096];
+	const char	*e;
+
+	if (buf == NULL || len == 0)
+		return KORCH_ERR_INVALID_ARG;
+	if ((e = getenv("KORCH_STATE")) != NULL && *e != '\0')
+		return put_path(buf, len, e, "");
+	if ((e = getenv("XDG_STATE_HOME")) != NULL && *e == '/')
+		return put_path(buf, len, e, "/korch/state.db");
+	if ((e = getenv("HOME")) == NULL || *e == '\0') {
+		if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &pwp) !=
+		    0 || pwp == NULL || pwp->pw_dir == NULL ||
+		    *pwp->pw_dir == '\0') {
+			buf[0] = '\0';
+			return KORCH_ERR_NOT_FOUND;
+		}
+		e = pwp->pw_dir;
+	}
+	return put_path(buf, len, e, "/.local/state/korch/state.db");
+}
+
+/* ---- open / close ---- */
+
+/* mkdir -p of path's directory; new directories are 0700. */
+static int
+make_parent(struct kstate *st, const char *path)
+{
+	struct stat	 sb;
+	char		*dir, *p, *slash;
+	int		 r;
+
+	if ((dir = strdup(path)) == NULL) {
+		kstate_seterr(st, "out of memory");
+		return KORCH_ERR_ALLOC;
+	}
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir) {
+		r = KORCH_OK;
+		goto out;
+	}
+	*slash = '\0';
+	for (p = dir + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (stat(dir, &sb) == 0) {
+			if (!S_ISDIR(sb.st_mode)) {
+				kstate_seterr(st, "%s: not a directory", dir);
+				r = KORCH_ERR_SYSTEM;
+				goto out;
+			}
+		} else if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+			kstate_seterr(st, "creating %s: %s", dir,
+			    strerror(errno));
+			r = KORCH_ERR_SYSTEM;
+			goto out;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	r = KORCH_OK;
+ out:
+	free(dir);
+	return r;
+}
+
+/* Query a pragma that answers with one text row. */
+static int
+pragma_text(struct kstate *st, const char *sql, char *buf, size_t len)
+{
+	sqlite3_stmt		*s = NULL;
+	const unsigned char	*t;
+	int			 rc, r;
+
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK) {
+		r = kstate_sqlerr(st, rc, sql);
+		goto out;
+	}
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		r = kstate_sqlerr(st, rc, sql);
+		goto out;
+	}
+	t = sqlite3_column_text(s, 0);
+	snprintf(buf, len, "%s", t != NULL ? (const char *)t : "");
+	r = KORCH_OK;
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+static int
+configure(struct kstate *st)
+{
+	char	 v[32];
+	int	 rc, r;
+
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, KSTATE_BUSY_MS);
+#ifdef SQLITE_DBCONFIG_DEFENSIVE
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+#endif
+#ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+#endif
+	/* WAL is kept in the file: only a new database needs switching. */
+	if ((r = pragma_text(st, "PRAGMA journal_mode", v, sizeof(v))) !=
+	    KORCH_OK)
+		return r;
+	if (strcasecmp(v, "wal") != 0 && (r = pragma_text(st,
+	    "PRAGMA journal_mode = WAL", v, sizeof(v))) != KORCH_OK)
+		return r;
+	if (strcasecmp(v, "wal") != 0) {
+		kstate_seterr(st, "%s: cannot use WAL journaling (got %s); is "
+		    "it on a network file system?", st->path, v);
+		return KORCH_ERR_STATE;
+	}
+	rc = sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL;"
+	    "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return kstate_sqlerr(st, rc, "configuring");
+	if ((r = pragma_text(st, "PRAGMA foreign_keys", v, sizeof(v))) !=
+	    KORCH_OK)
+		return r;
+	if (strcmp(v, "1") != 0) {
+		kstate_seterr(st, "this SQLite has no foreign key support");
+		return KORCH_ERR_UNSUPPORTED;
+	}
+	return KORCH_OK;
+}
+
+int
+kstate_open(const char *path, struct kstate **out)
+{
+	struct kstate	*st;
+	int		 fd, rc, r, tries;
+
+	if (out == NULL)
+		return KORCH_ERR_INVALID_ARG;
+	if ((*out = st = calloc(1, sizeof(*st))) == NULL)
+		return KORCH_ERR_ALLOC;
+	st->lock_fd = -1;
+	st->broken = 1;
+	if (path == NULL || *path == '\0') {
+		kstate_seterr(st, "no state path");
+		r = KORCH_ERR_INVALID_ARG;
+		goto out;
+	}
+	if ((st->path = strdup(path)) == NULL) {
+		kstate_seterr(st, "out of memory");
+		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	if (sqlite3_libversion_number() < KSTATE_MIN_SQLITE) {
+		kstate_seterr(st, "SQLite %s is too old (3.24 or newer needed)",
+		    sqlite3_libversion());
+		r = KORCH_ERR_UNSUPPORTED;
+		goto out;
+	}
+	if ((r = make_parent(st, path)) != KORCH_OK)
+		goto out;
+	/* Create it ourselves so it is 0600 whatever SQLite's default; its
+	 * -wal and -shm files take the database file's mode. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
+	    0600)) == -1) {
+		kstate_seterr(st, "%s: %s", path, strerror(errno));
+		r = KORCH_ERR_SYSTEM;
+		goto out;
+	}
+	close(fd);
+	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		if (st->db == NULL) {
+			kstate_seterr(st, "%s: out of memory", path);
+			r = KORCH_ERR_ALLOC;
+		} else
+			r = kstate_sqlerr(st, rc, path);
+		goto out;
+	}
+	for (tries = 0; ; tries++) {
+		if ((r = configure(st)) == KORCH_OK)
+			r = kstate_migrate(st);
+		if (r != KORCH_ERR_LOCKED || tries == KSTATE_OPEN_TRIES)
+			break;
+		sqlite3_sleep(KSTATE_OPEN_RETRY_MS);
+	}
+	if (r != KORCH_OK)
+		goto out;
+	st->broken = 0;
+	r = KORCH_OK;
+ out:
+	return r;
+}
+
+void
+kstate_close(struct kstate *st)
+{
+	sqlite3_stmt	*s;
+	size_t		 i;
+
+	if (st == NULL)
+		return;
+	if (st->db != NULL && !st->broken) {
+		if (st->in_batch) {
+			if (kstate_stmt(st, KS_COMMIT, &s) != KORCH_OK ||
+			    kstate_step_done(st, s, "committing") != KORCH_OK)
+				rollback_quiet(st);
+			st->in_batch = 0;
+		}
+		kstate_lock_close(st);
+	}
+	for (i = 0; i < KS__COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	if (st->lock_fd != -1)
+		close(st->lock_fd);
+	free(st->path);
+	free(st);
+}
+
+const char *
+kstate_errmsg(const struct kstate *st)
+{
+	if (st == NULL)
+		return "no state handle";
+	return st->errmsg;
+}
+
+int64_t
+kstate_total_changes(struct kstate *st)
+{
+	if (st == NULL || st->db == NULL)
+		return 0;
+	return sqlite3_total_changes(st->db);
+}
+
+/* ---- integrity ---- */
+
+int
+kstate_integrity_ok(struct kstate *st)
+{
+	sqlite3_stmt	*s = NULL;
+	const char	*t;
+	size_t		 off = 0;
+	int		 rc, r, bad = 0;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA integrity_check(10)", -1, &s,
+	    NULL);
+	if (rc != SQLITE_OK) {
+		r = kstate_sqlerr(st, rc, "integrity check");
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t = (const char *)sqlite3_column_text(s, 0);
+		if (t != NULL && strcmp(t, "ok") == 0)
+			continue;
+		bad = 1;
+		if (off < sizeof(st->errmsg))
+			off += (size_t)snprintf(st->errmsg + off,
+			    sizeof(st->errmsg) - off, "%s%s", off ? "; " : "",
+			    t != NULL ? t : "?");
+	}
+	if (rc != SQLITE_DONE) {
+		r = kstate_sqlerr(st, rc, "integrity check");
+		goto out;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s,
+	    NULL);
+	if (rc != SQLITE_OK) {
+		r = kstate_sqlerr(st, rc, "foreign key check");
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		bad = 1;
+		if (off < sizeof(st->errmsg))
+			off += (size_t)snprintf(st->errmsg + off,
+			    sizeof(st->errmsg) - off,
+			    "%s%s row %lld refers to a missing %s row",
+			    off ? "; " : "",
+			    (const char *)sqlite3_column_text(s, 0),
+			    (long long)sqlite3_column_int64(s, 1),
+			    (const char *)sqlite3_column_text(s, 2));
+	}
+	if (rc != SQLITE_DONE) {
+		r = kstate_sqlerr(st, rc, "foreign key check");
+		goto out;
+	}
+	r = bad ? KORCH_ERR_STATE : KORCH_OK;
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* ---- batches ---- */
+
+int
+kstate_batch_begin(struct kstate *st)
+{
+	sqlite3_stmt	*s;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if (st->in_batch || !sqlite3_get_autocommit(st->db)) {
+		kstate_seterr(st, "a batch is already open");
+		return KORCH_ERR_INVALID_ARG;
+	}
+	if ((r = kstate_stmt(st, KS_BEGIN, &s)) != KORCH_OK)
+		return r;
+	if ((r = kstate_step_done(st, s, "beginning batch")) != KORCH_OK)
+		return r;
+	st->in_batch = 1;
+	return KORCH_OK;
+}
+
+int
+kstate_batch_commit(struct kstate *st)
+{
+	sqlite3_stmt	*s;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if (!st->in_batch) {
+		kstate_seterr(st, "no batch is open");
+		return KORCH_ERR_INVALID_ARG;
+	}
+	if (sqlite3_get_autocommit(st->db)) {
+		st->in_batch = 0;
+		kstate_seterr(st, "the batch was rolled back after an error");
+		return KORCH_ERR_STATE;
+	}
+	if ((r = kstate_stmt(st, KS_COMMIT, &s)) != KORCH_OK)
+		return r;
+	if ((r = kstate_step_done(st, s, "committing batch")) != KORCH_OK)
+		return r;
+	st->in_batch = 0;
+	return KORCH_OK;
+}
+
+int
+kstate_batch_rollback(struct kstate *st)
+{
+	sqlite3_stmt	*s;
+	int		 r;
+
+	/* Not kstate_enter(): the message of the failure that led here
+	 * stays readable after the rollback. */
+	if (st == NULL || st->broken || st->db == NULL)
+		return KORCH_ERR_INVALID_ARG;
+	if (!st->in_batch) {
+		kstate_seterr(st, "no batch is open");
+		return KORCH_ERR_INVALID_ARG;
+	}
+	st->in_batch = 0;
+	if (sqlite3_get_autocommit(st->db))
+		return KORCH_OK;
+	if ((r = kstate_stmt(st, KS_ROLLBACK, &s)) != KORCH_OK)
+		return r;
+	return kstate_step_done(st, s, "rolling back batch");
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# make check: build (plain and ASan+UBSan), then every suite in order.
+# Each suite writes TAP-style "ok"/"not ok" lines to build/test-logs/SUITE.log;
+# the summary counts them.  A suite that exits non-zero without reporting a
+# failed test counts as one failure, so a crash never passes silently.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+LOGS=build/test-logs
+SAN=build/san
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
+JOBS=$(nproc 2>/dev/null || echo 2)
+export CMOCKA_MESSAGE_OUTPUT=TAP
+# Sanitizers: abort on the first report so the suite fails loudly.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+total_pass=0 total_fail=0
+declare -a summary
+
+run_suite() {
+	local name=$1; shift
+	local log=$LOGS/$name.log start end rc pass fail
+	start=$(date +%s)
+	printf '== %-12s ' "$name"
+	"$@" >"$log" 2>&1
+	rc=$?
+	end=$(date +%s)
+	pass=$(grep -cE '^ok( |$)' "$log" || true)
+	fail=$(grep -cE '^not ok( |$)' "$log" || true)
+	if [ "$rc" -ne 0 ] && [ "$fail" -eq 0 ]; then
+		fail=1
+		echo "not ok - suite $name exited with status $rc" >>"$log"
+	fi
+	total_pass=$((total_pass + pass))
+	total_fail=$((total_fail + fail))
+	printf '%4d passed, %3d failed  (%ds)\n' "$pass" "$fail" $((end - start))
+	if [ "$fail" -ne 0 ]; then
+		echo "---- $log (failures and last lines) ----"
+		grep -E '^not ok' "$log" | head -20
+		tail -n 40 "$log"
+		echo "----"
+	fi
+	summary+=("$name $pass $fail")
+}
+
+build_plain() {
+	make -j"$JOBS" all && echo "ok - plain build (korch, static korch-agent)"
+}
+build_san() {
+	make -j"$JOBS" BUILD=$SAN SANITIZE=address,undefined \
+	    $SAN/korch $SAN/korch-agent-glibc unit-bin &&
+	    echo "ok - ASan+UBSan build"
+}
+unit() {
+	local t rc=0
+	for t in "$SAN"/tests/test_*; do
+		[ -x "$t" ] || continue
+		echo "# $t"
+		"$t" 2>&1 || rc=1
+	done
+	return $rc
+}
+
+run_suite build build_plain
+run_suite build-san build_san
+run_suite unit unit
+run_suite fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
+run_suite integration tests/integration/run.sh "$SAN"
+run_suite testbed tests/testbed/testbed selftest
+run_suite e2e tests/e2e/run.sh build
+
+echo
+echo "Summary:"
+for s in "${summary[@]}"; do
+	set -- $s
+	printf '  %-12s %4d passed, %3d failed\n' "$1" "$2" "$3"
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every end-to-end suite, in order, on the test bed.  Usage: run.sh BUILD_DIR
+set -uo pipefail
+cd "$(dirname "$0")"
+rc=0
+for suite in engine.sh; do
+	echo "# suite $suite"
+	./"$suite" "${1:-build}" || rc=1
+done
+exit $rc

@@ -1,0 +1,418 @@
+/* test_agent_file.c - the file module: inline and by-hash content, mode
+ * and owner, parents, secrets, check mode. */
+#include <errno.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "test_agent_helpers.h"
+#include "sha256.h"
+
+static void
+file_task(struct tt *t, const char *path, const char *content)
+{
+	tt_task(t, 1, "file");
+	tt_arg(t, "path", path);
+	if (content != NULL)
+		tt_arg(t, "content", content);
+}
+
+static void
+test_inline_converges(void **state)
+{
+	struct tt *t = *state;
+	char path[512];
+	long long m;
+
+	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "a.conf"));
+	file_task(t, path, "one\ntwo\n");
+	/* check mode first: would create, creates nothing */
+	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
+	assert_non_null(strstr(t->o.msg, "would create"));
+	assert_false(tt_exists(path));
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	tt_assert_file(path, "one\ntwo\n");
+	assert_int_equal(tt_mode(path), 0644);
+	assert_non_null(strstr(t->o.diff, "+one\n+two\n"));
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	assert_string_equal(t->o.diff, "");
+	assert_int_equal(tt_run(t, 1), KP_ST_OK);
+
+	/* new content: check mode reports and leaves the file alone */
+	file_task(t, path, "one\nTWO\n");
+	m = tt_mtime_ns(path);
+	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
+	assert_non_null(strstr(t->o.diff, "-two\n+TWO\n"));
+	assert_non_null(strstr(t->o.diff, " one\n"));
+	assert_int_equal(tt_mtime_ns(path), m);
+	tt_assert_file(path, "one\ntwo\n");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	tt_assert_file(path, "one\nTWO\n");
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	tt_assert_no_tmp(t->dir);
+}
+
+static void
+test_mode_only(void **state)
+{
+	struct tt *t = *state;
+	char path[512];
+	long long m;
+
+	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "m"));
+	tt_write(path, "same", 0600);
+	file_task(t, path, "same");
+	tt_arg(t, "mode", "0640");
+	m = tt_mtime_ns(path);
+	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
+	assert_non_null(strstr(t->o.msg, "mode 0600 -> 0640"));
+	assert_int_equal(tt_mtime_ns(path), m);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_non_null(strstr(t->o.msg, "content up to date"));
+	assert_int_equal(tt_mode(path), 0640);
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+}
+
+static void
+test_owner(void **state)
+{
+	struct tt *t = *state;
+	struct stat st;
+	char path[512];
+
+	if (geteuid() != 0)
+		skip();
+	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "o"));
+	file_task(t, path, "x");
+	tt_arg(t, "uid", "1");
+	tt_arg(t, "gid", "2");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 1);
+	assert_int_equal(st.st_gid, 2);
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	/* new content without uid/gid keeps the owner */
+	file_task(t, path, "y");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, 1);
+	assert_int_equal(st.st_gid, 2);
+}
+
+static void
+test_parents(void **state)
+{
+	struct tt *t = *state;
+	char path[512];
+
+	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "d1/d2/f"));
+	file_task(t, path, "x");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "parents=1"));
+	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
+	assert_non_null(strstr(t->o.msg, "does not exist yet"));
+	tt_arg(t, "parents", "1");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	tt_assert_file(path, "x");
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+}
+
+static void
+test_secret(void **state)
+{
+	struct tt *t = *state;
+	char path[512];
+
+	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "ca.key"));
+	tt_write(path, "old-secret\n", 0600);
+	file_task(t, path, "new-secret\n");
+	tt_arg(t, "secret", "1");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_non_null(strstr(t->o.diff, "content hidden"));
+	assert_null(strstr(t->o.diff, "secret\n"));
+	assert_null(strstr(t->o.msg, "new-secret"));
+	/* secrets default to 0600 */
+	assert_int_equal(tt_mode(path), 0600);
+	tt_assert_file(path, "new-secret\n");
+}
+
+static void
+test_binary_inline_and_symlink(void **state)
+{
+	struct tt *t = *state;
+	char path[512], link[512];
+	struct stat st;
+
+	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "bin"));
+	tt_task(t, 1, "file");
+	tt_arg(t, "path", path);
+	tt_argn(t, "content", "a\0b", 3);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 3);
+	assert_non_null(strstr(t->o.diff, "binary"));
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+
+	(void)snprintf(link, sizeof(link), "%s", tt_path(t, "link"));
+	assert_int_equal(symlink(path, link), 0);
+	file_task(t, link, "x");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "symlink"));
+}
+
+static void
+test_bad_args(void **state)
+{
+	struct tt *t = *state;
+
+	file_task(t, "relative/path", "x");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "absolute"));
+	file_task(t, tt_path(t, "f"), NULL);
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "exactly one"));
+	file_task(t, tt_path(t, "f"), "x");
+	tt_arg(t, "mode", "0999");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "mode"));
+	file_task(t, tt_path(t, "f"), NULL);
+	tt_arg(t, "src_sha256", "abc");
+	tt_arg(t, "src_size", "3");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "src_sha256"));
+}
+
+/* ---- content by hash, over a socketpair standing in for the controller */
+
+struct ctl {
+	int		 sv[2];		/* [0] agent side, [1] controller side */
+	struct kbuf	*in;
+};
+
+static void
+ctl_open(struct tt *t, struct ctl *c)
+{
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    c->sv), 0);
+	c->in = kbuf_new(1 << 20);
+	agent_session_free(t->s);
+	t->s = agent_session_new(c->sv[0], c->sv[0]);
+	agent_session_set_reqid(t->s, 77);
+}
+
+static void
+ctl_close(struct ctl *c)
+{
+	int status;
+
+	while (wait(&status) > 0)
+		assert_int_equal(status, 0);
+	close(c->sv[0]);
+	close(c->sv[1]);
+	kbuf_free(c->in);
+}
+
+/* Queue the blob as chunks of at most chunk bytes. */
+static void
+ctl_send_blob(struct ctl *c, const char *hash, const char *data, size_t n,
+    size_t chunk)
+{
+	struct kbuf *b = kbuf_new(1 << 20);
+	struct kp_blob bl;
+	size_t off = 0;
+
+	do {
+		memset(&bl, 0, sizeof(bl));
+		bl.sha256 = (char *)hash;
+		bl.offset = off;
+		bl.len = (uint32_t)(n - off < chunk ? n - off : chunk);
+		bl.data = (uint8_t *)data + off;
+		off += bl.len;
+		bl.last = off == n;
+		assert_int_equal(kp_enc_blob(b, 77, &bl), KORCH_OK);
+	} while (off < n);
+	/* More than a socket buffer holds: a child writes while we read. */
+	if (fork() == 0) {
+		const uint8_t *p = kbuf_ptr(b);
+		size_t left = kbuf_len(b);
+		ssize_t w;
+
+		while (left > 0 && (w = write(c->sv[1], p, left)) > 0) {
+			p += w;
+			left -= (size_t)w;
+		}
+		_exit(left == 0 ? 0 : 1);
+	}
+	kbuf_free(b);
+}
+
+/* How many BLOB_REQ frames the agent sent (non-blocking drain). */
+static int
+ctl_count_reqs(struct ctl *c, const char *hash)
+{
+	struct kp_blob_req rq;
+	struct kp_frame f;
+	uint8_t buf[4096];
+	size_t used;
+	ssize_t n;
+	int count = 0;
+
+	while ((n = recv(c->sv[1], buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		assert_int_equal(kbuf_put(c->in, buf, (size_t)n), KORCH_OK);
+	while (kp_frame_parse(kbuf_ptr(c->in), kbuf_len(c->in), &f,
+	    &used) == KORCH_OK) {
+		assert_int_equal(f.type, KP_BLOB_REQ);
+		assert_int_equal(f.reqid, 77);
+		assert_int_equal(kp_dec_blob_req(&f, &rq), KORCH_OK);
+		assert_string_equal(rq.sha256, hash);
+		kp_blob_req_clear(&rq);
+		kbuf_consume(c->in, used);
+		count++;
+	}
+	return count;
+}
+
+static void
+blob_task(struct tt *t, const char *path, const char *hash, size_t size)
+{
+	char sz[32];
+
+	(void)snprintf(sz, sizeof(sz), "%zu", size);
+	tt_task(t, 5, "file");
+	tt_arg(t, "path", path);
+	tt_arg(t, "src_sha256", hash);
+	/* tt_arg keeps the pointer: keep the size string alive */
+	t->kv[t->task.nargs].key = (char *)"src_size";
+	t->kv[t->task.nargs].val = strdup(sz);
+	t->kv[t->task.nargs].val_len = strlen(sz);
+	t->task.nargs++;
+}
+
+static void
+blob_task_free(struct tt *t)
+{
+	free(t->kv[2].val);
+}
+
+static void
+test_blob_fetched_only_when_different(void **state)
+{
+	struct tt *t = *state;
+	char hash[AGENT_SHA256_HEX], path[512], *data;
+	const size_t n = 300000;
+	struct ctl c;
+	size_t i;
+
+	data = malloc(n);
+	for (i = 0; i < n; i++)
+		data[i] = (char)(i * 31);
+	agent_sha256_hex(data, n, hash);
+	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "kubelet"));
+	ctl_open(t, &c);
+	blob_task(t, path, hash, n);
+	tt_arg(t, "mode", "0755");
+
+	/* check mode never asks for content */
+	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
+	assert_int_equal(ctl_count_reqs(&c, hash), 0);
+
+	ctl_send_blob(&c, hash, data, n, 65536);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_int_equal(ctl_count_reqs(&c, hash), 1);
+	assert_int_equal(tt_mode(path), 0755);
+	{
+		char got[AGENT_SHA256_HEX];
+
+		assert_int_equal(agent_sha256_path(path, got, NULL), KORCH_OK);
+		assert_string_equal(got, hash);
+	}
+	/* second run: the hash matches, nothing is requested */
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	assert_int_equal(ctl_count_reqs(&c, hash), 0);
+	blob_task_free(t);
+	ctl_close(&c);
+	free(data);
+}
+
+static void
+test_blob_mismatch_fails_and_keeps_old(void **state)
+{
+	struct tt *t = *state;
+	char hash[AGENT_SHA256_HEX], path[512];
+	struct ctl c;
+
+	agent_sha256_hex("right", 5, hash);
+	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "f"));
+	tt_write(path, "old", 0644);
+	ctl_open(t, &c);
+	blob_task(t, path, hash, 5);
+	/* the controller sends other bytes of the same size */
+	ctl_send_blob(&c, hash, "wrong", 5, 2);
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "does not match"));
+	tt_assert_file(path, "old");
+	tt_assert_no_tmp(t->dir);
+	/* a controller without the content answers with one empty chunk */
+	ctl_send_blob(&c, hash, "", 0, 1);
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "no content"));
+	tt_assert_file(path, "old");
+	/* the stream stayed in step: a correct transfer now works */
+	ctl_send_blob(&c, hash, "right", 5, 3);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	tt_assert_file(path, "right");
+	assert_int_equal(ctl_count_reqs(&c, hash), 3);
+	blob_task_free(t);
+	ctl_close(&c);
+}
+
+static void
+test_blob_broken_stream_is_fatal(void **state)
+{
+	struct tt *t = *state;
+	char hash[AGENT_SHA256_HEX], other[AGENT_SHA256_HEX], path[512];
+	struct ctl c;
+
+	agent_sha256_hex("right", 5, hash);
+	agent_sha256_hex("other", 5, other);
+	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "f"));
+	ctl_open(t, &c);
+	blob_task(t, path, hash, 5);
+	/* a chunk of another blob: the session cannot go on */
+	ctl_send_blob(&c, other, "other", 5, 5);
+	assert_int_equal(agent_module_run(&t->task, t->s, 0, &t->o),
+	    KORCH_ERR_BAD_FRAME);
+	assert_false(tt_exists(path));
+	blob_task_free(t);
+	ctl_close(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_inline_converges,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_mode_only,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_owner,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_parents,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_secret,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_binary_inline_and_symlink,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_args,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_blob_fetched_only_when_different,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_blob_mismatch_fails_and_keeps_old,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_blob_broken_stream_is_fatal,
+		    tt_setup, tt_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

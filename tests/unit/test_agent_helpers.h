@@ -1,0 +1,229 @@
+/*
+ * test_agent_helpers.h - shared scaffolding for the agent's unit tests:
+ * a scratch directory per test, tasks built from key/value pairs, and
+ * small file helpers.  Header-only (static functions) because the build
+ * links each tests/unit/test_*.c on its own.
+ */
+#ifndef KORCH_TEST_AGENT_HELPERS_H
+#define KORCH_TEST_AGENT_HELPERS_H
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent.h"
+#include "err.h"
+#include "module.h"
+#include "wire.h"
+
+#define TT_MAX_ARGS	64
+
+struct tt {
+	struct kp_task	 task;
+	struct kp_kv	 kv[TT_MAX_ARGS];
+	uint32_t	 watch[8];
+	char		 dir[256];	/* scratch directory */
+	char		 path[512];	/* scratch path built by tt_path() */
+	char		 saved[16][512];	/* tt_save() copies */
+	unsigned	 nsaved;
+	struct agent_session *s;
+	struct agent_outcome o;
+};
+
+static inline void
+tt_task(struct tt *t, uint32_t id, const char *module)
+{
+	memset(&t->task, 0, sizeof(t->task));
+	memset(t->kv, 0, sizeof(t->kv));
+	t->task.id = id;
+	t->task.module = (char *)module;
+	t->task.args = t->kv;
+	t->task.watch = t->watch;
+}
+
+static inline void
+tt_argn(struct tt *t, const char *key, const char *val, size_t n)
+{
+	assert_true(t->task.nargs < TT_MAX_ARGS);
+	t->kv[t->task.nargs].key = (char *)key;
+	t->kv[t->task.nargs].val = (char *)val;
+	t->kv[t->task.nargs].val_len = n;
+	t->task.nargs++;
+}
+
+static inline void
+tt_arg(struct tt *t, const char *key, const char *val)
+{
+	tt_argn(t, key, val, strlen(val));
+}
+
+static inline const char *
+tt_path(struct tt *t, const char *rel)
+{
+	(void)snprintf(t->path, sizeof(t->path), "%s/%s", t->dir, rel);
+	return t->path;
+}
+
+/* A copy that outlives the next tt_path() (args keep pointers). */
+static inline const char *
+tt_save(struct tt *t, const char *s)
+{
+	char *d = t->saved[t->nsaved++ % 16];
+
+	(void)snprintf(d, sizeof(t->saved[0]), "%s", s);
+	return d;
+}
+
+/* Run the current task; returns the status, outcome in t->o. */
+static inline int
+tt_run(struct tt *t, int check_only)
+{
+	int r = agent_module_run(&t->task, t->s, check_only, &t->o);
+
+	assert_int_equal(r, KORCH_OK);
+	if (getenv("TT_VERBOSE") != NULL)
+		fprintf(stderr, "# %s %s: %s\n%s", t->task.module,
+		    kp_status_name(t->o.status), t->o.msg, t->o.diff);
+	return t->o.status;
+}
+
+static inline int
+tt_rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+static inline int
+tt_setup(void **state)
+{
+	struct tt *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return -1;
+	(void)snprintf(t->dir, sizeof(t->dir), "%s/korch-test-XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(t->dir) == NULL) {
+		free(t);
+		return -1;
+	}
+	if ((t->s = agent_session_new(-1, -1)) == NULL) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static inline int
+tt_teardown(void **state)
+{
+	struct tt *t = *state;
+
+	if (t == NULL)
+		return 0;
+	(void)nftw(t->dir, tt_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	agent_session_free(t->s);
+	free(t);
+	return 0;
+}
+
+static inline void
+tt_write(const char *path, const char *content, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	size_t n = strlen(content);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, content, n), (ssize_t)n);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* Whole file, malloc'd and NUL-terminated; NULL when missing. */
+static inline char *
+tt_read(const char *path)
+{
+	char *buf;
+	long n;
+	FILE *f;
+
+	if ((f = fopen(path, "rb")) == NULL)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+static inline void
+tt_assert_file(const char *path, const char *want)
+{
+	char *got = tt_read(path);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static inline mode_t
+tt_mode(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+static inline int
+tt_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* No temp file (".name.korch-XXXXXX") left in dir. */
+static inline void
+tt_assert_no_tmp(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		assert_null(strstr(de->d_name, ".korch-"));
+	closedir(d);
+}
+
+/* Modification fingerprint, to prove check mode touched nothing. */
+static inline long long
+tt_mtime_ns(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return -1;
+	return (long long)st.st_mtim.tv_sec * 1000000000LL +
+	    st.st_mtim.tv_nsec + (long long)st.st_ino * 7 +
+	    (long long)st.st_mode * 13;
+}
+
+#endif

@@ -1,0 +1,246 @@
+/* test_agent_service.c - the service module against a fake systemctl
+ * that records its argv and keeps unit state in files. */
+#include "test_agent_helpers.h"
+
+static const char fake[] =
+    "#!/bin/sh\n"
+    "D=%s\n"
+    "echo \"$*\" >> $D/log\n"
+    "case \"$1\" in\n"
+    "is-enabled) [ -f $D/enabled-$2 ] && { echo enabled; exit 0; }\n"
+    "    echo disabled; exit 1;;\n"
+    "is-active) [ -f $D/active-$2 ] && { echo active; exit 0; }\n"
+    "    echo inactive; exit 3;;\n"
+    "enable) touch $D/enabled-$2;;\n"
+    "disable) rm -f $D/enabled-$2;;\n"
+    "start|restart) if [ -f $D/fail-start ]; then\n"
+    "    echo \"Job for $2 failed. See journalctl -xe\" >&2; exit 1; fi\n"
+    "    touch $D/active-$2;;\n"
+    "stop) rm -f $D/active-$2;;\n"
+    "esac\n"
+    "exit 0\n";
+
+static const char unit1[] = "[Unit]\nDescription=etcd\n\n[Service]\n"
+    "ExecStart=/usr/bin/etcd\n\n[Install]\nWantedBy=multi-user.target\n";
+static const char unit2[] = "[Unit]\nDescription=etcd\n\n[Service]\n"
+    "ExecStart=/usr/bin/etcd --debug\n\n[Install]\n"
+    "WantedBy=multi-user.target\n";
+
+static int
+svc_setup(void **state)
+{
+	struct tt *t;
+	char script[4096], path[600];
+
+	if (tt_setup(state) != 0)
+		return -1;
+	t = *state;
+	(void)snprintf(script, sizeof(script), fake, t->dir);
+	(void)snprintf(path, sizeof(path), "%s/systemctl", t->dir);
+	tt_write(path, script, 0755);
+	setenv("KORCH_AGENT_SYSTEMCTL", path, 1);
+	(void)snprintf(path, sizeof(path), "%s/units", t->dir);
+	(void)mkdir(path, 0755);
+	return 0;
+}
+
+/* The log since the last call, then cleared. */
+static char *
+calls(struct tt *t)
+{
+	char path[600], *s;
+
+	(void)snprintf(path, sizeof(path), "%s/log", t->dir);
+	s = tt_read(path);
+	(void)unlink(path);
+	return s != NULL ? s : strdup("");
+}
+
+static void
+assert_calls(struct tt *t, const char *want)
+{
+	char *got = calls(t);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void
+svc_task(struct tt *t, uint32_t id, const char *unit)
+{
+	tt_task(t, id, "service");
+	tt_arg(t, "name", "etcd");
+	tt_arg(t, "unit_dir", tt_save(t, tt_path(t, "units")));
+	if (unit != NULL)
+		tt_arg(t, "unit", unit);
+}
+
+static void
+test_new_unit_then_converged(void **state)
+{
+	struct tt *t = *state;
+
+	svc_task(t, 1, unit1);
+	/* check mode: queries only, nothing written */
+	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
+	assert_non_null(strstr(t->o.msg, "would write unit file"));
+	assert_non_null(strstr(t->o.msg, "would start"));
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n");
+	assert_false(tt_exists(tt_path(t, "units/etcd.service")));
+
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_calls(t, "daemon-reload\nis-enabled etcd.service\n"
+	    "enable etcd.service\nis-active etcd.service\nstart etcd.service\n");
+	tt_assert_file(tt_path(t, "units/etcd.service"), unit1);
+	assert_non_null(strstr(t->o.diff, "+ExecStart=/usr/bin/etcd\n"));
+
+	/* converged: no reload, no restart */
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n");
+	assert_int_equal(tt_run(t, 1), KP_ST_OK);
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n");
+}
+
+static void
+test_unit_change_restarts(void **state)
+{
+	struct tt *t = *state;
+
+	svc_task(t, 1, unit1);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	free(calls(t));
+	svc_task(t, 1, unit2);
+	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
+	assert_non_null(strstr(t->o.msg, "would restart (unit changed)"));
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n");
+	tt_assert_file(tt_path(t, "units/etcd.service"), unit1);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_calls(t, "daemon-reload\nis-enabled etcd.service\n"
+	    "is-active etcd.service\nrestart etcd.service\n");
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n");
+}
+
+static void
+test_watch_and_restart_flag(void **state)
+{
+	struct tt *t = *state;
+	char *c;
+
+	svc_task(t, 9, unit1);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	free(calls(t));
+
+	/* a watched task that did not change: nothing */
+	svc_task(t, 9, unit1);
+	t->watch[0] = 5;
+	t->watch[1] = 6;
+	t->task.nwatch = 2;
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	c = calls(t);
+	assert_null(strstr(c, "restart"));
+	free(c);
+
+	/* one of them changed earlier in the session: restart */
+	assert_int_equal(agent_session_mark_changed(t->s, 6), KORCH_OK);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_non_null(strstr(t->o.msg, "task 6 changed"));
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n"
+	    "restart etcd.service\n");
+
+	/* restart=1 from the controller */
+	svc_task(t, 9, NULL);
+	tt_arg(t, "restart", "1");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n"
+	    "restart etcd.service\n");
+	/* a service that is not running is started, not restarted */
+	unlink(tt_path(t, "active-etcd.service"));
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n"
+	    "start etcd.service\n");
+}
+
+static void
+test_stop_disable_restarted(void **state)
+{
+	struct tt *t = *state;
+
+	svc_task(t, 1, NULL);
+	tt_write(tt_path(t, "enabled-etcd.service"), "", 0644);
+	tt_write(tt_path(t, "active-etcd.service"), "", 0644);
+	tt_arg(t, "enabled", "0");
+	tt_arg(t, "state", "stopped");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_calls(t, "is-enabled etcd.service\ndisable etcd.service\n"
+	    "is-active etcd.service\nstop etcd.service\n");
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+
+	svc_task(t, 1, NULL);
+	tt_arg(t, "state", "restarted");
+	tt_write(tt_path(t, "enabled-etcd.service"), "", 0644);
+	tt_write(tt_path(t, "active-etcd.service"), "", 0644);
+	free(calls(t));
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n"
+	    "restart etcd.service\n");
+}
+
+static void
+test_failures(void **state)
+{
+	struct tt *t = *state;
+
+	svc_task(t, 1, NULL);
+	tt_write(tt_path(t, "fail-start"), "", 0644);
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "systemctl start etcd.service failed "
+	    "(exit 1): Job for etcd.service failed"));
+
+	svc_task(t, 1, NULL);
+	tt_arg(t, "state", "running");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+
+	tt_task(t, 1, "service");
+	tt_arg(t, "name", "../etc/passwd");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "bad unit name"));
+
+	setenv("KORCH_AGENT_SYSTEMCTL", "/nonexistent/systemctl", 1);
+	svc_task(t, 1, NULL);
+	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "cannot run"));
+}
+
+static void
+test_suffix_kept(void **state)
+{
+	struct tt *t = *state;
+
+	tt_task(t, 1, "service");
+	tt_arg(t, "name", "docker.socket");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_calls(t, "is-enabled docker.socket\nenable docker.socket\n"
+	    "is-active docker.socket\nstart docker.socket\n");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_new_unit_then_converged,
+		    svc_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_unit_change_restarts,
+		    svc_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_watch_and_restart_flag,
+		    svc_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_stop_disable_restarted,
+		    svc_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_failures,
+		    svc_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_suffix_kept,
+		    svc_setup, tt_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

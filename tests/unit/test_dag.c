@@ -1,0 +1,254 @@
+/*
+ * test_dag.c - the plan: stable topological order, per-host steps,
+ * per-step hosts, readiness, and the watch-host check.
+ * Fixtures: tests/unit/data/inv/cluster.yaml with pb/good, pb/watch_hosts.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "diag.h"
+#include "inventory.h"
+#include "playbook.h"
+#include "dag.h"
+
+static char datadir[PATH_MAX];
+
+/* Fixtures live beside this file; KORCH_TEST_DATA overrides. */
+static void
+init_datadir(void)
+{
+	const char *e = getenv("KORCH_TEST_DATA"), *slash;
+
+	if (e != NULL) {
+		snprintf(datadir, sizeof(datadir), "%s", e);
+		return;
+	}
+	slash = strrchr(__FILE__, '/');
+	snprintf(datadir, sizeof(datadir), "%.*s/data",
+	    slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
+}
+
+struct fx {
+	struct diag		*d;
+	struct inventory	*inv;
+	struct playbook		*pb;
+	struct dag		*g;
+};
+
+static int
+setup_pb(void **state, const char *pbname, int want)
+{
+	char path[PATH_MAX + 64];
+	struct fx *f;
+
+	assert_non_null(f = calloc(1, sizeof(*f)));
+	assert_non_null(f->d = diag_new());
+	snprintf(path, sizeof(path), "%s/inv/cluster.yaml", datadir);
+	assert_int_equal(inventory_load(path, &f->inv, f->d), 0);
+	snprintf(path, sizeof(path), "%s/pb/%s", datadir, pbname);
+	assert_int_equal(playbook_load(path, &f->pb, f->d), 0);
+	assert_int_equal(dag_build(f->pb, f->inv, &f->g, f->d), want);
+	*state = f;
+	return 0;
+}
+
+static int
+setup_good(void **state)
+{
+	return setup_pb(state, "good", 0);
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	dag_free(f->g);
+	playbook_free(f->pb);
+	inventory_free(f->inv);
+	diag_free(f->d);
+	free(f);
+	return 0;
+}
+
+/* Step indexes of the good set, in file order. */
+enum { BASE, ETCD, AFTER_NODE, MASTER, NODE, GHOST, LATE, NSTEPS };
+/* Hosts of inv/cluster.yaml. */
+enum { M1, N1, N2, E1, NHOSTS };
+
+static void
+expect_list(const size_t *got, size_t n, const size_t *want, size_t wn)
+{
+	size_t i;
+
+	assert_int_equal(n, wn);
+	for (i = 0; i < n; i++)
+		assert_int_equal(got[i], want[i]);
+}
+
+static void
+test_order(void **state)
+{
+	struct fx *f = *state;
+	/* after-node comes early in its file but needs node; ghost has no
+	 * needs, yet file order keeps it after every earlier step. */
+	static const size_t want[] = { BASE, ETCD, MASTER, NODE, AFTER_NODE,
+		GHOST, LATE };
+	const size_t *o;
+	size_t n;
+
+	assert_int_equal(dag_nsteps(f->g), NSTEPS);
+	assert_int_equal(dag_nhosts(f->g), NHOSTS);
+	o = dag_order(f->g, &n);
+	expect_list(o, n, want, NSTEPS);
+}
+
+static void
+test_host_steps(void **state)
+{
+	struct fx *f = *state;
+	static const size_t m1[] = { BASE, ETCD, MASTER, NODE, AFTER_NODE,
+		LATE };
+	static const size_t n1[] = { BASE, NODE, AFTER_NODE, LATE };
+	static const size_t e1[] = { BASE, ETCD, AFTER_NODE, LATE };
+	const size_t *s;
+	size_t n;
+
+	s = dag_host_steps(f->g, M1, &n);
+	expect_list(s, n, m1, 6);
+	s = dag_host_steps(f->g, N1, &n);
+	expect_list(s, n, n1, 4);
+	s = dag_host_steps(f->g, N2, &n);
+	expect_list(s, n, n1, 4);
+	s = dag_host_steps(f->g, E1, &n);
+	expect_list(s, n, e1, 4);
+	assert_null(dag_host_steps(f->g, NHOSTS, &n));
+	assert_int_equal(n, 0);
+}
+
+static void
+test_step_hosts_and_needs(void **state)
+{
+	struct fx *f = *state;
+	static const size_t etcd[] = { M1, E1 };
+	static const size_t node[] = { M1, N1, N2 };
+	static const size_t late_needs[] = { GHOST };
+	const size_t *l;
+	size_t n;
+
+	l = dag_step_hosts(f->g, ETCD, &n);
+	expect_list(l, n, etcd, 2);
+	l = dag_step_hosts(f->g, NODE, &n);
+	expect_list(l, n, node, 3);
+	(void)dag_step_hosts(f->g, GHOST, &n);
+	assert_int_equal(n, 0);
+	l = dag_step_needs(f->g, LATE, &n);
+	expect_list(l, n, late_needs, 1);
+	assert_int_equal(dag_step_nneeds(f->g, BASE), 0);
+	assert_int_equal(dag_step_nneeds(f->g, NODE), 1);
+	assert_true(dag_applies(f->g, ETCD, E1));
+	assert_false(dag_applies(f->g, ETCD, N1));
+	assert_false(dag_applies(f->g, NSTEPS, N1));
+}
+
+static void
+set_all(const struct dag *g, enum dag_status *st, size_t step,
+    enum dag_status v)
+{
+	const size_t *h;
+	size_t n, i;
+
+	h = dag_step_hosts(g, step, &n);
+	for (i = 0; i < n; i++)
+		st[dag_node_index(g, step, h[i])] = v;
+}
+
+static void
+test_readiness(void **state)
+{
+	struct fx *f = *state;
+	const struct dag *g = f->g;
+	enum dag_status st[NSTEPS * NHOSTS];
+
+	memset(st, 0, sizeof(st));	/* all DAG_ST_PENDING */
+	assert_int_equal(dag_node_ready(g, BASE, N1, st), DAG_READY);
+	assert_int_equal(dag_node_ready(g, ETCD, M1, st), DAG_WAIT);
+	assert_int_equal(dag_node_ready(g, ETCD, N1, st), DAG_NONE);
+	/* A need on a step that runs nowhere is met. */
+	assert_int_equal(dag_node_ready(g, LATE, N1, st), DAG_READY);
+
+	/* base done on three hosts of four: etcd still waits, on every
+	 * host, for the fourth (a cross-host barrier). */
+	st[dag_node_index(g, BASE, M1)] = DAG_ST_OK;
+	st[dag_node_index(g, BASE, N1)] = DAG_ST_OK;
+	st[dag_node_index(g, BASE, E1)] = DAG_ST_OK;
+	st[dag_node_index(g, BASE, N2)] = DAG_ST_RUNNING;
+	assert_int_equal(dag_node_ready(g, ETCD, M1, st), DAG_WAIT);
+	assert_int_equal(dag_node_ready(g, BASE, N2, st), DAG_NONE);
+	st[dag_node_index(g, BASE, N2)] = DAG_ST_OK;
+	assert_int_equal(dag_node_ready(g, ETCD, M1, st), DAG_READY);
+	assert_int_equal(dag_node_ready(g, ETCD, E1, st), DAG_READY);
+	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_WAIT);
+
+	/* etcd failed on one host: master can never run. */
+	st[dag_node_index(g, ETCD, M1)] = DAG_ST_OK;
+	st[dag_node_index(g, ETCD, E1)] = DAG_ST_FAILED;
+	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_BLOCKED);
+	st[dag_node_index(g, ETCD, E1)] = DAG_ST_SKIPPED;
+	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_BLOCKED);
+	st[dag_node_index(g, ETCD, E1)] = DAG_ST_OK;
+	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_READY);
+
+	/* node waits for master everywhere master runs (m1 only). */
+	set_all(g, st, MASTER, DAG_ST_OK);
+	assert_int_equal(dag_node_ready(g, NODE, N1, st), DAG_READY);
+	assert_int_equal(dag_node_ready(g, AFTER_NODE, E1, st), DAG_WAIT);
+	set_all(g, st, NODE, DAG_ST_OK);
+	assert_int_equal(dag_node_ready(g, AFTER_NODE, E1, st), DAG_READY);
+}
+
+/* A watch on a step that skips some of the watcher's hosts is refused. */
+static void
+test_watch_hosts(void **state)
+{
+	struct fx *f;
+
+	setup_pb(state, "watch_hosts", KORCH_ERR_PARSE);
+	f = *state;
+	assert_null(f->g);
+	assert_int_equal(diag_count(f->d), 1);
+	assert_int_equal(diag_get(f->d, 0)->line, 10);
+	assert_int_equal(diag_get(f->d, 0)->col, 35);
+	assert_string_equal(diag_get(f->d, 0)->path,
+	    "steps[1].tasks[0].service.watch[0]");
+	assert_string_equal(diag_get(f->d, 0)->msg, "watch target 'conf/f' "
+	    "does not run on host 'n1', where step 'svc' runs");
+	teardown(state);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_order, setup_good,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_host_steps, setup_good,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_step_hosts_and_needs,
+		    setup_good, teardown),
+		cmocka_unit_test_setup_teardown(test_readiness, setup_good,
+		    teardown),
+		cmocka_unit_test(test_watch_hosts),
+	};
+
+	init_datadir();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

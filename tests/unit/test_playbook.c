@@ -1,0 +1,318 @@
+/*
+ * test_playbook.c - playbook loading: the shape of a good set, and every
+ * kind of mistake with its file:line:column and path.
+ * Fixtures: tests/unit/data/pb/.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "modspec.h"
+#include "diag.h"
+#include "playbook.h"
+
+static char datadir[PATH_MAX];
+
+/* Fixtures live beside this file; KORCH_TEST_DATA overrides. */
+static void
+init_datadir(void)
+{
+	const char *e = getenv("KORCH_TEST_DATA"), *slash;
+
+	if (e != NULL) {
+		snprintf(datadir, sizeof(datadir), "%s", e);
+		return;
+	}
+	slash = strrchr(__FILE__, '/');
+	snprintf(datadir, sizeof(datadir), "%.*s/data",
+	    slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
+}
+
+static const char *
+pbdir(const char *name)
+{
+	static char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/pb/%s", datadir, name);
+	return path;
+}
+
+/* A diagnostic in a file ending with file, at line:col, with this path,
+ * whose message contains msg.  Prints the list when missing. */
+static void
+expect_diag(const struct diag *d, const char *file, unsigned line,
+    unsigned col, const char *path, const char *msg)
+{
+	const struct diag_entry *e;
+	size_t i, fl = strlen(file), el;
+
+	for (i = 0; i < diag_count(d); i++) {
+		e = diag_get(d, i);
+		el = strlen(e->file);
+		if (el >= fl && strcmp(e->file + el - fl, file) == 0 &&
+		    e->line == line && e->col == col &&
+		    strcmp(e->path, path) == 0 && strstr(e->msg, msg) != NULL)
+			return;
+	}
+	diag_print(d, stderr);
+	fail_msg("no diagnostic %s:%u:%u: %s: ...%s...", file, line, col,
+	    path, msg);
+}
+
+static struct diag *
+load_bad(const char *name)
+{
+	struct playbook *pb = (struct playbook *)1;
+	struct diag *d;
+
+	assert_non_null(d = diag_new());
+	assert_int_equal(playbook_load(pbdir(name), &pb, d), KORCH_ERR_PARSE);
+	assert_null(pb);
+	return d;
+}
+
+static void
+test_good(void **state)
+{
+	static const char *const names[] = { "base", "etcd", "after-node",
+		"master", "node", "ghost", "late" };
+	const struct pb_step *s;
+	const struct pb_task *t;
+	struct playbook *pb = NULL;
+	struct diag *d;
+	size_t i;
+
+	(void)state;
+	assert_non_null(d = diag_new());
+	assert_int_equal(playbook_load(pbdir("good"), &pb, d), 0);
+	assert_int_equal(diag_count(d), 0);
+	/* README.txt and templates/ are not step files. */
+	assert_int_equal(pb->nfiles, 2);
+	assert_int_equal(pb->nsteps, 7);
+	for (i = 0; i < 7; i++)
+		assert_string_equal(pb->steps[i].name, names[i]);
+	assert_int_equal(playbook_find_step(pb, "node"), 4);
+	assert_int_equal(playbook_find_step(pb, "nope"), -1);
+
+	s = &pb->steps[0];
+	assert_true(s->all);
+	assert_int_equal(s->line, 2);
+	s = &pb->steps[1];
+	assert_false(s->all);
+	assert_int_equal(s->nroles, 1);
+	assert_string_equal(s->roles[0], "etcd");
+	assert_int_equal(s->nneeds, 1);
+	assert_string_equal(s->needs[0].name, "base");
+	assert_int_equal(s->needs[0].step, 0);
+	/* Tasks, then verify probes; unnamed ones keyed by position. */
+	assert_int_equal(s->ntasks, 3);
+	t = &s->tasks[0];
+	assert_string_equal(t->key, "etcd/conf");
+	assert_string_equal(t->mod->name, "file");
+	assert_string_equal(t->tmpl_arg, "content");
+	assert_string_equal(t->tmpl_file, "etcd.conf.tmpl");
+	assert_non_null(strstr(t->tmpl_path, "/pb/good/templates/etcd.conf.tmpl"));
+	assert_memory_equal(t->tmpl_text, "ETCD_NAME=", 10);
+	assert_int_equal(t->nargs, 2);	/* path, mode; template is extra */
+	t = &s->tasks[1];
+	assert_string_equal(t->key, "etcd/2");
+	assert_string_equal(t->tmpl_arg, "unit");
+	assert_int_equal(t->nwatch, 1);
+	assert_int_equal(t->watch[0].step, 1);
+	assert_int_equal(t->watch[0].task, 0);
+	assert_false(t->verify);
+	t = &s->tasks[2];
+	assert_string_equal(t->key, "etcd/3");
+	assert_true(t->verify);
+	assert_string_equal(t->mod->name, "probe");
+
+	/* A REPEAT argument: a list keeps its order, a scalar is one. */
+	t = &pb->steps[3].tasks[0];
+	assert_string_equal(t->args[0].name, "argv");
+	assert_true(t->args[0].list);
+	assert_int_equal(t->args[0].nvals, 3);
+	assert_string_equal(t->args[0].vals[1].text, "{{ etcd_endpoints }}");
+	assert_int_equal(t->args[0].vals[1].line, 9);
+	assert_int_equal(t->args[0].vals[1].col, 29);
+	assert_string_equal(t->args[2].name, "env");
+	assert_false(t->args[2].list);
+	assert_int_equal(t->args[2].nvals, 1);
+
+	/* when, both operators, quoted value. */
+	s = &pb->steps[4];
+	assert_int_equal(s->nroles, 2);
+	assert_string_equal(s->tasks[0].when_var, "flavor");
+	assert_string_equal(s->tasks[0].when_val, "big");
+	assert_false(s->tasks[0].when_neg);
+	assert_string_equal(s->tasks[1].when_val, "big");
+	assert_true(s->tasks[1].when_neg);
+	/* watch in the same step and step/task in a needed step. */
+	t = &s->tasks[2];
+	assert_int_equal(t->nwatch, 3);
+	assert_int_equal(t->watch[1].step, 4);
+	assert_int_equal(t->watch[1].task, 1);
+	assert_int_equal(t->watch[2].step, 0);
+	assert_int_equal(t->watch[2].task, 1);
+	assert_string_equal(t->args[1].vals[0].text,
+	    "[Service]\nExecStart=/bin/kubelet --hostname={{ host.name }}\n");
+	assert_int_equal(playbook_find_task(s, "svc"), 2);
+	assert_int_equal(playbook_find_task(s, "nope"), -1);
+
+	playbook_free(pb);
+	playbook_free(NULL);
+	diag_free(d);
+}
+
+static void
+test_bad_modules(void **state)
+{
+	const char *f = "bad_modules/10-mods.yaml";
+	struct diag *d;
+
+	(void)state;
+	d = load_bad("bad_modules");
+	expect_diag(d, f, 4, 7, "steps[0].tasks[0].flie", "unknown module "
+	    "'flie' (did you mean 'file'?)");
+	expect_diag(d, f, 5, 25, "steps[0].tasks[1].file.mdoe", "unknown "
+	    "argument 'mdoe' for module 'file' (did you mean 'mode'?)");
+	expect_diag(d, f, 6, 13, "steps[0].tasks[2].file", "missing required "
+	    "argument 'path' for module 'file'");
+	expect_diag(d, f, 7, 23, "steps[0].tasks[3].sysctl.name", "takes one "
+	    "value, not a list");
+	expect_diag(d, f, 9, 7, "steps[0].tasks[4].directory", "exactly one "
+	    "module; this one also has 'file'");
+	expect_diag(d, f, 10, 7, "steps[0].tasks[5]", "task has no module");
+	expect_diag(d, f, 11, 34, "steps[0].tasks[6].file", "give 'content' "
+	    "or 'template', not both");
+	expect_diag(d, f, 11, 47, "steps[0].tasks[6].file.template",
+	    "templates/t.tmpl' cannot be read");
+	expect_diag(d, f, 12, 25, "steps[0].tasks[7].file.watch", "'watch' is "
+	    "not available for module 'file'");
+	expect_diag(d, f, 13, 13, "steps[0].tasks[8].when", "expected a "
+	    "condition like 'var == value'");
+	expect_diag(d, f, 17, 7, "steps[0].tasks[10].name", "duplicate task "
+	    "name 'dup' in step (first at line 15)");
+	expect_diag(d, f, 19, 24, "steps[0].tasks[11].command.argv", "empty "
+	    "list");
+	expect_diag(d, f, 20, 16, "steps[0].tasks[12].service", "expected a "
+	    "mapping of arguments, got a sequence");
+	expect_diag(d, f, 22, 7, "steps[0].verify[0].command", "verify "
+	    "entries must be probe tasks");
+	expect_diag(d, f, 23, 3, "steps[1].hosts", "missing required key "
+	    "'hosts'");
+	expect_diag(d, f, 23, 3, "steps[1]", "at least one task");
+	expect_diag(d, f, 23, 9, "steps[1].name", "invalid step name "
+	    "'Bad_Name'");
+	assert_int_equal(diag_count(d), 17);
+	diag_free(d);
+}
+
+static void
+test_bad_references(void **state)
+{
+	const char *a = "bad_refs/10-a.yaml";
+	struct diag *d;
+
+	(void)state;
+	d = load_bad("bad_refs");
+	expect_diag(d, a, 5, 35, "steps[0].tasks[0].file.template",
+	    "templates/missing.tmpl' cannot be read");
+	expect_diag(d, a, 6, 35, "steps[0].tasks[1].file.template",
+	    "'../escape.tmpl' must be a relative path inside");
+	expect_diag(d, "bad_refs/templates/broken.tmpl", 2, 3, "",
+	    "unclosed '{{'");
+	expect_diag(d, a, 8, 35, "steps[0].tasks[3].service.watch[0]",
+	    "watch target 'nosuch': step 'alpha' has no task named 'nosuch'");
+	expect_diag(d, a, 8, 43, "steps[0].tasks[3].service.watch[1]",
+	    "watch target 'later' must come before this task");
+	expect_diag(d, a, 8, 50, "steps[0].tasks[3].service.watch[2]",
+	    "'beta/conf' is in step 'beta', which step 'alpha' does not need");
+	expect_diag(d, a, 8, 61, "steps[0].tasks[3].service.watch[3]",
+	    "watch target 'zeta/conf': unknown step 'zeta'");
+	expect_diag(d, a, 8, 72, "steps[0].tasks[3].service.watch[4]",
+	    "'gamma/conf' is in step 'gamma'");
+	expect_diag(d, a, 13, 11, "steps[1].needs[0]", "unknown step 'alpah' "
+	    "(did you mean 'alpha'?)");
+	expect_diag(d, a, 16, 34, "steps[1].tasks[0].file.content",
+	    "unclosed '{{'");
+	expect_diag(d, "bad_refs/20-b.yaml", 6, 9, "steps[1].name",
+	    "duplicate step name 'alpha' (first at ");
+	assert_int_equal(diag_count(d), 11);
+	diag_free(d);
+}
+
+static void
+test_cycles_named(void **state)
+{
+	const char *f = "cycle/10-cycle.yaml";
+	struct diag *d;
+
+	(void)state;
+	d = load_bad("cycle");
+	/* a needs c needs b needs a; reported where the cycle closes. */
+	expect_diag(d, f, 7, 11, "steps[1].needs[0]", "dependency cycle: "
+	    "a -> c -> b -> a");
+	expect_diag(d, f, 15, 11, "steps[3].needs[0]", "dependency cycle: "
+	    "d -> d");
+	/* e needs a: downstream of a cycle, not part of one. */
+	assert_int_equal(diag_count(d), 2);
+	diag_free(d);
+}
+
+static void
+test_empty_and_missing_dir(void **state)
+{
+	struct diag *d;
+
+	(void)state;
+	d = load_bad("empty");
+	assert_int_equal(diag_count(d), 1);
+	assert_non_null(strstr(diag_get(d, 0)->msg, "no *.yaml step files"));
+	diag_free(d);
+	d = load_bad("does-not-exist");
+	assert_int_equal(diag_count(d), 1);
+	assert_non_null(strstr(diag_get(d, 0)->msg, "cannot open playbook "
+	    "directory"));
+	diag_free(d);
+}
+
+/* A syntax error in one file does not hide mistakes in the others. */
+static void
+test_syntax_and_more(void **state)
+{
+	struct diag *d;
+
+	(void)state;
+	d = load_bad("syntax");
+	expect_diag(d, "syntax/10-broken.yaml", 3, 8, "", "YAML syntax error");
+	expect_diag(d, "syntax/20-ok-but-bad.yaml", 5, 45,
+	    "steps[0].tasks[0].absent.force", "unknown argument 'force' for "
+	    "module 'absent'");
+	expect_diag(d, "syntax/20-ok-but-bad.yaml", 6, 1, "stages",
+	    "unknown key 'stages'");
+	assert_int_equal(diag_count(d), 3);
+	diag_free(d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_bad_modules),
+		cmocka_unit_test(test_bad_references),
+		cmocka_unit_test(test_cycles_named),
+		cmocka_unit_test(test_empty_and_missing_dir),
+		cmocka_unit_test(test_syntax_and_more),
+	};
+
+	init_datadir();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
