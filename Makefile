@@ -122,3 +122,4 @@ install: all
 	cp -R playbooks/. $(DESTDIR)$(PREFIX)/share/korch/playbooks/
 
 -include $(shell find $(BUILD)/obj $(BUILD)/aobj -name '*.d' 2>/dev/null)
+include tests/integration/Makefile.inc

@@ -30,6 +30,16 @@ int agent_session_send(struct agent_session *s, struct kbuf *frames);
  * stays valid until the next call.  KORCH_ERR_EOF on EOF at a frame
  * boundary, KORCH_ERR_BAD_FRAME on EOF inside a frame or a bad length. */
 int agent_session_recv(struct agent_session *s, struct kp_frame *f);
+/*
+ * The same, but straight from the wire, past any deferred frames: for a
+ * blob fetch, which must see the controller's BLOB chunks while steps it
+ * already sent wait.  agent_session_defer() keeps a copy of such a frame
+ * (at most AGENT_DEFERRED_MAX bytes of them, else KORCH_ERR_TOO_LARGE);
+ * agent_session_recv() returns deferred frames first, in order.
+ */
+#define AGENT_DEFERRED_MAX	(64u << 20)
+int agent_session_recv_wire(struct agent_session *s, struct kp_frame *f);
+int agent_session_defer(struct agent_session *s, const struct kp_frame *f);
 
 /* Check-only mode (from START) applies to every step of the session. */
 void agent_session_set_check_only(struct agent_session *s, int on);

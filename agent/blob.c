@@ -57,9 +57,16 @@ agent_blob_fetch(struct agent_session *s, const char *sha256,
 		goto out;
 	agent_sha256_init(&c);
 	while (!last) {
-		if ((r = agent_session_recv(s, &f)) != KORCH_OK)
+		if ((r = agent_session_recv_wire(s, &f)) != KORCH_OK)
 			goto out;
-		/* Anything but the next chunk of this blob breaks the stream. */
+		/* The controller pipelines steps: one that arrives before
+		 * the content waits its turn. */
+		if (f.type == KP_STEP || f.type == KP_BYE) {
+			if ((r = agent_session_defer(s, &f)) != KORCH_OK)
+				goto out;
+			continue;
+		}
+		/* Anything else but the next chunk breaks the stream. */
 		if (f.type != KP_BLOB || f.reqid != reqid) {
 			r = KORCH_ERR_BAD_FRAME;
 			goto out;

@@ -23,6 +23,10 @@ struct agent_session {
 	int			 out_fd;
 	struct kbuf		*in;
 	size_t			 in_used;	/* bytes of the last frame */
+	/* Frames that arrived while a blob was being fetched (the
+	 * controller pipelines steps), served before reading more. */
+	struct kbuf		*deferred;
+	size_t			 def_used;
 	int			 check_only;
 	uint32_t		 reqid;
 	uint32_t		*changed;
@@ -40,7 +44,9 @@ agent_session_new(int in_fd, int out_fd)
 		return NULL;
 	s->in_fd = in_fd;
 	s->out_fd = out_fd;
-	if ((s->in = kbuf_new(KP_MAX_FRAME + 4 + READ_CHUNK)) == NULL) {
+	if ((s->in = kbuf_new(KP_MAX_FRAME + 4 + READ_CHUNK)) == NULL ||
+	    (s->deferred = kbuf_new(AGENT_DEFERRED_MAX)) == NULL) {
+		kbuf_free(s->in);
 		free(s);
 		return NULL;
 	}
@@ -55,6 +61,7 @@ agent_session_free(struct agent_session *s)
 	if (s == NULL)
 		return;
 	kbuf_free(s->in);
+	kbuf_free(s->deferred);
 	free(s->changed);
 	for (i = 0; i < s->nfailed; i++)
 		free(s->failed[i].name);
@@ -83,7 +90,7 @@ agent_session_send(struct agent_session *s, struct kbuf *frames)
 }
 
 int
-agent_session_recv(struct agent_session *s, struct kp_frame *f)
+agent_session_recv_wire(struct agent_session *s, struct kp_frame *f)
 {
 	uint8_t chunk[READ_CHUNK];
 	size_t used;
@@ -116,6 +123,35 @@ agent_session_recv(struct agent_session *s, struct kp_frame *f)
 		if ((r = kbuf_put(s->in, chunk, (size_t)n)) != KORCH_OK)
 			return r;
 	}
+}
+
+int
+agent_session_recv(struct agent_session *s, struct kp_frame *f)
+{
+	size_t used;
+	int r;
+
+	if (s->def_used > 0) {
+		if ((r = kbuf_consume(s->deferred, s->def_used)) != KORCH_OK)
+			return r;
+		s->def_used = 0;
+	}
+	if (kbuf_len(s->deferred) > 0) {
+		r = kp_frame_parse(kbuf_ptr(s->deferred),
+		    kbuf_len(s->deferred), f, &used);
+		if (r != KORCH_OK)
+			return r == KORCH_ERR_INCOMPLETE ? KORCH_ERR_INTERNAL : r;
+		s->def_used = used;
+		return KORCH_OK;
+	}
+	return agent_session_recv_wire(s, f);
+}
+
+int
+agent_session_defer(struct agent_session *s, const struct kp_frame *f)
+{
+	return kp_frame_put(s->deferred, f->type, f->reqid, f->body,
+	    f->body_len);
 }
 
 void

@@ -15,7 +15,8 @@
 # test groups: hostkey upload echo noise mismatch auth connect resolve
 # agentauth sudo timeout real concurrent race bastion).  KORCH_AGENT_BIN: a real
 # korch-agent to check greeting interop with (default BUILD_DIR/korch-agent
-# when it exists), KORCH_DEBUG=1 for state-change logs.
+# when it exists), KORCH_DEBUG=1 for state-change logs, IT_KEEP=1 to keep
+# the temp dir (sshd config and logs).
 set -u
 
 BUILD=${1:-build}
@@ -130,7 +131,7 @@ MaxStartups 500
 MaxSessions 200
 UseDNS no
 LogLevel ERROR
-SetEnv HOME=$T/home BASH_ENV=$T/noise.rc PATH=$T/bin:/usr/local/bin:/usr/bin:/bin
+SetEnv HOME=$T/home BASH_ENV=$T/noise.rc PATH=$T/bin:/usr/local/bin:/usr/bin:/bin KORCH_AGENT_PROCSYS=$T/procsys KORCH_AGENT_SYSTEMCTL=$T/bin/systemctl
 Subsystem sftp internal-sftp -d $T/home
 EOF
 	"$SSHD" -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
@@ -190,6 +191,14 @@ for d in $DRIVERS; do
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
 done
+# ---- korch apply end to end through this sshd (when BUILD has korch) --------
+if [ -x "$BUILD/korch" ]; then
+	rm -f "$T/noise.on" "$T/sudo.deny"
+	. "$ROOT/tests/integration/apply.sh"
+	total_pass=$((total_pass + A_PASS))
+	total_fail=$((total_fail + A_FAIL))
+fi
+
 if [ "$total_fail" != 0 ] && [ -s "$T/sshd.log" ]; then
 	echo "# sshd log:"
 	tail -20 "$T/sshd.log" | sed 's/^/#   /'

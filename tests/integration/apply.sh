@@ -1,0 +1,100 @@
+# Sourced by run.sh once its throwaway sshd is up ($T, $PORT, $BUILD, $ROOT):
+# `korch apply` / `plan` / `status` end to end, controller -> sshd -> the
+# real static agent, under the build's korch (run.sh is given the ASan+UBSan
+# build by make check).  The agent's systemctl and /proc/sys are redirected
+# by the sshd's SetEnv (KORCH_AGENT_SYSTEMCTL, KORCH_AGENT_PROCSYS), so no
+# root and no systemd are needed; the real ones are covered on the test bed.
+A_PASS=0
+A_FAIL=0
+a_check() {
+	local what=$1; shift
+	if "$@"; then
+		echo "ok - [apply] $what"; A_PASS=$((A_PASS + 1))
+	else
+		echo "not ok - [apply] $what"; A_FAIL=$((A_FAIL + 1))
+		sed 's/^/#   /' "$T/apply.err" 2>/dev/null | tail -15
+	fi
+}
+a_json() {
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"
+}
+
+# A systemctl stand-in that keeps unit state in files and logs each call.
+cat > "$T/bin/systemctl" <<EOF
+#!/bin/sh
+echo "\$*" >> '$T/systemctl.log'
+u=\$2; d='$T/units.state'; mkdir -p "\$d"
+case \$1 in
+is-enabled) [ -f "\$d/\$u.enabled" ] ;;
+is-active) [ -f "\$d/\$u.active" ] ;;
+enable) touch "\$d/\$u.enabled" ;;
+start|restart) touch "\$d/\$u.active" ;;
+stop) rm -f "\$d/\$u.active" ;;
+daemon-reload) : ;;
+*) exit 0 ;;
+esac
+EOF
+chmod 755 "$T/bin/systemctl"
+mkdir -p "$T/procsys/net/ipv4" "$T/target"
+echo 0 > "$T/procsys/net/ipv4/ip_forward"
+: > "$T/systemctl.log"
+
+cat > "$T/inv.yaml" <<EOF
+cluster:
+  name: it
+  vars: { color: blue }
+ssh:
+  user: $(id -un)
+  port: $PORT
+  private_key: $T/id_ed25519
+  known_hosts: $T/known_hosts
+hosts:
+  - name: local
+    address: 127.0.0.1
+    roles: [node]
+    vars: { root: $T/target }
+EOF
+export KORCH_STATE=$T/state.db
+rm -rf "$T/home/.korch"
+PB=$ROOT/tests/integration/playbook
+K=$BUILD/korch
+
+"$K" apply "$T/inv.yaml" --playbooks "$PB" --json >"$T/a1.json" 2>"$T/apply.err"
+a_check "first apply exits 0" [ $? -eq 0 ]
+a_check "first apply changed every task" [ "$(a_json "$T/a1.json" "d['hosts'][0]['changed']")" -eq 7 ]
+a_check "agent uploaded" [ "$(a_json "$T/a1.json" "d['hosts'][0]['agent_uploaded']")" = True ]
+a_check "template rendered with host and cluster vars" \
+    grep -q "written by korch for local in cluster it" "$T/target/etc/app/app.conf"
+a_check "file mode applied" [ "$(stat -c %a "$T/target/etc/app/app.conf")" = 640 ]
+a_check "env file line" grep -qx 'OPTIONS="--color blue"' "$T/target/etc/app/env"
+a_check "live sysctl set" [ "$(cat "$T/procsys/net/ipv4/ip_forward")" = 1 ]
+a_check "service enabled and started after daemon-reload" \
+    bash -c "grep -q daemon-reload '$T/systemctl.log' && grep -q '^enable it-app' '$T/systemctl.log' && grep -q '^start it-app' '$T/systemctl.log'"
+
+: > "$T/systemctl.log"
+"$K" apply "$T/inv.yaml" --playbooks "$PB" --json >"$T/a2.json" 2>"$T/apply.err"
+a_check "second apply exits 0" [ $? -eq 0 ]
+a_check "second apply: 0 changed" [ "$(a_json "$T/a2.json" "d['hosts'][0]['changed']")" -eq 0 ]
+a_check "second apply: agent not uploaded again" [ "$(a_json "$T/a2.json" "d['hosts'][0]['agent_uploaded']")" = False ]
+a_check "second apply: no restart, no daemon-reload" \
+    bash -c "! grep -qE 'restart|daemon-reload' '$T/systemctl.log'"
+
+# Drift on the host: plan sees it and changes nothing; apply repairs it
+# and restarts the service watching the file.
+echo "tampered" > "$T/target/etc/app/app.conf"
+"$K" plan "$T/inv.yaml" --playbooks "$PB" >"$T/plan.out" 2>"$T/apply.err"
+a_check "plan exits 0" [ $? -eq 0 ]
+a_check "plan shows the drift as a diff" grep -q -- "-tampered" "$T/plan.out"
+a_check "plan changed nothing" grep -qx tampered "$T/target/etc/app/app.conf"
+: > "$T/systemctl.log"
+"$K" apply "$T/inv.yaml" --playbooks "$PB" --json >"$T/a3.json" 2>"$T/apply.err"
+a_check "apply repairs drift" grep -q "color = blue" "$T/target/etc/app/app.conf"
+a_check "watched change restarts the service" grep -q '^restart it-app' "$T/systemctl.log"
+a_check "only the drifted file and the restart changed" \
+    [ "$(a_json "$T/a3.json" "d['hosts'][0]['changed']")" -eq 2 ]
+
+"$K" status --json >"$T/s.json" 2>"$T/apply.err"
+a_check "status exits 0" [ $? -eq 0 ]
+a_check "status knows the host and its facts" \
+    [ "$(a_json "$T/s.json" "d['hosts'][0]['facts']['os_id'] != '' and d['hosts'][0]['reachable']")" = True ]
+a_check "status lists observed tasks" [ "$(a_json "$T/s.json" "len(d['hosts'][0]['tasks'])")" -eq 7 ]
