@@ -26,7 +26,7 @@
 
 #include <stddef.h>
 
-#define PKI_NAME_MAX	128
+#define PKI_NAME_MAX	200	/* + ".crt", temp-file decorations < NAME_MAX */
 
 /* pki_req.usage bits: the extendedKeyUsage. */
 #define PKI_SERVER	0x1u	/* serverAuth */

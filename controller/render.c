@@ -157,7 +157,7 @@ copy_local(struct vars *dst, const struct vars *src, const char *prefix)
 
 int
 render_host_vars(const struct inventory *inv, size_t host_idx,
-    const struct vars *facts, struct vars **out)
+    const struct vars *facts, const struct vars *extra, struct vars **out)
 {
 	struct vars *v = NULL;
 	int r = KORCH_ERR_ALLOC;
@@ -172,6 +172,7 @@ render_host_vars(const struct inventory *inv, size_t host_idx,
 	 * overridden, which is the point (e.g. a VIP as first master). */
 	if ((r = set_derived(v, inv, host_idx)) != 0 ||
 	    (r = copy_local(v, facts, "facts.")) != 0 ||
+	    (r = copy_local(v, extra, NULL)) != 0 ||
 	    (r = copy_local(v, inv->vars, NULL)) != 0 ||
 	    (r = copy_local(v, inv->hosts[host_idx].vars, NULL)) != 0)
 		goto out;
@@ -451,7 +452,7 @@ finish(struct rendered_host *rh)
 int
 render_host_tasks(const struct playbook *pb, const struct dag *g,
     const struct inventory *inv, size_t host_idx, const struct vars *facts,
-    struct rendered_host **out, struct diag *d)
+    const struct vars *extra, struct rendered_host **out, struct diag *d)
 {
 	struct rendered_host *rh = NULL;
 	struct vars *v = NULL;
@@ -466,7 +467,7 @@ render_host_tasks(const struct playbook *pb, const struct dag *g,
 	    host_idx >= inv->nhosts || dag_nsteps(g) != pb->nsteps ||
 	    dag_nhosts(g) != inv->nhosts)
 		return KORCH_ERR_INVALID_ARG;
-	if ((r = render_host_vars(inv, host_idx, facts, &v)) != 0)
+	if ((r = render_host_vars(inv, host_idx, facts, extra, &v)) != 0)
 		return r;
 	c.pb = pb;
 	c.host = &inv->hosts[host_idx];

@@ -75,10 +75,13 @@ struct rendered_host {
 /*
  * The variables for host host_idx (see above): one new map the caller
  * frees, referring to nothing else.  facts may be NULL; only its local
- * entries are used.  0, KORCH_ERR_INVALID_ARG or KORCH_ERR_ALLOC.
+ * entries are used.  extra (may be NULL): variables the controller derives
+ * for this run and host, named with dots so no user variable can shadow
+ * them (bundle.<component>.sha256, pki.ca_crt, ...); its local entries are
+ * copied as they are.  0, KORCH_ERR_INVALID_ARG or KORCH_ERR_ALLOC.
  */
 int render_host_vars(const struct inventory *inv, size_t host_idx,
-    const struct vars *facts, struct vars **out);
+    const struct vars *facts, const struct vars *extra, struct vars **out);
 
 /*
  * Render every task of every step that applies to host host_idx: argument
@@ -90,7 +93,7 @@ int render_host_vars(const struct inventory *inv, size_t host_idx,
  */
 int render_host_tasks(const struct playbook *pb, const struct dag *g,
     const struct inventory *inv, size_t host_idx, const struct vars *facts,
-    struct rendered_host **out, struct diag *d);
+    const struct vars *extra, struct rendered_host **out, struct diag *d);
 /* NULL-safe. */
 void rendered_host_free(struct rendered_host *rh);
 

@@ -659,8 +659,8 @@ on_facts(struct shost *h, const struct kp_facts *f)
 	for (i = 0; i < f->n; i++)
 		if ((rc = vars_set(facts, f->kv[i].key, f->kv[i].val)) != 0)
 			goto fail;
-	rc = render_host_tasks(s->pb, s->dag, s->inv, h->idx, facts, &h->rh,
-	    d);
+	rc = render_host_tasks(s->pb, s->dag, s->inv, h->idx, facts, NULL,
+	    &h->rh, d);
 	if (rc != 0)
 		goto fail;
 	for (i = 0; i < s->npend; i++)

@@ -79,7 +79,7 @@ render(struct fx *f, size_t host)
 {
 	struct rendered_host *rh = NULL;
 
-	assert_int_equal(render_host_tasks(f->pb, f->g, f->inv, host, NULL,
+	assert_int_equal(render_host_tasks(f->pb, f->g, f->inv, host, NULL, NULL,
 	    &rh, f->d), 0);
 	assert_int_equal(diag_count(f->d), 0);
 	return rh;
@@ -292,7 +292,7 @@ test_host_vars(void **state)
 	(void)state;
 	assert_non_null(facts = vars_new(NULL));
 	assert_int_equal(vars_set(facts, "os_id", "debian"), 0);
-	assert_int_equal(render_host_vars(f->inv, E1, facts, &v), 0);
+	assert_int_equal(render_host_vars(f->inv, E1, facts, NULL, &v), 0);
 	assert_string_equal(vars_get(v, "host.name"), "e1");
 	assert_string_equal(vars_get(v, "host.address"), "2001:db8::14");
 	assert_string_equal(vars_get(v, "host.roles"), "etcd");
@@ -315,11 +315,11 @@ test_host_vars(void **state)
 	/* A user variable overrides a derived one (e.g. a VIP). */
 	assert_int_equal(vars_set(f->inv->hosts[N1].vars,
 	    "first_master_address", "198.18.1.100"), 0);
-	assert_int_equal(render_host_vars(f->inv, N1, NULL, &v), 0);
+	assert_int_equal(render_host_vars(f->inv, N1, NULL, NULL, &v), 0);
 	assert_string_equal(vars_get(v, "first_master_address"),
 	    "198.18.1.100");
 	vars_free(v);
-	assert_int_equal(render_host_vars(f->inv, 99, NULL, &v),
+	assert_int_equal(render_host_vars(f->inv, 99, NULL, NULL, &v),
 	    KORCH_ERR_INVALID_ARG);
 	vars_free(facts);
 	fx_free(f);
@@ -333,7 +333,7 @@ test_undefined(void **state)
 	const struct diag_entry *e;
 
 	(void)state;
-	assert_int_equal(render_host_tasks(f->pb, f->g, f->inv, N1, NULL, &rh,
+	assert_int_equal(render_host_tasks(f->pb, f->g, f->inv, N1, NULL, NULL, &rh,
 	    f->d), KORCH_ERR_TEMPLATE);
 	assert_null(rh);
 	/* Every problem, each at its place, naming the host. */
@@ -357,7 +357,7 @@ test_undefined(void **state)
 	assert_int_equal(e->line, 9);
 	assert_int_equal(e->col, 36);
 	assert_string_equal(e->path, "steps[0].tasks[2].command.argv[1]");
-	assert_int_equal(render_host_tasks(f->pb, f->g, f->inv, 9, NULL, &rh,
+	assert_int_equal(render_host_tasks(f->pb, f->g, f->inv, 9, NULL, NULL, &rh,
 	    f->d), KORCH_ERR_INVALID_ARG);
 	fx_free(f);
 }
