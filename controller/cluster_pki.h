@@ -98,7 +98,8 @@ struct cluster_pki_opts {
  * 0700 when missing), then read them all into *out (free with
  * cluster_pki_free).  o may be NULL (defaults).  Returns 0, or
  * KORCH_ERR_INVALID_ARG (no master, bad service CIDR, a bad extra SAN or
- * endpoint, a negative option), KORCH_ERR_NOT_FOUND / KORCH_ERR_PARSE (an
+ * endpoint, a negative option), KORCH_ERR_TOO_LARGE (a host name too long
+ * for a file stem), KORCH_ERR_NOT_FOUND / KORCH_ERR_PARSE (an
  * unusable CA or sa key that korch will not replace by itself),
  * KORCH_ERR_SYSTEM, KORCH_ERR_ALLOC, KORCH_ERR_INTERNAL, with a message in
  * err (*out NULL).  Certificates made before a failure stay on disk.
@@ -114,7 +115,9 @@ void cluster_pki_free(struct cluster_pki *cp);
  * owns; inv must be the inventory cp was made from.  Values are copies.
  * 0; KORCH_ERR_INVALID_ARG (NULL, index out of range);
  * KORCH_ERR_NOT_FOUND (a host cp has no certificate for: another
- * inventory); KORCH_ERR_ALLOC (out may then hold some of the variables).
+ * inventory); KORCH_ERR_TOO_LARGE (host name); KORCH_ERR_ALLOC.  On error
+ * out may hold some of the variables.  vars does not wipe freed values:
+ * free out soon after rendering.
  */
 int cluster_pki_host_vars(const struct cluster_pki *cp,
     const struct inventory *inv, size_t host_idx, struct vars *out);

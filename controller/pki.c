@@ -587,13 +587,31 @@ out:
 static int
 load_cert(struct pki *p, const char *name, X509 **out)
 {
-	return load_pem(p, name, ".crt", (void **)out);
+	void *obj = NULL;
+	int r = load_pem(p, name, ".crt", &obj);
+
+	*out = obj;
+	return r;
 }
 
 static int
 load_key(struct pki *p, const char *name, EVP_PKEY **out)
 {
-	return load_pem(p, name, ".key", (void **)out);
+	void *obj = NULL;
+	int r = load_pem(p, name, ".key", &obj);
+
+	*out = obj;
+	return r;
+}
+
+static int
+load_pub(struct pki *p, const char *name, EVP_PKEY **out)
+{
+	void *obj = NULL;
+	int r = load_pem(p, name, ".pub", &obj);
+
+	*out = obj;
+	return r;
 }
 
 static int
@@ -829,7 +847,6 @@ int
 pki_open(const char *dir, struct pki **out, char *err, size_t errlen)
 {
 	struct pki *p = NULL;
-	struct stat st;
 	int r;
 
 	if (err != NULL && errlen > 0)
@@ -856,7 +873,7 @@ pki_open(const char *dir, struct pki **out, char *err, size_t errlen)
 		goto out;
 	}
 	if ((p->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC))
-	    == -1 || fstat(p->dirfd, &st) == -1) {
+	    == -1) {
 		r = KORCH_ERR_SYSTEM;
 		if (err != NULL && errlen > 0)
 			snprintf(err, errlen, "open %s: %s", dir,
@@ -1425,7 +1442,7 @@ pki_fingerprint(struct pki *p, const char *name, char out[65])
 	}
 	r = load_cert(p, name, &x);
 	if (r == KORCH_ERR_NOT_FOUND)
-		r = load_pem(p, name, ".pub", (void **)&pub);
+		r = load_pub(p, name, &pub);
 	if (r != 0)
 		goto out;
 	n = x != NULL ? i2d_X509(x, &der) : i2d_PUBKEY(pub, &der);

@@ -6,7 +6,8 @@
  * with ca.crt / ca.key the self-signed CA that signs every other pair, and
  * bare key pairs <name>.key / <name>.pub (pki_ensure_rsa_key).  Keys are
  * written 0600 through a temporary file and rename(), so a reader never
- * sees half a key and a key is never group- or world-readable.
+ * sees half a key and a key is never group- or world-readable (an existing
+ * key file found more open is narrowed to 0600 when read).
  *
  * Key types: EC P-256 for the CA and every certificate (fast; Go's TLS in
  * etcd 3.x and Kubernetes 1.8 accepts it), RSA only where Kubernetes 1.8
@@ -66,12 +67,14 @@ const char *pki_errmsg(const struct pki *p);
  * self-signed EC P-256 CA with subject CN cn, valid days days,
  * basicConstraints CA:TRUE and keyUsage keyCertSign, cRLSign,
  * digitalSignature (both critical), subjectKeyIdentifier.  *created (may be
- * NULL) is 1 when made now.  Must be called before pki_ensure_cert().
- * Refuses to replace a CA it cannot use (one of the pair missing,
- * unreadable, not a CA, key not matching, expired): KORCH_ERR_PARSE /
- * KORCH_ERR_INVALID_ARG, since a new CA invalidates every certificate the
- * cluster trusts; the operator removes both files to start over.  Also
- * KORCH_ERR_SYSTEM, KORCH_ERR_ALLOC, KORCH_ERR_INTERNAL (OpenSSL failed).
+ * NULL) is 1 when made now.  An existing CA is kept whatever its CN and
+ * validity period.  Must be called before pki_ensure_cert().  Refuses to
+ * replace a CA it cannot use, since a new CA invalidates every certificate
+ * the cluster trusts (the operator removes both files to start over):
+ * KORCH_ERR_NOT_FOUND (one of the pair missing), KORCH_ERR_PARSE
+ * (unreadable, not a self-signed CA, key not matching),
+ * KORCH_ERR_INVALID_ARG (expired, bad cn/days).  Also KORCH_ERR_SYSTEM,
+ * KORCH_ERR_ALLOC, KORCH_ERR_INTERNAL (OpenSSL failed).
  */
 int pki_ensure_ca(struct pki *p, const char *cn, int days, int *created);
 

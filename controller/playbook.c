@@ -39,7 +39,7 @@ struct loader {
 };
 
 static const char *const step_keys[] = { "name", "hosts", "needs", "tasks",
-	"verify", NULL };
+	"verify", "any_errors_fatal", NULL };
 
 static void bad_at(struct loader *, const char *, unsigned, unsigned,
     const char *, const char *, ...) __attribute__((format(printf, 6, 7)));
@@ -779,6 +779,14 @@ load_step(struct loader *ld, const yaml_node_t *map, size_t i,
 	pathf(sub, "%s.needs", path);
 	if ((n = diag_yaml_get(ld->doc, map, "needs")) != NULL)
 		load_needs(ld, n, sub, st);
+	pathf(sub, "%s.any_errors_fatal", path);
+	if ((n = diag_yaml_get(ld->doc, map, "any_errors_fatal")) != NULL &&
+	    (s = want_scalar(ld, n, sub, "true or false")) != NULL) {
+		if (strcmp(s, "true") == 0)
+			st->any_errors_fatal = 1;
+		else if (strcmp(s, "false") != 0)
+			bad(ld, n, sub, "expected true or false, not '%s'", s);
+	}
 
 	tasks = diag_yaml_get(ld->doc, map, "tasks");
 	verify = diag_yaml_get(ld->doc, map, "verify");

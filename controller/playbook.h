@@ -100,6 +100,9 @@ struct pb_step {
 	size_t		 nroles;
 	struct pb_need	*needs;
 	size_t		 nneeds;
+	/* A failure on any host stops the whole run before later steps
+	 * change anything (pre-flight checks). */
+	int		 any_errors_fatal;
 	struct pb_task	*tasks;		/* tasks, then verify probes */
 	size_t		 ntasks;
 	const char	*file;		/* owned by the playbook */

@@ -8,7 +8,9 @@
  * callback.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <event2/event.h>
 
 #include "buf.h"
+#include "bundle.h"
 #include "dag.h"
 #include "diag.h"
 #include "err.h"
@@ -113,6 +116,7 @@ struct sched {
 	struct report		*rep;
 
 	struct event_base	*base;
+	struct ssh_bastion	*bastion;	/* one session carries every host */
 	struct event		*flush_ev;
 	struct event		*sigint_ev, *sigterm_ev;
 	struct shost		*hosts;
@@ -120,7 +124,8 @@ struct sched {
 	size_t			 nsteps;
 	uint8_t			*cells;		/* nsteps x nhosts */
 	unsigned		 active;	/* sessions open */
-	int			 stopping;	/* first signal seen */
+	int			 stopping;	/* send no more steps */
+	int			 fatal_step;	/* an any_errors_fatal step failed */
 	int			 interrupted;
 	int			 fatal;		/* engine error (state db) */
 	char			 fatal_msg[256];
@@ -600,6 +605,16 @@ on_step_done(struct shost *h, const struct kp_step_done *m)
 	}
 	*cell(s, step, h->idx) = m->failed > 0 ? C_FAILED :
 	    local_need_failed(h, step) ? C_SKIPPED : C_OK;
+	if (m->failed > 0 && s->pb->steps[step].any_errors_fatal &&
+	    !s->stopping) {
+		/* A pre-flight check failed: nothing else may change. */
+		s->stopping = 1;
+		s->fatal_step = 1;
+		report_clear_line(s->rep);
+		fprintf(stderr, "korch: step %s failed on %s and is marked "
+		    "any_errors_fatal: stopping the run\n",
+		    s->pb->steps[step].name, h->name);
+	}
 	if (h->inflight > 0)
 		h->inflight--;
 	if (h->inflight == 0)
@@ -627,12 +642,36 @@ facts_to_json(const struct kp_facts *f)
 	return res;
 }
 
+/* The run-wide variables plus the host's own (its certificates). */
+static int
+host_extra_vars(struct sched *s, size_t idx, struct vars **out)
+{
+	struct vars *v;
+	size_t i;
+	int r = 0;
+
+	*out = NULL;
+	if ((v = vars_new(NULL)) == NULL)
+		return KORCH_ERR_ALLOC;
+	for (i = 0; i < vars_count(s->o.extra) && r == 0; i++)
+		r = vars_set(v, vars_key(s->o.extra, i),
+		    vars_value(s->o.extra, i));
+	if (r == 0 && s->o.host_vars != NULL)
+		r = s->o.host_vars(s->o.host_vars_arg, idx, v);
+	if (r != 0) {
+		vars_free(v);
+		return r;
+	}
+	*out = v;
+	return 0;
+}
+
 static void
 on_facts(struct shost *h, const struct kp_facts *f)
 {
 	struct sched *s = h->s;
 	struct diag *d = NULL;
-	struct vars *facts = NULL;
+	struct vars *facts = NULL, *extra = NULL;
 	struct rec *r;
 	char msg[512];
 	uint32_t i;
@@ -659,7 +698,9 @@ on_facts(struct shost *h, const struct kp_facts *f)
 	for (i = 0; i < f->n; i++)
 		if ((rc = vars_set(facts, f->kv[i].key, f->kv[i].val)) != 0)
 			goto fail;
-	rc = render_host_tasks(s->pb, s->dag, s->inv, h->idx, facts, NULL,
+	if ((rc = host_extra_vars(s, h->idx, &extra)) != 0)
+		goto fail;
+	rc = render_host_tasks(s->pb, s->dag, s->inv, h->idx, facts, extra,
 	    &h->rh, d);
 	if (rc != 0)
 		goto fail;
@@ -668,6 +709,7 @@ on_facts(struct shost *h, const struct kp_facts *f)
 			(void)render_task_add_arg(h->rh, s->pend[i].task_key,
 			    "restart", "1");
 	vars_free(facts);
+	vars_free(extra);
 	diag_free(d);
 	host_set_state(h, HS_RUNNING);
 	host_dispatch(h);
@@ -679,8 +721,66 @@ fail:
 		snprintf(msg, sizeof(msg), "cannot render tasks: %s",
 		    korch_strerror(rc));
 	vars_free(facts);
+	vars_free(extra);
 	diag_free(d);
 	host_fail(h, HS_FAILED, rc, msg);
+}
+
+/*
+ * The agent wants content it lacks (a bundle binary): stream the file as
+ * BLOB chunks.  Content korch does not have gets one empty last chunk, and
+ * the agent fails that task with a clear message.
+ */
+static int
+send_blob(struct shost *h, const struct kp_frame *f)
+{
+	const struct bundle_component *c = NULL;
+	struct kp_blob_req req;
+	struct kp_blob b;
+	uint8_t *chunk = NULL;
+	uint64_t off = 0;
+	ssize_t n;
+	size_t i;
+	int fd = -1, r;
+
+	memset(&req, 0, sizeof(req));
+	if ((r = kp_dec_blob_req(f, &req)) != 0)
+		return r;
+	for (i = 0; h->s->o.bundle != NULL && i < h->s->o.bundle->ncomp; i++)
+		if (strcmp(h->s->o.bundle->comp[i].sha256, req.sha256) == 0)
+			c = &h->s->o.bundle->comp[i];
+	memset(&b, 0, sizeof(b));
+	b.sha256 = req.sha256;
+	if (c == NULL || (fd = open(c->path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (chunk = malloc(KP_BLOB_CHUNK)) == NULL) {
+		b.last = 1;
+		r = kp_enc_blob(h->out, f->reqid, &b);
+		goto out;
+	}
+	do {
+		n = read(fd, chunk, KP_BLOB_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			n = 0;	/* the agent sees a short blob and fails */
+		b.offset = off;
+		b.data = chunk;
+		b.len = (uint32_t)n;
+		b.last = n == 0 || off + (uint64_t)n >= c->size;
+		if ((r = kp_enc_blob(h->out, f->reqid, &b)) != 0 ||
+		    (r = host_send(h)) != 0)
+			goto out;
+		off += (uint64_t)n;
+	} while (!b.last);
+out:
+	if (r == 0 && kbuf_len(h->out) > 0)
+		r = host_send(h);
+	kbuf_reset(h->out);
+	free(chunk);
+	if (fd != -1)
+		close(fd);
+	kp_blob_req_clear(&req);
+	return r;
 }
 
 /* Decode and handle one frame; KORCH_ERR_* ends the host. */
@@ -734,6 +834,8 @@ on_frame(struct shost *h, const struct kp_frame *f)
 			return r;
 		on_step_done(h, &sd);
 		return 0;
+	case KP_BLOB_REQ:
+		return send_blob(h, f);
 	case KP_ERROR:
 		if ((r = kp_dec_error(f, &er)) != 0)
 			return r;
@@ -858,6 +960,7 @@ host_connect(struct shost *h)
 	t.become_sudo = inv->ssh.become_sudo;
 	t.connect_timeout_ms = inv->ssh.connect_timeout * 1000;
 	t.auth_timeout_ms = inv->ssh.connect_timeout * 1000 + 60000;
+	t.bastion = s->bastion;
 	h->connects++;
 	host_set_state(h, HS_CONNECTING);
 	s->active++;
@@ -908,6 +1011,17 @@ host_fail(struct shost *h, enum hstate st, int err, const char *msg)
 		r->hostkey = NULL;
 	}
 	(void)err;
+}
+
+static int
+host_pending_steps(struct shost *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->s->nsteps; i++)
+		if (*cell(h->s, i, h->idx) == C_PENDING)
+			return 1;
+	return 0;
 }
 
 static int
@@ -1062,6 +1176,27 @@ sched_new(const struct inventory *inv, const struct playbook *pb,
 	if ((s->base = event_base_new()) == NULL ||
 	    event_base_priority_init(s->base, 2) != 0)
 		goto fail;
+	if (inv->ssh.bastion.address != NULL) {
+		struct ssh_target bt;
+
+		memset(&bt, 0, sizeof(bt));
+		bt.name = "bastion";
+		bt.address = inv->ssh.bastion.address;
+		bt.port = inv->ssh.bastion.port;
+		bt.user = inv->ssh.bastion.user;
+		bt.private_key = inv->ssh.private_key;
+		bt.known_hosts = inv->ssh.known_hosts;
+		bt.accept_new = opts->accept_new;
+		bt.connect_timeout_ms = inv->ssh.connect_timeout * 1000;
+		bt.auth_timeout_ms = inv->ssh.connect_timeout * 1000 + 30000;
+		/* sshd's MaxStartups defaults to 10: stay under it. */
+		if ((r = ssh_bastion_new(s->base, &bt, 8, &s->bastion)) != 0) {
+			snprintf(msg, msglen, "bastion %s: %s",
+			    bt.address, korch_strerror(r));
+			goto fail;
+		}
+		r = KORCH_ERR_ALLOC;
+	}
 	if ((s->flush_ev = event_new(s->base, -1, 0, flush_cb, s)) == NULL ||
 	    event_priority_set(s->flush_ev, 1) != 0)
 		goto fail;
@@ -1134,6 +1269,8 @@ sched_free(struct sched *s)
 		next = r->next;
 		rec_free(r);
 	}
+	/* After its hosts: they ride on it. */
+	ssh_bastion_free(s->bastion);
 	free(s->hosts);
 	free(s->cells);
 	kstate_pending_restarts_free(s->pend, s->npend);
@@ -1170,6 +1307,15 @@ sched_run(struct sched *s)
 			host_fail(h, HS_FAILED, KORCH_ERR_INTERRUPTED,
 			    h->st == HS_QUEUED ? "not started: interrupted" :
 			    "interrupted");
+	}
+	/* A host stopped early (Ctrl-C, a fatal pre-flight failure) has
+	 * steps it never ran: it did not converge. */
+	for (i = 0; i < s->nhosts; i++) {
+		h = &s->hosts[i];
+		if (h->st == HS_DONE && host_pending_steps(h))
+			host_fail(h, HS_FAILED, 0, s->fatal_step ?
+			    "not converged: a pre-flight step failed" :
+			    "not converged: the run was interrupted");
 	}
 	for (i = 0; i < s->nhosts && !s->fatal; i++) {
 		h = &s->hosts[i];

@@ -28,12 +28,21 @@ struct agent_image;
 struct report;
 struct json;
 
+struct bundle;
+struct vars;
+
 struct sched_opts {
 	unsigned	 forks;
 	int		 check_only;	/* plan: the agent changes nothing */
 	int		 accept_new;	/* --accept-new-hostkeys */
 	int		 step_timeout_ms;
 	const char	*limit;		/* comma-separated host names, or NULL */
+	const struct bundle *bundle;	/* content served to agents, or NULL */
+	/* Run-wide template variables (bundle.*), or NULL; host_vars, when
+	 * set, adds a host's own (pki.*) to a copy of them. */
+	const struct vars *extra;
+	int		(*host_vars)(void *arg, size_t host, struct vars *v);
+	void		*host_vars_arg;
 };
 
 struct sched;

@@ -89,7 +89,10 @@ def _log(sev, msg, depth=2):
     t = datetime.datetime.now()
     try:
         f = sys._getframe(depth)
-        where = "%s:%d" % (PROG, f.f_lineno)
+        fn = os.path.basename(f.f_code.co_filename)
+        if fn in ("__main__.py", PROG) or not fn.endswith(".py"):
+            fn = PROG
+        where = "%s:%d" % (fn, f.f_lineno)
     except ValueError:
         where = PROG + ":0"
     line = "%s%02d%02d %02d:%02d:%02d.%06d %7d %s] %s\n" % (
@@ -308,8 +311,8 @@ class Flags:
 
     def fail(self, msg):
         if self.style == "pflag":
-            sys.stderr.write("Error: %s\n" % msg)
-            self.usage()
+            sys.stderr.write("Error: %s\nUsage:\n  %s [flags]\n\nRun '%s --help' for "
+                             "the flags.\n" % (msg, self.prog, self.prog))
             sys.exit(1)
         sys.stderr.write("%s\n" % msg)
         self.usage()
