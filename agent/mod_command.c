@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "module.h"
@@ -71,7 +72,7 @@ command_run(const struct kp_task *t, struct agent_session *s,
 	struct agent_proc p;
 	char **argv = NULL, **unless = NULL, **env = NULL, shown[300];
 	const char *creates, *dir;
-	unsigned long long timeout;
+	unsigned long long timeout, retries, delay, attempt;
 	size_t n, nunless, nenv, i;
 	struct stat st;
 	int changed_when;
@@ -80,6 +81,8 @@ command_run(const struct kp_task *t, struct agent_session *s,
 	    agent_arg_list(t, "unless", &unless, &nunless, o) != KORCH_OK ||
 	    agent_arg_list(t, "env", &env, &nenv, o) != KORCH_OK ||
 	    agent_arg_uint(t, "timeout", 300, 86400, &timeout, o) != KORCH_OK ||
+	    agent_arg_uint(t, "retries", 0, 100000, &retries, o) != KORCH_OK ||
+	    agent_arg_uint(t, "delay", 2, 3600, &delay, o) != KORCH_OK ||
 	    agent_arg_enum(t, "changed_when", changed_names, CHANGED_ALWAYS,
 	    &changed_when, o) != KORCH_OK)
 		goto out;
@@ -142,15 +145,31 @@ command_run(const struct kp_task *t, struct agent_session *s,
 		goto out;
 	}
 	p.argv = argv;
-	if (agent_proc_run(&p, res) != KORCH_OK) {
-		agent_outcome_set(o, KP_ST_FAILED, "%s: cannot start: %s", shown,
-		    strerror(errno));
-		goto out;
+	/* retries: a health gate waits for a service to come up, e.g.
+	 * `curl --fail https://127.0.0.1:2379/health`. */
+	for (attempt = 0;; attempt++) {
+		if (agent_proc_run(&p, res) != KORCH_OK) {
+			agent_outcome_set(o, KP_ST_FAILED, "%s: cannot start: "
+			    "%s", shown, strerror(errno));
+			goto out;
+		}
+		if (res->exec_errno != 0 || (res->code == 0 && res->signal == 0
+		    && !res->timed_out) || attempt >= retries)
+			break;
+		sleep((unsigned)delay);
 	}
 	output_diff(o, "stdout", &res->out);
 	output_diff(o, "stderr", &res->err);
-	if (run_failed(res, shown, (unsigned)timeout, o))
+	if (run_failed(res, shown, (unsigned)timeout, o)) {
+		if (attempt > 0) {
+			char why[AGENT_MSG_MAX];
+
+			(void)snprintf(why, sizeof(why), "%s", o->msg);
+			agent_outcome_set(o, KP_ST_FAILED, "%s (after %llu "
+			    "attempts)", why, attempt + 1);
+		}
 		goto out;
+	}
 	agent_outcome_set(o, changed_when == CHANGED_NEVER ? KP_ST_OK :
 	    KP_ST_CHANGED, "ran: %s", shown);
 out:

@@ -19,6 +19,7 @@ static const struct agent_module *const modules[] = {
 	&agent_mod_service,
 	&agent_mod_command,
 	&agent_mod_probe,
+	&agent_mod_fail,
 };
 
 const struct agent_module *

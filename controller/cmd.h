@@ -24,6 +24,7 @@ struct korch_cmd {
 int cmd_apply(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
 
 extern const char korch_version[];
 

@@ -15,6 +15,7 @@
 #include "dag.h"
 #include "diag.h"
 #include "err.h"
+#include "inputs.h"
 #include "inventory.h"
 #include "json.h"
 #include "playbook.h"
@@ -27,6 +28,7 @@ struct apply_args {
 	const char	*inventory;
 	const char	*state;
 	const char	*playbooks;
+	const char	*bundle;
 	int		 json;
 	int		 verbose;
 	struct sched_opts o;
@@ -52,7 +54,7 @@ static int
 parse_args(const char *cmd, int argc, char **argv, struct apply_args *a)
 {
 	enum { O_STATE = 256, O_PLAYBOOKS, O_LIMIT, O_FORKS, O_ACCEPT,
-	    O_TIMEOUT, O_JSON, O_PLAN };
+	    O_TIMEOUT, O_JSON, O_PLAN, O_BUNDLE };
 	static const struct option longopts[] = {
 		{ "state", required_argument, NULL, O_STATE },
 		{ "playbooks", required_argument, NULL, O_PLAYBOOKS },
@@ -62,6 +64,7 @@ parse_args(const char *cmd, int argc, char **argv, struct apply_args *a)
 		{ "step-timeout", required_argument, NULL, O_TIMEOUT },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "plan", no_argument, NULL, O_PLAN },
+		{ "bundle", required_argument, NULL, O_BUNDLE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -80,6 +83,7 @@ parse_args(const char *cmd, int argc, char **argv, struct apply_args *a)
 		case O_ACCEPT:		a->o.accept_new = 1; break;
 		case O_JSON:		a->json = 1; break;
 		case O_PLAN:		a->o.check_only = 1; break;
+		case O_BUNDLE:		a->bundle = optarg; break;
 		case 'v':		a->verbose = 1; break;
 		case O_FORKS:
 			if (parse_uint("--forks", optarg, 10000, &v) != 0)
@@ -174,6 +178,7 @@ run(const char *kind, int argc, char **argv, int check_only)
 	struct report *rep = NULL;
 	struct sched *s = NULL;
 	struct agent_image img;
+	struct run_inputs in;
 	char statepath[PATH_MAX], pbdir[PATH_MAX], msg[1024], what[PATH_MAX + 64];
 	char *args = NULL;
 	int64_t run_id = 0;
@@ -183,6 +188,7 @@ run(const char *kind, int argc, char **argv, int check_only)
 	enum kstate_run_result result = KSTATE_RUN_FAILED;
 
 	memset(&a, 0, sizeof(a));
+	memset(&in, 0, sizeof(in));
 	/* Before getopt permutes argv: the run record keeps what was typed. */
 	if ((args = join_args(argc + 1, argv - 1)) == NULL)
 		return KX_INTERNAL;
@@ -220,13 +226,6 @@ run(const char *kind, int argc, char **argv, int check_only)
 		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
 		goto out;
 	}
-	if ((r = agent_image_load(&img)) != 0) {
-		fprintf(stderr, "korch: cannot load the agent binary: %s\n",
-		    korch_strerror(r));
-		goto out;
-	}
-	have_img = 1;
-
 	if (a.state != NULL)
 		snprintf(statepath, sizeof(statepath), "%s", a.state);
 	else if (kstate_default_path(statepath, sizeof(statepath)) != 0) {
@@ -235,6 +234,13 @@ run(const char *kind, int argc, char **argv, int check_only)
 		rc = KX_USAGE;
 		goto out;
 	}
+	if ((r = agent_image_load(&img)) != 0) {
+		fprintf(stderr, "korch: cannot load the agent binary: %s\n",
+		    korch_strerror(r));
+		goto out;
+	}
+	have_img = 1;
+
 	if ((r = kstate_open(statepath, &st)) != 0) {
 		fprintf(stderr, "korch: state %s: %s\n", statepath,
 		    kstate_errmsg(st));
@@ -255,6 +261,20 @@ run(const char *kind, int argc, char **argv, int check_only)
 	}
 	if (msg[0] != '\0' && !a.json)
 		fprintf(stderr, "korch: note: %s\n", msg);
+	/* Under the lock: two runs must not both make certificates. */
+	if ((r = inputs_prepare(inv, a.bundle, statepath, a.json ? NULL :
+	    stderr, &in, d)) != 0) {
+		diag_print(d, stderr);
+		fprintf(stderr, "korch: %s; nothing was changed\n",
+		    r == KORCH_ERR_HASH_MISMATCH ? "the bundle does not verify" :
+		    "cannot prepare the run");
+		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
+		goto end;
+	}
+	a.o.bundle = in.bundle;
+	a.o.extra = in.extra;
+	a.o.host_vars = inputs_host_vars;
+	a.o.host_vars_arg = &in;
 
 	rep = report_new(stdout, stderr, (a.json ? REPORT_JSON : 0) |
 	    (a.verbose ? REPORT_VERBOSE : 0) |
@@ -320,6 +340,7 @@ out:
 	kstate_close(st);
 	if (have_img)
 		agent_image_release(&img);
+	inputs_release(&in);
 	dag_free(dag);
 	playbook_free(pb);
 	inventory_free(inv);

@@ -22,7 +22,9 @@ static int cmd_help(int, char **);
 "                        $XDG_STATE_HOME/korch/state.db, else\n" \
 "                        ~/.local/state/korch/state.db)\n" \
 "  --playbooks DIR       playbook set (default: the cluster playbooks)\n" \
-"  --limit HOST,...      only these hosts (barriers still wait for them)\n" \
+"  --bundle PATH         offline bundle, a directory or .tar.gz (default:\n" \
+"                        the inventory's cluster.bundle)\n" \
+"  --limit HOST,...      only these hosts (others are not contacted)\n" \
 "  --forks N             concurrent SSH sessions (default 64)\n" \
 "  --accept-new-hostkeys record host keys not yet in known_hosts\n" \
 "  --step-timeout SECS   give up on a host whose step runs longer (default 600)\n" \
@@ -44,6 +46,9 @@ static const struct korch_cmd commands[] = {
 	  "  --json                machine-readable output\n"
 	  "  --all                 list every task, not only failures\n",
 	  cmd_status },
+	{ "bundle", "verify PATH",
+	  "check an offline bundle's manifest and every sha256", "",
+	  cmd_bundle },
 	{ "version", "", "print korch's version and its agent's build hash",
 	  "", cmd_version },
 	{ "help", "[COMMAND]", "show help for korch or one command", "",

@@ -32,12 +32,16 @@ static const struct kms_arg service_args[] = {
 static const struct kms_arg command_args[] = {
 	{ "argv", REQ | REP }, { "creates", 0 }, { "unless", REP },
 	{ "chdir", 0 }, { "env", REP }, { "timeout", 0 },
-	{ "changed_when", 0 }, { NULL, 0 }
+	{ "changed_when", 0 }, { "retries", 0 }, { "delay", 0 }, { NULL, 0 }
 };
 static const struct kms_arg probe_args[] = {
 	{ "kind", REQ }, { "host", 0 }, { "port", REQ }, { "path", 0 },
 	{ "expect_status", 0 }, { "retries", 0 }, { "interval_ms", 0 },
 	{ "deadline", 0 }, { NULL, 0 }
+};
+
+static const struct kms_arg fail_args[] = {
+	{ "msg", REQ }, { NULL, 0 }
 };
 
 static const struct kms_module modules[] = {
@@ -49,6 +53,7 @@ static const struct kms_module modules[] = {
 	{ "service", service_args, "a systemd unit: file, enabled, running" },
 	{ "command", command_args, "run an argv vector, with guards" },
 	{ "probe", probe_args, "wait for a TCP port or HTTP URL" },
+	{ "fail", fail_args, "fail with a message (with when: a pre-flight check)" },
 	{ NULL, NULL, NULL }
 };
 

@@ -14,6 +14,21 @@ ms_now(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int
+tt_read_lines(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	int c, n = 0;
+
+	if (fp == NULL)
+		return -1;
+	while ((c = fgetc(fp)) != EOF)
+		if (c == '\n')
+			n++;
+	fclose(fp);
+	return n;
+}
+
 static void
 sh_task(struct tt *t, const char *script)
 {
@@ -196,6 +211,42 @@ test_stdin_output_and_daemons(void **state)
 	assert_true(ms_now() - t0 < 3000);
 }
 
+/* retries: a gate that succeeds on the third try; one that never does. */
+static void
+test_retries(void **state)
+{
+	struct tt *t = *state;
+	char count[512], script[1200];
+
+	(void)snprintf(count, sizeof(count), "%s", tt_path(t, "n"));
+	(void)snprintf(script, sizeof(script), "echo x >> %s; "
+	    "[ $(wc -l < %s) -ge 3 ]", count, count);
+	sh_task(t, script);
+	tt_arg(t, "retries", "5");
+	tt_arg(t, "delay", "0");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_int_equal(tt_read_lines(count), 3);
+
+	sh_task(t, "exit 7");
+	tt_arg(t, "retries", "2");
+	tt_arg(t, "delay", "0");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "exit 7"));
+	assert_non_null(strstr(t->o.msg, "after 3 attempts"));
+}
+
+static void
+test_fail_module(void **state)
+{
+	struct tt *t = *state;
+
+	tt_task(t, 1, "fail");
+	tt_arg(t, "msg", "unsupported OS: plan9");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_string_equal(t->o.msg, "unsupported OS: plan9");
+	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
+}
+
 int
 main(void)
 {
@@ -211,6 +262,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_env_chdir_changed_when,
 		    tt_setup, tt_teardown),
 		cmocka_unit_test_setup_teardown(test_stdin_output_and_daemons,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_retries,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_fail_module,
 		    tt_setup, tt_teardown),
 	};
 

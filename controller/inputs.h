@@ -1,0 +1,44 @@
+/*
+ * inputs.h - what a run derives on the controller before any host is
+ * contacted, besides the inventory and playbooks: the offline bundle
+ * (loaded and every hash verified) and the cluster's PKI (created or
+ * reused), turned into template variables.
+ */
+#ifndef KORCH_INPUTS_H
+#define KORCH_INPUTS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct bundle;
+struct cluster_pki;
+struct diag;
+struct inventory;
+struct vars;
+
+struct run_inputs {
+	struct bundle		*bundle;	/* NULL: no bundle named */
+	struct cluster_pki	*pki;		/* NULL: no master in inventory */
+	struct vars		*extra;		/* bundle.* variables */
+	const struct inventory	*inv;
+};
+
+/*
+ * Load the bundle (bundle_path, else the inventory's cluster.bundle, else
+ * none), verify every component's sha256, check the inventory's
+ * kubernetes_version against it; then, when the inventory has a master,
+ * make or reuse the cluster's certificates under
+ * <dir of state_path>/pki/<cluster name>/ (keys 0600).  Lines about
+ * certificates made go to log (NULL: silent).  Problems go to d with
+ * KORCH_ERR_PARSE / KORCH_ERR_HASH_MISMATCH; KORCH_ERR_SYSTEM (PKI) with
+ * the reason in d too.
+ */
+int inputs_prepare(const struct inventory *inv, const char *bundle_path,
+    const char *state_path, FILE *log, struct run_inputs *in,
+    struct diag *d);
+void inputs_release(struct run_inputs *in);
+
+/* sched_opts.host_vars: the host's pki.* variables (arg: run_inputs). */
+int inputs_host_vars(void *arg, size_t host, struct vars *v);
+
+#endif
