@@ -28,30 +28,35 @@ static const uint32_t K[64] = {
 #define ROR(x, n)	((x) >> (n) | (x) << (32 - (n)))
 
 static void
-compress(uint32_t h[8], const uint8_t b[64])
+compress(uint32_t h[8], const uint8_t blk[64])
 {
-	uint32_t w[64], s[8], t1, t2;
+	uint32_t w[64], a, b, c, d, e, f, g, hh, t1, t2;
 	int i;
 
 	for (i = 0; i < 16; i++)
-		w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
-		    (uint32_t)b[4 * i + 2] << 8 | (uint32_t)b[4 * i + 3];
+		w[i] = (uint32_t)blk[4 * i] << 24 |
+		    (uint32_t)blk[4 * i + 1] << 16 |
+		    (uint32_t)blk[4 * i + 2] << 8 | (uint32_t)blk[4 * i + 3];
 	for (i = 16; i < 64; i++)
 		w[i] = w[i - 16] + w[i - 7] +
 		    (ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ w[i - 15] >> 3) +
 		    (ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ w[i - 2] >> 10);
-	memcpy(s, h, sizeof(s));
+	/* Eight named words, rotated by assignment: a memmove(s + 1, s, 28)
+	 * per round is an overlapping backward copy, which musl does with
+	 * `std; rep movsb` -- slow enough that hashing the agent's own 137 KB
+	 * at every start cost more CPU than the rest of a no-op run. */
+	a = h[0]; b = h[1]; c = h[2]; d = h[3];
+	e = h[4]; f = h[5]; g = h[6]; hh = h[7];
 	for (i = 0; i < 64; i++) {
-		t1 = s[7] + (ROR(s[4], 6) ^ ROR(s[4], 11) ^ ROR(s[4], 25)) +
-		    ((s[4] & s[5]) ^ (~s[4] & s[6])) + K[i] + w[i];
-		t2 = (ROR(s[0], 2) ^ ROR(s[0], 13) ^ ROR(s[0], 22)) +
-		    ((s[0] & s[1]) ^ (s[0] & s[2]) ^ (s[1] & s[2]));
-		memmove(s + 1, s, 7 * sizeof(s[0]));
-		s[4] += t1;
-		s[0] = t1 + t2;
+		t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) +
+		    ((e & f) ^ (~e & g)) + K[i] + w[i];
+		t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) +
+		    ((a & b) ^ (a & c) ^ (b & c));
+		hh = g; g = f; f = e; e = d + t1;
+		d = c; c = b; b = a; a = t1 + t2;
 	}
-	for (i = 0; i < 8; i++)
-		h[i] += s[i];
+	h[0] += a; h[1] += b; h[2] += c; h[3] += d;
+	h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
 }
 
 void

@@ -1,4 +1,7 @@
+#include <arpa/inet.h>
+#include <errno.h>
 #include <libgen.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,97 @@ pki_report(void *arg, const char *name, const char *why)
 
 	if (log != NULL)
 		fprintf(log, "pki: %s: %s\n", name, why);
+}
+
+/* The n-th address of an IPv4 CIDR (cluster DNS is the 10th of the service
+ * range by convention); "" when it is not IPv4. */
+static void
+cidr_nth(const char *cidr, unsigned n, char *out, size_t len)
+{
+	char net[INET_ADDRSTRLEN];
+	struct in_addr a;
+	const char *slash;
+
+	out[0] = '\0';
+	if (cidr == NULL || (slash = strchr(cidr, '/')) == NULL ||
+	    (size_t)(slash - cidr) >= sizeof(net))
+		return;
+	memcpy(net, cidr, (size_t)(slash - cidr));
+	net[slash - cidr] = '\0';
+	if (inet_pton(AF_INET, net, &a) != 1)
+		return;
+	a.s_addr = htonl(ntohl(a.s_addr) + n);
+	inet_ntop(AF_INET, &a, out, (socklen_t)len);
+}
+
+/*
+ * Defaults the cluster playbooks read, as plain names so the inventory's
+ * cluster vars: (or a host's vars:) override them.  "none" rather than ""
+ * where a playbook asks `when: x != none`.
+ */
+static int
+set_defaults(const struct inventory *inv, const struct bundle *b,
+    struct vars *v)
+{
+	static const char *const plain[][2] = {
+		{ "firewall", "disable" },		/* or: open */
+		{ "yum_repo_baseurl", "none" },
+		{ "apt_repo_url", "none" },
+		{ "apt_repo_suite", "stable" },
+		{ "apt_repo_components", "main" },
+		{ "docker_source", "distro" },		/* or: bundle */
+		{ "docker_extra_opts", "" },		/* e.g. --insecure-registry=R */
+		{ "admission_control", "NamespaceLifecycle,LimitRanger,"
+		    "ServiceAccount,DefaultStorageClass,ResourceQuota,"
+		    "NodeRestriction" },
+		{ "authorization_mode", "Node,RBAC" },
+		{ "node_port_range", "30000-32767" },
+		{ "pod_infra_image", "gcr.io/google_containers/pause-amd64:3.0" },
+		{ "cgroup_driver", "systemd" },
+		{ "flannel_backend", "vxlan" },
+		{ "flannel_prefix", "/flannel/network" },
+		{ "apiserver_count", NULL },
+	};
+	const struct bundle_component *c;
+	char buf[256];
+	size_t i, masters = 0;
+	int r;
+
+	for (i = 0; i < inv->nhosts; i++)
+		masters += inventory_host_has_role(&inv->hosts[i], "master");
+	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		if (plain[i][1] == NULL)
+			continue;
+		if ((r = vars_set(v, plain[i][0], plain[i][1])) != 0)
+			return r;
+	}
+	snprintf(buf, sizeof(buf), "%zu", masters ? masters : 1);
+	if ((r = vars_set(v, "apiserver_count", buf)) != 0)
+		return r;
+	cidr_nth(inv->cluster.service_cidr, 10, buf, sizeof(buf));
+	if (buf[0] != '\0' && (r = vars_set(v, "cluster_dns", buf)) != 0)
+		return r;
+	/* Each version in its own directory: an upgrade installs beside
+	 * the old binaries, which stay for a rollback. */
+	if (b == NULL)
+		return 0;
+	if ((c = bundle_find(b, "kube-apiserver")) != NULL ||
+	    (c = bundle_find(b, "kubelet")) != NULL) {
+		snprintf(buf, sizeof(buf), "/opt/kubernetes/%s/bin", c->version);
+		if ((r = vars_set(v, "kube_bin_dir", buf)) != 0)
+			return r;
+	}
+	if ((c = bundle_find(b, "etcd")) != NULL) {
+		snprintf(buf, sizeof(buf), "/opt/etcd/%s/bin", c->version);
+		if ((r = vars_set(v, "etcd_bin_dir", buf)) != 0)
+			return r;
+	}
+	if ((c = bundle_find(b, "flanneld")) != NULL) {
+		snprintf(buf, sizeof(buf), "/opt/flannel/%s/bin", c->version);
+		if ((r = vars_set(v, "flannel_bin_dir", buf)) != 0)
+			return r;
+	}
+	return 0;
 }
 
 static int
@@ -65,19 +159,29 @@ inputs_prepare(const struct inventory *inv, const char *bundle_path,
 		if ((r = bundle_vars(in->bundle, in->extra)) != 0)
 			return r;
 	}
+	if ((r = set_defaults(inv, in->bundle, in->extra)) != 0)
+		return r;
 	if (!has_master(inv))
 		return 0;
 	/* Beside the state: the CA key is as precious as the state. */
 	snprintf(dir, sizeof(dir), "%s", state_path);
-	if (snprintf(pkidir, sizeof(pkidir), "%s/pki/%s", dirname(dir),
-	    inv->cluster.name) >= (int)sizeof(pkidir))
+	if (snprintf(pkidir, sizeof(pkidir), "%s/pki", dirname(dir)) >=
+	    (int)sizeof(pkidir))
+		return KORCH_ERR_TOO_LARGE;
+	if (mkdir(pkidir, 0700) == -1 && errno != EEXIST) {
+		diag_add(d, pkidir, 0, 0, NULL, "cannot create: %s",
+		    strerror(errno));
+		return KORCH_ERR_SYSTEM;
+	}
+	if (snprintf(dir, sizeof(dir), "%s/%s", pkidir, inv->cluster.name) >=
+	    (int)sizeof(dir))
 		return KORCH_ERR_TOO_LARGE;
 	memset(&po, 0, sizeof(po));
 	po.report = pki_report;
 	po.report_arg = log;
-	if ((r = cluster_pki_ensure(inv, pkidir, &po, &in->pki, err,
+	if ((r = cluster_pki_ensure(inv, dir, &po, &in->pki, err,
 	    sizeof(err))) != 0) {
-		diag_add(d, pkidir, 0, 0, NULL, "certificates: %s", err);
+		diag_add(d, dir, 0, 0, NULL, "certificates: %s", err);
 		return r;
 	}
 	return 0;

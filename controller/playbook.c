@@ -265,8 +265,8 @@ list_files(struct loader *ld)
 
 /* "var == value" / "var != value"; value may be quoted. */
 static void
-parse_when(struct loader *ld, const yaml_node_t *n, const char *path,
-    struct pb_task *t)
+parse_cond(struct loader *ld, const yaml_node_t *n, const char *path,
+    struct pb_when *w)
 {
 	const char *s, *p, *op, *v, *e;
 	size_t vlen;
@@ -282,11 +282,7 @@ parse_when(struct loader *ld, const yaml_node_t *n, const char *path,
 	v = op + strspn(op, " \t");
 	if (strncmp(v, "==", 2) != 0 && strncmp(v, "!=", 2) != 0)
 		goto syntax;
-	t->when_neg = v[0] == '!';
-	if ((t->when_var = strndup(p, (size_t)(op - p))) == NULL) {
-		ld->oom = 1;
-		return;
-	}
+	w->neg = v[0] == '!';
 	v += 2;
 	v += strspn(v, " \t");
 	e = v + strlen(v);
@@ -296,17 +292,49 @@ parse_when(struct loader *ld, const yaml_node_t *n, const char *path,
 	if (vlen >= 2 && (v[0] == '"' || v[0] == '\'') && e[-1] == v[0]) {
 		v++;
 		vlen -= 2;
-	} else if (vlen == 0 || strpbrk(v, "\"'") != NULL) {
-		free(t->when_var);
-		t->when_var = NULL;
+	} else if (vlen == 0 || strpbrk(v, "\"'") != NULL)
 		goto syntax;
-	}
-	if ((t->when_val = strndup(v, vlen)) == NULL)
+	if ((w->var = strndup(p, (size_t)(op - p))) == NULL ||
+	    (w->val = strndup(v, vlen)) == NULL) {
+		free(w->var);
+		w->var = NULL;
 		ld->oom = 1;
+	}
 	return;
  syntax:
 	bad(ld, n, path, "expected a condition like 'var == value' or "
 	    "'var != value', got '%s'", s);
+}
+
+/* One condition, or a list of them that must all hold. */
+static void
+parse_when(struct loader *ld, const yaml_node_t *n, const char *path,
+    struct pb_task *t)
+{
+	yaml_node_item_t *it;
+	char sub[PATHLEN];
+	size_t cnt = 1, i = 0;
+
+	if (n->type == YAML_SEQUENCE_NODE)
+		cnt = (size_t)(n->data.sequence.items.top -
+		    n->data.sequence.items.start);
+	if ((t->when = calloc(cnt + 1, sizeof(*t->when))) == NULL) {
+		ld->oom = 1;
+		return;
+	}
+	if (n->type != YAML_SEQUENCE_NODE) {
+		parse_cond(ld, n, path, &t->when[0]);
+		t->nwhen = t->when[0].var != NULL;
+		return;
+	}
+	for (it = n->data.sequence.items.start;
+	    it < n->data.sequence.items.top; it++, i++) {
+		pathf(sub, "%s[%zu]", path, i);
+		parse_cond(ld, yaml_document_get_node(ld->doc, *it), sub,
+		    &t->when[t->nwhen]);
+		if (t->when[t->nwhen].var != NULL)
+			t->nwhen++;
+	}
 }
 
 /* A template file named in the playbook: relative, inside templates/. */
@@ -1209,8 +1237,11 @@ task_free(struct pb_task *t)
 	for (i = 0; i < t->nwatch; i++)
 		free(t->watch[i].name);
 	free(t->watch);
-	free(t->when_var);
-	free(t->when_val);
+	for (i = 0; i < t->nwhen; i++) {
+		free(t->when[i].var);
+		free(t->when[i].val);
+	}
+	free(t->when);
 	free(t->path);
 }
 

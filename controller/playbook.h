@@ -13,7 +13,8 @@
  *                                  # every host they apply to first
  *     tasks:                       # tasks and/or verify, at least one
  *       - name: app-config         # optional, [a-z0-9_-]+, unique in step
- *         when: "var == value"     # optional; also "!="; value may be quoted
+ *         when: "var == value"     # optional; also "!="; value may be quoted;
+ *                                  # a list of conditions must all hold
  *         file: { path: /etc/x, template: app.conf.tmpl, mode: "0644" }
  *       - service: { name: x, unit_template: x.service.tmpl,
  *                    watch: [app-config, other-step/task] }
@@ -71,6 +72,12 @@ struct pb_need {
 	unsigned	 line, col;
 };
 
+struct pb_when {
+	char		*var;
+	char		*val;
+	int		 neg;		/* 1 for != */
+};
+
 struct pb_task {
 	char		*name;		/* NULL when unnamed */
 	char		*key;		/* "step/name", or "step/N" (1-based) */
@@ -84,9 +91,8 @@ struct pb_task {
 	size_t		 tmpl_len;
 	struct pb_watch	*watch;
 	size_t		 nwatch;
-	char		*when_var;	/* NULL: no condition */
-	char		*when_val;
-	int		 when_neg;	/* 1 for != */
+	struct pb_when	*when;		/* all must hold; none: always */
+	size_t		 nwhen;
 	int		 verify;	/* from the step's verify: list */
 	const char	*file;		/* the step's file (owned by playbook) */
 	char		*path;		/* e.g. "steps[2].tasks[0]" */

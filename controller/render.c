@@ -100,6 +100,18 @@ set_etcd_list(struct vars *v, const struct inventory *inv, int port,
 }
 
 static int
+set_first(struct vars *v, const struct inventory *inv, size_t host_idx,
+    const char *role, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < inv->nhosts; i++)
+		if (inventory_host_has_role(&inv->hosts[i], role))
+			break;
+	return vars_set(v, name, i == host_idx ? "yes" : "no");
+}
+
+static int
 set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
 {
 	const struct inv_host *h = &inv->hosts[host_idx];
@@ -128,6 +140,12 @@ set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
 		    inv->hosts[i].name);
 	if ((r = sb_set(&b, v, "hosts_entries")) != 0)
 		return r;
+	/* host.first_<role>: "yes" on the first host of a role, so a step can
+	 * do a cluster-wide thing once (write flannel's config into etcd). */
+	if ((r = set_first(v, inv, host_idx, "etcd", "host.first_etcd")) != 0 ||
+	    (r = set_first(v, inv, host_idx, "master",
+	    "host.first_master")) != 0)
+		return r;
 	for (i = 0; i < inv->nhosts; i++)
 		if (inventory_host_has_role(&inv->hosts[i], "master"))
 			return vars_set(v, "first_master_address",
@@ -155,6 +173,33 @@ copy_local(struct vars *dst, const struct vars *src, const char *prefix)
 	return r;
 }
 
+/*
+ * facts.os_family: which packaging world a host lives in, so playbooks can
+ * say `when: facts.os_family == redhat` once instead of listing every
+ * distribution.  "unsupported" for anything else (a pre-flight check
+ * fails on it).  Nothing is set before facts are known.
+ */
+static int
+set_os_family(struct vars *v, const char *os_id)
+{
+	static const char *const debian[] = { "debian", "ubuntu", "raspbian",
+	    NULL };
+	static const char *const redhat[] = { "centos", "rhel", "rocky",
+	    "almalinux", "fedora", "ol", NULL };
+	const char *family = "unsupported";
+	size_t i;
+
+	if (os_id == NULL)
+		return 0;
+	for (i = 0; debian[i] != NULL; i++)
+		if (strcmp(os_id, debian[i]) == 0)
+			family = "debian";
+	for (i = 0; redhat[i] != NULL; i++)
+		if (strcmp(os_id, redhat[i]) == 0)
+			family = "redhat";
+	return vars_set(v, "facts.os_family", family);
+}
+
 int
 render_host_vars(const struct inventory *inv, size_t host_idx,
     const struct vars *facts, const struct vars *extra, struct vars **out)
@@ -172,6 +217,7 @@ render_host_vars(const struct inventory *inv, size_t host_idx,
 	 * overridden, which is the point (e.g. a VIP as first master). */
 	if ((r = set_derived(v, inv, host_idx)) != 0 ||
 	    (r = copy_local(v, facts, "facts.")) != 0 ||
+	    (r = set_os_family(v, vars_get_local(facts, "os_id"))) != 0 ||
 	    (r = copy_local(v, extra, NULL)) != 0 ||
 	    (r = copy_local(v, inv->vars, NULL)) != 0 ||
 	    (r = copy_local(v, inv->hosts[host_idx].vars, NULL)) != 0)
@@ -270,19 +316,21 @@ when_holds(struct rctx *c, const struct pb_task *t)
 {
 	char path[300];
 	const char *val;
-	int eq;
+	size_t i;
 
-	if (t->when_var == NULL)
-		return 1;
-	if ((val = vars_get(c->v, t->when_var)) == NULL) {
-		snprintf(path, sizeof(path), "%s.when", t->path);
-		diag_add(c->d, t->file, t->line, t->col, path, "undefined "
-		    "variable '%s' (%s)", t->when_var, c->context);
-		c->nbad++;
-		return -1;
+	for (i = 0; i < t->nwhen; i++) {
+		if ((val = vars_get(c->v, t->when[i].var)) == NULL) {
+			snprintf(path, sizeof(path), "%s.when", t->path);
+			diag_add(c->d, t->file, t->line, t->col, path,
+			    "undefined variable '%s' (%s)", t->when[i].var,
+			    c->context);
+			c->nbad++;
+			return -1;
+		}
+		if ((strcmp(val, t->when[i].val) == 0) == t->when[i].neg)
+			return 0;
 	}
-	eq = strcmp(val, t->when_val) == 0;
-	return t->when_neg ? !eq : eq;
+	return 1;
 }
 
 /*

@@ -16,7 +16,13 @@
  *                                line, no trailing newline (for /etc/hosts)
  *     first_master_address       address of the first master; undefined
  *                                when there is no master
+ *     host.first_etcd, host.first_master  "yes" on the first host with
+ *                                that role, else "no"
  *     facts.<key>                each fact the agent reported
+ *     facts.os_family            debian, redhat or unsupported
+ *   run-wide (extra):          bundle.<component>.sha256|size|version,
+ *                                pki.* (see cluster_pki.h), and defaults
+ *                                for the cluster playbooks (inputs.c)
  *   cluster.<key>:             the inventory's cluster scalars
  * IPv6 addresses are bracketed inside URLs.
  */

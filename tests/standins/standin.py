@@ -150,10 +150,6 @@ def default_signals():
     """Die on SIGTERM/SIGINT like a Go program (no Python traceback)."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    except (AttributeError, ValueError):
-        pass
 
 
 def sleep_forever():
@@ -230,6 +226,7 @@ class Flags:
                        "strings": [], "list": [], "version": "false"}.get(kind, "")
         if kind == "duration" and isinstance(default, str):
             default = parse_duration(default)
+        name = self._norm(name)
         self.defs[name] = (kind, default, help)
         self.values[name] = list(default) if isinstance(default, list) else default
         if short:
@@ -817,8 +814,10 @@ def describe_conn_error(e):
     """A Go-ish description of a transport error."""
     if isinstance(e, ssl.SSLCertVerificationError):
         return "x509: %s" % (e.verify_message or e)
+    if isinstance(e, ssl.SSLEOFError) or (isinstance(e, ssl.SSLError) and "ALERT" in str(e.reason)):
+        return "remote error: tls: bad certificate"
     if isinstance(e, ssl.SSLError):
-        return "remote error: tls: %s" % (e.reason or e).lower().replace("_", " ")
+        return "tls: %s" % str(e.reason or e).lower().replace("_", " ")
     if isinstance(e, ConnectionRefusedError):
         return "connect: connection refused"
     if isinstance(e, socket.timeout):
@@ -1098,7 +1097,7 @@ class Etcd:
         self.auth = auth
         self.good = 0
 
-    def _req(self, method, path, body=None, headers=None):
+    def _req(self, method, path, body=None, headers=None, timeout=None):
         errs = []
         n = len(self.endpoints)
         for k in range(n):
@@ -1111,7 +1110,7 @@ class Etcd:
             try:
                 st, hd, data = http_request(ep + path, method, body, h,
                                             self.ctx if ep.startswith("https") else None,
-                                            self.timeout)
+                                            timeout or self.timeout)
             except (OSError, ssl.SSLError, http.client.HTTPException) as e:
                 errs.append("%s: %s" % (ep, describe_conn_error(e)))
                 continue
@@ -1121,8 +1120,8 @@ class Etcd:
                               "error #0: " + "; ".join(errs))
 
     # ---- health
-    def health(self):
-        st, _, data = self._req("GET", "/health")
+    def health(self, timeout=2):
+        st, _, data = self._req("GET", "/health", timeout=timeout)
         try:
             return st == 200 and json.loads(data).get("health") in ("true", True)
         except ValueError:
@@ -1190,6 +1189,13 @@ class Etcd:
             return None
         return int(r.get("header", {}).get("revision", 0))
 
+    def revision(self):
+        r = self._v3("kv/range", {"key": self._b64("/"), "limit": "1", "count_only": True})
+        return int(r.get("header", {}).get("revision", 0))
+
+    def compact(self, revision):
+        self._v3("kv/compaction", {"revision": str(revision)})
+
     def delete_if(self, key, mod_revision):
         cmp = {"key": self._b64(key), "result": "EQUAL", "target": "MOD",
                "mod_revision": str(mod_revision)}
@@ -1222,22 +1228,23 @@ def hostname():
 
 
 def default_route_ip():
-    """IPv4 source address of the default route (no packet is sent)."""
+    """IPv4 address of the default route's interface (read locally: no
+    socket is connected anywhere)."""
+    name = default_route_iface()
+    return iface_ipv4(name) if name else None
+
+
+def hosts_ip(name):
+    """the first non-loopback IPv4 address /etc/hosts gives NAME (no DNS)"""
     try:
-        with open("/proc/net/route") as f:
-            has_default = any(l.split()[1] == "00000000" for l in list(f)[1:] if l.strip())
+        for line in open("/etc/hosts"):
+            p = line.split("#")[0].split()
+            if len(p) > 1 and name in p[1:] and re.fullmatch(r"\d+\.\d+\.\d+\.\d+", p[0]) \
+                    and not p[0].startswith("127."):
+                return p[0]
     except OSError:
-        has_default = False
-    if not has_default:
-        return None
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.connect(("192.0.2.1", 9))  # TEST-NET-1; UDP connect sends nothing
-        return s.getsockname()[0]
-    except OSError:
-        return None
-    finally:
-        s.close()
+        pass
+    return None
 
 
 def default_route_iface():
@@ -1350,3 +1357,129 @@ def os_image():
     except OSError:
         pass
     return "Linux"
+
+
+# ------------------------------------------------- control-plane helpers --
+def leader_flags(f, lock_name=None):
+    f.add("leader-elect", "bool", True)
+    f.add("leader-elect-lease-duration", "duration", "15s")
+    f.add("leader-elect-renew-deadline", "duration", "10s")
+    f.add("leader-elect-retry-period", "duration", "2s")
+    f.add("leader-elect-resource-lock", "string", "endpoints")
+    if lock_name:
+        f.add("lock-object-namespace", "string", "kube-system")
+        f.add("lock-object-name", "string", lock_name)
+    return f
+
+
+class LeaderElector:
+    """client-go leaderelection with an EndpointsLock: the record lives in
+    the control-plane.alpha.kubernetes.io/leader annotation of the
+    kube-system/<name> Endpoints object.  Losing the lease is fatal, as in
+    the real components (systemd restarts them)."""
+
+    ANN = "control-plane.alpha.kubernetes.io/leader"
+
+    def __init__(self, client, ns, name, lease, renew, retry, on_lead):
+        self.client = client
+        self.ns = ns
+        self.name = name
+        self.lease = lease
+        self.renew = renew
+        self.retry = retry
+        self.on_lead = on_lead
+        self.id = "%s_%s" % (hostname(), new_uid())
+        self.path = "/api/v1/namespaces/%s/endpoints/%s" % (ns, name)
+        self.observed = (None, 0.0)
+
+    def try_acquire(self):
+        now = now_rfc3339()
+        st, obj = self.client.get(self.path)
+        rec = {"holderIdentity": self.id, "leaseDurationSeconds": int(self.lease),
+               "acquireTime": now, "renewTime": now, "leaderTransitions": 0}
+        if st == 404:
+            body = {"kind": "Endpoints", "apiVersion": "v1", "metadata": {
+                "name": self.name, "namespace": self.ns,
+                "annotations": {self.ANN: json.dumps(rec)}}}
+            st, obj = self.client.request("POST", "/api/v1/namespaces/%s/endpoints" % self.ns, body)
+            if st == 201:
+                return True
+            raise OSError("create %s/%s: %s" % (self.ns, self.name, _msg(obj)))
+        if st != 200:
+            raise OSError("get %s/%s: %s" % (self.ns, self.name, _msg(obj)))
+        try:
+            old = json.loads((obj.get("metadata", {}).get("annotations") or {}).get(self.ANN) or "{}")
+        except ValueError:
+            old = {}
+        holder = old.get("holderIdentity")
+        if holder != self.observed[0] or old.get("renewTime") != getattr(self, "_seen_renew", None):
+            self.observed = (holder, time.time())
+            self._seen_renew = old.get("renewTime")
+        if holder and holder != self.id and \
+                self.observed[1] + float(old.get("leaseDurationSeconds") or self.lease) > time.time():
+            return False
+        if holder == self.id:
+            rec["acquireTime"] = old.get("acquireTime", now)
+            rec["leaderTransitions"] = old.get("leaderTransitions", 0)
+        else:
+            rec["leaderTransitions"] = int(old.get("leaderTransitions") or 0) + (1 if holder else 0)
+        obj.setdefault("metadata", {}).setdefault("annotations", {})[self.ANN] = json.dumps(rec)
+        st, res = self.client.request("PUT", self.path, obj)
+        if st == 200:
+            return True
+        if st == 409:
+            return False
+        raise OSError("update %s/%s: %s" % (self.ns, self.name, _msg(res)))
+
+    def run(self):
+        info("attempting to acquire leader lease %s/%s..." % (self.ns, self.name))
+        while True:
+            try:
+                if self.try_acquire():
+                    break
+            except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+                error("error retrieving resource lock %s/%s: %s" % (
+                    self.ns, self.name, describe_conn_error(e)))
+            time.sleep(self.retry)
+        info("successfully acquired lease %s/%s" % (self.ns, self.name))
+        threading.Thread(target=self.on_lead, daemon=True).start()
+        last_ok = time.time()
+        while True:
+            time.sleep(self.retry)
+            try:
+                if self.try_acquire():
+                    last_ok = time.time()
+                    continue
+            except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+                error("error renewing resource lock %s/%s: %s" % (
+                    self.ns, self.name, describe_conn_error(e)))
+            if time.time() - last_ok > self.renew:
+                info("failed to renew lease %s/%s: timed out waiting for the condition" % (
+                    self.ns, self.name))
+                fatal("leaderelection lost")
+
+
+def _msg(obj):
+    return obj.get("message") if isinstance(obj, dict) else str(obj)[:200]
+
+
+def watch_apiserver(client, what, period=5.0, on_ok=None):
+    """Poll the apiserver's /healthz with the component's credentials and
+    log every change (the real components' reflectors log their errors)."""
+    state = None
+    while True:
+        try:
+            st, body = client.get("/healthz", timeout=5)
+            ok = st == 200
+            why = "HTTP %d: %s" % (st, (body if isinstance(body, str) else _msg(body)).strip()[:200])
+        except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+            ok, why = False, "Get %s/healthz: %s" % (client.server, describe_conn_error(e))
+        if ok and on_ok:
+            on_ok()
+        if ok != state:
+            if ok:
+                info("%s: apiserver %s is healthy (credentials accepted)" % (what, client.server))
+            else:
+                error("%s: cannot reach the apiserver: %s" % (what, why))
+            state = ok
+        time.sleep(period)

@@ -148,11 +148,12 @@ test_good(void **state)
 	/* when, both operators, quoted value. */
 	s = &pb->steps[4];
 	assert_int_equal(s->nroles, 2);
-	assert_string_equal(s->tasks[0].when_var, "flavor");
-	assert_string_equal(s->tasks[0].when_val, "big");
-	assert_false(s->tasks[0].when_neg);
-	assert_string_equal(s->tasks[1].when_val, "big");
-	assert_true(s->tasks[1].when_neg);
+	assert_int_equal(s->tasks[0].nwhen, 1);
+	assert_string_equal(s->tasks[0].when[0].var, "flavor");
+	assert_string_equal(s->tasks[0].when[0].val, "big");
+	assert_false(s->tasks[0].when[0].neg);
+	assert_string_equal(s->tasks[1].when[0].val, "big");
+	assert_true(s->tasks[1].when[0].neg);
 	/* watch in the same step and step/task in a needed step. */
 	t = &s->tasks[2];
 	assert_int_equal(t->nwatch, 3);

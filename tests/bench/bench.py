@@ -1,0 +1,595 @@
+#!/usr/bin/env python3
+"""bench.py - korch's speed-at-scale benchmark (run through tests/bench/run.sh).
+
+On the test bed's light hosts (sshd in its own namespaces, no systemd), for
+each N in --sizes, measured side by side in one run:
+
+  floor              OpenSSH `ssh -o BatchMode=yes -o KexAlgorithms=curve25519-sha256
+                     host true` to all N hosts at once, fresh connections
+  floor-default-kex  the same with OpenSSH's default (post-quantum) key exchange
+  korch-converge     `korch apply` of tests/bench/playbooks on fresh hosts and a
+                     fresh state: the agent is not on the hosts, so this run
+                     includes uploading it (checked: agent_uploaded on every host)
+  korch-converge-warm  the same with the agent already on the hosts (files,
+                     sysctls and state reset): the converge without the upload
+  korch-noop         `korch apply` again on the converged hosts (checked: zero
+                     changes, no upload, no task row written to the state)
+  korch-noop-forks64 (N > 64) the no-op with korch's default --forks
+and, with a bastion (--bastion-hosts, default 64): korch-converge-bastion and
+korch-noop-bastion, through node1's sshd as the bastion.
+
+Each figure is the median of --runs runs: wall time, controller user+sys CPU
+and peak RSS from wait4() of the measured processes (for the floor: the sum
+of CPU over the N ssh processes, and the sum of their peak RSS, since they
+all run at once).  Host resets between runs are not measured.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pngplot  # noqa: E402
+
+BENCH_FILES = ("/etc/korch-bench /var/lib/korch-bench "
+               "/etc/sysctl.d/90-korch-bench-forward.conf "
+               "/etc/sysctl.d/91-korch-bench-rpfilter.conf "
+               "/etc/sysctl.d/92-korch-bench-somaxconn.conf "
+               "/etc/systemd/system/korch-bench-agent.service "
+               "/etc/systemd/system/korch-bench-proxy.service "
+               "/etc/default/korch-bench-agent /etc/default/korch-bench-proxy")
+# Back to a fresh network namespace's values.
+SYSCTL_RESET = ("echo 0 >/proc/sys/net/ipv4/ip_forward; "
+                "echo 0 >/proc/sys/net/ipv4/conf/all/rp_filter; "
+                "echo 4096 >/proc/sys/net/core/somaxconn")
+TASKS_PER_HOST = 12
+
+
+def log(msg):
+    print("# " + msg, file=sys.stderr, flush=True)
+
+
+def die(msg):
+    print("bench: error: " + msg, file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- the bed --
+
+class Bed:
+    def __init__(self, root):
+        self.tb = os.path.join(root, "tests/testbed/testbed")
+        self.dir = os.environ.get("KORCH_TESTBED_DIR", "/var/tmp/korch-testbed")
+        self.env = dict(os.environ, KORCH_TESTBED_OWNER=str(os.getpid()))
+
+    def run(self, *args):
+        return subprocess.run([self.tb, *args], env=self.env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def up(self, n, wait_max):
+        """light-up n hosts; while another engineer holds the bed, wait."""
+        deadline = time.monotonic() + wait_max
+        while True:
+            t0 = time.monotonic()
+            p = self.run("light-up", str(n))
+            if p.returncode == 0:
+                log("test bed: %d light hosts up in %.0f s" % (n, time.monotonic() - t0))
+                return
+            err = p.stderr.strip()
+            busy = "locked" in err or "is up, held by" in err
+            if not busy or time.monotonic() > deadline:
+                die("testbed light-up %d failed:\n%s" % (n, err))
+            log("test bed busy (%s); retrying in 30 s" % err.splitlines()[-1][:200])
+            time.sleep(30)
+
+    def down(self):
+        p = self.run("down")
+        if p.returncode != 0:
+            log("testbed down failed: " + p.stderr.strip())
+
+    def hosts(self):
+        out = []
+        with open(os.path.join(self.dir, "hosts.tsv")) as f:
+            for line in f:
+                name, addr, port, _ns = line.split()
+                out.append((name, addr, int(port)))
+        return out
+
+    def inventory_header(self):
+        p = self.run("inventory")
+        if p.returncode != 0:
+            die("testbed inventory: " + p.stderr.strip())
+        head = p.stdout.split("\nhosts:\n")[0]
+        return head + "\n"
+
+    @property
+    def key(self):
+        return os.path.join(self.dir, "id_ed25519")
+
+    @property
+    def known_hosts(self):
+        return os.path.join(self.dir, "known_hosts")
+
+
+def write_inventory(path, header, hosts, bastion=None):
+    with open(path, "w") as f:
+        f.write(header)
+        if bastion is not None:
+            f.write("  bastion: {address: %s, port: %d, user: root}\n" %
+                    (bastion[1], bastion[2]))
+        f.write("hosts:\n")
+        for name, addr, port in hosts:
+            f.write("  - name: %s\n    address: %s\n" % (name, addr))
+            if port != 22:
+                f.write("    port: %d\n" % port)
+            f.write("    roles: [node]\n")
+
+
+# ------------------------------------------------------------ measuring --
+
+def ssh_argv(bed, host, cmd, kex=None):
+    name, addr, port = host
+    argv = ["ssh", "-F", "/dev/null", "-i", bed.key,
+            "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes",
+            "-o", "UserKnownHostsFile=" + bed.known_hosts,
+            "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "StrictHostKeyChecking=yes", "-o", "CheckHostIP=no",
+            "-o", "ControlMaster=no", "-o", "ControlPath=none",
+            "-o", "ConnectTimeout=30", "-o", "LogLevel=ERROR",
+            "-p", str(port)]
+    if kex:
+        argv += ["-o", "KexAlgorithms=" + kex]
+    return argv + ["root@" + addr, cmd]
+
+
+HOSTS_CPU = "/sys/fs/cgroup/cpuacct/korch-tb/cpuacct.usage"
+
+
+def hosts_cpu():
+    """CPU seconds used so far by every test-bed host (sshd, shells, agents)."""
+    try:
+        with open(HOSTS_CPU) as f:
+            return int(f.read()) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
+def busy_cpu():
+    """CPU seconds the whole machine has been busy (all CPUs, /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(max_wait, limit=0.25, window=2.0):
+    """Wait (up to max_wait s) until the machine has been idle but for
+    `limit` CPUs for `window` seconds: other people's work on a shared
+    machine is not ours to measure.  -> seconds waited."""
+    t0 = time.monotonic()
+    while True:
+        a = busy_cpu()
+        time.sleep(window)
+        if (busy_cpu() - a) / window <= limit or time.monotonic() - t0 > max_wait:
+            return time.monotonic() - t0
+
+
+def rusage_of(ru):
+    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+
+
+def measure_parallel(argvs, errpath):
+    """Start every argv at once; wait for all.  -> dict, failures"""
+    with open(errpath, "ab") as err:
+        h0, b0 = hosts_cpu(), busy_cpu()
+        t0 = time.monotonic()
+        pids = {}
+        for a in argvs:
+            p = subprocess.Popen(a, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=err)
+            p.returncode = 0        # reaped below with wait4, not by Popen
+            pids[p.pid] = a
+        cpu = rss_sum = rss_max = 0.0
+        failed = 0
+        while pids:
+            pid, status, ru = os.wait4(-1, 0)
+            if pid not in pids:
+                continue
+            del pids[pid]
+            c, r = rusage_of(ru)
+            cpu += c
+            rss_sum += r
+            rss_max = max(rss_max, r)
+            if os.waitstatus_to_exitcode(status) != 0:
+                failed += 1
+        wall = time.monotonic() - t0
+        h1, b1 = hosts_cpu(), busy_cpu()
+    hcpu = h1 - h0 if h0 is not None else 0.0
+    return {"wall_s": wall, "cpu_s": cpu, "rss_mb": rss_sum,
+            "rss_max_mb": rss_max,
+            "hosts_cpu_s": hcpu if h0 is not None else None,
+            "other_cpu_s": max(0.0, b1 - b0 - cpu - hcpu)}, failed
+
+
+def measure_one(argv, outpath, errpath):
+    with open(outpath, "wb") as out, open(errpath, "wb") as err:
+        h0, b0 = hosts_cpu(), busy_cpu()
+        t0 = time.monotonic()
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - t0
+        h1, b1 = hosts_cpu(), busy_cpu()
+        p.returncode = os.waitstatus_to_exitcode(status)
+    cpu, rss = rusage_of(ru)
+    hcpu = h1 - h0 if h0 is not None else 0.0
+    return {"wall_s": wall, "cpu_s": cpu, "rss_mb": rss,
+            "hosts_cpu_s": hcpu if h0 is not None else None,
+            "other_cpu_s": max(0.0, b1 - b0 - cpu - hcpu)}, p.returncode
+
+
+def run_pool(argvs, jobs=48):
+    """Unmeasured helper runs (host resets), jobs at a time; -> failures."""
+    running, failed, i = [], 0, 0
+    while i < len(argvs) or running:
+        while i < len(argvs) and len(running) < jobs:
+            running.append(subprocess.Popen(argvs[i], stdin=subprocess.DEVNULL,
+                                            stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.PIPE))
+            i += 1
+        p = running.pop(0)
+        _, e = p.communicate()
+        if p.returncode != 0:
+            failed += 1
+            log("reset failed: %s" % e.decode(errors="replace").strip()[:200])
+    return failed
+
+
+# ---------------------------------------------------------------- bench --
+
+class Bench:
+    def __init__(self, args):
+        self.a = args
+        self.root = args.root
+        self.korch = os.path.join(self.root, os.environ.get("BUILD", "build"), "korch")
+        self.playbooks = os.path.join(self.root, "tests/bench/playbooks")
+        self.bed = Bed(self.root)
+        self.work = tempfile.mkdtemp(prefix="korch-bench.")
+        self.results = []       # every run
+        self.lines = []         # printed summary lines
+
+    # -- resets (not measured) --
+    def reset_hosts(self, hosts, agent):
+        cmd = "rm -rf %s; %s" % (BENCH_FILES, SYSCTL_RESET)
+        if agent:
+            cmd += "; rm -rf \"$HOME/.korch\""
+        bad = run_pool([ssh_argv(self.bed, h, cmd, "curve25519-sha256") for h in hosts])
+        if bad:
+            die("could not reset %d host(s)" % bad)
+
+    # -- one measurement --
+    def record(self, name, n, m, **extra):
+        m = dict(m, name=name, hosts=n, **extra)
+        self.results.append(m)
+        log("%-24s hosts=%-4d wall_s=%.3f cpu_s=%.3f rss_mb=%.1f hosts_cpu_s=%s "
+            "other_cpu_s=%.2f%s" % (
+            name, n, m["wall_s"], m["cpu_s"], m["rss_mb"],
+            "%.3f" % m["hosts_cpu_s"] if m.get("hosts_cpu_s") is not None else "?",
+            m["other_cpu_s"],
+            "".join(" %s=%s" % kv for kv in sorted(extra.items()))))
+
+    def quiet(self):
+        if self.a.quiet_wait > 0:
+            w = wait_quiet(self.a.quiet_wait)
+            if w > 5:
+                log("waited %.0f s for the machine to be quiet" % w)
+
+    def floor(self, name, hosts, kex):
+        argvs = [ssh_argv(self.bed, h, "true", kex) for h in hosts]
+        self.quiet()
+        m, failed = measure_parallel(argvs, os.path.join(self.work, "floor.err"))
+        if failed:
+            die("%s: %d of %d ssh runs failed (see %s/floor.err)" %
+                (name, failed, len(hosts), self.work))
+        self.record(name, len(hosts), m)
+
+    def korch_run(self, name, inv, state, hosts, forks, expect):
+        out = os.path.join(self.work, "korch.json")
+        err = os.path.join(self.work, "korch.err")
+        argv = [self.korch, "apply", inv, "--playbooks", self.playbooks,
+                "--state", state, "--forks", str(forks), "--json"]
+        self.quiet()
+        m, rc = measure_one(argv, out, err)
+        with open(err) as f:
+            errtext = f.read()
+        try:
+            with open(out) as f:
+                res = json.load(f)
+        except ValueError:
+            die("%s: korch printed no JSON (exit %d): %s" % (name, rc, errtext[-2000:]))
+        n = len(hosts)
+        changed = sum(h["changed"] for h in res["hosts"])
+        uploaded = sum(1 for h in res["hosts"] if h.get("agent_uploaded"))
+        bad = [h for h in res["hosts"] if h["failed"] or h["unreachable"] or h["error"]]
+        if rc != 0 or not res.get("converged") or bad:
+            die("%s: korch did not converge (exit %d): %s\n%s" % (
+                name, rc, json.dumps(bad[:3]), errtext[-2000:]))
+        if expect == "converge" and changed != TASKS_PER_HOST * n:
+            die("%s: %d changes, expected %d" % (name, changed, TASKS_PER_HOST * n))
+        if expect == "noop" and changed != 0:
+            die("%s: a no-op changed %d tasks" % (name, changed))
+        extra = {"changed": changed, "uploaded": uploaded}
+        if expect == "noop":
+            extra["db_task_rows"] = self.rows_written(state, res["run_id"])
+        self.record(name, n, m, **extra)
+        return uploaded
+
+    @staticmethod
+    def rows_written(state, run_id):
+        """Task rows (results + observed) a run wrote: 0 for a no-op."""
+        db = sqlite3.connect("file:%s?mode=ro" % state, uri=True)
+        try:
+            a = db.execute("SELECT count(*) FROM task_results WHERE run_id = ?",
+                           (run_id,)).fetchone()[0]
+            b = db.execute("SELECT count(*) FROM observed WHERE run_id = ?",
+                           (run_id,)).fetchone()[0]
+        finally:
+            db.close()
+        return a + b
+
+    def converge(self, name, inv, hosts, forks, agent):
+        state = os.path.join(self.work, "state-%s.db" % name)
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(state + suffix):
+                os.unlink(state + suffix)
+        self.reset_hosts(hosts, agent)
+        up = self.korch_run(name, inv, state, hosts, forks, "converge")
+        if agent and up != len(hosts):
+            die("%s: agent uploaded to %d of %d fresh hosts" % (name, up, len(hosts)))
+        if not agent and up != 0:
+            die("%s: agent uploaded again to %d hosts" % (name, up))
+        return state
+
+    def noop(self, name, inv, state, hosts, forks):
+        up = self.korch_run(name, inv, state, hosts, forks, "noop")
+        if up:
+            die("%s: the agent was uploaded again to %d hosts" % (name, up))
+
+    # -- a size --
+    def size(self, n, all_hosts, header):
+        hosts = all_hosts[:n]
+        inv = os.path.join(self.work, "inventory-%d.yaml" % n)
+        write_inventory(inv, header, hosts)
+        runs = self.a.runs
+        log("N=%d: floors" % n)
+        for _ in range(runs):
+            self.floor("floor", hosts, "curve25519-sha256")
+            self.floor("floor-default-kex", hosts, None)
+        log("N=%d: korch" % n)
+        for _ in range(runs):
+            self.converge("korch-converge", inv, hosts, n, agent=True)
+        for _ in range(runs):
+            state = self.converge("korch-converge-warm", inv, hosts, n, agent=False)
+        for _ in range(runs):
+            self.noop("korch-noop", inv, state, hosts, n)
+        if n > 64:
+            for _ in range(runs):
+                self.noop("korch-noop-forks64", inv, state, hosts, 64)
+
+    def bastion(self, n, all_hosts, header):
+        bastion, hosts = all_hosts[0], all_hosts[1:n + 1]
+        inv = os.path.join(self.work, "inventory-bastion-%d.yaml" % n)
+        write_inventory(inv, header, hosts, bastion)
+        log("N=%d behind bastion %s" % (n, bastion[0]))
+        for _ in range(self.a.runs):
+            state = self.converge("korch-converge-bastion", inv, hosts, n, agent=True)
+        for _ in range(self.a.runs):
+            self.noop("korch-noop-bastion", inv, state, hosts, n)
+
+    # -- summary --
+    def medians(self):
+        med = {}
+        for r in self.results:
+            med.setdefault((r["name"], r["hosts"]), []).append(r)
+        out = {}
+        for k, rs in med.items():
+            out[k] = {f: statistics.median(r[f] for r in rs)
+                      for f in ("wall_s", "cpu_s", "rss_mb")}
+            out[k]["runs"] = len(rs)
+        return out
+
+    def summary(self):
+        med = self.medians()
+        order = ["floor", "floor-default-kex", "korch-converge", "korch-noop",
+                 "korch-converge-warm", "korch-noop-forks64",
+                 "korch-converge-bastion", "korch-noop-bastion"]
+        keys = sorted(med, key=lambda k: (k[1], order.index(k[0]) if k[0] in order else 99))
+        for name, n in keys:
+            m = med[(name, n)]
+            print("bench name=%s hosts=%d wall_s=%.3f cpu_s=%.3f rss_mb=%.1f" % (
+                name, n, m["wall_s"], m["cpu_s"], m["rss_mb"]), flush=True)
+        for name, n in keys:
+            if not name.startswith("korch"):
+                continue
+            f = med.get(("floor", n))
+            fd = med.get(("floor-default-kex", n))
+            if f is None:
+                continue
+            m = med[(name, n)]
+            print("ratio name=%s hosts=%d vs=floor wall=%.2f cpu=%.2f "
+                  "vs=floor-default-kex wall=%.2f cpu=%.2f cpu_ms_per_host=%.2f" % (
+                      name, n, m["wall_s"] / f["wall_s"], m["cpu_s"] / f["cpu_s"],
+                      m["wall_s"] / fd["wall_s"] if fd else 0,
+                      m["cpu_s"] / fd["cpu_s"] if fd else 0,
+                      m["cpu_s"] * 1000.0 / n), flush=True)
+        return med
+
+    def machine(self):
+        def sh(cmd):
+            try:
+                p = subprocess.run(cmd, shell=True, text=True, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT)
+                return p.stdout.strip()
+            except OSError:
+                return "?"
+        cpu = "?"
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("model name"):
+                        cpu = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        return {
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "nproc": os.cpu_count(),
+            "cpu": cpu,
+            "mem_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "kernel": platform.release(),
+            "libssh2": sh("pkg-config --modversion libssh2"),
+            "openssh": sh("ssh -V 2>&1"),
+            "openssl": sh("openssl version"),
+            "libevent": sh("pkg-config --modversion libevent"),
+            "sqlite": sh("pkg-config --modversion sqlite3"),
+            "korch": sh("git -C %s rev-parse --short HEAD 2>/dev/null" % self.root) or "?",
+            "nofile": sh("ulimit -n"),
+            "runs": self.a.runs,
+        }
+
+    def write_docs(self, med):
+        out = self.a.out
+        if not out:
+            return
+        os.makedirs(out, exist_ok=True)
+        mach = self.machine()
+        with open(os.path.join(out, "results.json"), "w") as f:
+            json.dump({"machine": mach, "runs": self.results,
+                       "medians": [dict(v, name=k[0], hosts=k[1]) for k, v in med.items()]},
+                      f, indent=1)
+        sizes = sorted({n for (_, n) in med if not _.endswith("bastion")})
+        rows = []
+        names = ["floor", "floor-default-kex", "korch-converge", "korch-converge-warm",
+                 "korch-noop", "korch-noop-forks64", "korch-converge-bastion",
+                 "korch-noop-bastion"]
+        for name in names:
+            for n in sorted({k[1] for k in med if k[0] == name}):
+                m = med[(name, n)]
+                f = med.get(("floor", n))
+                ratio = "%.2f" % (m["wall_s"] / f["wall_s"]) if f and name != "floor" else "—"
+                cpuh = "%.2f" % (m["cpu_s"] * 1000.0 / n)
+                rows.append("| %s | %d | %.2f | %.2f | %s | %.0f | %s |" % (
+                    name, n, m["wall_s"], m["cpu_s"], cpuh, m["rss_mb"], ratio))
+        md = [
+            "# korch benchmark results",
+            "",
+            "Written by `make bench` (tests/bench/run.sh) on %s; see "
+            "[../PERFORMANCE.md](../PERFORMANCE.md) for what the numbers mean." % mach["date"],
+            "",
+            "Machine: %s CPU(s) (%s), %s GB RAM, Linux %s; %s; libssh2 %s; %s; "
+            "libevent %s; SQLite %s; korch %s.  Median of %d runs each." % (
+                mach["nproc"], mach["cpu"], mach["mem_gb"], mach["kernel"],
+                mach["openssh"], mach["libssh2"], mach["openssl"], mach["libevent"],
+                mach["sqlite"], mach["korch"], mach["runs"]),
+            "",
+            "Hosts are the test bed's light hosts on the same machine: every sshd, "
+            "shell and agent competes with the controller for the same CPUs.",
+            "",
+            "| measurement | hosts | wall s | CPU s | CPU ms/host | peak RSS MB | wall / floor |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ] + rows + [
+            "",
+            "- floor: `ssh -o BatchMode=yes -o KexAlgorithms=curve25519-sha256 host true` "
+            "to all hosts at once (fresh connections, ControlMaster off); CPU is the sum "
+            "over the ssh processes and RSS the sum of their peaks (they run at once).",
+            "- floor-default-kex: the same with OpenSSH's default key exchange "
+            "(sntrup761x25519-sha512).",
+            "- korch-converge: fresh state and fresh hosts, so it includes uploading "
+            "the agent to every host; korch-converge-warm: the agent already there.",
+            "- korch-noop: the same apply again (0 changes, 0 uploads, 0 task rows "
+            "written to SQLite); korch-noop-forks64: with the default `--forks 64`; "
+            "all other korch runs use `--forks N`.",
+            "- bastion: %d hosts reached through one SSH session to a light host "
+            "(direct-tcpip channels, 8 handshakes at a time)." % self.a.bastion_hosts,
+            "",
+            "![wall time against hosts](wall.png)",
+            "",
+        ]
+        with open(os.path.join(out, "RESULTS.md"), "w") as f:
+            f.write("\n".join(md))
+        series = []
+        colors = {"floor": (40, 40, 40), "floor-default-kex": (150, 150, 150),
+                  "korch-converge": (220, 120, 20), "korch-noop": (20, 110, 220)}
+        for name, c in colors.items():
+            ys = [med[(name, n)]["wall_s"] if (name, n) in med else None for n in sizes]
+            series.append((name, ys, c))
+        if sizes:
+            pngplot.plot_png(os.path.join(out, "wall.png"),
+                             "wall time, median of %d runs (%s cpus)" % (mach["runs"], mach["nproc"]),
+                             "hosts", "seconds", sizes, series)
+        log("wrote %s/RESULTS.md, results.json, wall.png" % out)
+
+    def main(self):
+        if not os.access(self.korch, os.X_OK):
+            die("no %s: run make first" % self.korch)
+        nmax = max(self.a.sizes + ([self.a.bastion_hosts + 1] if self.a.bastion_hosts else []))
+        if not self.a.no_bed:
+            self.bed.up(nmax, self.a.wait)
+        try:
+            all_hosts = self.bed.hosts()
+            if len(all_hosts) < nmax:
+                die("the bed has %d hosts, need %d" % (len(all_hosts), nmax))
+            header = self.bed.inventory_header()
+            for n in self.a.sizes:
+                self.size(n, all_hosts, header)
+            if self.a.bastion_hosts:
+                self.bastion(self.a.bastion_hosts, all_hosts, header)
+            med = self.summary()
+            self.write_docs(med)
+        finally:
+            if not self.a.keep and not self.a.no_bed:
+                self.bed.down()
+            if not self.a.keep_work:
+                shutil.rmtree(self.work, ignore_errors=True)
+            else:
+                log("kept " + self.work)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "16 64 256"),
+                    help="host counts (default: 16 64 256)")
+    ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "3")))
+    ap.add_argument("--bastion-hosts", type=int, default=64,
+                    help="hosts behind a bastion (0: skip)")
+    ap.add_argument("--out", default=None,
+                    help="where the table and plot go (default docs/bench; '' for none)")
+    ap.add_argument("--keep", action="store_true", help="leave the bed up")
+    ap.add_argument("--keep-work", action="store_true", help="keep the temp dir")
+    ap.add_argument("--no-bed", action="store_true",
+                    help="use the light bed that is up (do not start or stop it)")
+    ap.add_argument("--quiet-wait", type=int, default=120,
+                    help="before each measurement, wait up to this many seconds "
+                    "for other processes to leave the CPUs alone (0: don't)")
+    ap.add_argument("--wait", type=int, default=7200,
+                    help="seconds to wait for a busy test bed (default 7200)")
+    a = ap.parse_args()
+    a.sizes = [int(x) for x in re.split(r"[ ,]+", a.sizes.strip()) if x]
+    if a.out is None:
+        a.out = os.environ.get("BENCH_OUT", os.path.join(a.root, "docs/bench"))
+    if a.runs < 1 or not a.sizes:
+        die("bad --runs or --sizes")
+    Bench(a).main()
+
+
+if __name__ == "__main__":
+    main()
