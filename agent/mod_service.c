@@ -40,18 +40,6 @@ struct svc {
 	char			 did[AGENT_MSG_MAX];
 };
 
-static const char *
-systemctl_path(void)
-{
-	const char *p = getenv("KORCH_AGENT_SYSTEMCTL");
-
-	if (p != NULL && *p != '\0')
-		return p;
-	if (access("/bin/systemctl", X_OK) == 0)
-		return "/bin/systemctl";
-	return "/usr/bin/systemctl";
-}
-
 static int
 valid_unit_name(const char *n)
 {
@@ -226,7 +214,7 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 	memset(&v, 0, sizeof(v));
 	v.o = o;
 	v.check_only = check_only;
-	v.systemctl = systemctl_path();
+	v.systemctl = agent_systemctl_path();
 	if (agent_arg_bool(t, "enabled", 1, &enabled, o) != KORCH_OK ||
 	    agent_arg_bool(t, "restart", 0, &restart, o) != KORCH_OK ||
 	    agent_arg_enum(t, "state", state_names, STATE_STARTED, &state,

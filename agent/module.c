@@ -20,6 +20,7 @@ static const struct agent_module *const modules[] = {
 	&agent_mod_command,
 	&agent_mod_probe,
 	&agent_mod_fail,
+	&agent_mod_observe,
 };
 
 const struct agent_module *

@@ -71,6 +71,7 @@ extern const struct agent_module agent_mod_service;
 extern const struct agent_module agent_mod_command;
 extern const struct agent_module agent_mod_probe;
 extern const struct agent_module agent_mod_fail;
+extern const struct agent_module agent_mod_observe;
 
 const struct agent_module *agent_module_find(const char *name);
 /* Validate t's arguments against its module and run it; see above. */

@@ -283,3 +283,15 @@ agent_proc_argv_str(char *const *argv, char *dst, size_t len)
 #undef PUT
 	dst[o] = '\0';
 }
+
+const char *
+agent_systemctl_path(void)
+{
+	const char *p = getenv("KORCH_AGENT_SYSTEMCTL");
+
+	if (p != NULL && *p != '\0')
+		return p;
+	if (access("/bin/systemctl", X_OK) == 0)
+		return "/bin/systemctl";
+	return "/usr/bin/systemctl";
+}

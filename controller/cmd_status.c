@@ -28,6 +28,8 @@ struct status_data {
 	size_t			 npend;
 	struct kstate_observed	*obs;
 	size_t			 nobs;
+	struct kstate_component	*comp;
+	size_t			 ncomp;
 };
 
 static void
@@ -120,6 +122,19 @@ print_text(const char *path, const struct status_data *sd, int all)
 			    sd->fails[i].message ? sd->fails[i].message : "");
 		}
 	}
+	if (sd->ncomp > 0) {
+		printf("\n%-*s  %-24s %-10s %-10s %s\n", w, "HOST", "COMPONENT",
+		    "DESIRED", "OBSERVED", "ACTIVE");
+		for (i = 0; i < sd->ncomp; i++) {
+			const struct kstate_component *c = &sd->comp[i];
+			int drift = c->desired != NULL &&
+			    strcmp(c->desired, c->observed) != 0;
+
+			printf("%-*s  %-24s %-10s %-10s %s%s\n", w, c->host,
+			    c->component, c->desired ? c->desired : "-",
+			    c->observed, c->active, drift ? "  (differs)" : "");
+		}
+	}
 	if (sd->npend > 0) {
 		printf("\npending restarts (done by the next apply):\n");
 		for (i = 0; i < sd->npend; i++)
@@ -193,6 +208,20 @@ print_json(const char *path, const struct status_data *sd)
 			json_kstr(j, "error", rh->error);
 			json_obj_end(j);
 		}
+		json_key(j, "components");
+		json_arr_begin(j);
+		for (k = 0; k < sd->ncomp; k++) {
+			if (strcmp(sd->comp[k].host, sd->hosts[i].name) != 0)
+				continue;
+			json_obj_begin(j);
+			json_kstr(j, "name", sd->comp[k].component);
+			json_kstr(j, "desired", sd->comp[k].desired);
+			json_kstr(j, "observed", sd->comp[k].observed);
+			json_kstr(j, "active", sd->comp[k].active);
+			json_kint(j, "observed_at_ms", sd->comp[k].observed_at);
+			json_obj_end(j);
+		}
+		json_arr_end(j);
 		json_key(j, "tasks");
 		json_arr_begin(j);
 		for (k = 0; k < sd->nobs; k++) {
@@ -299,6 +328,7 @@ cmd_status(int argc, char **argv)
 		goto dberr;
 	if ((r = kstate_hosts_list(st, &sd.hosts, &sd.nhosts)) != 0 ||
 	    (r = kstate_observed_list(st, NULL, &sd.obs, &sd.nobs)) != 0 ||
+	    (r = kstate_components_list(st, NULL, &sd.comp, &sd.ncomp)) != 0 ||
 	    (r = kstate_pending_restarts_list(st, NULL, &sd.pend,
 	    &sd.npend)) != 0)
 		goto dberr;
@@ -322,6 +352,7 @@ out:
 	kstate_results_free(sd.fails, sd.nfails);
 	kstate_pending_restarts_free(sd.pend, sd.npend);
 	kstate_observed_free(sd.obs, sd.nobs);
+	kstate_components_free(sd.comp, sd.ncomp);
 	kstate_close(st);
 	return rc;
 }

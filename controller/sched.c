@@ -92,7 +92,8 @@ struct shost {
 };
 
 /* A queued side effect on the state database. */
-enum rec_kind { R_RESULT, R_HOST, R_RUN_HOST, R_PENDING_SET, R_PENDING_CLEAR };
+enum rec_kind { R_RESULT, R_HOST, R_RUN_HOST, R_PENDING_SET, R_PENDING_CLEAR,
+    R_COMPONENT };
 
 struct rec {
 	enum rec_kind	 kind;
@@ -264,6 +265,11 @@ rec_apply(struct sched *s, const struct rec *r)
 	case R_PENDING_CLEAR:
 		return kstate_pending_restart_clear(s->st, r->host,
 		    r->task_key);
+	case R_COMPONENT:
+		/* step: component, digest: desired, message: observed,
+		 * diff: active (a rec's fields, reused). */
+		return kstate_record_component(s->st, s->run_id, r->host,
+		    r->step, r->digest, r->message, r->diff);
 	}
 	return KORCH_ERR_INTERNAL;
 }
@@ -496,6 +502,24 @@ note_task(struct shost *h, const char *key, int status, const char *msg)
 		free(n->message);
 }
 
+/* An observe task's "version=V active=A": what the host runs, for status. */
+static void
+record_component(struct shost *h, const struct rendered_task *t,
+    const char *msg)
+{
+	char version[64], active[32];
+	struct rec *r;
+
+	if (sscanf(msg, "version=%63s active=%31s", version, active) != 2)
+		return;
+	if ((r = rec_add(h->s, R_COMPONENT, h->name)) == NULL)
+		return;
+	r->step = xstrdup(render_task_arg(t, "component"));
+	r->digest = xstrdup(render_task_arg(t, "desired"));
+	r->message = xstrdup(version);
+	r->diff = xstrdup(active);
+}
+
 static void
 on_task_result(struct shost *h, const struct kp_task_result *m)
 {
@@ -520,6 +544,11 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 	if (m->status == KP_ST_CHANGED || m->status == KP_ST_FAILED)
 		note_task(h, t->key, m->status, m->message);
 
+	if (strcmp(t->wire->module, "observe") == 0 &&
+	    m->status == KP_ST_OK) {
+		record_component(h, t, m->message);
+		return;
+	}
 	/* A plan's "would change" says nothing about the hosts. */
 	if (s->o.check_only)
 		return;

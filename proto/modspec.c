@@ -44,6 +44,11 @@ static const struct kms_arg fail_args[] = {
 	{ "msg", REQ }, { NULL, 0 }
 };
 
+static const struct kms_arg observe_args[] = {
+	{ "component", REQ }, { "argv", REQ | REP }, { "unit", 0 },
+	{ "desired", 0 }, { NULL, 0 }
+};
+
 static const struct kms_module modules[] = {
 	{ "file", file_args, "a file's content, mode and owner" },
 	{ "directory", directory_args, "a directory with mode and owner" },
@@ -53,6 +58,7 @@ static const struct kms_module modules[] = {
 	{ "service", service_args, "a systemd unit: file, enabled, running" },
 	{ "command", command_args, "run an argv vector, with guards" },
 	{ "probe", probe_args, "wait for a TCP port or HTTP URL" },
+	{ "observe", observe_args, "report a component's version and state" },
 	{ "fail", fail_args, "fail with a message (with when: a pre-flight check)" },
 	{ NULL, NULL, NULL }
 };

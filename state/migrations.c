@@ -116,6 +116,20 @@ static const char *const migrations[] = {
 	");\n"
 
 	"PRAGMA user_version = 1;\n",
+
+	/* 1 -> 2: what runs on each host, component by component (korch
+	 * status: desired vs observed version, active or not). */
+	"CREATE TABLE components (\n"
+	"  host        TEXT NOT NULL REFERENCES hosts(name) ON DELETE CASCADE,\n"
+	"  component   TEXT NOT NULL,\n"
+	"  desired     TEXT,\n"
+	"  observed    TEXT NOT NULL,\n"
+	"  active      TEXT NOT NULL,\n"
+	"  observed_at INTEGER NOT NULL,\n"
+	"  run_id      INTEGER REFERENCES runs(id) ON DELETE SET NULL,\n"
+	"  PRIMARY KEY (host, component)\n"
+	") WITHOUT ROWID;\n"
+	"PRAGMA user_version = 2;\n",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

@@ -572,3 +572,74 @@ kstate_pending_restarts_free(struct kstate_pending *v, size_t n)
 		pending_clear(&v[i]);
 	free(v);
 }
+
+static void
+component_clear(void *p)
+{
+	struct kstate_component *c = p;
+
+	free(c->host);
+	free(c->component);
+	free(c->desired);
+	free(c->observed);
+	free(c->active);
+}
+
+static int
+component_decode(sqlite3_stmt *s, void *p)
+{
+	struct kstate_component	*c = p;
+	int			 r;
+
+	if ((r = kstate_col_strdup(s, 0, &c->host)) != KORCH_OK ||
+	    (r = kstate_col_strdup(s, 1, &c->component)) != KORCH_OK ||
+	    (r = kstate_col_strdup(s, 2, &c->desired)) != KORCH_OK ||
+	    (r = kstate_col_strdup(s, 3, &c->observed)) != KORCH_OK ||
+	    (r = kstate_col_strdup(s, 4, &c->active)) != KORCH_OK)
+		return r;
+	c->observed_at = col_i64(s, 5);
+	c->run_id = col_i64(s, 6);
+	return KORCH_OK;
+}
+
+int
+kstate_components_list(struct kstate *st, const char *host,
+    struct kstate_component **out, size_t *n)
+{
+	sqlite3_stmt	*s = NULL;
+	void		*v = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if (out == NULL || n == NULL)
+		return KORCH_ERR_INVALID_ARG;
+	*out = NULL;
+	*n = 0;
+	if ((r = prepare(st, "SELECT host, component, desired, observed,"
+	    " active, observed_at, run_id FROM components"
+	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, component",
+	    &s)) != KORCH_OK)
+		goto out;
+	if (kstate_bind_text(s, 1, host) != SQLITE_OK) {
+		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
+		goto out;
+	}
+	r = collect(st, s, sizeof(**out), component_decode, component_clear,
+	    &v, n);
+	if (r == KORCH_OK)
+		*out = v;
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+void
+kstate_components_free(struct kstate_component *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		component_clear(&v[i]);
+	free(v);
+}

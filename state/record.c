@@ -276,3 +276,31 @@ kstate_pending_restart_get(struct kstate *st, const char *host,
 	sqlite3_clear_bindings(s);
 	return r;
 }
+
+int
+kstate_record_component(struct kstate *st, int64_t run_id, const char *host,
+    const char *component, const char *desired, const char *observed,
+    const char *active)
+{
+	sqlite3_stmt	*s;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = need(st, "host name", host)) != KORCH_OK ||
+	    (r = need(st, "component", component)) != KORCH_OK ||
+	    (r = need(st, "observed version", observed)) != KORCH_OK ||
+	    (r = need(st, "active state", active)) != KORCH_OK)
+		return r;
+	if ((r = kstate_stmt(st, KS_COMPONENT_UPSERT, &s)) != KORCH_OK)
+		return r;
+	if (kstate_bind_text(s, 1, host) ||
+	    kstate_bind_text(s, 2, component) ||
+	    kstate_bind_text(s, 3, desired) ||
+	    kstate_bind_text(s, 4, observed) ||
+	    kstate_bind_text(s, 5, active) ||
+	    sqlite3_bind_int64(s, 6, kstate_now_ms()) ||
+	    bind_run(s, 7, run_id))
+		return bind_err(st);
+	return kstate_step_done(st, s, "recording a component");
+}

@@ -126,6 +126,17 @@ static const char *const stmt_sql[KS__COUNT] = {
 	    "  since_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5)"
 	    " ON CONFLICT (host, task_key) DO NOTHING",
+	[KS_COMPONENT_UPSERT] =
+	    "INSERT INTO components (host, component, desired, observed,"
+	    "  active, observed_at, run_id)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	    " ON CONFLICT (host, component) DO UPDATE SET"
+	    "  desired = excluded.desired, observed = excluded.observed,"
+	    "  active = excluded.active, observed_at = excluded.observed_at,"
+	    "  run_id = excluded.run_id"
+	    " WHERE desired IS NOT excluded.desired"
+	    "  OR observed IS NOT excluded.observed"
+	    "  OR active IS NOT excluded.active",
 	[KS_PENDING_CLEAR] =
 	    "DELETE FROM pending_restarts WHERE host = ?1 AND task_key = ?2",
 	[KS_PENDING_GET] =

@@ -35,7 +35,7 @@
 struct kstate;
 
 /* Schema version this build writes (PRAGMA user_version). */
-#define KSTATE_SCHEMA_VERSION	1
+#define KSTATE_SCHEMA_VERSION	2
 
 /* Result of one task on one host.  Names table: kstate_status_name(). */
 enum kstate_status {
@@ -225,6 +225,17 @@ int kstate_pending_restart_clear(struct kstate *st, const char *host,
 int kstate_pending_restart_get(struct kstate *st, const char *host,
     const char *task_key, bool *pending);
 
+/*
+ * What a host runs: component (e.g. "kube-apiserver"), the version the
+ * inventory wants (desired, may be NULL), the version the binary reports
+ * (observed, "none" when absent) and its unit's state (active).  Writes
+ * only when something differs from the stored row (observed_at is when it
+ * last did).
+ */
+int kstate_record_component(struct kstate *st, int64_t run_id,
+    const char *host, const char *component, const char *desired,
+    const char *observed, const char *active);
+
 /* ---- queries (korch status) ----
  *
  * Each returns owned copies: a single struct or an array of *n structs (NULL
@@ -332,5 +343,20 @@ struct kstate_pending {
 int kstate_pending_restarts_list(struct kstate *st, const char *host,
     struct kstate_pending **out, size_t *n);
 void kstate_pending_restarts_free(struct kstate_pending *v, size_t n);
+
+struct kstate_component {
+	char		*host;
+	char		*component;
+	char		*desired;	/* NULL when not known */
+	char		*observed;
+	char		*active;
+	int64_t		 observed_at;
+	int64_t		 run_id;
+};
+
+/* Components of host (all hosts when NULL), by host then component. */
+int kstate_components_list(struct kstate *st, const char *host,
+    struct kstate_component **out, size_t *n);
+void kstate_components_free(struct kstate_component *v, size_t n);
 
 #endif

@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 rc=0
-for suite in engine.sh; do
+for suite in engine.sh cluster.sh; do
 	echo "# suite $suite"
 	./"$suite" "${1:-build}" || rc=1
 done

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# End-to-end: the cluster playbooks (playbooks/) on booted test-bed hosts,
+# from an offline bundle: real etcd, real dockerd, stand-ins for the
+# Kubernetes and flannel binaries (tests/standins).  Usage: cluster.sh BUILD
+#
+# 4 hosts (runbook 000: one master with etcd, three nodes): converges; etcd
+# healthy; distinct flannel subnets inside the pod CIDR, docker0 inside
+# each; the apiserver takes korch's client certificates and refuses another
+# CA's; every node registered; a second run changes and restarts nothing; a
+# new service CIDR re-issues the apiserver certificate and restarts what
+# depends on it only; a bundle with a wrong sha256 is refused before any
+# host changes.  6 hosts: 3 etcd members and 2 masters converge.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BUILD=$(cd "${1:-build}" && pwd)
+KORCH=$BUILD/korch
+W=$(mktemp -d /tmp/korch-e2e-cluster.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+INV=$W/inventory.yaml
+export KORCH_STATE=$W/state.db
+export NO_COLOR=1
+V=1.8.15
+BUNDLE=$W/bundle-$V
+
+apply() { # apply OUT [args...]: korch apply --json; status in $RC
+	local out=$1; shift
+	"$KORCH" apply "$INV" --json "$@" >"$out.json" 2>"$out.err"
+	RC=$?
+	[ "$RC" -eq 0 ] || { echo "# korch apply exit $RC:"; sed 's/^/#   /' "$out.err" | tail -20; \
+	    python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+for h in d["hosts"]:
+    for t in h["tasks"]:
+        if t["status"] == "failed": print("#   %s %s: %s" % (h["name"], t["task"], t["message"]))
+    if h["error"]: print("#   %s: %s" % (h["name"], h["error"]))' "$out.json" 2>/dev/null; }
+}
+cluster_inventory() { # cluster_inventory ROLES...: the bed's inventory + the bundle
+	"$TB" inventory "$@" | awk -v b="$BUNDLE" '
+		{ print }
+		/^  service_cidr:/ { print "  bundle: " b }' >"$INV"
+}
+etcd_curl() { # etcd_curl HOST PATH
+	on "$1" curl -s --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/client.crt \
+	    --key /etc/etcd/pki/client.key "https://127.0.0.1:2379$2"
+}
+started() { unit_started "$1" "$2"; }
+
+"$E2E_ROOT/tests/bundle/make-bundle" "$V" "$BUNDLE" >/dev/null ||
+	{ notok "make-bundle $V"; finish; exit 1; }
+"$E2E_ROOT/tests/bundle/make-bundle" --corrupt kube-apiserver "$V" "$W/bad" >/dev/null
+
+echo "# booting 4 test-bed hosts"
+"$TB" up 4 >&2 || { notok "test bed up 4"; finish; exit 1; }
+cluster_inventory etcd,master node node node
+MASTER=node1
+NODES="node2 node3 node4"
+
+# ---- a bundle with a wrong sha256 is refused before any host changes
+cp "$INV" "$W/inv-good.yaml"
+sed -i "s|^  bundle: .*|  bundle: $W/bad|" "$INV"
+"$KORCH" apply "$INV" >"$W/bad.out" 2>&1
+check "a corrupt bundle is refused (exit 1)" [ $? -eq 1 ]
+check "the refusal names the component and the mismatch" grep -q "kube-apiserver.*sha256 mismatch" "$W/bad.out"
+check "no host was touched by the refused run" bash -c "! '$TB' ssh $MASTER test -e /etc/kubernetes"
+cp "$W/inv-good.yaml" "$INV"
+
+# ---- first apply: the whole cluster
+apply "$W/a1"
+check "cluster apply converges (exit 0)" [ "$RC" -eq 0 ]
+check "etcd answers /health over TLS" bash -c "[[ \$('$TB' ssh $MASTER curl -s --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/client.crt --key /etc/etcd/pki/client.key https://127.0.0.1:2379/health) == *true* ]]"
+declare -A SUBNET
+for n in $NODES; do
+	SUBNET[$n]=$(on $n sed -n 's/^FLANNEL_SUBNET=//p' /run/flannel/subnet.env)
+	check "$n has a flannel subnet inside the pod CIDR" \
+	    python3 -c "import ipaddress,sys; sys.exit(0 if ipaddress.ip_interface('${SUBNET[$n]}').network.subnet_of(ipaddress.ip_network('10.244.0.0/16')) else 1)"
+	bip=$(on $n ip -4 -o addr show docker0 2>/dev/null | awk '{print $4}')
+	check "$n: docker0 ($bip) is the node's flannel subnet" [ -n "$bip" -a "$bip" = "${SUBNET[$n]}" ]
+done
+check "flannel subnets are distinct" [ "$(printf '%s\n' "${SUBNET[@]}" | sort -u | wc -l)" -eq 3 ]
+check "the apiserver accepts a client certificate from korch's CA" \
+    on $MASTER curl -sf --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/apiserver-kubelet-client.crt \
+    --key /etc/kubernetes/pki/apiserver-kubelet-client.key https://127.0.0.1:6443/healthz
+# A client certificate from another CA (made here with the openssl CLI:
+# the test may, korch may not).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=other-ca \
+    -keyout "$W/oca.key" -out "$W/oca.crt" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=admin/O=system:masters" \
+    -keyout "$W/o.key" -out "$W/o.csr" 2>/dev/null
+openssl x509 -req -in "$W/o.csr" -CA "$W/oca.crt" -CAkey "$W/oca.key" -CAcreateserial -days 1 \
+    -out "$W/o.crt" 2>/dev/null
+on $MASTER 'cat > /tmp/o.crt' <"$W/o.crt"
+on $MASTER 'cat > /tmp/o.key' <"$W/o.key"
+check "the apiserver refuses a client certificate from another CA" \
+    bash -c "! '$TB' ssh $MASTER curl -sf --cacert /etc/kubernetes/pki/ca.crt --cert /tmp/o.crt --key /tmp/o.key https://127.0.0.1:6443/healthz"
+ready=$(on $MASTER kubectl get nodes -o 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}')
+for n in $NODES; do
+	check "$n registered and Ready" grep -q "$n=True" <<<"$ready"
+done
+
+SERVICES_MASTER="etcd kube-apiserver kube-controller-manager kube-scheduler"
+SERVICES_NODE="flanneld docker kubelet kube-proxy"
+declare -A T0
+for s in $SERVICES_MASTER; do T0[$MASTER/$s]=$(started $MASTER $s); done
+for n in $NODES; do for s in $SERVICES_NODE; do T0[$n/$s]=$(started $n $s); done; done
+
+# ---- second apply: nothing changes, nothing restarts
+apply "$W/a2"
+check "second cluster apply exits 0" [ "$RC" -eq 0 ]
+check "second cluster apply: 0 changed" [ "$(json "$W/a2.json" "sum(h['changed'] for h in d['hosts'])")" -eq 0 ]
+same=1
+for k in "${!T0[@]}"; do
+	[ "$(started "${k%%/*}" "${k#*/}")" = "${T0[$k]}" ] || { same=0; echo "# restarted: $k"; }
+done
+check "second cluster apply restarted no service" [ "$same" -eq 1 ]
+
+# ---- a new service CIDR: the apiserver certificate is re-issued and only
+# what depends on the service range restarts
+sed -i 's|^  service_cidr: .*|  service_cidr: 10.96.0.0/16|' "$INV"
+apply "$W/a3"
+check "apply with a new service CIDR exits 0" [ "$RC" -eq 0 ]
+check "the apiserver certificate was re-issued" grep -q "pki: apiserver: SANs changed" "$W/a3.err"
+check "the new certificate carries the new service IP" \
+    bash -c "'$TB' ssh $MASTER cat /etc/kubernetes/pki/apiserver.crt | openssl x509 -noout -text | grep -q 'IP Address:10.96.0.1'"
+check "kube-apiserver restarted" [ "$(started $MASTER kube-apiserver)" != "${T0[$MASTER/kube-apiserver]}" ]
+check "etcd not restarted" [ "$(started $MASTER etcd)" = "${T0[$MASTER/etcd]}" ]
+check "kube-scheduler not restarted" [ "$(started $MASTER kube-scheduler)" = "${T0[$MASTER/kube-scheduler]}" ]
+for n in $NODES; do
+	check "$n: flanneld and docker not restarted" \
+	    [ "$(started $n flanneld)" = "${T0[$n/flanneld]}" -a "$(started $n docker)" = "${T0[$n/docker]}" ]
+	check "$n: kube-proxy not restarted" [ "$(started $n kube-proxy)" = "${T0[$n/kube-proxy]}" ]
+done
+"$KORCH" status --json >"$W/s.json"
+check "status shows per-host components" [ "$(json "$W/s.json" "len(d['hosts'])")" -eq 4 ]
+
+# ---- 6 hosts: three etcd members, two masters
+"$TB" up 6 >&2 || notok "test bed up 6"
+export KORCH_STATE=$W/state6.db
+cluster_inventory etcd,master etcd,master etcd node node node
+apply "$W/b1"
+check "6 hosts, 3 etcd members and 2 masters: apply exits 0" [ "$RC" -eq 0 ]
+members=$(on node1 env ETCDCTL_API=3 /opt/etcd/3.4.23/bin/etcdctl --endpoints=https://127.0.0.1:2379 \
+    --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/client.crt --key=/etc/etcd/pki/client.key \
+    endpoint health --cluster 2>&1)
+check "etcd reports 3 healthy members" [ "$(grep -c 'is healthy' <<<"$members")" -eq 3 ]
+for m in node1 node2; do
+	check "$m's apiserver answers" on $m curl -sf --cacert /etc/kubernetes/pki/ca.crt \
+	    --cert /etc/kubernetes/pki/apiserver-kubelet-client.crt \
+	    --key /etc/kubernetes/pki/apiserver-kubelet-client.key https://127.0.0.1:6443/healthz
+done
+ready=$(on node1 kubectl get nodes -o 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}')
+check "all 3 nodes Ready in the 6-host cluster" [ "$(grep -o '=True' <<<"$ready" | wc -l)" -eq 3 ]
+
+"$TB" down >&2
+finish
