@@ -17,7 +17,11 @@
 #include "err.h"
 #include "module.h"
 
-#define OUT_MAX		(KP_MAX_FRAME + 64)
+/* OK and skipped results of a step wait in the output buffer (see
+ * send_result) while less than OUT_HOLD bytes are pending, so the buffer
+ * must hold that much plus one whole frame. */
+#define OUT_HOLD	(64u * 1024)
+#define OUT_MAX		(KP_MAX_FRAME + 64 + OUT_HOLD)
 
 enum serve_phase {
 	PHASE_HELLO,		/* waiting for START */
@@ -149,6 +153,17 @@ send_result(struct agent_session *s, struct kbuf *out, uint32_t reqid,
 	}
 	if ((r = kp_enc_task_result(out, reqid, &tr)) != KORCH_OK)
 		return r;
+	/*
+	 * A change or a failure goes out at once: the controller records a
+	 * change that a service watches as a pending restart the moment it
+	 * hears of it, so a run cut off later still restarts the service.
+	 * An OK or skipped result changes nothing anyone waits for: it rides
+	 * with the next write (the step's STEP_DONE at the latest).  A no-op
+	 * step is then one write, one SSH packet, instead of one per task.
+	 */
+	if ((o->status == KP_ST_OK || o->status == KP_ST_SKIPPED) &&
+	    kbuf_len(out) < OUT_HOLD)
+		return KORCH_OK;
 	return agent_session_send(s, out);
 }
 

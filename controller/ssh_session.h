@@ -43,7 +43,8 @@ struct ssh_target {
 	const char	*known_hosts;	/* path; required */
 	int		 accept_new;	/* record unknown host keys (never mismatches) */
 	int		 become_sudo;	/* start the agent through `sudo -n` */
-	int		 connect_timeout_ms;	/* TCP connect + SSH handshake */
+	int		 connect_timeout_ms;	/* TCP connect; then SSH handshake,
+						 * restarted by every packet */
 	int		 auth_timeout_ms;	/* auth + agent start/upload */
 	struct ssh_bastion *bastion;	/* NULL: connect directly */
 	/* Added by the transport: whole connection, start to exit; 0: no

@@ -207,6 +207,35 @@ kstate_run_free(struct kstate_run *run)
 	free(run);
 }
 
+/*
+ * The lists "of one host, or of all when host is NULL": sql selects with
+ * ?1 as that host.  Rows decoded into a new array of size-byte structs.
+ */
+static int
+list_by_host(struct kstate *st, const char *sql, const char *host,
+    size_t size, decode_fn decode, clear_fn clear, void **out, size_t *n)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if (out == NULL || n == NULL)
+		return KORCH_ERR_INVALID_ARG;
+	*out = NULL;
+	*n = 0;
+	if ((r = prepare(st, sql, &s)) != KORCH_OK)
+		goto out;
+	if (kstate_bind_text(s, 1, host) != SQLITE_OK) {
+		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
+		goto out;
+	}
+	r = collect(st, s, size, decode, clear, out, n);
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
 /* ---- hosts ---- */
 
 static void
@@ -309,32 +338,10 @@ int
 kstate_observed_list(struct kstate *st, const char *host,
     struct kstate_observed **out, size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	void		*v = NULL;
-	int		 r;
-
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if (out == NULL || n == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
-	*n = 0;
-	if ((r = prepare(st, "SELECT host, task_key, digest, status,"
+	return list_by_host(st, "SELECT host, task_key, digest, status,"
 	    " changed_at, ok_at, run_id FROM observed"
-	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key", &s)) !=
-	    KORCH_OK)
-		goto out;
-	if (kstate_bind_text(s, 1, host) != SQLITE_OK) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
-		goto out;
-	}
-	r = collect(st, s, sizeof(**out), observed_decode, observed_clear,
-	    &v, n);
-	if (r == KORCH_OK)
-		*out = v;
- out:
-	sqlite3_finalize(s);
-	return r;
+	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key", host, sizeof(**out), observed_decode, observed_clear,
+	    (void **)out, n);
 }
 
 void
@@ -536,31 +543,10 @@ int
 kstate_pending_restarts_list(struct kstate *st, const char *host,
     struct kstate_pending **out, size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	void		*v = NULL;
-	int		 r;
-
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if (out == NULL || n == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
-	*n = 0;
-	if ((r = prepare(st, "SELECT host, task_key, reason, since_run,"
-	    " since_at FROM pending_restarts WHERE ?1 IS NULL OR host = ?1"
-	    " ORDER BY host, task_key", &s)) != KORCH_OK)
-		goto out;
-	if (kstate_bind_text(s, 1, host) != SQLITE_OK) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
-		goto out;
-	}
-	r = collect(st, s, sizeof(**out), pending_decode, pending_clear,
-	    &v, n);
-	if (r == KORCH_OK)
-		*out = v;
- out:
-	sqlite3_finalize(s);
-	return r;
+	return list_by_host(st, "SELECT host, task_key, reason,"
+	    " since_run, since_at FROM pending_restarts"
+	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key", host, sizeof(**out), pending_decode, pending_clear,
+	    (void **)out, n);
 }
 
 void
@@ -606,32 +592,10 @@ int
 kstate_components_list(struct kstate *st, const char *host,
     struct kstate_component **out, size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	void		*v = NULL;
-	int		 r;
-
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if (out == NULL || n == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
-	*n = 0;
-	if ((r = prepare(st, "SELECT host, component, desired, observed,"
-	    " active, observed_at, run_id FROM components"
-	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, component",
-	    &s)) != KORCH_OK)
-		goto out;
-	if (kstate_bind_text(s, 1, host) != SQLITE_OK) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
-		goto out;
-	}
-	r = collect(st, s, sizeof(**out), component_decode, component_clear,
-	    &v, n);
-	if (r == KORCH_OK)
-		*out = v;
- out:
-	sqlite3_finalize(s);
-	return r;
+	return list_by_host(st, "SELECT host, component, desired,"
+	    " observed, active, observed_at, run_id FROM components"
+	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, component", host, sizeof(**out), component_decode, component_clear,
+	    (void **)out, n);
 }
 
 void

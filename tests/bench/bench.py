@@ -182,6 +182,58 @@ def wait_quiet(max_wait, limit=0.25, window=2.0):
             return time.monotonic() - t0
 
 
+CPU_CG = "/sys/fs/cgroup/cpu"     # cgroup v1 cpu controller
+
+
+class Isolation:
+    """Shield the measurement from other work on a shared machine.
+
+    The test bed puts every host in korch-tb/NAME in each cgroup hierarchy,
+    so on the cpu controller all hosts together weigh as much as ONE other
+    process at the top level: a single busy process elsewhere takes as much
+    CPU as the whole bed, and it hurts a one-process controller (korch) far
+    more than 256 ssh processes, which each weigh as much.  While measuring,
+    the hosts (korch-tb) and the measured client side (korch-bench: this
+    process and its children, i.e. korch or every ssh of the floor) each get
+    `shares` times a normal process's weight.  Both sides of the comparison
+    are treated alike; the old settings come back at the end."""
+
+    def __init__(self, shares):
+        self.shares = shares
+        self.saved = None
+        self.mine = os.path.join(CPU_CG, "korch-bench")
+
+    @staticmethod
+    def _write(path, value):
+        with open(path, "w") as f:
+            f.write(str(value))
+
+    def __enter__(self):
+        tb = os.path.join(CPU_CG, "korch-tb", "cpu.shares")
+        if self.shares <= 0 or not os.path.exists(tb):
+            if self.shares > 0:
+                log("no cgroup v1 cpu controller: measuring without isolation")
+            return self
+        with open(tb) as f:
+            self.saved = int(f.read())
+        self._write(tb, self.shares * 1024)
+        os.makedirs(self.mine, exist_ok=True)
+        self._write(os.path.join(self.mine, "cpu.shares"), self.shares * 1024)
+        self._write(os.path.join(self.mine, "cgroup.procs"), os.getpid())
+        return self
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            return False
+        try:
+            self._write(os.path.join(CPU_CG, "cgroup.procs"), os.getpid())
+            self._write(os.path.join(CPU_CG, "korch-tb", "cpu.shares"), self.saved)
+            os.rmdir(self.mine)
+        except OSError as e:
+            log("restoring cgroups: %s" % e)
+        return False
+
+
 def rusage_of(ru):
     return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
 
@@ -547,10 +599,11 @@ class Bench:
             if len(all_hosts) < nmax:
                 die("the bed has %d hosts, need %d" % (len(all_hosts), nmax))
             header = self.bed.inventory_header()
-            for n in self.a.sizes:
-                self.size(n, all_hosts, header)
-            if self.a.bastion_hosts:
-                self.bastion(self.a.bastion_hosts, all_hosts, header)
+            with Isolation(self.a.isolate):
+                for n in self.a.sizes:
+                    self.size(n, all_hosts, header)
+                if self.a.bastion_hosts:
+                    self.bastion(self.a.bastion_hosts, all_hosts, header)
             med = self.summary()
             self.write_docs(med)
         finally:
@@ -580,6 +633,9 @@ def main():
     ap.add_argument("--quiet-wait", type=int, default=120,
                     help="before each measurement, wait up to this many seconds "
                     "for other processes to leave the CPUs alone (0: don't)")
+    ap.add_argument("--isolate", type=int, default=16,
+                    help="CPU weight (x a normal process) for the hosts and for the "
+                    "measured client side while measuring (0: leave cgroups alone)")
     ap.add_argument("--wait", type=int, default=7200,
                     help="seconds to wait for a busy test bed (default 7200)")
     a = ap.parse_args()

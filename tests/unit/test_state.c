@@ -1190,6 +1190,48 @@ test_default_path(void **state)
 	free(home);
 }
 
+/* Components: recorded, listed, and an identical observation writes
+ * nothing (a no-op run must not touch the database). */
+static void
+test_components(void **state)
+{
+	struct fx		*fx = *state;
+	struct kstate		*st;
+	struct kstate_component	*c = NULL;
+	size_t			 n = 0;
+	int64_t			 id, before;
+
+	st = open_ok(fx->path);
+	id = begin_run(st, "apply");
+	assert_int_equal(kstate_record_host(st, id, "m1", "a", NULL, NULL,
+	    true, NULL), KORCH_OK);
+	assert_int_equal(kstate_record_component(st, id, "m1",
+	    "kube-apiserver", "1.8.15", "1.8.15", "active"), KORCH_OK);
+	assert_int_equal(kstate_record_component(st, id, "m1", "etcd", NULL,
+	    "none", "inactive"), KORCH_OK);
+	before = kstate_total_changes(st);
+	assert_int_equal(kstate_record_component(st, id, "m1",
+	    "kube-apiserver", "1.8.15", "1.8.15", "active"), KORCH_OK);
+	assert_int_equal(kstate_total_changes(st), before);
+	assert_int_equal(kstate_record_component(st, id, "m1",
+	    "kube-apiserver", "1.9.11", "1.8.15", "active"), KORCH_OK);
+	assert_int_equal(kstate_total_changes(st), before + 1);
+	assert_int_equal(kstate_components_list(st, "m1", &c, &n), KORCH_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(c[0].component, "etcd");
+	assert_null(c[0].desired);
+	assert_string_equal(c[0].observed, "none");
+	assert_string_equal(c[1].component, "kube-apiserver");
+	assert_string_equal(c[1].desired, "1.9.11");
+	assert_string_equal(c[1].observed, "1.8.15");
+	assert_string_equal(c[1].active, "active");
+	kstate_components_free(c, n);
+	assert_int_equal(kstate_components_list(st, "nope", &c, &n), KORCH_OK);
+	assert_int_equal(n, 0);
+	assert_null(c);
+	kstate_close(st);
+}
+
 int
 main(void)
 {
@@ -1209,6 +1251,7 @@ main(void)
 		T(test_stale_lock_taken_over),
 		T(test_lock_race),
 		T(test_pending_restarts),
+		T(test_components),
 		T(test_integrity),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_default_path),
