@@ -6,32 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "agent_image.h"
+#include "digest.h"
 #include "err.h"
 
 /* Defined by the assembler stub the Makefile generates (.incbin). */
 extern const uint8_t korch_agent_image[];
 extern const uint8_t korch_agent_image_end[];
 
-int
-sha256_hex(const void *p, size_t n, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	static const char hex[] = "0123456789abcdef";
-
-	if (EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32)
-		return KORCH_ERR_INTERNAL;
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[64] = '\0';
-	return 0;
-}
 
 static int
 read_file(const char *path, uint8_t **data, size_t *len)

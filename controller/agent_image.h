@@ -19,7 +19,4 @@
 int agent_image_load(struct agent_image *img);
 void agent_image_release(struct agent_image *img);
 
-/* Lowercase hex sha256 of p[0..n) into out (65 bytes). */
-int sha256_hex(const void *p, size_t n, char out[65]);
-
 #endif

@@ -10,65 +10,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 #include <yaml.h>
 
 #include "bundle.h"
+#include "digest.h"
 #include "diag.h"
 #include "err.h"
 #include "vars.h"
 
 extern char **environ;
 
-int
-sha256_file(const char *path, char hex[65], uint64_t *size)
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
-	EVP_MD_CTX *ctx = NULL;
-	uint64_t total = 0;
-	ssize_t n;
-	int fd, r = KORCH_ERR_SYSTEM;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return KORCH_ERR_SYSTEM;
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
-		r = KORCH_ERR_ALLOC;
-		goto out;
-	}
-	for (;;) {
-		n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto out;
-		if (n == 0)
-			break;
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
-			r = KORCH_ERR_INTERNAL;
-			goto out;
-		}
-		total += (uint64_t)n;
-	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
-		r = KORCH_ERR_INTERNAL;
-		goto out;
-	}
-	for (i = 0; i < mdlen; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	hex[64] = '\0';
-	if (size != NULL)
-		*size = total;
-	r = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	close(fd);
-	return r;
-}
 
 static int
 is_hex64(const char *s)

@@ -67,7 +67,4 @@ const struct bundle_component *bundle_find(const struct bundle *b,
  * bundle.kubernetes_version.  0 or KORCH_ERR_ALLOC. */
 int bundle_vars(const struct bundle *b, struct vars *v);
 
-/* sha256 (hex) and size of a file, streamed.  KORCH_ERR_SYSTEM. */
-int sha256_file(const char *path, char hex[65], uint64_t *size);
-
 #endif
