@@ -262,8 +262,9 @@ run(const char *kind, int argc, char **argv, int check_only)
 	if (msg[0] != '\0' && !a.json)
 		fprintf(stderr, "korch: note: %s\n", msg);
 	/* Under the lock: two runs must not both make certificates. */
-	if ((r = inputs_prepare(inv, a.bundle, statepath, a.json ? NULL :
-	    stderr, &in, d)) != 0) {
+	/* Certificates made are news even with --json: stderr. */
+	if ((r = inputs_prepare(inv, a.bundle, statepath, stderr, &in,
+	    d)) != 0) {
 		diag_print(d, stderr);
 		fprintf(stderr, "korch: %s; nothing was changed\n",
 		    r == KORCH_ERR_HASH_MISMATCH ? "the bundle does not verify" :

@@ -16,6 +16,18 @@
  *
  * The cache is process-wide (one parse per path, shared by every
  * connection of the run) and lives until kh_cache_flush().
+ *
+ * Why an index: libssh2_knownhost_checkp() walks every entry of its
+ * collection, and a connection asks seven times (six key-type probes for
+ * the host key preference, then the check), so one collection for the whole
+ * file costs O(hosts x entries) per run: about 10^9 comparisons for 10,000
+ * hosts, and an HMAC-SHA1 per hashed entry per probe.  So each plain host
+ * name gets a small collection of its own (a hash table by name), and a
+ * hashed entry ("|1|salt|hash") is kept aside and matched against a host
+ * name once, the first time that name is looked up (one HMAC per hashed
+ * entry per host, not seven); the entries that match are added to that
+ * name's collection, written with the plain name.  A name's collection
+ * holds its plain lines in file order, then its hashed ones.
  */
 #include <sys/stat.h>
 
@@ -29,6 +41,7 @@
 
 #include <libssh2.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "err.h"
 #include "known_hosts.h"
@@ -38,9 +51,35 @@ struct kh_map {
 	int		 line;
 };
 
+/* One libssh2 collection and the file line of each of its entries. */
+struct kh_coll {
+	LIBSSH2_KNOWNHOSTS	*kh;
+	struct libssh2_knownhost *last;	/* last entry already mapped */
+	struct kh_map		*map;
+	size_t			 nmap, capmap;
+};
+
+/* Everything the file says about one host name (a hash table slot). */
+struct kh_bucket {
+	char			*name;		/* NULL: free slot */
+	int			 resolved;	/* hashed entries matched */
+	int			 last_line;	/* last line fed (dedup) */
+	struct kh_coll		 c;
+};
+
+/* A "|1|salt|hash keytype key [comment]" line, matched on demand. */
+struct kh_hashed {
+	unsigned char		 salt[64];
+	int			 saltlen;
+	unsigned char		 hash[20];
+	char			*rest;		/* " keytype key [comment]" */
+	int			 line;
+};
+
 struct kh_file {
 	struct kh_file		*next;
 	char			*path;
+	int			 loaded;
 	int			 exists;
 	dev_t			 dev;
 	ino_t			 ino;
@@ -51,10 +90,10 @@ struct kh_file {
 	/* libssh2 wants a session to allocate through; this one never
 	 * connects and outlives every real session. */
 	LIBSSH2_SESSION		*sess;
-	LIBSSH2_KNOWNHOSTS	*kh;
-	struct libssh2_knownhost *last;	/* last entry already mapped */
-	struct kh_map		*map;
-	size_t			 nmap, capmap;
+	struct kh_bucket	*tab;		/* open addressing, by name */
+	size_t			 tabcap, tabused;
+	struct kh_hashed	*hashed;
+	size_t			 nhashed, caphashed;
 };
 
 static struct kh_file *kh_cache;
@@ -114,18 +153,35 @@ kh_keybits(int key_type)
 }
 
 static void
+kh_coll_clear(struct kh_coll *c)
+{
+	if (c->kh != NULL)
+		libssh2_knownhost_free(c->kh);
+	free(c->map);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
 kh_file_clear(struct kh_file *f)
 {
-	if (f->kh != NULL)
-		libssh2_knownhost_free(f->kh);
+	size_t i;
+
+	for (i = 0; i < f->tabcap; i++) {
+		free(f->tab[i].name);
+		kh_coll_clear(&f->tab[i].c);
+	}
+	free(f->tab);
+	for (i = 0; i < f->nhashed; i++)
+		free(f->hashed[i].rest);
+	free(f->hashed);
 	if (f->sess != NULL)
 		libssh2_session_free(f->sess);
-	free(f->map);
-	f->kh = NULL;
+	f->tab = NULL;
+	f->tabcap = f->tabused = 0;
+	f->hashed = NULL;
+	f->nhashed = f->caphashed = 0;
 	f->sess = NULL;
-	f->map = NULL;
-	f->last = NULL;
-	f->nmap = f->capmap = 0;
+	f->loaded = 0;
 	f->nlines = 0;
 	f->ends_nl = 1;
 	f->exists = 0;
@@ -141,57 +197,277 @@ kh_file_free(struct kh_file *f)
 	free(f);
 }
 
-/* Record the entries libssh2 added since f->last as coming from line. */
+/* Record the entries libssh2 added since c->last as coming from line. */
 static int
-kh_map_new_entries(struct kh_file *f, int line)
+kh_map_new_entries(struct kh_coll *c, int line)
 {
 	struct libssh2_knownhost *ext;
 	struct kh_map *m;
 	size_t cap;
 
-	while (libssh2_knownhost_get(f->kh, &ext, f->last) == 0) {
-		if (f->nmap == f->capmap) {
-			cap = f->capmap ? f->capmap * 2 : 64;
-			m = realloc(f->map, cap * sizeof(*m));
+	while (libssh2_knownhost_get(c->kh, &ext, c->last) == 0) {
+		if (c->nmap == c->capmap) {
+			cap = c->capmap ? c->capmap * 2 : 4;
+			m = realloc(c->map, cap * sizeof(*m));
 			if (m == NULL)
 				return KORCH_ERR_ALLOC;
-			f->map = m;
-			f->capmap = cap;
+			c->map = m;
+			c->capmap = cap;
 		}
-		f->map[f->nmap].node = ext->node;
-		f->map[f->nmap].line = line;
-		f->nmap++;
-		f->last = ext;
+		c->map[c->nmap].node = ext->node;
+		c->map[c->nmap].line = line;
+		c->nmap++;
+		c->last = ext;
 	}
 	return 0;
 }
 
 static int
-kh_line_of(const struct kh_file *f, const struct libssh2_knownhost *ext)
+kh_line_of(const struct kh_coll *c, const struct libssh2_knownhost *ext)
 {
 	size_t i;
 
-	for (i = 0; ext != NULL && i < f->nmap; i++)
-		if (f->map[i].node == ext->node)
-			return f->map[i].line;
+	for (i = 0; ext != NULL && i < c->nmap; i++)
+		if (c->map[i].node == ext->node)
+			return c->map[i].line;
 	return 0;
 }
 
-/* Feed one line to libssh2; lines it cannot parse are skipped. */
+/* Hand one line to a collection; lines libssh2 cannot parse are skipped. */
+static int
+kh_coll_feed(struct kh_file *f, struct kh_coll *c, const char *line,
+    size_t len, int lineno)
+{
+	if (c->kh == NULL && (c->kh = libssh2_knownhost_init(f->sess)) == NULL)
+		return KORCH_ERR_ALLOC;
+	if (libssh2_knownhost_readline(c->kh, line, len,
+	    LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
+		return 0;
+	return kh_map_new_entries(c, lineno);
+}
+
+static uint64_t
+kh_hash(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+
+	while (n-- > 0) {
+		h ^= (unsigned char)*p++;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static int
+kh_tab_grow(struct kh_file *f)
+{
+	struct kh_bucket *old = f->tab, *nt, *b;
+	size_t oldcap = f->tabcap, cap = oldcap ? oldcap * 2 : 64, i, j;
+
+	if ((nt = calloc(cap, sizeof(*nt))) == NULL)
+		return KORCH_ERR_ALLOC;
+	for (i = 0; i < oldcap; i++) {
+		if (old[i].name == NULL)
+			continue;
+		j = kh_hash(old[i].name, strlen(old[i].name)) & (cap - 1);
+		for (b = &nt[j]; b->name != NULL; b = &nt[j])
+			j = (j + 1) & (cap - 1);
+		*b = old[i];
+	}
+	free(old);
+	f->tab = nt;
+	f->tabcap = cap;
+	return 0;
+}
+
+/* The bucket for name[0..n), made (empty) when create is set; NULL when
+ * there is none (or no memory: *err says). */
+static struct kh_bucket *
+kh_bucket_get(struct kh_file *f, const char *name, size_t n, int create,
+    int *err)
+{
+	struct kh_bucket *b;
+	size_t j;
+
+	*err = 0;
+	if (f->tabcap > 0) {
+		j = kh_hash(name, n) & (f->tabcap - 1);
+		for (b = &f->tab[j]; b->name != NULL; b = &f->tab[j]) {
+			if (strncmp(b->name, name, n) == 0 &&
+			    b->name[n] == '\0')
+				return b;
+			j = (j + 1) & (f->tabcap - 1);
+		}
+	}
+	if (!create)
+		return NULL;
+	if ((f->tabused + 1) * 10 > f->tabcap * 7 &&
+	    (*err = kh_tab_grow(f)) != 0)
+		return NULL;
+	j = kh_hash(name, n) & (f->tabcap - 1);
+	for (b = &f->tab[j]; b->name != NULL; b = &f->tab[j])
+		j = (j + 1) & (f->tabcap - 1);
+	if ((b->name = strndup(name, n)) == NULL) {
+		*err = KORCH_ERR_ALLOC;
+		return NULL;
+	}
+	f->tabused++;
+	return b;
+}
+
+/* base64 of exactly outlen bytes (with or without padding); 0 or -1. */
+static int
+kh_b64_exact(const char *p, size_t n, unsigned char *out, int outlen)
+{
+	unsigned char tmp[96];
+	size_t pad = 0;
+	int got;
+
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > sizeof(tmp))
+		return -1;
+	while (pad < 2 && p[n - 1 - pad] == '=')
+		pad++;
+	got = EVP_DecodeBlock(tmp, (const unsigned char *)p, (int)n);
+	if (got < 0 || got - (int)pad != outlen)
+		return -1;
+	memcpy(out, tmp, (size_t)outlen);
+	return 0;
+}
+
+/* Keep a hashed line aside; one that does not parse is skipped. */
+static int
+kh_hashed_add(struct kh_file *f, const char *host, size_t hlen,
+    const char *rest, size_t rlen, int lineno)
+{
+	struct kh_hashed *h;
+	const char *salt, *bar;
+	size_t cap, slen;
+	int saltlen;
+
+	/* |1|base64(salt)|base64(HMAC-SHA1(salt, name)) */
+	if (hlen < 4 || memcmp(host, "|1|", 3) != 0)
+		return 0;
+	salt = host + 3;
+	if ((bar = memchr(salt, '|', hlen - 3)) == NULL)
+		return 0;
+	slen = (size_t)(bar - salt);
+	if (f->nhashed == f->caphashed) {
+		cap = f->caphashed ? f->caphashed * 2 : 16;
+		h = realloc(f->hashed, cap * sizeof(*h));
+		if (h == NULL)
+			return KORCH_ERR_ALLOC;
+		f->hashed = h;
+		f->caphashed = cap;
+	}
+	h = &f->hashed[f->nhashed];
+	memset(h, 0, sizeof(*h));
+	/* OpenSSH salts are 20 bytes; accept what fits. */
+	for (saltlen = 1; saltlen <= (int)sizeof(h->salt); saltlen++)
+		if (kh_b64_exact(salt, slen, h->salt, saltlen) == 0)
+			break;
+	if (saltlen > (int)sizeof(h->salt) ||
+	    kh_b64_exact(bar + 1, hlen - 3 - slen - 1, h->hash, 20) != 0)
+		return 0;
+	h->saltlen = saltlen;
+	if ((h->rest = strndup(rest, rlen)) == NULL)
+		return KORCH_ERR_ALLOC;
+	h->line = lineno;
+	f->nhashed++;
+	return 0;
+}
+
+/* Sort one line into the index. */
 static int
 kh_feed_line(struct kh_file *f, const char *line, size_t len, int lineno)
 {
-	size_t i = 0;
+	struct kh_bucket *b;
+	const char *host, *name, *e;
+	size_t i = 0, hlen, tlen;
+	int r;
 
 	while (i < len && (line[i] == ' ' || line[i] == '\t'))
 		i++;
 	if (i == len || line[i] == '\n' || line[i] == '\r' ||
 	    line[i] == '#' || line[i] == '@')
 		return 0;
-	if (libssh2_knownhost_readline(f->kh, line + i, len - i,
-	    LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0)
-		return 0;
-	return kh_map_new_entries(f, lineno);
+	line += i;
+	len -= i;
+	/* The newline stays in what libssh2 gets: its parser looks one byte
+	 * past the length it is given for a newline to drop. */
+	tlen = len;
+	while (tlen > 0 && (line[tlen - 1] == '\n' || line[tlen - 1] == '\r'))
+		tlen--;
+	host = line;
+	for (hlen = 0; hlen < tlen && line[hlen] != ' ' &&
+	    line[hlen] != '\t'; hlen++)
+		;
+	if (hlen == tlen)
+		return 0;	/* no key: libssh2 would skip it too */
+	if (host[0] == '|')
+		return kh_hashed_add(f, host, hlen, line + hlen, tlen - hlen,
+		    lineno);
+	/* "name[,name...]": the whole line goes to each name's bucket. */
+	for (name = host; name < host + hlen; name = e + 1) {
+		if ((e = memchr(name, ',', (size_t)(host + hlen - name))) ==
+		    NULL)
+			e = host + hlen;
+		if (e == name)
+			continue;
+		if ((b = kh_bucket_get(f, name, (size_t)(e - name), 1, &r)) ==
+		    NULL)
+			return r;
+		if (b->last_line == lineno)
+			continue;	/* "a,a key": once is enough */
+		b->last_line = lineno;
+		if ((r = kh_coll_feed(f, &b->c, line, len, lineno)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * The bucket for hostspec with the file's hashed entries for it matched
+ * in; NULL with *err == 0 when the file says nothing about hostspec.
+ */
+static struct kh_bucket *
+kh_lookup(struct kh_file *f, const char *hostspec, int *err)
+{
+	struct kh_bucket *b;
+	struct kh_hashed *h;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	char *line;
+	size_t i, n = strlen(hostspec), rl;
+	int r;
+
+	*err = 0;
+	if ((b = kh_bucket_get(f, hostspec, n, f->nhashed > 0, err)) == NULL)
+		return NULL;
+	if (b->resolved)
+		return b;
+	for (i = 0; i < f->nhashed; i++) {
+		h = &f->hashed[i];
+		mdlen = 0;
+		if (HMAC(EVP_sha1(), h->salt, h->saltlen,
+		    (const unsigned char *)hostspec, n, md, &mdlen) == NULL ||
+		    mdlen != 20 || memcmp(md, h->hash, 20) != 0)
+			continue;
+		rl = strlen(h->rest);
+		if ((line = malloc(n + rl + 1)) == NULL) {
+			*err = KORCH_ERR_ALLOC;
+			return NULL;
+		}
+		memcpy(line, hostspec, n);
+		memcpy(line + n, h->rest, rl + 1);
+		r = kh_coll_feed(f, &b->c, line, n + rl, h->line);
+		free(line);
+		if (r != 0) {
+			*err = r;
+			return NULL;
+		}
+	}
+	b->resolved = 1;
+	return b;
 }
 
 static int
@@ -205,11 +481,11 @@ kh_file_load(struct kh_file *f)
 	int r = 0, lineno = 0, last_nl = 1;
 
 	kh_file_clear(f);
-	if ((f->sess = libssh2_session_init()) == NULL ||
-	    (f->kh = libssh2_knownhost_init(f->sess)) == NULL) {
+	if ((f->sess = libssh2_session_init()) == NULL) {
 		kh_file_clear(f);
 		return KORCH_ERR_ALLOC;
 	}
+	f->loaded = 1;
 	if ((fp = fopen(f->path, "re")) == NULL) {
 		if (errno == ENOENT)
 			return 0;	/* no file: nothing is known */
@@ -264,7 +540,7 @@ kh_get(const char *path, struct kh_file **out)
 	have = stat(path, &st) == 0;
 	if (!have && errno != ENOENT)
 		return KORCH_ERR_SYSTEM;
-	if (f != NULL && f->kh != NULL) {
+	if (f != NULL && f->loaded) {
 		if (!have && !f->exists) {
 			*out = f;
 			return 0;
@@ -321,6 +597,7 @@ kh_check(const char *path, const char *hostspec, const void *key,
     size_t keylen, int key_type, struct kh_result *res)
 {
 	struct libssh2_knownhost *ext = NULL;
+	struct kh_bucket *b;
 	struct kh_file *f;
 	int r;
 
@@ -328,17 +605,19 @@ kh_check(const char *path, const char *hostspec, const void *key,
 	res->status = KH_UNKNOWN;
 	if ((r = kh_get(path, &f)) != 0)
 		return r;
-	r = libssh2_knownhost_checkp(f->kh, hostspec, -1, key, keylen,
+	if ((b = kh_lookup(f, hostspec, &r)) == NULL || b->c.kh == NULL)
+		return r;
+	r = libssh2_knownhost_checkp(b->c.kh, hostspec, -1, key, keylen,
 	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
 	    kh_keybits(key_type), &ext);
 	switch (r) {
 	case LIBSSH2_KNOWNHOST_CHECK_MATCH:
 		res->status = KH_MATCH;
-		res->line = kh_line_of(f, ext);
+		res->line = kh_line_of(&b->c, ext);
 		return 0;
 	case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
 		res->status = KH_MISMATCH;
-		res->line = kh_line_of(f, ext);
+		res->line = kh_line_of(&b->c, ext);
 		if (ext == NULL || ext->key == NULL ||
 		    kh_fp_from_b64(ext->key, res->expected_fp) != 0)
 			snprintf(res->expected_fp, sizeof(res->expected_fp),
@@ -359,6 +638,7 @@ kh_known_types(const char *path, const char *hostspec, unsigned *mask)
 		LIBSSH2_HOSTKEY_TYPE_ECDSA_384, LIBSSH2_HOSTKEY_TYPE_ECDSA_521,
 		LIBSSH2_HOSTKEY_TYPE_RSA, LIBSSH2_HOSTKEY_TYPE_DSS,
 	};
+	struct kh_bucket *b;
 	struct kh_file *f;
 	size_t i;
 	int r;
@@ -366,10 +646,12 @@ kh_known_types(const char *path, const char *hostspec, unsigned *mask)
 	*mask = 0;
 	if ((r = kh_get(path, &f)) != 0)
 		return r;
+	if ((b = kh_lookup(f, hostspec, &r)) == NULL || b->c.kh == NULL)
+		return r;
 	/* A key that cannot match: a MISMATCH answer means the file has an
 	 * entry for this host with this key type. */
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		r = libssh2_knownhost_checkp(f->kh, hostspec, -1, "AAAA", 4,
+		r = libssh2_knownhost_checkp(b->c.kh, hostspec, -1, "AAAA", 4,
 		    LIBSSH2_KNOWNHOST_TYPE_PLAIN |
 		    LIBSSH2_KNOWNHOST_KEYENC_BASE64 | kh_keybits(types[i]),
 		    NULL);

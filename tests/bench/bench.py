@@ -453,7 +453,9 @@ class Bench:
         out = {}
         for k, rs in med.items():
             out[k] = {f: statistics.median(r[f] for r in rs)
-                      for f in ("wall_s", "cpu_s", "rss_mb")}
+                      for f in ("wall_s", "cpu_s", "rss_mb", "other_cpu_s")}
+            hc = [r["hosts_cpu_s"] for r in rs if r.get("hosts_cpu_s") is not None]
+            out[k]["hosts_cpu_s"] = statistics.median(hc) if hc else None
             out[k]["runs"] = len(rs)
         return out
 
@@ -537,8 +539,9 @@ class Bench:
                 f = med.get(("floor", n))
                 ratio = "%.2f" % (m["wall_s"] / f["wall_s"]) if f and name != "floor" else "—"
                 cpuh = "%.2f" % (m["cpu_s"] * 1000.0 / n)
-                rows.append("| %s | %d | %.2f | %.2f | %s | %.0f | %s |" % (
-                    name, n, m["wall_s"], m["cpu_s"], cpuh, m["rss_mb"], ratio))
+                hc = "%.2f" % m["hosts_cpu_s"] if m.get("hosts_cpu_s") is not None else "?"
+                rows.append("| %s | %d | %.2f | %.2f | %s | %.0f | %s | %s |" % (
+                    name, n, m["wall_s"], m["cpu_s"], cpuh, m["rss_mb"], hc, ratio))
         md = [
             "# korch benchmark results",
             "",
@@ -554,13 +557,17 @@ class Bench:
             "Hosts are the test bed's light hosts on the same machine: every sshd, "
             "shell and agent competes with the controller for the same CPUs.",
             "",
-            "| measurement | hosts | wall s | CPU s | CPU ms/host | peak RSS MB | wall / floor |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| measurement | hosts | wall s | client CPU s | client CPU ms/host | "
+            "client peak RSS MB | hosts' CPU s | wall / floor |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         ] + rows + [
             "",
+            "- client = the controller side: korch itself, or for the floors every ssh "
+            "process (CPU summed over them, RSS the sum of their peaks: they run at once). "
+            "hosts' CPU = everything the test-bed hosts ran (sshd, shells, agents), from "
+            "their cgroups; on real hosts that is spread over the hosts' own CPUs.",
             "- floor: `ssh -o BatchMode=yes -o KexAlgorithms=curve25519-sha256 host true` "
-            "to all hosts at once (fresh connections, ControlMaster off); CPU is the sum "
-            "over the ssh processes and RSS the sum of their peaks (they run at once).",
+            "to all hosts at once (fresh connections, ControlMaster off).",
             "- floor-default-kex: the same with OpenSSH's default key exchange "
             "(sntrup761x25519-sha512).",
             "- korch-converge: fresh state and fresh hosts, so it includes uploading "
@@ -630,7 +637,7 @@ def main():
     ap.add_argument("--keep-work", action="store_true", help="keep the temp dir")
     ap.add_argument("--no-bed", action="store_true",
                     help="use the light bed that is up (do not start or stop it)")
-    ap.add_argument("--quiet-wait", type=int, default=120,
+    ap.add_argument("--quiet-wait", type=int, default=30,
                     help="before each measurement, wait up to this many seconds "
                     "for other processes to leave the CPUs alone (0: don't)")
     ap.add_argument("--isolate", type=int, default=16,

@@ -93,7 +93,8 @@ on $MASTER 'cat > /tmp/o.crt' <"$W/o.crt"
 on $MASTER 'cat > /tmp/o.key' <"$W/o.key"
 check "the apiserver refuses a client certificate from another CA" \
     bash -c "! '$TB' ssh $MASTER curl -sf --cacert /etc/kubernetes/pki/ca.crt --cert /tmp/o.crt --key /tmp/o.key https://127.0.0.1:6443/healthz"
-ready=$(on $MASTER kubectl get nodes -o 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}')
+READY_JP="'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type==\"Ready\")].status} {end}'"
+ready=$(on $MASTER "kubectl get nodes -o $READY_JP")
 for n in $NODES; do
 	check "$n registered and Ready" grep -q "$n=True" <<<"$ready"
 done
@@ -148,7 +149,7 @@ for m in node1 node2; do
 	    --cert /etc/kubernetes/pki/apiserver-kubelet-client.crt \
 	    --key /etc/kubernetes/pki/apiserver-kubelet-client.key https://127.0.0.1:6443/healthz
 done
-ready=$(on node1 kubectl get nodes -o 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}')
+ready=$(on node1 "kubectl get nodes -o $READY_JP")
 check "all 3 nodes Ready in the 6-host cluster" [ "$(grep -o '=True' <<<"$ready" | wc -l)" -eq 3 ]
 
 "$TB" down >&2

@@ -44,7 +44,7 @@ check "app.conf rendered from cluster and host vars" \
 check "agent uploaded on the first run" \
     [ "$(host_field "$W/a1.json" node1 agent_uploaded)" = true ]
 check "the service answers on its port (verify probe passed)" \
-    on node2 python3 -c "import socket; socket.create_connection(('127.0.0.1', 8080), 2)"
+    on node2 curl -sf -o /dev/null http://127.0.0.1:8080/
 
 declare -A T0
 for h in $HOSTS; do T0[$h]=$(unit_started $h korch-demo); done
