@@ -272,6 +272,13 @@ run(const char *kind, int argc, char **argv, int check_only)
 		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
 		goto end;
 	}
+	if ((r = inputs_check_bundle(&in, pb, dag, d)) != 0) {
+		diag_print(d, stderr);
+		fprintf(stderr, "korch: the playbooks need what the bundle "
+		    "lacks; nothing was changed\n");
+		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
+		goto end;
+	}
 	a.o.bundle = in.bundle;
 	a.o.extra = in.extra;
 	a.o.host_vars = inputs_host_vars;

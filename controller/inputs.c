@@ -13,6 +13,7 @@
 #include "err.h"
 #include "inputs.h"
 #include "inventory.h"
+#include "render.h"
 #include "vars.h"
 
 static void
@@ -206,4 +207,60 @@ inputs_host_vars(void *arg, size_t host, struct vars *v)
 	if (in->pki == NULL)
 		return 0;
 	return cluster_pki_host_vars(in->pki, in->inv, host, v);
+}
+
+int
+inputs_check_bundle(struct run_inputs *in, const struct playbook *pb,
+    const struct dag *dag, struct diag *d)
+{
+	const struct diag_entry *e;
+	struct rendered_host *rh = NULL;
+	struct diag *scratch = NULL;
+	struct vars *extra = NULL;
+	const char *name;
+	size_t i, k;
+	int r = 0, bad = 0;
+
+	for (i = 0; i < in->inv->nhosts && r == 0; i++) {
+		if ((scratch = diag_new()) == NULL ||
+		    (extra = vars_new(NULL)) == NULL) {
+			r = KORCH_ERR_ALLOC;
+			break;
+		}
+		for (k = 0; k < vars_count(in->extra) && r == 0; k++)
+			r = vars_set(extra, vars_key(in->extra, k),
+			    vars_value(in->extra, k));
+		if (r == 0)
+			r = inputs_host_vars(in, i, extra);
+		if (r == 0 && render_host_tasks(pb, dag, in->inv, i, NULL,
+		    extra, &rh, scratch) == KORCH_ERR_ALLOC)
+			r = KORCH_ERR_ALLOC;
+		/* Only what the bundle should have provided is an error
+		 * now; facts arrive later. */
+		for (k = 0; k < diag_count(scratch); k++) {
+			e = diag_get(scratch, k);
+			if ((name = strstr(e->msg, "'bundle.")) == NULL)
+				continue;
+			diag_add(d, e->file, e->line, e->col, e->path,
+			    "%s; the bundle %s", e->msg, in->bundle == NULL ?
+			    "is not named (cluster.bundle or --bundle)" :
+			    "has no such component");
+			bad++;
+		}
+		rendered_host_free(rh);
+		rh = NULL;
+		vars_free(extra);
+		extra = NULL;
+		diag_free(scratch);
+		scratch = NULL;
+		/* One host's report says it all for the rest. */
+		if (bad > 0)
+			break;
+	}
+	rendered_host_free(rh);
+	vars_free(extra);
+	diag_free(scratch);
+	if (r != 0)
+		return r;
+	return bad > 0 ? KORCH_ERR_PARSE : 0;
 }

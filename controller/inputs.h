@@ -38,6 +38,18 @@ int inputs_prepare(const struct inventory *inv, const char *bundle_path,
     struct diag *d);
 void inputs_release(struct run_inputs *in);
 
+/*
+ * Before any host is contacted: render every host's tasks without facts
+ * and report each `bundle.*` variable a task needs that the bundle (or its
+ * absence) does not provide, e.g. a bundle without kubelet.  Tasks whose
+ * `when` needs facts cannot be judged yet and are passed over.  0, or
+ * KORCH_ERR_PARSE with each missing component in d.
+ */
+struct playbook;
+struct dag;
+int inputs_check_bundle(struct run_inputs *in, const struct playbook *pb,
+    const struct dag *dag, struct diag *d);
+
 /* sched_opts.host_vars: the host's pki.* variables (arg: run_inputs). */
 int inputs_host_vars(void *arg, size_t host, struct vars *v);
 

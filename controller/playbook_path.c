@@ -50,10 +50,18 @@ playbook_dir(const char *given, const char *argv0, char *out, size_t len)
 		return KORCH_ERR_NOT_FOUND;
 	*slash = '\0';
 	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		char *real;
+
 		if ((r = put(out, len, exe, rel[i])) != 0)
 			return r;
-		if (is_dir(out))
-			return 0;
+		if (!is_dir(out))
+			continue;
+		/* Messages name the files: no "bin/../" in them. */
+		if ((real = realpath(out, NULL)) != NULL) {
+			r = put(out, len, real, "");
+			free(real);
+		}
+		return r;
 	}
 	return KORCH_ERR_NOT_FOUND;
 }

@@ -49,6 +49,7 @@ started() { unit_started "$1" "$2"; }
 "$E2E_ROOT/tests/bundle/make-bundle" "$V" "$BUNDLE" >/dev/null ||
 	{ notok "make-bundle $V"; finish; exit 1; }
 "$E2E_ROOT/tests/bundle/make-bundle" --corrupt kube-apiserver "$V" "$W/bad" >/dev/null
+"$E2E_ROOT/tests/bundle/make-bundle" --omit kubelet "$V" "$W/nokubelet" >/dev/null
 
 echo "# booting 4 test-bed hosts"
 "$TB" up 4 >&2 || { notok "test bed up 4"; finish; exit 1; }
@@ -63,6 +64,11 @@ sed -i "s|^  bundle: .*|  bundle: $W/bad|" "$INV"
 check "a corrupt bundle is refused (exit 1)" [ $? -eq 1 ]
 check "the refusal names the component and the mismatch" grep -q "kube-apiserver.*sha256 mismatch" "$W/bad.out"
 check "no host was touched by the refused run" bash -c "! '$TB' ssh $MASTER test -e /etc/kubernetes"
+sed -i "s|^  bundle: .*|  bundle: $W/nokubelet|" "$INV"
+"$KORCH" apply "$INV" >"$W/nok.out" 2>&1
+check "a bundle without kubelet is refused (exit 1)" [ $? -eq 1 ]
+check "the refusal names the missing kubelet" grep -q "bundle.kubelet.sha256.*no such component" "$W/nok.out"
+check "no host was contacted for it" bash -c "! grep -q 'UNREACHABLE\|changed' '$W/nok.out'"
 cp "$W/inv-good.yaml" "$INV"
 
 # ---- first apply: the whole cluster
@@ -77,6 +83,10 @@ for n in $NODES; do
 	bip=$(on $n ip -4 -o addr show docker0 2>/dev/null | awk '{print $4}')
 	check "$n: docker0 ($bip) is the node's flannel subnet" [ -n "$bip" -a "$bip" = "${SUBNET[$n]}" ]
 done
+check "/etc/hosts lists every host" bash -c "'$TB' ssh node3 cat /etc/hosts | grep -c '^198\.18\.' | grep -qx 4"
+check "korch's CA is in the node's trust store" on node2 test -e /etc/ssl/certs/korch-ca.pem
+check "ip_forward and bridge-nf-call-iptables set" bash -c "[ \"\$('$TB' ssh node2 cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables | tr -d '\n')\" = 11 ]"
+check "no apt source written when no mirror is named" bash -c "! '$TB' ssh node2 test -e /etc/apt/sources.list.d/korch.list"
 check "flannel subnets are distinct" [ "$(printf '%s\n' "${SUBNET[@]}" | sort -u | wc -l)" -eq 3 ]
 check "the apiserver accepts a client certificate from korch's CA" \
     on $MASTER curl -sf --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/apiserver-kubelet-client.crt \
@@ -138,7 +148,10 @@ check "status shows per-host components" [ "$(json "$W/s.json" "len(d['hosts'])"
 "$TB" up 6 >&2 || notok "test bed up 6"
 export KORCH_STATE=$W/state6.db
 cluster_inventory etcd,master etcd,master etcd node node node
+# ... with a named apt mirror this time (the file only: nothing installs).
+sed -i 's|^  bundle: .*|&\n  vars: { apt_repo_url: "http://mirror.example/debian", apt_repo_suite: bookworm }|' "$INV"
 apply "$W/b1"
+check "the named apt mirror is configured" on node4 grep -q "mirror.example/debian bookworm main" /etc/apt/sources.list.d/korch.list
 check "6 hosts, 3 etcd members and 2 masters: apply exits 0" [ "$RC" -eq 0 ]
 members=$(on node1 env ETCDCTL_API=3 /opt/etcd/3.4.23/bin/etcdctl --endpoints=https://127.0.0.1:2379 \
     --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/client.crt --key=/etc/etcd/pki/client.key \

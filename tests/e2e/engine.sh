@@ -78,6 +78,13 @@ for h in node1 node3 node4; do
 	check "$h's service not restarted" [ "$(unit_started $h korch-demo)" = "${T0[$h]}" ]
 done
 
+# ---- fewer sessions than hosts: hosts waiting on a barrier (config needs
+# sysctl on every host) give their session up and come back.
+set_host_var "$INV" node1 greeting forks
+apply "$W/f1.json" --forks 1
+check "--forks 1 still converges" [ "$RC" -eq 0 ]
+check "--forks 1 applied the change" on node1 grep -q forks /etc/korch-demo/app.conf
+
 # ---- a stopped host: the others converge, it is reported unreachable
 "$TB" stop node4 >&2
 set_host_var "$INV" node3 greeting hola
