@@ -11,7 +11,7 @@ pkgs=(
 	libcmocka-dev clang libclang-rt-14-dev sqlite3 openssh-server openssh-client
 	python3 curl
 	# test bed
-	systemd-container debootstrap iproute2 iptables nftables util-linux
+	systemd-container debootstrap debian-archive-keyring iproute2 iptables nftables util-linux openssl
 	procps psmisc kmod
 )
 
