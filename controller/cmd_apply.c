@@ -308,10 +308,8 @@ run(const char *kind, int argc, char **argv, int check_only)
 	sched_outcome(s, &hosts, &failed, &unreach, &changed);
 	if (r != 0 && r != KORCH_ERR_INTERRUPTED)
 		goto end;
-	if (!a.json) {
-		printf("\nRECAP\n");
-		sched_recap(s);
-	}
+	report_recap_header(rep);
+	sched_recap(s);
 	if (r == KORCH_ERR_INTERRUPTED) {
 		rc = KX_INTERRUPTED;
 		result = KSTATE_RUN_ABORTED;

@@ -199,6 +199,15 @@ report_progress(struct report *r, unsigned done, unsigned running,
 }
 
 void
+report_recap_header(struct report *r)
+{
+	if (r->flags & REPORT_JSON)
+		return;
+	report_clear_line(r);
+	fprintf(r->out, "\n%sRECAP%s\n", col(r, C_BOLD), col(r, C_RESET));
+}
+
+void
 report_recap_host(struct report *r, const char *host,
     const struct report_counts *c, int unreachable, const char *error)
 {

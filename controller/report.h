@@ -43,7 +43,9 @@ void report_host_done(struct report *r, const char *host, int unreachable,
 /* Update the live line (on a terminal only; cheap to call often). */
 void report_progress(struct report *r, unsigned done, unsigned running,
     const struct report_counts *total);
-/* One recap line per host, then a verdict line. */
+/* The recap: a header (the live line wiped first), one line per host,
+ * then a verdict line. */
+void report_recap_header(struct report *r);
 void report_recap_host(struct report *r, const char *host,
     const struct report_counts *c, int unreachable, const char *error);
 void report_verdict(struct report *r, const char *text, int good);

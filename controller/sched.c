@@ -502,6 +502,29 @@ note_task(struct shost *h, const char *key, int status, const char *msg)
 		free(n->message);
 }
 
+/*
+ * The agent knows tasks by number: a service it restarted says "(task 4
+ * changed)".  Say which task that is, in the playbook's words.  Returns
+ * msg itself or buf.
+ */
+static const char *
+name_tasks(const struct rendered_host *rh, const char *msg, char *buf,
+    size_t len)
+{
+	const struct rendered_task *w;
+	const char *p;
+	unsigned id;
+	int n;
+
+	if (msg == NULL || (p = strstr(msg, "(task ")) == NULL ||
+	    sscanf(p, "(task %u changed)%n", &id, &n) != 1 ||
+	    (w = render_find_task(rh, id, NULL)) == NULL)
+		return msg;
+	snprintf(buf, len, "%.*s(%s changed)%s", (int)(p - msg), msg, w->key,
+	    p + n);
+	return buf;
+}
+
 /* An observe task's "version=V active=A": what the host runs, for status. */
 static void
 record_component(struct shost *h, const struct rendered_task *t,
@@ -526,6 +549,8 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 	struct sched *s = h->s;
 	const struct rendered_task *t;
 	const struct rendered_step *rs;
+	const char *message;
+	char named[512];
 	struct rec *r;
 	size_t i;
 
@@ -540,9 +565,10 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 	case KP_ST_FAILED:	h->c.failed++; s->total.failed++; break;
 	default:		h->c.skipped++; s->total.skipped++; break;
 	}
-	report_task(s->rep, h->name, t->key, m->status, m->message, m->diff);
+	message = name_tasks(h->rh, m->message, named, sizeof(named));
+	report_task(s->rep, h->name, t->key, m->status, message, m->diff);
 	if (m->status == KP_ST_CHANGED || m->status == KP_ST_FAILED)
-		note_task(h, t->key, m->status, m->message);
+		note_task(h, t->key, m->status, message);
 
 	if (strcmp(t->wire->module, "observe") == 0 &&
 	    m->status == KP_ST_OK) {
@@ -559,7 +585,7 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 	r->module = xstrdup(t->wire->module);
 	r->digest = xstrdup(t->digest);
 	r->status = m->status;
-	r->message = xstrdup(m->message);
+	r->message = xstrdup(message);
 	r->diff = xstrdup(m->diff);
 	r->duration_ms = m->duration_ms;
 	r->started_ms = now_ms() - m->duration_ms;

@@ -509,11 +509,14 @@ class Bench:
             "mem_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
             "kernel": platform.release(),
             "libssh2": sh("pkg-config --modversion libssh2"),
-            "openssh": sh("ssh -V 2>&1"),
-            "openssl": sh("openssl version"),
+            "openssh": sh("ssh -V 2>&1").split(",")[0],
+            "openssl": " ".join(sh("openssl version").split()[:2]),
             "libevent": sh("pkg-config --modversion libevent"),
             "sqlite": sh("pkg-config --modversion sqlite3"),
-            "korch": sh("git -C %s rev-parse --short HEAD 2>/dev/null" % self.root) or "?",
+            "korch": (sh("git -C %s rev-parse --short HEAD 2>/dev/null" % self.root) or "?") +
+                     (" + working tree" if sh("git -C %s status --porcelain "
+                                            "--untracked-files=no 2>/dev/null" % self.root)
+                      else ""),
             "nofile": sh("ulimit -n"),
             "runs": self.a.runs,
         }
@@ -637,7 +640,7 @@ def main():
     ap.add_argument("--keep-work", action="store_true", help="keep the temp dir")
     ap.add_argument("--no-bed", action="store_true",
                     help="use the light bed that is up (do not start or stop it)")
-    ap.add_argument("--quiet-wait", type=int, default=30,
+    ap.add_argument("--quiet-wait", type=int, default=10,
                     help="before each measurement, wait up to this many seconds "
                     "for other processes to leave the CPUs alone (0: don't)")
     ap.add_argument("--isolate", type=int, default=16,
