@@ -293,12 +293,12 @@ run(const char *kind, int argc, char **argv, int check_only)
 		if ((int)strlen(inv->hosts[i].name) > width)
 			width = (int)strlen(inv->hosts[i].name);
 	report_set_name_width(rep, width);
+	msg[0] = '\0';
 	if ((r = sched_new(inv, pb, dag, st, run_id, &img, &a.o, rep, &s, msg,
 	    sizeof(msg))) != 0) {
-		if (r == KORCH_ERR_INVALID_ARG) {
-			fprintf(stderr, "korch: %s\n", msg);
+		fprintf(stderr, "korch: %s\n", msg[0] ? msg : korch_strerror(r));
+		if (r == KORCH_ERR_INVALID_ARG)
 			rc = KX_USAGE;
-		}
 		goto end;
 	}
 	snprintf(what, sizeof(what), "korch %s %s", kind, a.inventory);

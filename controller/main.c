@@ -4,6 +4,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "agent_image.h"
 #include "cmd.h"
@@ -125,6 +126,19 @@ cmd_help(int argc, char **argv)
 	return KX_OK;
 }
 
+/* Every host's session is a socket (two through a bastion): take the
+ * whole hard limit of file descriptors, not the soft 1024. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -153,6 +167,7 @@ main(int argc, char **argv)
 			return KX_OK;
 		}
 	}
+	raise_fd_limit();
 	if (ssh_global_init() != 0) {
 		fprintf(stderr, "korch: cannot initialise libssh2\n");
 		return KX_INTERNAL;

@@ -636,22 +636,31 @@ render_task_arg(const struct rendered_task *t, const char *name)
 }
 
 int
-render_task_add_arg(struct rendered_host *rh, const char *key,
+render_task_set_arg(struct rendered_host *rh, const char *key,
     const char *name, const char *value)
 {
 	const struct rendered_task *ct;
 	struct kp_task *w;
 	struct kp_kv *nargs;
-	char *k, *v;
+	char *k = NULL, *v;
+	uint32_t i;
 
 	if (rh == NULL || (ct = rendered_host_find(rh, key)) == NULL)
 		return KORCH_ERR_NOT_FOUND;
 	w = ct->wire;
-	if ((k = strdup(name)) == NULL || (v = strdup(value)) == NULL) {
-		free(k);
+	if ((v = strdup(value)) == NULL)
 		return KORCH_ERR_ALLOC;
+	/* Set, not add: the agent refuses an argument given twice. */
+	for (i = 0; i < w->nargs; i++) {
+		if (strcmp(w->args[i].key, name) == 0) {
+			free(w->args[i].val);
+			w->args[i].val = v;
+			w->args[i].val_len = strlen(v);
+			return 0;
+		}
 	}
-	if ((nargs = reallocarray(w->args, w->nargs + 1,
+	if ((k = strdup(name)) == NULL ||
+	    (nargs = reallocarray(w->args, w->nargs + 1,
 	    sizeof(*w->args))) == NULL) {
 		free(k);
 		free(v);

@@ -110,12 +110,13 @@ const struct rendered_task *rendered_host_find(const struct rendered_host *rh,
 const struct rendered_task *render_find_task(const struct rendered_host *rh,
     uint32_t id, const struct rendered_step **rs);
 /*
- * Append an argument to the task with key, after rendering and outside its
- * digest: run-time facts that are not desired state (e.g. restart=1 for a
- * service whose watched change an earlier, interrupted run made).
+ * Set an argument of the task with key (replacing one the playbook gave),
+ * after rendering and outside its digest: run-time facts that are not
+ * desired state, e.g. restart=1 for a service whose watched change an
+ * earlier run, or an earlier session of this run, made.
  * KORCH_ERR_NOT_FOUND (no such task), KORCH_ERR_ALLOC.
  */
-int render_task_add_arg(struct rendered_host *rh, const char *key,
+int render_task_set_arg(struct rendered_host *rh, const char *key,
     const char *name, const char *value);
 
 /* The first value of argument name, or NULL. */

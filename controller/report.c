@@ -92,6 +92,17 @@ report_begin(struct report *r, const char *what, int64_t run_id,
 	fflush(r->out);
 }
 
+/* Text from a host goes to a terminal: no escape sequences through. */
+static void
+put_clean(FILE *f, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		fputc(((unsigned char)p[i] < 0x20 && p[i] != '\t') ||
+		    p[i] == 0x7f ? '?' : p[i], f);
+}
+
 static void
 print_diff(struct report *r, const char *diff)
 {
@@ -107,9 +118,9 @@ print_diff(struct report *r, const char *diff)
 			c = col(r, C_RED);
 		else if (*p == '@')
 			c = col(r, C_CYAN);
-		fprintf(r->out, "      %s%.*s%s\n", c,
-		    (int)(nl ? (size_t)(nl - p) : strlen(p)), p,
-		    *c ? col(r, C_RESET) : "");
+		fprintf(r->out, "      %s", c);
+		put_clean(r->out, p, nl ? (size_t)(nl - p) : strlen(p));
+		fprintf(r->out, "%s\n", *c ? col(r, C_RESET) : "");
 		if (nl == NULL)
 			break;
 		p = nl + 1;

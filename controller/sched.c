@@ -87,6 +87,14 @@ struct shost {
 	char			*error;
 	char			*facts_json;
 	struct event		*step_timer;
+	struct event		*blob_timer;	/* tops up a content transfer */
+	struct {
+		int		 fd;		/* -1: no transfer */
+		uint8_t		*buf;
+		uint64_t	 off, size;
+		uint32_t	 reqid;
+		char		 sha256[65];
+	}			 blob;
 	struct task_note	*notes;
 	size_t			 nnotes;
 };
@@ -135,6 +143,7 @@ struct sched {
 	struct kstate_pending	*pend;
 	size_t			 npend;
 	struct report_counts	 total;
+	unsigned		 cell_gen;	/* bumped when any cell changes */
 };
 
 /* Steps travel as their playbook index + 1 (0 means "none" on the wire). */
@@ -318,16 +327,27 @@ host_send(struct shost *h)
 	return r;
 }
 
+/* How long the agent may take to answer START/FACTS or to exit after BYE:
+ * a host that went silent (power cut, link gone without a RST) must not
+ * hold the run. */
+#define CONTROL_TIMEOUT_MS	60000
+
 static void
-step_timer_arm(struct shost *h)
+timer_arm(struct shost *h, int ms)
 {
 	struct timeval tv;
 
-	if (h->s->o.step_timeout_ms <= 0)
+	if (ms <= 0)
 		return;
-	tv.tv_sec = h->s->o.step_timeout_ms / 1000;
-	tv.tv_usec = (h->s->o.step_timeout_ms % 1000) * 1000;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(h->step_timer, &tv);
+}
+
+static void
+step_timer_arm(struct shost *h)
+{
+	timer_arm(h, h->s->o.step_timeout_ms);
 }
 
 static void
@@ -336,8 +356,12 @@ step_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct shost *h = arg;
 	char msg[128];
 
-	snprintf(msg, sizeof(msg), "a step ran longer than %d s",
-	    h->s->o.step_timeout_ms / 1000);
+	if (h->st == HS_RUNNING)
+		snprintf(msg, sizeof(msg), "a step ran longer than %d s",
+		    h->s->o.step_timeout_ms / 1000);
+	else
+		snprintf(msg, sizeof(msg), "the agent did not answer for %d s "
+		    "(%s)", CONTROL_TIMEOUT_MS / 1000, hstate_names[h->st]);
 	host_fail(h, HS_FAILED, KORCH_ERR_TIMEOUT, msg);
 	sched_pump(h->s);
 }
@@ -401,6 +425,7 @@ step_skip(struct shost *h, const struct rendered_step *rs)
 	size_t i;
 
 	*cell(s, rs->step, h->idx) = C_SKIPPED;
+	s->cell_gen++;
 	for (i = 0; i < rs->ntasks; i++) {
 		h->c.skipped++;
 		s->total.skipped++;
@@ -430,7 +455,7 @@ host_dispatch(struct shost *h)
 	struct kp_step ks;
 	uint32_t req[256], nreq;
 	size_t i;
-	int ready, sent = 0, r;
+	int ready, r;
 
 	if (h->st != HS_RUNNING || h->rh == NULL)
 		return;
@@ -462,11 +487,10 @@ host_dispatch(struct shost *h)
 			return;
 		}
 		*cell(s, rs->step, h->idx) = C_SENT;
-		h->inflight++;
-		sent = 1;
+		s->cell_gen++;
+		if (h->inflight++ == 0)
+			step_timer_arm(h);
 	}
-	if (sent)
-		step_timer_arm(h);
 	if (h->inflight > 0)
 		return;
 	/* Nothing in flight: finished, or waiting on another host. */
@@ -478,6 +502,7 @@ host_dispatch(struct shost *h)
 			(void)host_send(h);
 		ssh_conn_finish(h->conn);
 		host_set_state(h, HS_FINISHING);
+		timer_arm(h, CONTROL_TIMEOUT_MS);
 	}
 }
 
@@ -514,10 +539,11 @@ name_tasks(const struct rendered_host *rh, const char *msg, char *buf,
 	const struct rendered_task *w;
 	const char *p;
 	unsigned id;
-	int n;
+	int n = -1;
 
+	/* %n is set only when the whole pattern matched. */
 	if (msg == NULL || (p = strstr(msg, "(task ")) == NULL ||
-	    sscanf(p, "(task %u changed)%n", &id, &n) != 1 ||
+	    sscanf(p, "(task %u changed)%n", &id, &n) != 1 || n < 0 ||
 	    (w = render_find_task(rh, id, NULL)) == NULL)
 		return msg;
 	snprintf(buf, len, "%.*s(%s changed)%s", (int)(p - msg), msg, w->key,
@@ -596,6 +622,11 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 	 */
 	if (m->status == KP_ST_CHANGED) {
 		for (i = 0; i < t->nwatchers; i++) {
+			/* The agent remembers only within its session: a host
+			 * parked before the service's step must still restart
+			 * it when it comes back. */
+			(void)render_task_set_arg(h->rh, t->watchers[i],
+			    "restart", "1");
 			if ((r = rec_add(s, R_PENDING_SET, h->name)) == NULL)
 				return;
 			r->task_key = xstrdup(t->watchers[i]);
@@ -640,6 +671,8 @@ host_has_ready(struct shost *h)
 		rs = &h->rh->steps[i];
 		if (*cell(h->s, rs->step, h->idx) != C_PENDING)
 			continue;
+		if (dag_step_nneeds(h->s->dag, rs->step) > 256)
+			return 1;	/* dispatch will skip it */
 		return step_ready(h, rs, req, &nreq) != 0;
 	}
 	return 0;
@@ -660,6 +693,7 @@ on_step_done(struct shost *h, const struct kp_step_done *m)
 	}
 	*cell(s, step, h->idx) = m->failed > 0 ? C_FAILED :
 	    local_need_failed(h, step) ? C_SKIPPED : C_OK;
+	s->cell_gen++;
 	if (m->failed > 0 && s->pb->steps[step].any_errors_fatal &&
 	    !s->stopping) {
 		/* A pre-flight check failed: nothing else may change. */
@@ -672,8 +706,11 @@ on_step_done(struct shost *h, const struct kp_step_done *m)
 	}
 	if (h->inflight > 0)
 		h->inflight--;
+	/* The timer times each step: the next one in flight starts now. */
 	if (h->inflight == 0)
 		evtimer_del(h->step_timer);
+	else
+		step_timer_arm(h);
 	sched_pump(s);
 }
 
@@ -740,6 +777,7 @@ on_facts(struct shost *h, const struct kp_facts *f)
 		r->hostkey = xstrdup(ssh_conn_hostkey_fp(h->conn));
 		r->reachable = 1;
 	}
+	evtimer_del(h->step_timer);
 	if (h->rh != NULL) {
 		/* A parked host came back: its tasks are already rendered. */
 		host_set_state(h, HS_RUNNING);
@@ -761,7 +799,7 @@ on_facts(struct shost *h, const struct kp_facts *f)
 		goto fail;
 	for (i = 0; i < s->npend; i++)
 		if (strcmp(s->pend[i].host, h->name) == 0)
-			(void)render_task_add_arg(h->rh, s->pend[i].task_key,
+			(void)render_task_set_arg(h->rh, s->pend[i].task_key,
 			    "restart", "1");
 	vars_free(facts);
 	vars_free(extra);
@@ -783,59 +821,115 @@ fail:
 
 /*
  * The agent wants content it lacks (a bundle binary): stream the file as
- * BLOB chunks.  Content korch does not have gets one empty last chunk, and
- * the agent fails that task with a clear message.
+ * BLOB chunks, a few at a time, topping the session's queue up as it
+ * drains (a short timer checks), so a 100 MB kube-apiserver neither sits
+ * in memory whole nor holds the loop.  Content korch does not have gets
+ * one empty last chunk, and the agent fails that task with a clear message.
  */
+#define BLOB_QUEUE_HIGH	(4u << 20)
+
+static void
+blob_end(struct shost *h)
+{
+	if (h->blob.fd != -1)
+		close(h->blob.fd);
+	h->blob.fd = -1;
+	free(h->blob.buf);
+	h->blob.buf = NULL;
+	if (h->blob_timer != NULL)
+		evtimer_del(h->blob_timer);
+}
+
+static int
+blob_pump(struct shost *h)
+{
+	struct timeval tv = { 0, 2000 };
+	struct kp_blob b;
+	ssize_t n;
+	int r;
+
+	while (h->blob.fd != -1 && ssh_conn_queued(h->conn) < BLOB_QUEUE_HIGH) {
+		n = read(h->blob.fd, h->blob.buf, KP_BLOB_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			n = 0;	/* the agent sees a short blob and fails */
+		memset(&b, 0, sizeof(b));
+		b.sha256 = h->blob.sha256;
+		b.offset = h->blob.off;
+		b.data = h->blob.buf;
+		b.len = (uint32_t)n;
+		b.last = n == 0 || h->blob.off + (uint64_t)n >= h->blob.size;
+		if ((r = kp_enc_blob(h->out, h->blob.reqid, &b)) != 0 ||
+		    (r = host_send(h)) != 0) {
+			kbuf_reset(h->out);
+			blob_end(h);
+			return r;
+		}
+		h->blob.off += (uint64_t)n;
+		if (b.last)
+			blob_end(h);
+	}
+	if (h->blob.fd != -1)
+		evtimer_add(h->blob_timer, &tv);
+	return 0;
+}
+
+static void
+blob_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct shost *h = arg;
+	int r;
+
+	if (!host_has_session(h)) {
+		blob_end(h);
+		return;
+	}
+	if ((r = blob_pump(h)) != 0) {
+		host_fail(h, HS_FAILED, r, "cannot send content to the agent");
+		sched_pump(h->s);
+	}
+}
+
 static int
 send_blob(struct shost *h, const struct kp_frame *f)
 {
 	const struct bundle_component *c = NULL;
 	struct kp_blob_req req;
 	struct kp_blob b;
-	uint8_t *chunk = NULL;
-	uint64_t off = 0;
-	ssize_t n;
 	size_t i;
-	int fd = -1, r;
+	int r;
 
 	memset(&req, 0, sizeof(req));
 	if ((r = kp_dec_blob_req(f, &req)) != 0)
 		return r;
+	if (h->blob.fd != -1) {
+		/* The agent asks for one blob at a time. */
+		kp_blob_req_clear(&req);
+		return KORCH_ERR_BAD_FRAME;
+	}
 	for (i = 0; h->s->o.bundle != NULL && i < h->s->o.bundle->ncomp; i++)
 		if (strcmp(h->s->o.bundle->comp[i].sha256, req.sha256) == 0)
 			c = &h->s->o.bundle->comp[i];
-	memset(&b, 0, sizeof(b));
-	b.sha256 = req.sha256;
-	if (c == NULL || (fd = open(c->path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    (chunk = malloc(KP_BLOB_CHUNK)) == NULL) {
+	if (c == NULL || (h->blob.buf = malloc(KP_BLOB_CHUNK)) == NULL ||
+	    (h->blob.fd = open(c->path, O_RDONLY | O_CLOEXEC)) == -1) {
+		blob_end(h);
+		memset(&b, 0, sizeof(b));
+		b.sha256 = req.sha256;
 		b.last = 1;
 		r = kp_enc_blob(h->out, f->reqid, &b);
-		goto out;
+		if (r == 0)
+			r = host_send(h);
+		kbuf_reset(h->out);
+		kp_blob_req_clear(&req);
+		return r;
 	}
-	do {
-		n = read(fd, chunk, KP_BLOB_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			n = 0;	/* the agent sees a short blob and fails */
-		b.offset = off;
-		b.data = chunk;
-		b.len = (uint32_t)n;
-		b.last = n == 0 || off + (uint64_t)n >= c->size;
-		if ((r = kp_enc_blob(h->out, f->reqid, &b)) != 0 ||
-		    (r = host_send(h)) != 0)
-			goto out;
-		off += (uint64_t)n;
-	} while (!b.last);
-out:
-	if (r == 0 && kbuf_len(h->out) > 0)
-		r = host_send(h);
-	kbuf_reset(h->out);
-	free(chunk);
-	if (fd != -1)
-		close(fd);
+	snprintf(h->blob.sha256, sizeof(h->blob.sha256), "%s", c->sha256);
+	h->blob.off = 0;
+	h->blob.size = c->size;
+	h->blob.reqid = f->reqid;
 	kp_blob_req_clear(&req);
-	return r;
+	return blob_pump(h);
 }
 
 /* Decode and handle one frame; KORCH_ERR_* ends the host. */
@@ -923,6 +1017,7 @@ conn_ready(struct ssh_conn *c, void *arg)
 		return;
 	}
 	host_set_state(h, HS_STARTING);
+	timer_arm(h, CONTROL_TIMEOUT_MS);
 }
 
 static void
@@ -940,6 +1035,7 @@ conn_data(struct ssh_conn *c, const uint8_t *p, size_t n, void *arg)
 		return;
 	}
 	while (host_has_session(h)) {
+		memset(&f, 0, sizeof(f));
 		r = kp_frame_parse(kbuf_ptr(h->in), kbuf_len(h->in), &f,
 		    &used);
 		if (r == KORCH_ERR_INCOMPLETE)
@@ -968,6 +1064,7 @@ conn_gone(struct ssh_conn *c, int err, const char *msg, void *arg)
 	ssh_conn_free(h->conn);
 	h->conn = NULL;
 	s->active--;
+	blob_end(h);
 	kbuf_reset(h->in);
 	evtimer_del(h->step_timer);
 	switch (h->st) {
@@ -978,10 +1075,10 @@ conn_gone(struct ssh_conn *c, int err, const char *msg, void *arg)
 		host_set_state(h, HS_PARKED);
 		break;
 	case HS_CONNECTING:
-		/* Never reached the agent: unreachable, unless the host
-		 * answered and refused us (key mismatch, auth, sudo). */
-		host_fail(h, HS_UNREACHABLE, err ? err : KORCH_ERR_EOF,
-		    msg ? msg : "connection closed");
+		/* Never reached the agent: unreachable; but a parked host
+		 * coming back has already changed things: failed. */
+		host_fail(h, h->rh != NULL ? HS_FAILED : HS_UNREACHABLE,
+		    err ? err : KORCH_ERR_EOF, msg ? msg : "connection closed");
 		break;
 	default:
 		host_fail(h, HS_FAILED, err ? err : KORCH_ERR_EOF,
@@ -1049,6 +1146,7 @@ host_fail(struct shost *h, enum hstate st, int err, const char *msg)
 		h->conn = NULL;
 		s->active--;
 	}
+	blob_end(h);
 	evtimer_del(h->step_timer);
 	host_set_state(h, st);
 	/* Everything it had not finished is failed: barriers stop waiting. */
@@ -1105,10 +1203,11 @@ sched_pump(struct sched *s)
 		for (i = 0; i < s->nhosts; i++) {
 			h = &s->hosts[i];
 			if (h->st == HS_RUNNING) {
-				unsigned before = h->inflight;
+				unsigned gen = s->cell_gen;
 				enum hstate bst = h->st;
+
 				host_dispatch(h);
-				if (h->inflight != before || h->st != bst)
+				if (s->cell_gen != gen || h->st != bst)
 					progress = 1;
 			}
 		}
@@ -1140,6 +1239,7 @@ sched_pump(struct sched *s)
 					(void)host_send(h);
 				ssh_conn_finish(h->conn);
 				host_set_state(h, HS_PARKING);
+				timer_arm(h, CONTROL_TIMEOUT_MS);
 				break;
 			}
 		}
@@ -1196,6 +1296,11 @@ sched_new(const struct inventory *inv, const struct playbook *pb,
 	int r = KORCH_ERR_ALLOC;
 
 	*out = NULL;
+	if (opts->limit != NULL && strspn(opts->limit, ",") ==
+	    strlen(opts->limit)) {
+		snprintf(msg, msglen, "--limit names no host");
+		return KORCH_ERR_INVALID_ARG;
+	}
 	/* Every name in --limit must be a host: a typo must not silently
 	 * converge nothing. */
 	for (p = opts->limit; p != NULL && *p != '\0'; p = e ? e + 1 : NULL) {
@@ -1229,7 +1334,7 @@ sched_new(const struct inventory *inv, const struct playbook *pb,
 	s->nhosts = inv->nhosts;
 	s->nsteps = dag_nsteps(dag);
 	if ((s->base = event_base_new()) == NULL ||
-	    event_base_priority_init(s->base, 2) != 0)
+	    event_base_priority_init(s->base, 3) != 0)
 		goto fail;
 	if (inv->ssh.bastion.address != NULL) {
 		struct ssh_target bt;
@@ -1252,8 +1357,10 @@ sched_new(const struct inventory *inv, const struct playbook *pb,
 		}
 		r = KORCH_ERR_ALLOC;
 	}
+	/* I/O events get the middle priority (libevent's default): the
+	 * flush, lowest, runs after every I/O callback of the tick. */
 	if ((s->flush_ev = event_new(s->base, -1, 0, flush_cb, s)) == NULL ||
-	    event_priority_set(s->flush_ev, 1) != 0)
+	    event_priority_set(s->flush_ev, 2) != 0)
 		goto fail;
 	if ((s->sigint_ev = evsignal_new(s->base, SIGINT, signal_cb, s)) ==
 	    NULL || (s->sigterm_ev = evsignal_new(s->base, SIGTERM,
@@ -1274,10 +1381,13 @@ sched_new(const struct inventory *inv, const struct playbook *pb,
 		h = &s->hosts[i];
 		h->s = s;
 		h->idx = i;
+		h->blob.fd = -1;
 		h->name = inv->hosts[i].name;
 		if ((h->in = kbuf_new(KP_MAX_FRAME + KP_HDR_LEN + 4)) == NULL ||
 		    (h->out = kbuf_new(64u << 20)) == NULL ||
 		    (h->step_timer = evtimer_new(s->base, step_timer_cb,
+		    h)) == NULL ||
+		    (h->blob_timer = evtimer_new(s->base, blob_timer_cb,
 		    h)) == NULL)
 			goto fail;
 		if (opts->limit != NULL && !limit_has(opts->limit, h->name)) {
@@ -1311,6 +1421,10 @@ sched_free(struct sched *s)
 		kbuf_free(h->out);
 		if (h->step_timer != NULL)
 			event_free(h->step_timer);
+		if (h->s != NULL)	/* initialised */
+			blob_end(h);
+		if (h->blob_timer != NULL)
+			event_free(h->blob_timer);
 		rendered_host_free(h->rh);
 		free(h->error);
 		free(h->facts_json);

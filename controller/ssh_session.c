@@ -2165,6 +2165,14 @@ ssh_conn_send(struct ssh_conn *c, const void *p, size_t n)
 	return 0;
 }
 
+size_t
+ssh_conn_queued(const struct ssh_conn *c)
+{
+	if (c == NULL || c->freed || c->outq == NULL)
+		return 0;
+	return evbuffer_get_length(c->outq);
+}
+
 void
 ssh_conn_pause(struct ssh_conn *c, int paused)
 {

@@ -80,6 +80,10 @@ int ssh_conn_start(struct event_base *base, const struct ssh_target *t,
 /* Queue bytes for the agent's stdin (copied).  KORCH_ERR_EOF if gone. */
 int ssh_conn_send(struct ssh_conn *c, const void *p, size_t n);
 
+/* Bytes queued for the agent's stdin and not yet written (a sender of
+ * large content waits for this to fall before queuing more). */
+size_t ssh_conn_queued(const struct ssh_conn *c);
+
 /* Stop reading from the agent (backpressure) / resume. */
 void ssh_conn_pause(struct ssh_conn *c, int paused);
 

@@ -154,13 +154,24 @@ def ssh_argv(bed, host, cmd, kex=None):
 HOSTS_CPU = "/sys/fs/cgroup/cpuacct/korch-tb/cpuacct.usage"
 
 
+HOSTS_CPU_V2 = "/sys/fs/cgroup/korch-tb/cpu.stat"
+
+
 def hosts_cpu():
     """CPU seconds used so far by every test-bed host (sshd, shells, agents)."""
     try:
         with open(HOSTS_CPU) as f:
             return int(f.read()) / 1e9
     except (OSError, ValueError):
-        return None
+        pass
+    try:                                # cgroup v2
+        with open(HOSTS_CPU_V2) as f:
+            for line in f:
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) / 1e6
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def busy_cpu():
