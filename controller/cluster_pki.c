@@ -503,7 +503,7 @@ cluster_pki_ensure(const struct inventory *inv, const char *pki_dir,
 	const struct inv_host *h, *first_master = NULL;
 	char name[PKI_NAME_MAX + 1], cn[PKI_NAME_MAX + 16], *host = NULL;
 	char *ca_cn = NULL;
-	size_t i;
+	size_t i, k;
 	int created = 0, r;
 
 	memset(&b, 0, sizeof(b));
@@ -576,22 +576,17 @@ cluster_pki_ensure(const struct inventory *inv, const char *pki_dir,
 		h = &inv->hosts[i];
 		if (!inventory_host_has_role(h, "etcd"))
 			continue;
-		if ((r = stem(name, sizeof(name), "etcd-server-", h->name))
-		    != 0) {
-			berr(&b, "host name %s: too long", h->name);
-			goto out;
+		/* The server and the peer pair are the same shape. */
+		for (k = 0; k < 2; k++) {
+			if ((r = stem(name, sizeof(name), k == 0 ?
+			    "etcd-server-" : "etcd-peer-", h->name)) != 0) {
+				berr(&b, "host name %s: too long", h->name);
+				goto out;
+			}
+			if ((r = issue_host(&b, name, h->name, NULL, 0, h, 1,
+			    PKI_SERVER | PKI_CLIENT)) != 0)
+				goto out;
 		}
-		if ((r = issue_host(&b, name, h->name, NULL, 0, h, 1,
-		    PKI_SERVER | PKI_CLIENT)) != 0)
-			goto out;
-		if ((r = stem(name, sizeof(name), "etcd-peer-", h->name))
-		    != 0) {
-			berr(&b, "host name %s: too long", h->name);
-			goto out;
-		}
-		if ((r = issue_host(&b, name, h->name, NULL, 0, h, 1,
-		    PKI_SERVER | PKI_CLIENT)) != 0)
-			goto out;
 	}
 	if ((r = issue(&b, "etcd-client", "etcd-client", NULL, 0, NULL, NULL,
 	    PKI_CLIENT)) != 0 ||

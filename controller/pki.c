@@ -475,60 +475,42 @@ bio_take(struct pki *p, BIO *b, char **out, size_t *lenp)
 	return 0;
 }
 
-/* The traditional PEM (EC/RSA PRIVATE KEY) of key; *out is a secret. */
-static int
-key_to_pem(struct pki *p, EVP_PKEY *key, char **out, size_t *lenp)
-{
-	BIO *b = NULL;
-	int r;
+enum pem_kind {
+	PEM_KEY,	/* traditional EC/RSA PRIVATE KEY; *out is a secret */
+	PEM_CERT,
+	PEM_PUB,
+};
 
-	if ((b = BIO_new(BIO_s_secmem())) == NULL) {
+/* The PEM text of obj (an EVP_PKEY or an X509, as kind says). */
+static int
+to_pem(struct pki *p, enum pem_kind kind, void *obj, char **out,
+    size_t *lenp)
+{
+	static const char *const what[] = { "encoding private key",
+	    "encoding certificate", "encoding public key" };
+	BIO *b = NULL;
+	int ok = 0, r;
+
+	/* Keys only ever pass through secure memory. */
+	if ((b = BIO_new(kind == PEM_KEY ? BIO_s_secmem() : BIO_s_mem())) ==
+	    NULL) {
 		r = ossl_fail(p, "BIO_new");
 		goto out;
 	}
-	if (PEM_write_bio_PrivateKey_traditional(b, key, NULL, NULL, 0,
-	    NULL, NULL) != 1) {
-		r = ossl_fail(p, "encoding private key");
-		goto out;
+	switch (kind) {
+	case PEM_KEY:
+		ok = PEM_write_bio_PrivateKey_traditional(b, obj, NULL, NULL,
+		    0, NULL, NULL);
+		break;
+	case PEM_CERT:
+		ok = PEM_write_bio_X509(b, obj);
+		break;
+	case PEM_PUB:
+		ok = PEM_write_bio_PUBKEY(b, obj);
+		break;
 	}
-	r = bio_take(p, b, out, lenp);
-out:
-	BIO_free(b);
-	return r;
-}
-
-static int
-cert_to_pem(struct pki *p, X509 *x, char **out, size_t *lenp)
-{
-	BIO *b = NULL;
-	int r;
-
-	if ((b = BIO_new(BIO_s_mem())) == NULL) {
-		r = ossl_fail(p, "BIO_new");
-		goto out;
-	}
-	if (PEM_write_bio_X509(b, x) != 1) {
-		r = ossl_fail(p, "encoding certificate");
-		goto out;
-	}
-	r = bio_take(p, b, out, lenp);
-out:
-	BIO_free(b);
-	return r;
-}
-
-static int
-pub_to_pem(struct pki *p, EVP_PKEY *key, char **out, size_t *lenp)
-{
-	BIO *b = NULL;
-	int r;
-
-	if ((b = BIO_new(BIO_s_mem())) == NULL) {
-		r = ossl_fail(p, "BIO_new");
-		goto out;
-	}
-	if (PEM_write_bio_PUBKEY(b, key) != 1) {
-		r = ossl_fail(p, "encoding public key");
+	if (ok != 1) {
+		r = ossl_fail(p, what[kind]);
 		goto out;
 	}
 	r = bio_take(p, b, out, lenp);
@@ -622,7 +604,7 @@ save_key(struct pki *p, const char *name, EVP_PKEY *key)
 	int r;
 
 	snprintf(fname, sizeof(fname), "%s.key", name);
-	if ((r = key_to_pem(p, key, &pem, &len)) != 0)
+	if ((r = to_pem(p, PEM_KEY, key, &pem, &len)) != 0)
 		goto out;
 	r = write_file(p, fname, pem, len, 0600);
 out:
@@ -638,7 +620,7 @@ save_cert(struct pki *p, const char *name, X509 *x)
 	int r;
 
 	snprintf(fname, sizeof(fname), "%s.crt", name);
-	if ((r = cert_to_pem(p, x, &pem, &len)) != 0)
+	if ((r = to_pem(p, PEM_CERT, x, &pem, &len)) != 0)
 		goto out;
 	r = write_file(p, fname, pem, len, 0644);
 out:
@@ -1022,7 +1004,7 @@ pki_ensure_rsa_key(struct pki *p, const char *name, int bits, int *created)
 		r = KORCH_ERR_PARSE;
 		goto out;
 	}
-	if ((r = pub_to_pem(p, key, &pub, &publen)) != 0)
+	if ((r = to_pem(p, PEM_PUB, key, &pub, &publen)) != 0)
 		goto out;
 	snprintf(fname, sizeof(fname), "%s.pub", name);
 	r = read_file(p, fname, 0, &old, &oldlen);
