@@ -89,7 +89,7 @@ check "ip_forward and bridge-nf-call-iptables set" bash -c "[ \"\$('$TB' ssh nod
 check "no apt source written when no mirror is named" bash -c "! '$TB' ssh node2 test -e /etc/apt/sources.list.d/korch.list"
 check "flannel subnets are distinct" [ "$(printf '%s\n' "${SUBNET[@]}" | sort -u | wc -l)" -eq 3 ]
 check "the apiserver accepts a client certificate from korch's CA" \
-    on $MASTER curl -sf --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/apiserver-kubelet-client.crt \
+    on $MASTER curl -sf -o /dev/null --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/apiserver-kubelet-client.crt \
     --key /etc/kubernetes/pki/apiserver-kubelet-client.key https://127.0.0.1:6443/healthz
 # A client certificate from another CA (made here with the openssl CLI:
 # the test may, korch may not).
@@ -158,7 +158,7 @@ members=$(on node1 env ETCDCTL_API=3 /opt/etcd/3.4.23/bin/etcdctl --endpoints=ht
     endpoint health --cluster 2>&1)
 check "etcd reports 3 healthy members" [ "$(grep -c 'is healthy' <<<"$members")" -eq 3 ]
 for m in node1 node2; do
-	check "$m's apiserver answers" on $m curl -sf --cacert /etc/kubernetes/pki/ca.crt \
+	check "$m's apiserver answers" on $m curl -sf -o /dev/null --cacert /etc/kubernetes/pki/ca.crt \
 	    --cert /etc/kubernetes/pki/apiserver-kubelet-client.crt \
 	    --key /etc/kubernetes/pki/apiserver-kubelet-client.key https://127.0.0.1:6443/healthz
 done
