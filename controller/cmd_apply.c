@@ -280,7 +280,6 @@ run(const char *kind, int argc, char **argv, int check_only)
 		goto end;
 	}
 	a.o.bundle = in.bundle;
-	a.o.extra = in.extra;
 	a.o.host_vars = inputs_host_vars;
 	a.o.host_vars_arg = &in;
 

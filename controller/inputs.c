@@ -200,13 +200,26 @@ inputs_release(struct run_inputs *in)
 }
 
 int
-inputs_host_vars(void *arg, size_t host, struct vars *v)
+inputs_host_vars(void *arg, size_t host, struct vars **out)
 {
 	struct run_inputs *in = arg;
+	struct vars *v;
+	size_t i;
+	int r = 0;
 
-	if (in->pki == NULL)
-		return 0;
-	return cluster_pki_host_vars(in->pki, in->inv, host, v);
+	*out = NULL;
+	if ((v = vars_new(NULL)) == NULL)
+		return KORCH_ERR_ALLOC;
+	for (i = 0; i < vars_count(in->extra) && r == 0; i++)
+		r = vars_set(v, vars_key(in->extra, i), vars_value(in->extra, i));
+	if (r == 0 && in->pki != NULL)
+		r = cluster_pki_host_vars(in->pki, in->inv, host, v);
+	if (r != 0) {
+		vars_free(v);
+		return r;
+	}
+	*out = v;
+	return 0;
 }
 
 int
@@ -222,16 +235,11 @@ inputs_check_bundle(struct run_inputs *in, const struct playbook *pb,
 	int r = 0, bad = 0;
 
 	for (i = 0; i < in->inv->nhosts && r == 0; i++) {
-		if ((scratch = diag_new()) == NULL ||
-		    (extra = vars_new(NULL)) == NULL) {
+		if ((scratch = diag_new()) == NULL) {
 			r = KORCH_ERR_ALLOC;
 			break;
 		}
-		for (k = 0; k < vars_count(in->extra) && r == 0; k++)
-			r = vars_set(extra, vars_key(in->extra, k),
-			    vars_value(in->extra, k));
-		if (r == 0)
-			r = inputs_host_vars(in, i, extra);
+		r = inputs_host_vars(in, i, &extra);
 		if (r == 0 && render_host_tasks(pb, dag, in->inv, i, NULL,
 		    extra, &rh, scratch) == KORCH_ERR_ALLOC)
 			r = KORCH_ERR_ALLOC;

@@ -50,7 +50,11 @@ struct dag;
 int inputs_check_bundle(struct run_inputs *in, const struct playbook *pb,
     const struct dag *dag, struct diag *d);
 
-/* sched_opts.host_vars: the host's pki.* variables (arg: run_inputs). */
-int inputs_host_vars(void *arg, size_t host, struct vars *v);
+/*
+ * sched_opts.host_vars: a new map (the caller frees it) with the run-wide
+ * variables (bundle.*, defaults) and the host's own pki.* (arg: the
+ * run_inputs).  0 or KORCH_ERR_ALLOC.
+ */
+int inputs_host_vars(void *arg, size_t host, struct vars **out);
 
 #endif

@@ -596,35 +596,21 @@ load_pub(struct pki *p, const char *name, EVP_PKEY **out)
 	return r;
 }
 
+/* <name>.key (0600) or <name>.crt (0644) from a key or a certificate. */
 static int
-save_key(struct pki *p, const char *name, EVP_PKEY *key)
+save_pem(struct pki *p, enum pem_kind kind, const char *name, void *obj)
 {
 	char fname[PKI_NAME_MAX + 8], *pem = NULL;
 	size_t len = 0;
 	int r;
 
-	snprintf(fname, sizeof(fname), "%s.key", name);
-	if ((r = to_pem(p, PEM_KEY, key, &pem, &len)) != 0)
+	snprintf(fname, sizeof(fname), "%s%s", name,
+	    kind == PEM_KEY ? ".key" : ".crt");
+	if ((r = to_pem(p, kind, obj, &pem, &len)) != 0)
 		goto out;
-	r = write_file(p, fname, pem, len, 0600);
+	r = write_file(p, fname, pem, len, kind == PEM_KEY ? 0600 : 0644);
 out:
-	free_secret_n(pem, len);
-	return r;
-}
-
-static int
-save_cert(struct pki *p, const char *name, X509 *x)
-{
-	char fname[PKI_NAME_MAX + 8], *pem = NULL;
-	size_t len = 0;
-	int r;
-
-	snprintf(fname, sizeof(fname), "%s.crt", name);
-	if ((r = to_pem(p, PEM_CERT, x, &pem, &len)) != 0)
-		goto out;
-	r = write_file(p, fname, pem, len, 0644);
-out:
-	free(pem);
+	free_secret_n(pem, len);	/* harmless for a certificate */
 	return r;
 }
 
@@ -920,8 +906,8 @@ pki_ensure_ca(struct pki *p, const char *cn, int days, int *created)
 		if ((r = gen_ec(p, &key)) != 0 ||
 		    (r = build_cert(p, key, NULL, key, cn, NULL, NULL, 0,
 		    days, 1, &ca)) != 0 ||
-		    (r = save_key(p, PKI_CA_NAME, key)) != 0 ||
-		    (r = save_cert(p, PKI_CA_NAME, ca)) != 0)
+		    (r = save_pem(p, PEM_KEY, PKI_CA_NAME, key)) != 0 ||
+		    (r = save_pem(p, PEM_CERT, PKI_CA_NAME, ca)) != 0)
 			goto out;
 		if (created != NULL)
 			*created = 1;
@@ -992,7 +978,7 @@ pki_ensure_rsa_key(struct pki *p, const char *name, int bits, int *created)
 			r = ossl_fail(p, "generating RSA key");
 			goto out;
 		}
-		if ((r = save_key(p, name, key)) != 0)
+		if ((r = save_pem(p, PEM_KEY, name, key)) != 0)
 			goto out;
 		if (created != NULL)
 			*created = 1;
@@ -1329,8 +1315,8 @@ pki_ensure_cert(struct pki *p, const struct pki_req *req, int renew_days,
 	if ((r = gen_ec(p, &nkey)) != 0 ||
 	    (r = build_cert(p, nkey, p->ca, p->cakey, req->cn, &orgs, &sans,
 	    req->usage, req->days, 0, &nx)) != 0 ||
-	    (r = save_key(p, req->name, nkey)) != 0 ||
-	    (r = save_cert(p, req->name, nx)) != 0)
+	    (r = save_pem(p, PEM_KEY, req->name, nkey)) != 0 ||
+	    (r = save_pem(p, PEM_CERT, req->name, nx)) != 0)
 		goto out;
 	if (regenerated != NULL)
 		*regenerated = 1;

@@ -734,30 +734,6 @@ facts_to_json(const struct kp_facts *f)
 	return res;
 }
 
-/* The run-wide variables plus the host's own (its certificates). */
-static int
-host_extra_vars(struct sched *s, size_t idx, struct vars **out)
-{
-	struct vars *v;
-	size_t i;
-	int r = 0;
-
-	*out = NULL;
-	if ((v = vars_new(NULL)) == NULL)
-		return KORCH_ERR_ALLOC;
-	for (i = 0; i < vars_count(s->o.extra) && r == 0; i++)
-		r = vars_set(v, vars_key(s->o.extra, i),
-		    vars_value(s->o.extra, i));
-	if (r == 0 && s->o.host_vars != NULL)
-		r = s->o.host_vars(s->o.host_vars_arg, idx, v);
-	if (r != 0) {
-		vars_free(v);
-		return r;
-	}
-	*out = v;
-	return 0;
-}
-
 static void
 on_facts(struct shost *h, const struct kp_facts *f)
 {
@@ -791,7 +767,8 @@ on_facts(struct shost *h, const struct kp_facts *f)
 	for (i = 0; i < f->n; i++)
 		if ((rc = vars_set(facts, f->kv[i].key, f->kv[i].val)) != 0)
 			goto fail;
-	if ((rc = host_extra_vars(s, h->idx, &extra)) != 0)
+	if (s->o.host_vars != NULL &&
+	    (rc = s->o.host_vars(s->o.host_vars_arg, h->idx, &extra)) != 0)
 		goto fail;
 	rc = render_host_tasks(s->pb, s->dag, s->inv, h->idx, facts, extra,
 	    &h->rh, d);

@@ -38,10 +38,9 @@ struct sched_opts {
 	int		 step_timeout_ms;
 	const char	*limit;		/* comma-separated host names, or NULL */
 	const struct bundle *bundle;	/* content served to agents, or NULL */
-	/* Run-wide template variables (bundle.*), or NULL; host_vars, when
-	 * set, adds a host's own (pki.*) to a copy of them. */
-	const struct vars *extra;
-	int		(*host_vars)(void *arg, size_t host, struct vars *v);
+	/* The controller's variables for one host (bundle.*, pki.*, ...) as
+	 * a new map the engine frees, or NULL: none. */
+	int		(*host_vars)(void *arg, size_t host, struct vars **out);
 	void		*host_vars_arg;
 };
 
