@@ -47,6 +47,14 @@ int agent_session_check_only(const struct agent_session *s);
 /* The STEP request being served; BLOB_REQ frames carry it. */
 void agent_session_set_reqid(struct agent_session *s, uint32_t reqid);
 uint32_t agent_session_reqid(const struct agent_session *s);
+/* That STEP's id: a module sending frames of its own (FETCH_DATA) names
+ * its task by step and task id. */
+void agent_session_set_step_id(struct agent_session *s, uint32_t step_id);
+uint32_t agent_session_step_id(const struct agent_session *s);
+/* The protocol version START chose; KP_VERSION until then.  Modules that
+ * send messages a version introduced check it. */
+void agent_session_set_version(struct agent_session *s, uint32_t version);
+uint32_t agent_session_version(const struct agent_session *s);
 
 /* Tasks that reported changed (or would-change in check mode). */
 int agent_session_mark_changed(struct agent_session *s, uint32_t task_id);

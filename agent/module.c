@@ -21,6 +21,7 @@ static const struct agent_module *const modules[] = {
 	&agent_mod_probe,
 	&agent_mod_fail,
 	&agent_mod_observe,
+	&agent_mod_fetch,
 };
 
 const struct agent_module *

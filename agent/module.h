@@ -50,6 +50,10 @@ void agent_outcome_diff_text(struct agent_outcome *o, const char *label,
 /* ---- the module table ---------------------------------------------------- */
 
 #define AGENT_MOD_READONLY	0x1u	/* changes nothing: same in check mode */
+/* Sends frames of its own while it runs (fetch's FETCH_DATA): the serve
+ * loop sends the results it holds back first, so the controller sees a
+ * step's frames in task order. */
+#define AGENT_MOD_SENDS		0x2u
 
 typedef int (*agent_module_fn)(const struct kp_task *t,
     struct agent_session *s, int check_only, struct agent_outcome *o);
@@ -72,6 +76,7 @@ extern const struct agent_module agent_mod_command;
 extern const struct agent_module agent_mod_probe;
 extern const struct agent_module agent_mod_fail;
 extern const struct agent_module agent_mod_observe;
+extern const struct agent_module agent_mod_fetch;
 
 const struct agent_module *agent_module_find(const char *name);
 /* Validate t's arguments against its module and run it; see above. */

@@ -91,6 +91,7 @@ do_start(struct agent_session *s, const struct kp_frame *f, char *why,
 		return KORCH_ERR_VERSION;
 	}
 	agent_session_set_check_only(s, (st.flags & KP_START_CHECK_ONLY) != 0);
+	agent_session_set_version(s, st.version);
 	return KORCH_OK;
 }
 
@@ -167,6 +168,21 @@ send_result(struct agent_session *s, struct kbuf *out, uint32_t reqid,
 	return agent_session_send(s, out);
 }
 
+/*
+ * Results held back by send_result must go out before a module that sends
+ * frames of its own runs: the controller takes a fetch's data as belonging
+ * to the task after the last result it has seen.
+ */
+static int
+flush_for(struct agent_session *s, struct kbuf *out, const struct kp_task *t)
+{
+	const struct agent_module *m = agent_module_find(t->module);
+
+	if (m == NULL || !(m->flags & AGENT_MOD_SENDS) || kbuf_len(out) == 0)
+		return KORCH_OK;
+	return agent_session_send(s, out);
+}
+
 static int
 do_step(struct agent_session *s, struct kbuf *out, const struct kp_frame *f,
     char *why, size_t whylen)
@@ -186,6 +202,7 @@ do_step(struct agent_session *s, struct kbuf *out, const struct kp_frame *f,
 	memset(&done, 0, sizeof(done));
 	done.step_id = st.id;
 	agent_session_set_reqid(s, f->reqid);
+	agent_session_set_step_id(s, st.id);
 	req_name = failed_requirement(s, &st, &req_id);
 	for (i = 0; i < st.ntasks; i++) {
 		const struct kp_task *t = &st.tasks[i];
@@ -200,6 +217,8 @@ do_step(struct agent_session *s, struct kbuf *out, const struct kp_frame *f,
 			agent_outcome_set(&o, KP_ST_SKIPPED, "skipped: task %u "
 			    "failed earlier in this step", failed_task);
 		} else {
+			if ((r = flush_for(s, out, t)) != KORCH_OK)
+				goto out;
 			r = agent_module_run(t, s, agent_session_check_only(s),
 			    &o);
 			if (r != KORCH_OK) {

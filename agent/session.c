@@ -29,6 +29,8 @@ struct agent_session {
 	size_t			 def_used;
 	int			 check_only;
 	uint32_t		 reqid;
+	uint32_t		 step_id;
+	uint32_t		 version;
 	uint32_t		*changed;
 	size_t			 nchanged, changed_cap;
 	struct failed_step	*failed;
@@ -44,6 +46,7 @@ agent_session_new(int in_fd, int out_fd)
 		return NULL;
 	s->in_fd = in_fd;
 	s->out_fd = out_fd;
+	s->version = KP_VERSION;
 	if ((s->in = kbuf_new(KP_MAX_FRAME + 4 + READ_CHUNK)) == NULL ||
 	    (s->deferred = kbuf_new(AGENT_DEFERRED_MAX)) == NULL) {
 		kbuf_free(s->in);
@@ -176,6 +179,30 @@ uint32_t
 agent_session_reqid(const struct agent_session *s)
 {
 	return s->reqid;
+}
+
+void
+agent_session_set_step_id(struct agent_session *s, uint32_t step_id)
+{
+	s->step_id = step_id;
+}
+
+uint32_t
+agent_session_step_id(const struct agent_session *s)
+{
+	return s->step_id;
+}
+
+void
+agent_session_set_version(struct agent_session *s, uint32_t version)
+{
+	s->version = version;
+}
+
+uint32_t
+agent_session_version(const struct agent_session *s)
+{
+	return s->version;
 }
 
 /* Room for one more of n items in p; the (possibly moved) array, or NULL. */

@@ -23,89 +23,35 @@
 #include "report.h"
 #include "sched.h"
 #include "state.h"
+#include "upgrade_journal.h"
 
 struct apply_args {
 	const char	*inventory;
-	const char	*state;
-	const char	*playbooks;
-	const char	*bundle;
-	int		 json;
-	int		 verbose;
-	struct sched_opts o;
+	struct cmd_run_args r;
 };
-
-static int
-parse_uint(const char *opt, const char *s, unsigned max, unsigned *out)
-{
-	char *end;
-	unsigned long v;
-
-	v = strtoul(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v == 0 || v > max) {
-		fprintf(stderr, "korch: %s wants a number from 1 to %u, "
-		    "not '%s'\n", opt, max, s);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
 
 static int
 parse_args(const char *cmd, int argc, char **argv, struct apply_args *a)
 {
-	enum { O_STATE = 256, O_PLAYBOOKS, O_LIMIT, O_FORKS, O_ACCEPT,
-	    O_TIMEOUT, O_JSON, O_PLAN, O_BUNDLE };
+	enum { O_LIMIT = 256, O_PLAN };
 	static const struct option longopts[] = {
-		{ "state", required_argument, NULL, O_STATE },
-		{ "playbooks", required_argument, NULL, O_PLAYBOOKS },
 		{ "limit", required_argument, NULL, O_LIMIT },
-		{ "forks", required_argument, NULL, O_FORKS },
-		{ "accept-new-hostkeys", no_argument, NULL, O_ACCEPT },
-		{ "step-timeout", required_argument, NULL, O_TIMEOUT },
-		{ "json", no_argument, NULL, O_JSON },
 		{ "plan", no_argument, NULL, O_PLAN },
-		{ "bundle", required_argument, NULL, O_BUNDLE },
-		{ "verbose", no_argument, NULL, 'v' },
+		CMD_RUN_OPTIONS,
 		{ NULL, 0, NULL, 0 }
 	};
-	unsigned v;
 	int c;
 
-	a->o.forks = 64;
-	a->o.step_timeout_ms = 600 * 1000;
+	cmd_run_defaults(&a->r);
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":v", longopts, NULL)) != -1) {
 		switch (c) {
-		case O_STATE:		a->state = optarg; break;
-		case O_PLAYBOOKS:	a->playbooks = optarg; break;
-		case O_LIMIT:		a->o.limit = optarg; break;
-		case O_ACCEPT:		a->o.accept_new = 1; break;
-		case O_JSON:		a->json = 1; break;
-		case O_PLAN:		a->o.check_only = 1; break;
-		case O_BUNDLE:		a->bundle = optarg; break;
-		case 'v':		a->verbose = 1; break;
-		case O_FORKS:
-			if (parse_uint("--forks", optarg, 10000, &v) != 0)
-				return -1;
-			a->o.forks = v;
-			break;
-		case O_TIMEOUT:
-			if (parse_uint("--step-timeout", optarg, 86400,
-			    &v) != 0)
-				return -1;
-			a->o.step_timeout_ms = (int)v * 1000;
-			break;
-		case ':':
-			fprintf(stderr, "korch %s: %s needs a value\n", cmd,
-			    argv[optind - 1]);
-			cmd_usage(cmd);
-			return -1;
+		case O_LIMIT:		a->r.o.limit = optarg; break;
+		case O_PLAN:		a->r.o.check_only = 1; break;
 		default:
-			fprintf(stderr, "korch %s: unknown option %s\n", cmd,
-			    argv[optind - 1]);
-			cmd_usage(cmd);
-			return -1;
+			if (cmd_run_option(cmd, c, optarg, argv, &a->r) != 0)
+				return -1;
 		}
 	}
 	if (optind != argc - 1) {
@@ -117,28 +63,6 @@ parse_args(const char *cmd, int argc, char **argv, struct apply_args *a)
 	}
 	a->inventory = argv[optind];
 	return 0;
-}
-
-/* The command line as one string, for the run record. */
-static char *
-join_args(int argc, char **argv)
-{
-	size_t len = 1, off = 0;
-	char *s;
-	int i;
-
-	for (i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	if ((s = malloc(len)) == NULL)
-		return NULL;
-	for (i = 0; i < argc; i++) {
-		size_t n = strlen(argv[i]);
-		memcpy(s + off, argv[i], n);
-		off += n;
-		s[off++] = ' ';
-	}
-	s[off ? off - 1 : 0] = '\0';
-	return s;
 }
 
 static int
@@ -166,6 +90,65 @@ print_json(const char *kind, int64_t run_id, const struct sched *s,
 	return r;
 }
 
+/*
+ * apply must not undo an upgrade behind the operator's back: refused
+ * while one is unfinished, and while the inventory names another version
+ * than the one an upgrade or rollback left the cluster on.
+ */
+static int
+guard_upgrades(struct kstate *st, const struct inventory *inv)
+{
+	struct kstate_upgrade *u = NULL;
+	char *ver = NULL, pos[512];
+	int r;
+
+	if ((r = kstate_upgrade_unfinished(st, &u)) == 0) {
+		upgrade_journal_position(st, u, pos, sizeof(pos));
+		fprintf(stderr, "korch: refused: %s is unfinished; finish it "
+		    "with `korch %s` first (apply would mix versions); "
+		    "nothing was changed\n", pos, u->kind);
+		kstate_upgrade_free(u);
+		return KX_USAGE;
+	}
+	if (r != KORCH_ERR_NOT_FOUND ||
+	    kstate_setting_get(st, "cluster_version", &ver) != 0) {
+		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(st));
+		return KX_INTERNAL;
+	}
+	if (ver != NULL && inv->cluster.kubernetes_version != NULL &&
+	    strcmp(ver, inv->cluster.kubernetes_version) != 0) {
+		fprintf(stderr, "korch: refused: the cluster runs Kubernetes %s "
+		    "(set by korch upgrade or rollback) but %s says %s; apply "
+		    "would move every host at once.  Set kubernetes_version: "
+		    "\"%s\" and that version's bundle in it, or change "
+		    "versions with `korch upgrade`; nothing was changed\n", ver,
+		    inv->path, inv->cluster.kubernetes_version, ver);
+		free(ver);
+		return KX_USAGE;
+	}
+	free(ver);
+	return KX_OK;
+}
+
+/* What later commands find without being told: the inventory applied
+ * (upgrade, rollback) and, once converged, the version it runs. */
+static int
+remember(struct kstate *st, const char *inventory,
+    const struct inventory *inv, int converged)
+{
+	char abs[PATH_MAX];
+	int r;
+
+	if (realpath(inventory, abs) == NULL)
+		return 0;
+	if ((r = kstate_setting_set(st, "inventory", abs)) != 0)
+		return r;
+	if (converged && inv->cluster.kubernetes_version != NULL)
+		r = kstate_setting_set(st, "cluster_version",
+		    inv->cluster.kubernetes_version);
+	return r;
+}
+
 static int
 run(const char *kind, int argc, char **argv, int check_only)
 {
@@ -190,14 +173,14 @@ run(const char *kind, int argc, char **argv, int check_only)
 	memset(&a, 0, sizeof(a));
 	memset(&in, 0, sizeof(in));
 	/* Before getopt permutes argv: the run record keeps what was typed. */
-	if ((args = join_args(argc + 1, argv - 1)) == NULL)
+	if ((args = cmd_join_args(argc + 1, argv - 1)) == NULL)
 		return KX_INTERNAL;
 	if (parse_args(kind, argc, argv, &a) != 0) {
 		free(args);
 		return KX_USAGE;
 	}
-	a.o.check_only |= check_only;
-	if (a.o.check_only) {
+	a.r.o.check_only |= check_only;
+	if (a.r.o.check_only) {
 		kind = "plan";
 		check_only = 1;
 	}
@@ -212,7 +195,7 @@ run(const char *kind, int argc, char **argv, int check_only)
 		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
 		goto out;
 	}
-	if (playbook_dir(a.playbooks, argv[-1], pbdir, sizeof(pbdir)) != 0) {
+	if (playbook_dir(a.r.playbooks, argv[-1], pbdir, sizeof(pbdir)) != 0) {
 		fprintf(stderr, "korch: cannot find the playbooks; name them "
 		    "with --playbooks DIR\n");
 		rc = KX_USAGE;
@@ -226,8 +209,8 @@ run(const char *kind, int argc, char **argv, int check_only)
 		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
 		goto out;
 	}
-	if (a.state != NULL)
-		snprintf(statepath, sizeof(statepath), "%s", a.state);
+	if (a.r.state != NULL)
+		snprintf(statepath, sizeof(statepath), "%s", a.r.state);
 	else if (kstate_default_path(statepath, sizeof(statepath)) != 0) {
 		fprintf(stderr, "korch: no home directory for the state; "
 		    "use --state FILE\n");
@@ -259,11 +242,15 @@ run(const char *kind, int argc, char **argv, int check_only)
 			    kstate_errmsg(st));
 		goto out;
 	}
-	if (msg[0] != '\0' && !a.json)
+	if (msg[0] != '\0' && !a.r.json)
 		fprintf(stderr, "korch: note: %s\n", msg);
+	if (!check_only && (r = guard_upgrades(st, inv)) != KX_OK) {
+		rc = r;
+		goto end;
+	}
 	/* Under the lock: two runs must not both make certificates. */
 	/* Certificates made are news even with --json: stderr. */
-	if ((r = inputs_prepare(inv, a.bundle, statepath, stderr, &in,
+	if ((r = inputs_prepare(inv, a.r.bundle, statepath, stderr, &in,
 	    d)) != 0) {
 		diag_print(d, stderr);
 		fprintf(stderr, "korch: %s; nothing was changed\n",
@@ -279,13 +266,13 @@ run(const char *kind, int argc, char **argv, int check_only)
 		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
 		goto end;
 	}
-	a.o.bundle = in.bundle;
-	a.o.host_vars = inputs_host_vars;
-	a.o.host_vars_arg = &in;
+	a.r.o.bundle = in.bundle;
+	a.r.o.host_vars = inputs_host_vars;
+	a.r.o.host_vars_arg = &in;
 
-	rep = report_new(stdout, stderr, (a.json ? REPORT_JSON : 0) |
-	    (a.verbose ? REPORT_VERBOSE : 0) |
-	    (a.o.check_only ? REPORT_CHECK : 0), (unsigned)inv->nhosts);
+	rep = report_new(stdout, stderr, (a.r.json ? REPORT_JSON : 0) |
+	    (a.r.verbose ? REPORT_VERBOSE : 0) |
+	    (a.r.o.check_only ? REPORT_CHECK : 0), (unsigned)inv->nhosts);
 	if (rep == NULL)
 		goto end;
 	for (i = 0; i < inv->nhosts; i++)
@@ -293,7 +280,7 @@ run(const char *kind, int argc, char **argv, int check_only)
 			width = (int)strlen(inv->hosts[i].name);
 	report_set_name_width(rep, width);
 	msg[0] = '\0';
-	if ((r = sched_new(inv, pb, dag, st, run_id, &img, &a.o, rep, &s, msg,
+	if ((r = sched_new(inv, pb, dag, st, run_id, &img, &a.r.o, rep, &s, msg,
 	    sizeof(msg))) != 0) {
 		fprintf(stderr, "korch: %s\n", msg[0] ? msg : korch_strerror(r));
 		if (r == KORCH_ERR_INVALID_ARG)
@@ -322,7 +309,7 @@ run(const char *kind, int argc, char **argv, int check_only)
 	} else {
 		rc = KX_OK;
 		result = KSTATE_RUN_CONVERGED;
-		if (a.o.check_only)
+		if (a.r.o.check_only)
 			snprintf(msg, sizeof(msg), "plan: %u change%s pending "
 			    "on %u host%s", changed, changed == 1 ? "" : "s",
 			    hosts, hosts == 1 ? "" : "s");
@@ -332,7 +319,9 @@ run(const char *kind, int argc, char **argv, int check_only)
 			    changed, changed == 1 ? "" : "s");
 	}
 	report_verdict(rep, msg, rc == KX_OK);
-	if (a.json)
+	if (!check_only && remember(st, a.inventory, inv, rc == KX_OK) != 0)
+		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(st));
+	if (a.r.json)
 		(void)print_json(kind, run_id, s, hosts, failed, unreach,
 		    rc == KX_OK);
 end:

@@ -14,7 +14,9 @@
 #include "cmd.h"
 #include "err.h"
 #include "json.h"
+#include "report.h"
 #include "state.h"
+#include "upgrade_journal.h"
 
 struct status_data {
 	struct kstate_run	*run;
@@ -30,20 +32,10 @@ struct status_data {
 	size_t			 nobs;
 	struct kstate_component	*comp;
 	size_t			 ncomp;
+	/* The unfinished upgrade or rollback, else the newest one. */
+	struct kstate_upgrade	*upg;
+	int			 upg_unfinished;
 };
-
-static void
-fmt_time(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (ms <= 0 || localtime_r(&t, &tm) == NULL) {
-		snprintf(buf, len, "-");
-		return;
-	}
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
-}
 
 static const struct kstate_run_host *
 find_rh(const struct status_data *sd, const char *host)
@@ -57,7 +49,8 @@ find_rh(const struct status_data *sd, const char *host)
 }
 
 static void
-print_text(const char *path, const struct status_data *sd, int all)
+print_text(struct kstate *st, const char *path, const struct status_data *sd,
+    int all)
 {
 	const struct kstate_run *run = sd->run;
 	const struct kstate_run_host *rh;
@@ -70,7 +63,7 @@ print_text(const char *path, const struct status_data *sd, int all)
 		printf("no runs recorded yet\n");
 		return;
 	}
-	fmt_time(run->started_at, t1, sizeof(t1));
+	report_fmt_time(run->started_at, 1, t1, sizeof(t1));
 	printf("last run: #%lld %s, %s", (long long)run->id, run->kind,
 	    kstate_run_result_name(run->result));
 	if (run->ended_at > 0)
@@ -80,6 +73,15 @@ print_text(const char *path, const struct status_data *sd, int all)
 		printf(", started %s, pid %ld on %s", t1, run->pid,
 		    run->hostname ? run->hostname : "?");
 	printf("\n  %s\n\n", run->args ? run->args : "");
+	if (sd->upg != NULL) {
+		/* In progress: every phase, so the hosts done are seen. */
+		(void)upgrade_journal_print(st, sd->upg, sd->upg_unfinished ||
+		    all, stdout);
+		if (sd->upg_unfinished)
+			printf("  run `korch %s` again to go on\n",
+			    sd->upg->kind);
+		printf("\n");
+	}
 
 	for (i = 0; i < sd->nhosts; i++)
 		if ((int)strlen(sd->hosts[i].name) > w)
@@ -89,7 +91,7 @@ print_text(const char *path, const struct status_data *sd, int all)
 	    "FAIL", "SKIP");
 	for (i = 0; i < sd->nhosts; i++) {
 		rh = find_rh(sd, sd->hosts[i].name);
-		fmt_time(sd->hosts[i].last_contact, t2, sizeof(t2));
+		report_fmt_time(sd->hosts[i].last_contact, 1, t2, sizeof(t2));
 		printf("%-*s  %-15s  %-9s  %-19s  %-11s", w, sd->hosts[i].name,
 		    sd->hosts[i].address ? sd->hosts[i].address : "-",
 		    sd->hosts[i].reachable ? "yes" : "NO", t2,
@@ -145,7 +147,7 @@ print_text(const char *path, const struct status_data *sd, int all)
 	if (all && sd->nobs > 0) {
 		printf("\nobserved tasks:\n");
 		for (i = 0; i < sd->nobs; i++) {
-			fmt_time(sd->obs[i].changed_at, t2, sizeof(t2));
+			report_fmt_time(sd->obs[i].changed_at, 1, t2, sizeof(t2));
 			printf("  %-*s  %-40s %-6s last changed %s\n", w,
 			    sd->obs[i].host, sd->obs[i].task_key,
 			    kstate_status_name(sd->obs[i].status), t2);
@@ -154,7 +156,7 @@ print_text(const char *path, const struct status_data *sd, int all)
 }
 
 static int
-print_json(const char *path, const struct status_data *sd)
+print_json(struct kstate *st, const char *path, const struct status_data *sd)
 {
 	const struct kstate_run_host *rh;
 	struct json *j;
@@ -240,6 +242,10 @@ print_json(const char *path, const struct status_data *sd)
 		json_obj_end(j);
 	}
 	json_arr_end(j);
+	json_key(j, "upgrade");
+	if (sd->upg == NULL || upgrade_journal_json(st, sd->upg, j) != 0)
+		json_null(j);
+	json_kbool(j, "upgrade_unfinished", sd->upg_unfinished);
 	json_key(j, "failures");
 	json_arr_begin(j);
 	for (i = 0; i < sd->nfails; i++) {
@@ -337,10 +343,17 @@ cmd_status(int argc, char **argv)
 	    &sd.nrh)) != 0 || (r = kstate_results_list(st, sd.run->id, NULL,
 	    KSTATE_RESULTS_FAILED_ONLY, &sd.fails, &sd.nfails)) != 0))
 		goto dberr;
+	if ((r = kstate_upgrade_unfinished(st, &sd.upg)) == 0)
+		sd.upg_unfinished = 1;
+	else if (r == KORCH_ERR_NOT_FOUND &&
+	    (r = kstate_upgrade_last(st, NULL, &sd.upg)) == KORCH_ERR_NOT_FOUND)
+		r = 0;
+	if (r != 0)
+		goto dberr;
 	if (json)
-		r = print_json(path, &sd);
+		r = print_json(st, path, &sd);
 	else
-		print_text(path, &sd, all);
+		print_text(st, path, &sd, all);
 	rc = r == 0 ? KX_OK : KX_INTERNAL;
 	goto out;
 dberr:
@@ -353,6 +366,7 @@ out:
 	kstate_pending_restarts_free(sd.pend, sd.npend);
 	kstate_observed_free(sd.obs, sd.nobs);
 	kstate_components_free(sd.comp, sd.ncomp);
+	kstate_upgrade_free(sd.upg);
 	kstate_close(st);
 	return rc;
 }

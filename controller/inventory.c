@@ -938,3 +938,13 @@ inventory_host_has_role(const struct inv_host *h, const char *role)
 			return 1;
 	return 0;
 }
+
+size_t
+inventory_count_role(const struct inventory *inv, const char *role)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < inv->nhosts; i++)
+		n += inventory_host_has_role(&inv->hosts[i], role) != 0;
+	return n;
+}

@@ -102,6 +102,8 @@ const struct inv_host *inventory_find_host(const struct inventory *inv,
     const char *name, size_t *idx);
 /* 1 when h has role (or role is "all"), else 0. */
 int inventory_host_has_role(const struct inv_host *h, const char *role);
+/* How many hosts have role. */
+size_t inventory_count_role(const struct inventory *inv, const char *role);
 
 /* Validators shared with the playbook loader; 1 when valid. */
 int inventory_role_valid(const char *s);	/* [a-z0-9_-]+ */

@@ -47,6 +47,42 @@ static const struct korch_cmd commands[] = {
 	  "  --json                machine-readable output\n"
 	  "  --all                 list every task, not only failures\n",
 	  cmd_status },
+	{ "upgrade", "--to VERSION [options]",
+	  "rolling upgrade of the applied cluster; run again to resume",
+	  "  --to VERSION          1.9 (the newest 1.9.x found) or 1.9.3; may be\n"
+	  "                        left out to resume the unfinished upgrade\n"
+	  "  --bundle PATH         the new version's bundle, or a directory of\n"
+	  "                        bundles (default: beside the inventory's bundle)\n"
+	  "  --inventory FILE      default: the one the last apply used\n"
+	  "  --max-unavailable N   nodes drained at once: N or P% (default 1)\n"
+	  "  --plan                print the phases and what each swaps; change nothing\n"
+	  "  --allow-downgrade     allow a lower version than the cluster runs\n"
+	  "  --abandon             give up the unfinished upgrade and start this one\n"
+	  "  --state FILE, --playbooks DIR, --forks N, --accept-new-hostkeys,\n"
+	  "  --step-timeout SECS, --json, -v        as for apply\n"
+	  "Order: etcd snapshot to the controller; etcd members one by one (when\n"
+	  "etcd's version changes); masters one by one (healthz gate); nodes in\n"
+	  "batches (drain, swap, Ready, uncordon).  Ctrl-C stops after the\n"
+	  "current phase is recorded.\n",
+	  cmd_upgrade },
+	{ "rollback", "[options]",
+	  "return the hosts the last upgrade moved to their previous version",
+	  "  --bundle PATH         the previous version's bundle, or a directory of\n"
+	  "                        bundles (default: beside the inventory's bundle)\n"
+	  "  --inventory FILE, --plan, --state FILE, --playbooks DIR, --forks N,\n"
+	  "  --accept-new-hostkeys, --step-timeout SECS, --json, -v  as for upgrade\n"
+	  "Nodes first, then masters, then etcd members, with the same gates.\n"
+	  "The etcd data is not rolled back: see `korch etcd restore`.\n",
+	  cmd_rollback },
+	{ "etcd", "restore SNAPSHOT --yes [options]",
+	  "put every etcd member back to a snapshot (apiservers stopped meanwhile)",
+	  "  --yes                 do it (without: say what would happen)\n"
+	  "  --bundle PATH         bundle of the cluster's version (its etcdctl)\n"
+	  "  --inventory FILE, --state FILE, --playbooks DIR, --forks N,\n"
+	  "  --accept-new-hostkeys, --step-timeout SECS, -v  as for upgrade\n"
+	  "The snapshot is checked with etcdctl first; each member keeps its\n"
+	  "previous data as /var/lib/korch/restore/etcd.before-<time>.\n",
+	  cmd_etcd },
 	{ "bundle", "verify PATH",
 	  "check an offline bundle's manifest and every sha256", "",
 	  cmd_bundle },

@@ -261,3 +261,15 @@ report_set_name_width(struct report *r, int width)
 	if (width > 0 && width < 64)
 		r->name_width = width;
 }
+
+void
+report_fmt_time(int64_t ms, int with_date, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, with_date ? "%Y-%m-%d %H:%M:%S" : "%H:%M:%S",
+	    &tm) == 0)
+		snprintf(buf, len, "-");
+}

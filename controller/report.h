@@ -11,6 +11,7 @@
 #ifndef KORCH_REPORT_H
 #define KORCH_REPORT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -49,6 +50,9 @@ void report_recap_header(struct report *r);
 void report_recap_host(struct report *r, const char *host,
     const struct report_counts *c, int unreachable, const char *error);
 void report_verdict(struct report *r, const char *text, int good);
+/* ms since the epoch as local time, "2026-11-22 01:04:10" (the time of
+ * day alone unless with_date); "-" for 0. */
+void report_fmt_time(int64_t ms, int with_date, char *buf, size_t len);
 /* Wipe the live line before other output goes to the terminal. */
 void report_clear_line(struct report *r);
 

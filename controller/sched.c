@@ -23,6 +23,7 @@
 #include "dag.h"
 #include "diag.h"
 #include "err.h"
+#include "fetch.h"
 #include "inventory.h"
 #include "json.h"
 #include "playbook.h"
@@ -97,6 +98,11 @@ struct shost {
 	}			 blob;
 	struct task_note	*notes;
 	size_t			 nnotes;
+	/* A fetch task's file on its way here (NULL until the first one),
+	 * and the step whose fetch the controller failed though the agent
+	 * counted it a change (0: none; see on_fetch_result). */
+	struct fetch_rx		*fetch;
+	uint32_t		 fetch_failed_step;
 };
 
 /* A queued side effect on the state database. */
@@ -366,6 +372,24 @@ step_timer_cb(evutil_socket_t fd, short what, void *arg)
 	sched_pump(h->s);
 }
 
+/* Does h's rendered step number `step` hold a fetch task? */
+static int
+step_has_fetch(const struct shost *h, size_t step)
+{
+	const struct rendered_step *rs;
+	size_t i, k;
+
+	for (i = 0; h->rh != NULL && i < h->rh->nsteps; i++) {
+		rs = &h->rh->steps[i];
+		if (rs->step != step)
+			continue;
+		for (k = 0; k < rs->ntasks; k++)
+			if (strcmp(rs->tasks[k].module, "fetch") == 0)
+				return 1;
+	}
+	return 0;
+}
+
 /*
  * Can step rs (a rendered step of h) be sent now?  Returns 1 (yes, with the
  * local in-flight needs appended to req), 0 (wait), or -1 (never: a needed
@@ -397,7 +421,11 @@ step_ready(struct shost *h, const struct rendered_step *rs, uint32_t *req,
 				if (k == h->idx)
 					return -1;
 			} else if (host_in_play(&s->hosts[k])) {
-				if (k == h->idx && c == C_SENT) {
+				/* Not past a fetch: the controller may
+				 * yet fail it (a bad copy), which the
+				 * agent would not skip us for. */
+				if (k == h->idx && c == C_SENT &&
+				    !step_has_fetch(h, n)) {
 					/* Same host, in flight: the agent
 					 * runs it first and skips us if it
 					 * fails. */
@@ -888,6 +916,9 @@ send_blob(struct shost *h, const struct kp_frame *f)
 	for (i = 0; h->s->o.bundle != NULL && i < h->s->o.bundle->ncomp; i++)
 		if (strcmp(h->s->o.bundle->comp[i].sha256, req.sha256) == 0)
 			c = &h->s->o.bundle->comp[i];
+	for (i = 0; c == NULL && i < h->s->o.nextra_blobs; i++)
+		if (strcmp(h->s->o.extra_blobs[i].sha256, req.sha256) == 0)
+			c = &h->s->o.extra_blobs[i];
 	if (c == NULL || (h->blob.buf = malloc(KP_BLOB_CHUNK)) == NULL ||
 	    (h->blob.fd = open(c->path, O_RDONLY | O_CLOEXEC)) == -1) {
 		blob_end(h);
@@ -907,6 +938,70 @@ send_blob(struct shost *h, const struct kp_frame *f)
 	h->blob.reqid = f->reqid;
 	kp_blob_req_clear(&req);
 	return blob_pump(h);
+}
+
+/*
+ * A chunk of a fetch task's file, written through to <dest>.part by
+ * fetch.c.  Only a fetch task of a step in flight here may send one, and
+ * never in a plan (the agent sends nothing in check mode).
+ */
+static int
+on_fetch_data(struct shost *h, const struct kp_frame *f)
+{
+	const struct rendered_task *t;
+	const struct rendered_step *rs = NULL;
+	struct kp_fetch_data d;
+	int r;
+
+	if ((h->st != HS_RUNNING && h->st != HS_PARKING) ||
+	    h->s->o.check_only)
+		return KORCH_ERR_BAD_FRAME;
+	if ((r = kp_dec_fetch_data(f, &d)) != 0)
+		return r;
+	t = render_find_task(h->rh, d.task_id, &rs);
+	if (t == NULL || strcmp(t->module, "fetch") != 0 ||
+	    WIRE_STEP_ID(rs->step) != d.step_id ||
+	    *cell(h->s, rs->step, h->idx) != C_SENT)
+		r = KORCH_ERR_BAD_FRAME;
+	else if (h->fetch == NULL && (h->fetch = fetch_rx_new()) == NULL)
+		r = KORCH_ERR_ALLOC;
+	else
+		r = fetch_rx_data(h->fetch, &d, render_task_arg(t, "dest"),
+		    render_task_arg(t, "max_size"));
+	kp_fetch_data_clear(&d);
+	return r;
+}
+
+/*
+ * Before a TASK_RESULT is recorded: a fetch task's copy is kept only when
+ * whole and matching the sha256 the agent reports, else fetch.c turns the
+ * result into failed.  The agent still counts that task a change, so its
+ * STEP_DONE is corrected (on_frame); the step's dependents were held back
+ * (step_ready), so none of them ran.
+ */
+static int
+on_fetch_result(struct shost *h, struct kp_task_result *tr)
+{
+	const struct rendered_task *t = NULL;
+	const char *dest = NULL;
+	int was = tr->status, r;
+
+	if (h->rh != NULL)
+		t = render_find_task(h->rh, tr->task_id, NULL);
+	if (t != NULL && strcmp(t->module, "fetch") == 0 &&
+	    !h->s->o.check_only)
+		dest = render_task_arg(t, "dest");
+	if (h->fetch == NULL) {
+		if (dest == NULL)
+			return 0;	/* never a transfer: nothing to check */
+		if ((h->fetch = fetch_rx_new()) == NULL)
+			return KORCH_ERR_ALLOC;
+	}
+	if ((r = fetch_rx_result(h->fetch, dest, tr)) != 0)
+		return r;
+	if (was != KP_ST_FAILED && tr->status == KP_ST_FAILED)
+		h->fetch_failed_step = tr->step_id;
+	return 0;
 }
 
 /* Decode and handle one frame; KORCH_ERR_* ends the host. */
@@ -952,16 +1047,31 @@ on_frame(struct shost *h, const struct kp_frame *f)
 			return KORCH_ERR_BAD_FRAME;
 		if ((r = kp_dec_task_result(f, &tr)) != 0)
 			return r;
+		if ((r = on_fetch_result(h, &tr)) != 0) {
+			kp_task_result_clear(&tr);
+			return r;
+		}
 		on_task_result(h, &tr);
 		kp_task_result_clear(&tr);
 		return 0;
 	case KP_STEP_DONE:
 		if ((r = kp_dec_step_done(f, &sd)) != 0)
 			return r;
+		/* A fetch the controller failed fails its step, whatever
+		 * the agent counted. */
+		if (h->fetch_failed_step != 0 &&
+		    sd.step_id == h->fetch_failed_step) {
+			sd.failed++;
+			if (sd.changed > 0)
+				sd.changed--;
+			h->fetch_failed_step = 0;
+		}
 		on_step_done(h, &sd);
 		return 0;
 	case KP_BLOB_REQ:
 		return send_blob(h, f);
+	case KP_FETCH_DATA:
+		return on_fetch_data(h, f);
 	case KP_ERROR:
 		if ((r = kp_dec_error(f, &er)) != 0)
 			return r;
@@ -1042,6 +1152,8 @@ conn_gone(struct ssh_conn *c, int err, const char *msg, void *arg)
 	h->conn = NULL;
 	s->active--;
 	blob_end(h);
+	fetch_rx_abort(h->fetch);	/* a copy cut short is no copy */
+	h->fetch_failed_step = 0;
 	kbuf_reset(h->in);
 	evtimer_del(h->step_timer);
 	switch (h->st) {
@@ -1124,6 +1236,7 @@ host_fail(struct shost *h, enum hstate st, int err, const char *msg)
 		s->active--;
 	}
 	blob_end(h);
+	fetch_rx_abort(h->fetch);
 	evtimer_del(h->step_timer);
 	host_set_state(h, st);
 	/* Everything it had not finished is failed: barriers stop waiting. */
@@ -1260,6 +1373,17 @@ limit_has(const char *limit, const char *name)
 	return 0;
 }
 
+static int
+step_selected(const char *const *steps, const char *name)
+{
+	if (steps == NULL)
+		return 1;
+	for (; *steps != NULL; steps++)
+		if (strcmp(*steps, name) == 0)
+			return 1;
+	return 0;
+}
+
 int
 sched_new(const struct inventory *inv, const struct playbook *pb,
     const struct dag *dag, struct kstate *st, int64_t run_id,
@@ -1372,7 +1496,8 @@ sched_new(const struct inventory *inv, const struct playbook *pb,
 			continue;
 		}
 		for (k = 0; k < s->nsteps; k++)
-			if (dag_applies(dag, k, i))
+			if (dag_applies(dag, k, i) &&
+			    step_selected(opts->steps, pb->steps[k].name))
 				*cell(s, k, i) = C_PENDING;
 	}
 	*out = s;
@@ -1400,6 +1525,7 @@ sched_free(struct sched *s)
 			event_free(h->step_timer);
 		if (h->s != NULL)	/* initialised */
 			blob_end(h);
+		fetch_rx_free(h->fetch);
 		if (h->blob_timer != NULL)
 			event_free(h->blob_timer);
 		rendered_host_free(h->rh);
@@ -1439,8 +1565,10 @@ sched_run(struct sched *s)
 	size_t i;
 	enum kstate_outcome outcome;
 
-	event_add(s->sigint_ev, NULL);
-	event_add(s->sigterm_ev, NULL);
+	if (!s->o.no_signals) {
+		event_add(s->sigint_ev, NULL);
+		event_add(s->sigterm_ev, NULL);
+	}
 	sched_pump(s);
 	if (!s->fatal)
 		event_base_dispatch(s->base);
@@ -1506,6 +1634,28 @@ sched_outcome(const struct sched *s, unsigned *hosts, unsigned *failed,
 		else if (h->st != HS_DONE || h->c.failed > 0)
 			(*failed)++;
 	}
+}
+
+enum sched_host_result
+sched_host_result(const struct sched *s, size_t host, const char **why,
+    const char **task)
+{
+	const struct shost *h = &s->hosts[host];
+	size_t k;
+
+	*why = *task = NULL;
+	if (h->st == HS_EXCLUDED)
+		return SCHED_HOST_EXCLUDED;
+	if (h->st == HS_DONE && h->c.failed == 0)
+		return SCHED_HOST_OK;
+	*why = h->error;
+	for (k = 0; k < h->nnotes && *why == NULL; k++)
+		if (h->notes[k].status == KP_ST_FAILED) {
+			*why = h->notes[k].message;
+			*task = h->notes[k].key;
+		}
+	return h->st == HS_UNREACHABLE ? SCHED_HOST_UNREACHABLE :
+	    SCHED_HOST_FAILED;
 }
 
 void

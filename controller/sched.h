@@ -29,6 +29,7 @@ struct report;
 struct json;
 
 struct bundle;
+struct bundle_component;
 struct vars;
 
 struct sched_opts {
@@ -42,6 +43,16 @@ struct sched_opts {
 	 * a new map the engine frees, or NULL: none. */
 	int		(*host_vars)(void *arg, size_t host, struct vars **out);
 	void		*host_vars_arg;
+	/* Only these steps (names, NULL-terminated; NULL: every step).  A
+	 * need on a step left out counts as met: the caller vouches for it
+	 * (an upgrade phase runs the master step alone on one host). */
+	const char *const *steps;
+	/* Content served besides the bundle's (an etcd snapshot to
+	 * restore), matched by sha256 like the bundle's. */
+	const struct bundle_component *extra_blobs;
+	size_t		 nextra_blobs;
+	/* Leave SIGINT/SIGTERM to the caller (who stops between runs). */
+	int		 no_signals;
 };
 
 struct sched;
@@ -69,6 +80,19 @@ int sched_run(struct sched *s);
 /* After sched_run: how many hosts failed / were unreachable / took part. */
 void sched_outcome(const struct sched *s, unsigned *hosts, unsigned *failed,
     unsigned *unreachable, unsigned *changed_tasks);
+
+enum sched_host_result {
+	SCHED_HOST_OK,		/* every step it ran succeeded */
+	SCHED_HOST_FAILED,
+	SCHED_HOST_UNREACHABLE,
+	SCHED_HOST_EXCLUDED,	/* not in the run */
+};
+
+/* After sched_run: how host (inventory index) fared.  When it failed:
+ * *why is the host's error, or else the message of its first failed task
+ * and *task that task's key (else NULL).  Both valid until sched_free(). */
+enum sched_host_result sched_host_result(const struct sched *s, size_t host,
+    const char **why, const char **task);
 
 /* After sched_run: print the recap lines through the report. */
 void sched_recap(const struct sched *s);

@@ -49,6 +49,11 @@ static const struct kms_arg observe_args[] = {
 	{ "desired", 0 }, { NULL, 0 }
 };
 
+/* dest is the controller's: the agent checks it is a path but never uses it. */
+static const struct kms_arg fetch_args[] = {
+	{ "path", REQ }, { "dest", REQ }, { "max_size", 0 }, { NULL, 0 }
+};
+
 static const struct kms_module modules[] = {
 	{ "file", file_args, "a file's content, mode and owner" },
 	{ "directory", directory_args, "a directory with mode and owner" },
@@ -60,6 +65,7 @@ static const struct kms_module modules[] = {
 	{ "probe", probe_args, "wait for a TCP port or HTTP URL" },
 	{ "observe", observe_args, "report a component's version and state" },
 	{ "fail", fail_args, "fail with a message (with when: a pre-flight check)" },
+	{ "fetch", fetch_args, "copy a file from the host to dest on the controller" },
 	{ NULL, NULL, NULL }
 };
 

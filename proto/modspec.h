@@ -12,6 +12,11 @@
 #define KMS_REPEAT	0x1u	/* argument may be given more than once (a list) */
 #define KMS_REQUIRED	0x2u
 
+/* fetch's max_size when none is given (2 GiB): the agent refuses bigger
+ * files and the controller refuses to receive more, so a wrong path (a
+ * disk image, a growing log) cannot fill the controller's disk. */
+#define KMS_FETCH_MAX_DEFAULT	(2ULL << 30)
+
 struct kms_arg {
 	const char	*name;
 	unsigned	 flags;

@@ -42,6 +42,7 @@ kp_type_name(int type)
 	case KP_BLOB:		return "BLOB";
 	case KP_ERROR:		return "ERROR";
 	case KP_BYE:		return "BYE";
+	case KP_FETCH_DATA:	return "FETCH_DATA";
 	}
 	return "unknown";
 }
@@ -415,6 +416,31 @@ int
 kp_enc_bye(struct kbuf *out, uint32_t reqid)
 {
 	return kp_frame_put(out, KP_BYE, reqid, NULL, 0);
+}
+
+int
+kp_enc_fetch_data(struct kbuf *out, uint32_t reqid,
+    const struct kp_fetch_data *m)
+{
+	struct kbuf *b = NULL;
+	int r;
+
+	if (m == NULL || m->len > KP_BLOB_CHUNK ||
+	    (m->len > 0 && m->data == NULL) || m->last > 1 ||
+	    m->offset > UINT64_MAX - m->len)
+		return KORCH_ERR_INVALID_ARG;
+	if ((b = body_new()) == NULL)
+		return KORCH_ERR_ALLOC;
+	if ((r = kbuf_put_u32(b, m->step_id)) != KORCH_OK ||
+	    (r = kbuf_put_u32(b, m->task_id)) != KORCH_OK ||
+	    (r = kbuf_put_u64(b, m->offset)) != KORCH_OK ||
+	    (r = kbuf_put_str(b, m->data, m->len)) != KORCH_OK ||
+	    (r = kbuf_put_u8(b, m->last)) != KORCH_OK)
+		goto out;
+	r = body_finish(out, KP_FETCH_DATA, reqid, b);
+out:
+	kbuf_free(b);
+	return r;
 }
 
 /* ---- decoding helpers -------------------------------------------------- */
@@ -794,6 +820,49 @@ out:
 	return e;
 }
 
+int
+kp_dec_fetch_data(const struct kp_frame *f, struct kp_fetch_data *m)
+{
+	struct kreader r;
+	const uint8_t *p;
+	size_t n;
+	int e;
+
+	if (m == NULL)
+		return KORCH_ERR_INVALID_ARG;
+	memset(m, 0, sizeof(*m));
+	if ((e = dec_begin(f, KP_FETCH_DATA, &r)) != KORCH_OK)
+		return e;
+	if ((e = bad(kreader_u32(&r, &m->step_id))) != KORCH_OK ||
+	    (e = bad(kreader_u32(&r, &m->task_id))) != KORCH_OK ||
+	    (e = bad(kreader_u64(&r, &m->offset))) != KORCH_OK ||
+	    (e = bad(kreader_str(&r, &p, &n))) != KORCH_OK)
+		goto out;
+	/* The chunk limit keeps a receiver's buffer bounded, whatever the
+	 * frame limit allows. */
+	if (n > KP_BLOB_CHUNK) {
+		e = KORCH_ERR_BAD_FRAME;
+		goto out;
+	}
+	/* Never NULL, even for an empty chunk, so callers need no case. */
+	if ((m->data = malloc(n > 0 ? n : 1)) == NULL) {
+		e = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	if (n > 0)
+		memcpy(m->data, p, n);
+	m->len = (uint32_t)n;
+	if ((e = bad(kreader_u8(&r, &m->last))) != KORCH_OK ||
+	    (e = dec_end(&r)) != KORCH_OK)
+		goto out;
+	if (m->last > 1 || m->offset > UINT64_MAX - m->len)
+		e = KORCH_ERR_BAD_FRAME;
+out:
+	if (e != KORCH_OK)
+		kp_fetch_data_clear(m);
+	return e;
+}
+
 /* ---- clear ------------------------------------------------------------- */
 
 void
@@ -868,6 +937,15 @@ kp_error_clear(struct kp_error *m)
 	if (m == NULL)
 		return;
 	free(m->message);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+kp_fetch_data_clear(struct kp_fetch_data *m)
+{
+	if (m == NULL)
+		return;
+	free(m->data);
 	memset(m, 0, sizeof(*m));
 }
 

@@ -26,13 +26,15 @@
 
 #include "buf.h"
 
-#define KP_VERSION		1
+/* 2: FETCH_DATA and the fetch module (an agent still serves 1). */
+#define KP_VERSION		2
+#define KP_VERSION_FETCH	2		/* first version with FETCH_DATA */
 #define KP_GREETING		"KORCH-AGENT-READY"
 #define KP_GREETING_MAX		256		/* the greeting line's limit */
 #define KP_HDR_LEN		9		/* length + type + reqid */
 #define KP_MAX_FRAME		(8u << 20)	/* hard limit per frame */
 #define KP_MAX_ITEMS		65536		/* list counts in one message */
-#define KP_BLOB_CHUNK		(1u << 20)	/* BLOB data per frame */
+#define KP_BLOB_CHUNK		(1u << 20)	/* BLOB / FETCH_DATA data per frame */
 
 enum kp_type {
 	KP_HELLO	= 1,	/* agent -> ctl: version, build hash */
@@ -46,6 +48,7 @@ enum kp_type {
 	KP_BLOB		= 9,	/* ctl -> agent: a chunk of that content */
 	KP_ERROR	= 10,	/* either way: fatal to the session */
 	KP_BYE		= 11,	/* ctl -> agent: finish and exit */
+	KP_FETCH_DATA	= 12,	/* agent -> ctl: a chunk of a file it fetches */
 };
 
 /* KP_START flags */
@@ -172,6 +175,20 @@ struct kp_error {
 	char		*message;
 };
 
+/*
+ * A chunk of a file a fetch task sends to the controller.  Offsets run
+ * contiguously from 0; the final chunk (possibly empty) has last = 1; the
+ * task's TASK_RESULT follows and carries the sha256.
+ */
+struct kp_fetch_data {
+	uint32_t	 step_id;
+	uint32_t	 task_id;
+	uint64_t	 offset;
+	uint8_t		*data;
+	uint32_t	 len;		/* <= KP_BLOB_CHUNK */
+	uint8_t		 last;		/* 0 or 1 */
+};
+
 /* Encoders append one whole frame to out. */
 int kp_enc_hello(struct kbuf *out, uint32_t reqid, const struct kp_hello *m);
 int kp_enc_start(struct kbuf *out, uint32_t reqid, const struct kp_start *m);
@@ -187,6 +204,8 @@ int kp_enc_blob_req(struct kbuf *out, uint32_t reqid,
 int kp_enc_blob(struct kbuf *out, uint32_t reqid, const struct kp_blob *m);
 int kp_enc_error(struct kbuf *out, uint32_t reqid, const struct kp_error *m);
 int kp_enc_bye(struct kbuf *out, uint32_t reqid);
+int kp_enc_fetch_data(struct kbuf *out, uint32_t reqid,
+    const struct kp_fetch_data *m);
 
 /* Decoders: f->type must match (else KORCH_ERR_BAD_FRAME). */
 int kp_dec_hello(const struct kp_frame *f, struct kp_hello *m);
@@ -198,6 +217,7 @@ int kp_dec_step_done(const struct kp_frame *f, struct kp_step_done *m);
 int kp_dec_blob_req(const struct kp_frame *f, struct kp_blob_req *m);
 int kp_dec_blob(const struct kp_frame *f, struct kp_blob *m);
 int kp_dec_error(const struct kp_frame *f, struct kp_error *m);
+int kp_dec_fetch_data(const struct kp_frame *f, struct kp_fetch_data *m);
 
 void kp_hello_clear(struct kp_hello *m);
 void kp_facts_clear(struct kp_facts *m);
@@ -206,6 +226,7 @@ void kp_task_result_clear(struct kp_task_result *m);
 void kp_blob_req_clear(struct kp_blob_req *m);
 void kp_blob_clear(struct kp_blob *m);
 void kp_error_clear(struct kp_error *m);
+void kp_fetch_data_clear(struct kp_fetch_data *m);
 
 /* Look up an argument: first value of key, or NULL. */
 const struct kp_kv *kp_task_arg(const struct kp_task *t, const char *key);

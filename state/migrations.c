@@ -6,13 +6,12 @@
  * Each is applied in its own IMMEDIATE transaction after re-reading the
  * version inside it, so two processes opening a new file at once migrate it
  * once.  Never edit a migration that has shipped; append a new one and bump
- * KSTATE_SCHEMA_VERSION in state.h.  (The upgrade journal comes as
- * migration 2.)
+ * KSTATE_SCHEMA_VERSION in state.h.
  *
  * Conventions: timestamps INTEGER ms since the epoch; enum-like columns are
- * TEXT with a CHECK listing the names of state.c's tables; ids referencing
- * runs are NULLed (not cascaded) where the row describes a host rather than
- * a run.
+ * TEXT with a CHECK listing the names of the tables in state.c and
+ * upgrade.c; ids referencing runs are NULLed (not cascaded) where the row
+ * describes a host (or an upgrade) rather than a run.
  */
 #include <stddef.h>
 
@@ -130,6 +129,63 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (host, component)\n"
 	") WITHOUT ROWID;\n"
 	"PRAGMA user_version = 2;\n",
+
+	/* 2 -> 3: the upgrade journal (every phase of every host of an
+	 * upgrade or rollback, so an interrupted one resumes where it
+	 * stopped) and settings (small facts the next command needs).
+	 * Upgrades outlive the runs that work on them: run_id is NULLed, and
+	 * kstate_run_begin()'s sweep of dead runs never touches this table.
+	 * ended_at is set only once the upgrade is done or abandoned (a
+	 * failed one is still to be resumed).  A handful of rows per
+	 * cluster lifetime: no index beyond the keys. */
+	"CREATE TABLE upgrades (\n"
+	"  id              INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  kind            TEXT NOT NULL\n"
+	"                    CHECK (kind IN ('upgrade', 'rollback')),\n"
+	"  from_version    TEXT NOT NULL,\n"
+	"  to_version      TEXT NOT NULL,\n"
+	"  status          TEXT NOT NULL DEFAULT 'running' CHECK (status IN\n"
+	"    ('running', 'failed', 'done', 'abandoned')),\n"
+	"  max_unavailable INTEGER NOT NULL CHECK (max_unavailable >= 1),\n"
+	"  parent_id       INTEGER REFERENCES upgrades(id),\n"
+	"  snapshot        TEXT,\n"
+	"  message         TEXT,\n"
+	"  started_at      INTEGER NOT NULL,\n"
+	"  ended_at        INTEGER,\n"
+	"  run_id          INTEGER REFERENCES runs(id) ON DELETE SET NULL\n"
+	");\n"
+
+	/* host is not a reference to hosts: the journal is the plan, written
+	 * before every host has been contacted, and forgetting a host must
+	 * not erase what was done to it.  batch is the node batch (from 1),
+	 * 0 for the other phases. */
+	"CREATE TABLE upgrade_phases (\n"
+	"  upgrade_id   INTEGER NOT NULL\n"
+	"                 REFERENCES upgrades(id) ON DELETE CASCADE,\n"
+	"  seq          INTEGER NOT NULL CHECK (seq >= 1),\n"
+	"  host         TEXT NOT NULL CHECK (length(host) >= 1),\n"
+	"  phase        TEXT NOT NULL CHECK (phase IN\n"
+	"    ('snapshot', 'etcd', 'master', 'node')),\n"
+	"  batch        INTEGER NOT NULL DEFAULT 0\n"
+	"                 CHECK (batch >= 0 AND\n"
+	"                   (phase = 'node' OR batch = 0)),\n"
+	"  status       TEXT NOT NULL DEFAULT 'pending' CHECK (status IN\n"
+	"    ('pending', 'running', 'done', 'failed')),\n"
+	"  from_version TEXT,\n"
+	"  to_version   TEXT,\n"
+	"  started_at   INTEGER,\n"
+	"  ended_at     INTEGER,\n"
+	"  attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),\n"
+	"  message      TEXT,\n"
+	"  PRIMARY KEY (upgrade_id, host, phase),\n"
+	"  UNIQUE (upgrade_id, seq)\n"
+	") WITHOUT ROWID;\n"
+
+	"CREATE TABLE settings (\n"
+	"  key   TEXT PRIMARY KEY NOT NULL CHECK (length(key) >= 1),\n"
+	"  value TEXT NOT NULL\n"
+	") WITHOUT ROWID;\n"
+	"PRAGMA user_version = 3;\n",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

@@ -10,14 +10,9 @@
 #include "err.h"
 #include "state-int.h"
 
-typedef int (*decode_fn)(sqlite3_stmt *, void *);
-typedef void (*clear_fn)(void *);
-
-/* Step s to the end, decoding each row into a growing array of esize-byte
- * elements.  On failure everything decoded so far is cleared and freed. */
-static int
-collect(struct kstate *st, sqlite3_stmt *s, size_t esize, decode_fn decode,
-    clear_fn clear, void **out, size_t *nout)
+int
+kstate_collect(struct kstate *st, sqlite3_stmt *s, size_t esize,
+    decode_fn decode, clear_fn clear, void **out, size_t *nout)
 {
 	char	*v = NULL, *nv;
 	size_t	 n = 0, cap = 0, i;
@@ -62,8 +57,8 @@ collect(struct kstate *st, sqlite3_stmt *s, size_t esize, decode_fn decode,
 	return r;
 }
 
-static int
-prepare(struct kstate *st, const char *sql, sqlite3_stmt **s)
+int
+kstate_prepare(struct kstate *st, const char *sql, sqlite3_stmt **s)
 {
 	int rc;
 
@@ -138,7 +133,7 @@ run_one(struct kstate *st, sqlite3_stmt *s, const char *what,
 	size_t	 n = 0;
 	int	 r;
 
-	if ((r = collect(st, s, sizeof(struct kstate_run), run_decode,
+	if ((r = kstate_collect(st, s, sizeof(struct kstate_run), run_decode,
 	    run_clear, &v, &n)) != KORCH_OK)
 		return r;
 	if (n == 0) {
@@ -160,7 +155,7 @@ kstate_run_last(struct kstate *st, const char *kind, struct kstate_run **out)
 	if (out == NULL)
 		return KORCH_ERR_INVALID_ARG;
 	*out = NULL;
-	if ((r = prepare(st, "SELECT " RUN_COLS " FROM runs"
+	if ((r = kstate_prepare(st, "SELECT " RUN_COLS " FROM runs"
 	    " WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT 1", &s)) !=
 	    KORCH_OK)
 		goto out;
@@ -185,8 +180,8 @@ kstate_run_get(struct kstate *st, int64_t id, struct kstate_run **out)
 	if (out == NULL)
 		return KORCH_ERR_INVALID_ARG;
 	*out = NULL;
-	if ((r = prepare(st, "SELECT " RUN_COLS " FROM runs WHERE id = ?1",
-	    &s)) != KORCH_OK)
+	if ((r = kstate_prepare(st, "SELECT " RUN_COLS " FROM runs"
+	    " WHERE id = ?1", &s)) != KORCH_OK)
 		goto out;
 	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
 		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
@@ -224,13 +219,13 @@ list_by_host(struct kstate *st, const char *sql, const char *host,
 		return KORCH_ERR_INVALID_ARG;
 	*out = NULL;
 	*n = 0;
-	if ((r = prepare(st, sql, &s)) != KORCH_OK)
+	if ((r = kstate_prepare(st, sql, &s)) != KORCH_OK)
 		goto out;
 	if (kstate_bind_text(s, 1, host) != SQLITE_OK) {
 		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
 		goto out;
 	}
-	r = collect(st, s, size, decode, clear, out, n);
+	r = kstate_collect(st, s, size, decode, clear, out, n);
  out:
 	sqlite3_finalize(s);
 	return r;
@@ -280,11 +275,11 @@ kstate_hosts_list(struct kstate *st, struct kstate_host **out, size_t *n)
 		return KORCH_ERR_INVALID_ARG;
 	*out = NULL;
 	*n = 0;
-	if ((r = prepare(st, "SELECT name, address, facts, hostkey_fp,"
+	if ((r = kstate_prepare(st, "SELECT name, address, facts, hostkey_fp,"
 	    " last_contact, last_run_id, reachable, last_error"
 	    " FROM hosts ORDER BY name", &s)) != KORCH_OK)
 		goto out;
-	r = collect(st, s, sizeof(**out), host_decode, host_clear,
+	r = kstate_collect(st, s, sizeof(**out), host_decode, host_clear,
 	    &v, n);
 	if (r == KORCH_OK)
 		*out = v;
@@ -398,7 +393,7 @@ kstate_run_hosts_list(struct kstate *st, int64_t run_id,
 		return KORCH_ERR_INVALID_ARG;
 	*out = NULL;
 	*n = 0;
-	if ((r = prepare(st, "SELECT run_id, host, outcome, ok, changed,"
+	if ((r = kstate_prepare(st, "SELECT run_id, host, outcome, ok, changed,"
 	    " failed, skipped, error FROM run_hosts WHERE run_id = ?1"
 	    " ORDER BY host", &s)) != KORCH_OK)
 		goto out;
@@ -406,8 +401,8 @@ kstate_run_hosts_list(struct kstate *st, int64_t run_id,
 		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
 		goto out;
 	}
-	r = collect(st, s, sizeof(**out), run_host_decode, run_host_clear,
-	    &v, n);
+	r = kstate_collect(st, s, sizeof(**out), run_host_decode,
+	    run_host_clear, &v, n);
 	if (r == KORCH_OK)
 		*out = v;
  out:
@@ -480,9 +475,9 @@ kstate_results_list(struct kstate *st, int64_t run_id, const char *host,
 		return KORCH_ERR_INVALID_ARG;
 	*out = NULL;
 	*n = 0;
-	if ((r = prepare(st, "SELECT run_id, host, step, task_key, module,"
-	    " desired_digest, status, changed, message, diff, started_at,"
-	    " duration_ms FROM task_results"
+	if ((r = kstate_prepare(st, "SELECT run_id, host, step, task_key,"
+	    " module, desired_digest, status, changed, message, diff,"
+	    " started_at, duration_ms FROM task_results"
 	    " WHERE run_id = ?1 AND (?2 IS NULL OR host = ?2)"
 	    "  AND (?3 = 0 OR status IN ('failed', 'unreachable'))"
 	    " ORDER BY host, started_at, task_key", &s)) != KORCH_OK)
@@ -493,7 +488,7 @@ kstate_results_list(struct kstate *st, int64_t run_id, const char *host,
 		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
 		goto out;
 	}
-	r = collect(st, s, sizeof(**out), result_decode, result_clear,
+	r = kstate_collect(st, s, sizeof(**out), result_decode, result_clear,
 	    &v, n);
 	if (r == KORCH_OK)
 		*out = v;

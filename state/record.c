@@ -8,30 +8,6 @@
 #include "err.h"
 #include "state-int.h"
 
-static int
-bind_err(struct kstate *st)
-{
-	return kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
-}
-
-static int
-need(struct kstate *st, const char *what, const void *v)
-{
-	if (v != NULL)
-		return KORCH_OK;
-	kstate_seterr(st, "%s is required", what);
-	return KORCH_ERR_INVALID_ARG;
-}
-
-/* run_id <= 0 stands for "no run" and is stored as NULL. */
-static int
-bind_run(sqlite3_stmt *s, int idx, int64_t run_id)
-{
-	if (run_id <= 0)
-		return sqlite3_bind_null(s, idx);
-	return sqlite3_bind_int64(s, idx, run_id);
-}
-
 int
 kstate_record_result(struct kstate *st, const struct kstate_result *res)
 {
@@ -42,11 +18,11 @@ kstate_record_result(struct kstate *st, const struct kstate_result *res)
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
-	if ((r = need(st, "result", res)) != KORCH_OK ||
-	    (r = need(st, "host", res->host)) != KORCH_OK ||
-	    (r = need(st, "step", res->step)) != KORCH_OK ||
-	    (r = need(st, "task key", res->task_key)) != KORCH_OK ||
-	    (r = need(st, "module", res->module)) != KORCH_OK)
+	if ((r = kstate_need(st, "result", res)) != KORCH_OK ||
+	    (r = kstate_need(st, "host", res->host)) != KORCH_OK ||
+	    (r = kstate_need(st, "step", res->step)) != KORCH_OK ||
+	    (r = kstate_need(st, "task key", res->task_key)) != KORCH_OK ||
+	    (r = kstate_need(st, "module", res->module)) != KORCH_OK)
 		return r;
 	if (kstate_status_parse(kstate_status_name(res->status)) < 0 ||
 	    res->duration_ms < 0 || res->run_id <= 0) {
@@ -85,7 +61,7 @@ kstate_record_result(struct kstate *st, const struct kstate_result *res)
 		    kstate_bind_text(s, 10, res->diff) ||
 		    sqlite3_bind_int64(s, 11, started) ||
 		    sqlite3_bind_int64(s, 12, res->duration_ms)) {
-			r = bind_err(st);
+			r = kstate_bind_err(st);
 			goto out;
 		}
 		if ((r = kstate_step_done(st, s, "recording result")) !=
@@ -102,7 +78,7 @@ kstate_record_result(struct kstate *st, const struct kstate_result *res)
 		    sqlite3_bind_int(s, 5, changed) ||
 		    sqlite3_bind_int64(s, 6, at) ||
 		    sqlite3_bind_int64(s, 7, res->run_id)) {
-			r = bind_err(st);
+			r = kstate_bind_err(st);
 			goto out;
 		}
 		if ((r = kstate_step_done(st, s, "recording observed state")) !=
@@ -130,7 +106,7 @@ json_check(struct kstate *st, const char *host, const char *json)
 	if ((r = kstate_stmt(st, KS_JSON_VALID, &s)) != KORCH_OK)
 		return r;
 	if (kstate_bind_text(s, 1, json))
-		return bind_err(st);
+		return kstate_bind_err(st);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		valid = sqlite3_column_int(s, 0);
@@ -156,7 +132,7 @@ kstate_record_host(struct kstate *st, int64_t run_id, const char *name,
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
-	if ((r = need(st, "host name", name)) != KORCH_OK)
+	if ((r = kstate_need(st, "host name", name)) != KORCH_OK)
 		return r;
 	if (facts_json != NULL && (r = json_check(st, name, facts_json)) !=
 	    KORCH_OK)
@@ -167,11 +143,11 @@ kstate_record_host(struct kstate *st, int64_t run_id, const char *name,
 	    kstate_bind_text(s, 2, address) ||
 	    kstate_bind_text(s, 3, facts_json) ||
 	    kstate_bind_text(s, 4, hostkey_fp) ||
-	    bind_run(s, 5, run_id) ||
+	    kstate_bind_run(s, 5, run_id) ||
 	    sqlite3_bind_int(s, 6, reachable ? 1 : 0) ||
 	    sqlite3_bind_int64(s, 7, kstate_now_ms()) ||
 	    kstate_bind_text(s, 8, error))
-		return bind_err(st);
+		return kstate_bind_err(st);
 	return kstate_step_done(st, s, "recording host");
 }
 
@@ -185,7 +161,7 @@ kstate_record_run_host(struct kstate *st, int64_t run_id, const char *host,
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
-	if ((r = need(st, "host name", host)) != KORCH_OK)
+	if ((r = kstate_need(st, "host name", host)) != KORCH_OK)
 		return r;
 	if (kstate_outcome_parse(kstate_outcome_name(outcome)) < 0 ||
 	    run_id <= 0 || ok < 0 || changed < 0 || failed < 0 ||
@@ -203,7 +179,7 @@ kstate_record_run_host(struct kstate *st, int64_t run_id, const char *host,
 	    sqlite3_bind_int(s, 6, failed) ||
 	    sqlite3_bind_int(s, 7, skipped) ||
 	    kstate_bind_text(s, 8, error))
-		return bind_err(st);
+		return kstate_bind_err(st);
 	return kstate_step_done(st, s, "recording host outcome");
 }
 
@@ -216,17 +192,17 @@ kstate_pending_restart_set(struct kstate *st, const char *host,
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
-	if ((r = need(st, "host name", host)) != KORCH_OK ||
-	    (r = need(st, "task key", task_key)) != KORCH_OK)
+	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
+	    (r = kstate_need(st, "task key", task_key)) != KORCH_OK)
 		return r;
 	if ((r = kstate_stmt(st, KS_PENDING_SET, &s)) != KORCH_OK)
 		return r;
 	if (kstate_bind_text(s, 1, host) ||
 	    kstate_bind_text(s, 2, task_key) ||
 	    kstate_bind_text(s, 3, reason != NULL ? reason : "") ||
-	    bind_run(s, 4, run_id) ||
+	    kstate_bind_run(s, 4, run_id) ||
 	    sqlite3_bind_int64(s, 5, kstate_now_ms()))
-		return bind_err(st);
+		return kstate_bind_err(st);
 	return kstate_step_done(st, s, "recording pending restart");
 }
 
@@ -239,13 +215,13 @@ kstate_pending_restart_clear(struct kstate *st, const char *host,
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
-	if ((r = need(st, "host name", host)) != KORCH_OK ||
-	    (r = need(st, "task key", task_key)) != KORCH_OK)
+	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
+	    (r = kstate_need(st, "task key", task_key)) != KORCH_OK)
 		return r;
 	if ((r = kstate_stmt(st, KS_PENDING_CLEAR, &s)) != KORCH_OK)
 		return r;
 	if (kstate_bind_text(s, 1, host) || kstate_bind_text(s, 2, task_key))
-		return bind_err(st);
+		return kstate_bind_err(st);
 	return kstate_step_done(st, s, "clearing pending restart");
 }
 
@@ -258,14 +234,14 @@ kstate_pending_restart_get(struct kstate *st, const char *host,
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
-	if ((r = need(st, "host name", host)) != KORCH_OK ||
-	    (r = need(st, "task key", task_key)) != KORCH_OK ||
-	    (r = need(st, "result pointer", pending)) != KORCH_OK)
+	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
+	    (r = kstate_need(st, "task key", task_key)) != KORCH_OK ||
+	    (r = kstate_need(st, "result pointer", pending)) != KORCH_OK)
 		return r;
 	if ((r = kstate_stmt(st, KS_PENDING_GET, &s)) != KORCH_OK)
 		return r;
 	if (kstate_bind_text(s, 1, host) || kstate_bind_text(s, 2, task_key))
-		return bind_err(st);
+		return kstate_bind_err(st);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
 		*pending = rc == SQLITE_ROW;
@@ -287,10 +263,10 @@ kstate_record_component(struct kstate *st, int64_t run_id, const char *host,
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
-	if ((r = need(st, "host name", host)) != KORCH_OK ||
-	    (r = need(st, "component", component)) != KORCH_OK ||
-	    (r = need(st, "observed version", observed)) != KORCH_OK ||
-	    (r = need(st, "active state", active)) != KORCH_OK)
+	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
+	    (r = kstate_need(st, "component", component)) != KORCH_OK ||
+	    (r = kstate_need(st, "observed version", observed)) != KORCH_OK ||
+	    (r = kstate_need(st, "active state", active)) != KORCH_OK)
 		return r;
 	if ((r = kstate_stmt(st, KS_COMPONENT_UPSERT, &s)) != KORCH_OK)
 		return r;
@@ -300,7 +276,7 @@ kstate_record_component(struct kstate *st, int64_t run_id, const char *host,
 	    kstate_bind_text(s, 4, observed) ||
 	    kstate_bind_text(s, 5, active) ||
 	    sqlite3_bind_int64(s, 6, kstate_now_ms()) ||
-	    bind_run(s, 7, run_id))
-		return bind_err(st);
+	    kstate_bind_run(s, 7, run_id))
+		return kstate_bind_err(st);
 	return kstate_step_done(st, s, "recording a component");
 }

@@ -37,6 +37,8 @@ struct kstate {
 	int		 broken;	/* open failed: errmsg and close only */
 	int		 in_batch;
 	int		 lock_fd;	/* -1 unless a run is held */
+	int		 sync_owed;	/* the open batch holds a write that
+					 * must be synced when it commits */
 	int64_t		 run_id;	/* the held run, 0 when none */
 	sqlite3_stmt	*stmt[KS__COUNT];
 	char		 errmsg[512];
@@ -58,16 +60,44 @@ int kstate_step_done(struct kstate *st, sqlite3_stmt *s, const char *what);
 
 /* Bind text, or NULL when s is NULL. */
 int kstate_bind_text(sqlite3_stmt *s, int idx, const char *v);
+/* Bind a run id; run_id <= 0 stands for "no run" and is stored as NULL. */
+int kstate_bind_run(sqlite3_stmt *s, int idx, int64_t run_id);
+/* The error of a failed sqlite3_bind_*(). */
+int kstate_bind_err(struct kstate *st);
+/* KORCH_ERR_INVALID_ARG with "<what> is required" when v is NULL. */
+int kstate_need(struct kstate *st, const char *what, const void *v);
+
+/* Prepare a one-off statement (finalized by the caller). */
+int kstate_prepare(struct kstate *st, const char *sql, sqlite3_stmt **s);
+
+typedef int (*decode_fn)(sqlite3_stmt *, void *);
+typedef void (*clear_fn)(void *);
+/* Step s to the end, decoding each row into a growing array of esize-byte
+ * elements (zeroed before decode).  *out is NULL and *nout 0 when there are
+ * no rows.  On failure everything decoded so far is cleared and freed. */
+int kstate_collect(struct kstate *st, sqlite3_stmt *s, size_t esize,
+    decode_fn decode, clear_fn clear, void **out, size_t *nout);
 
 /* Inside a batch do nothing; otherwise open a transaction that
  * kstate_tx_leave() commits (r == 0) or rolls back. */
 int kstate_tx_enter(struct kstate *st, int *own);
 int kstate_tx_leave(struct kstate *st, int own, int r);
 
+/*
+ * Make a write that just committed survive a crash of the machine, not
+ * only of the process (synchronous=NORMAL only promises the latter): sync
+ * the WAL now, or, inside a batch, when the batch commits.  For the writes
+ * a resumed command relies on (the upgrade journal, settings).
+ */
+int kstate_durable(struct kstate *st);
+
 int64_t kstate_now_ms(void);
 
 /* Copy of a text column, NULL for SQL NULL.  KORCH_ERR_ALLOC. */
 int kstate_col_strdup(sqlite3_stmt *s, int col, char **out);
+
+/* Index of name in names[0..n), -1 when absent or NULL. */
+int kstate_name_index(const char *const *names, size_t n, const char *name);
 
 /* Text name -> enum; -1 for an unknown name. */
 int kstate_status_parse(const char *name);

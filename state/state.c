@@ -171,8 +171,8 @@ kstate_outcome_name(enum kstate_outcome o)
 	return outcome_names[o];
 }
 
-static int
-parse_name(const char *const *names, size_t n, const char *name)
+int
+kstate_name_index(const char *const *names, size_t n, const char *name)
 {
 	size_t i;
 
@@ -187,19 +187,20 @@ parse_name(const char *const *names, size_t n, const char *name)
 int
 kstate_status_parse(const char *name)
 {
-	return parse_name(status_names, NELEM(status_names), name);
+	return kstate_name_index(status_names, NELEM(status_names), name);
 }
 
 int
 kstate_run_result_parse(const char *name)
 {
-	return parse_name(run_result_names, NELEM(run_result_names), name);
+	return kstate_name_index(run_result_names, NELEM(run_result_names),
+	    name);
 }
 
 int
 kstate_outcome_parse(const char *name)
 {
-	return parse_name(outcome_names, NELEM(outcome_names), name);
+	return kstate_name_index(outcome_names, NELEM(outcome_names), name);
 }
 
 /* ---- shared helpers ---- */
@@ -288,6 +289,72 @@ kstate_bind_text(sqlite3_stmt *s, int idx, const char *v)
 	if (v == NULL)
 		return sqlite3_bind_null(s, idx);
 	return sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
+}
+
+int
+kstate_bind_run(sqlite3_stmt *s, int idx, int64_t run_id)
+{
+	if (run_id <= 0)
+		return sqlite3_bind_null(s, idx);
+	return sqlite3_bind_int64(s, idx, run_id);
+}
+
+int
+kstate_bind_err(struct kstate *st)
+{
+	return kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
+}
+
+int
+kstate_need(struct kstate *st, const char *what, const void *v)
+{
+	if (v != NULL)
+		return KORCH_OK;
+	kstate_seterr(st, "%s is required", what);
+	return KORCH_ERR_INVALID_ARG;
+}
+
+/*
+ * fsync the WAL through SQLite's own handle on it, which is what a commit
+ * does under synchronous=FULL.  Not PRAGMA synchronous: SQLite refuses to
+ * change it inside a transaction, and a batch is one.  Not an open() of
+ * "<path>-wal" of our own either: SQLite owns that file's name and life,
+ * and closing a descriptor drops the process's POSIX locks on the file.
+ * The first sync of a new WAL also syncs its directory (the unix VFS does
+ * that on its own).
+ */
+static int
+sync_wal(struct kstate *st)
+{
+	sqlite3_file	*f = NULL;
+	int		 rc;
+
+	rc = sqlite3_file_control(st->db, "main",
+	    SQLITE_FCNTL_JOURNAL_POINTER, &f);
+	if (rc != SQLITE_OK)
+		return kstate_sqlerr(st, rc, "finding the WAL to sync");
+	if (f == NULL || f->pMethods == NULL) {
+		/* Open WAL mode always has one after a write. */
+		kstate_seterr(st, "%s: no WAL file to sync", st->path);
+		return KORCH_ERR_INTERNAL;
+	}
+	if ((rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL)) != SQLITE_OK) {
+		kstate_seterr(st, "%s: committed, but syncing the WAL failed "
+		    "(error %d): a machine crash may lose the write",
+		    st->path, rc);
+		return KORCH_ERR_STATE;
+	}
+	return KORCH_OK;
+}
+
+int
+kstate_durable(struct kstate *st)
+{
+	if (st->in_batch) {
+		st->sync_owed = 1;
+		return KORCH_OK;
+	}
+	return sync_wal(st);
 }
 
 static void
@@ -593,7 +660,10 @@ kstate_close(struct kstate *st)
 			if (kstate_stmt(st, KS_COMMIT, &s) != KORCH_OK ||
 			    kstate_step_done(st, s, "committing") != KORCH_OK)
 				rollback_quiet(st);
+			else if (st->sync_owed)
+				(void)sync_wal(st);
 			st->in_batch = 0;
+			st->sync_owed = 0;
 		}
 		kstate_lock_close(st);
 	}
@@ -720,6 +790,7 @@ kstate_batch_commit(struct kstate *st)
 	}
 	if (sqlite3_get_autocommit(st->db)) {
 		st->in_batch = 0;
+		st->sync_owed = 0;
 		kstate_seterr(st, "the batch was rolled back after an error");
 		return KORCH_ERR_STATE;
 	}
@@ -728,6 +799,10 @@ kstate_batch_commit(struct kstate *st)
 	if ((r = kstate_step_done(st, s, "committing batch")) != KORCH_OK)
 		return r;
 	st->in_batch = 0;
+	if (st->sync_owed) {
+		st->sync_owed = 0;
+		return sync_wal(st);
+	}
 	return KORCH_OK;
 }
 
@@ -746,6 +821,7 @@ kstate_batch_rollback(struct kstate *st)
 		return KORCH_ERR_INVALID_ARG;
 	}
 	st->in_batch = 0;
+	st->sync_owed = 0;
 	if (sqlite3_get_autocommit(st->db))
 		return KORCH_OK;
 	if ((r = kstate_stmt(st, KS_ROLLBACK, &s)) != KORCH_OK)

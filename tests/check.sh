@@ -71,6 +71,8 @@ run_suite integration tests/integration/run.sh "$SAN"
 run_suite bundle tests/bundle/check-bundle
 run_suite testbed tests/testbed/testbed selftest
 run_suite e2e tests/e2e/run.sh build
+# Upgrades, rollback and etcd restore, with the controller under ASan+UBSan.
+run_suite upgrade tests/e2e/upgrade.sh "$SAN"
 
 echo
 echo "Summary:"

@@ -85,6 +85,7 @@ all_decoders(const struct kp_frame *f)
 	struct kp_blob_req rq, rq2;
 	struct kp_blob blob, blob2;
 	struct kp_error err, err2;
+	struct kp_fetch_data fd, fd2;
 
 	g.type = KP_HELLO;
 	if (kp_dec_hello(&g, &hello) == KORCH_OK) {
@@ -179,6 +180,20 @@ all_decoders(const struct kp_frame *f)
 		kp_error_clear(&err2);
 	}
 	kp_error_clear(&err);
+
+	g.type = KP_FETCH_DATA;
+	if (kp_dec_fetch_data(&g, &fd) == KORCH_OK) {
+		kbuf_reset(scratch);
+		CHECK(kp_enc_fetch_data(scratch, 0, &fd) == KORCH_OK);
+		reparse(&h);
+		CHECK(kp_dec_fetch_data(&h, &fd2) == KORCH_OK);
+		CHECK(fd.step_id == fd2.step_id && fd.task_id == fd2.task_id &&
+		    fd.offset == fd2.offset && fd.len == fd2.len &&
+		    fd.last == fd2.last);
+		CHECK(memcmp(fd.data, fd2.data, fd.len) == 0);
+		kp_fetch_data_clear(&fd2);
+	}
+	kp_fetch_data_clear(&fd);
 
 	(void)kp_type_name(f->type);
 }

@@ -59,6 +59,7 @@ main(int argc, char **argv)
 	struct kp_blob_req rq = { (char *)HASH };
 	struct kp_blob blob = { (char *)HASH, 0, (uint8_t *)"abc", 3, 1 };
 	struct kp_error err = { KORCH_ERR_BAD_FRAME, (char *)"malformed STEP" };
+	struct kp_fetch_data fd = { 3, 7, 0, (uint8_t *)"snap", 4, 1 };
 	const char *dir;
 	int r = 0;
 
@@ -81,6 +82,9 @@ main(int argc, char **argv)
 	kp_enc_blob_req(b, 3, &rq);
 	kp_enc_blob(b, 3, &blob);
 	r |= save(dir, "blob", b);
+	kp_enc_fetch_data(b, 3, &fd);
+	kp_enc_task_result(b, 3, &tr);
+	r |= save(dir, "fetch", b);
 	kp_enc_error(b, 0, &err);
 	kp_enc_bye(b, 9);
 	r |= save(dir, "error-bye", b);

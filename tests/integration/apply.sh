@@ -98,3 +98,78 @@ a_check "status exits 0" [ $? -eq 0 ]
 a_check "status knows the host and its facts" \
     [ "$(a_json "$T/s.json" "d['hosts'][0]['facts']['os_id'] != '' and d['hosts'][0]['reachable']")" = True ]
 a_check "status lists observed tasks" [ "$(a_json "$T/s.json" "len(d['hosts'][0]['tasks'])")" -eq 7 ]
+
+# ---- fetch: a file from the host back to the controller ----------------------
+# The "host" is 127.0.0.1, so the source (written on the host's side) and
+# the copy (the controller's) both live under $T, in different trees.
+PBF=$ROOT/tests/integration/playbook-fetch
+fetch_inv() {	# fetch_inv FILE SRC DEST
+	cat > "$1" <<EOI
+cluster:
+  name: it
+ssh:
+  user: $(id -un)
+  port: $PORT
+  private_key: $T/id_ed25519
+  known_hosts: $T/known_hosts
+hosts:
+  - name: local
+    address: 127.0.0.1
+    roles: [node]
+    vars: { root: $T/target, fetch_src: "$2", fetch_dest: "$3" }
+EOI
+}
+F_SRC=$T/target/var/lib/etcd/snapshot.db
+F_DEST=$T/controller/backups/local/snapshot.db
+mkdir -p "$(dirname "$F_SRC")"
+# 3 MiB and a bit: three full chunks and a short last one.
+head -c $((3 * 1048576 + 12345)) /dev/urandom > "$F_SRC"
+fetch_inv "$T/inv-fetch.yaml" "$F_SRC" "$F_DEST"
+rm -f "$T/target/after-backup"
+
+"$K" plan "$T/inv-fetch.yaml" --playbooks "$PBF" >"$T/fplan.out" 2>"$T/apply.err"
+a_check "fetch: plan exits 0" [ $? -eq 0 ]
+a_check "fetch: plan says what it would fetch, copies nothing" \
+    bash -c "grep -q 'would fetch $((3 * 1048576 + 12345)) bytes' '$T/fplan.out' && [ ! -e '$F_DEST' ] && [ ! -e '$F_DEST.part' ]"
+
+"$K" apply "$T/inv-fetch.yaml" --playbooks "$PBF" --json >"$T/f1.json" 2>"$T/apply.err"
+a_check "fetch: apply exits 0" [ $? -eq 0 ]
+a_check "fetch: the copy's sha256 matches the host's file" \
+    [ "$(sha256sum < "$F_DEST" 2>/dev/null | cut -d' ' -f1)" = "$(sha256sum < "$F_SRC" | cut -d' ' -f1)" ]
+a_check "fetch: the result reports that sha256" \
+    [ "$(a_json "$T/f1.json" "[t['message'] for t in d['hosts'][0]['tasks'] if t['task'] == 'backup/snapshot'][0]")" = \
+      "fetched $((3 * 1048576 + 12345)) bytes sha256=$(sha256sum < "$F_SRC" | cut -d' ' -f1)" ]
+a_check "fetch: copy is 0600 in a 0700 directory, no .part left" \
+    bash -c "[ \"\$(stat -c %a '$F_DEST')\" = 600 ] && [ \"\$(stat -c %a '$(dirname "$F_DEST")')\" = 700 ] && [ ! -e '$F_DEST.part' ]"
+a_check "fetch: the step that needs the copy ran" [ -f "$T/target/after-backup" ]
+
+# A path that is not there: a clear failure, no copy, no .part, and the
+# step that needs the copy does not run.
+F_DEST2=$T/controller/backups/missing/snapshot.db
+fetch_inv "$T/inv-fetch2.yaml" "$T/target/var/lib/etcd/no-such.db" "$F_DEST2"
+rm -f "$T/target/after-backup"
+"$K" apply "$T/inv-fetch2.yaml" --playbooks "$PBF" --json >"$T/f2.json" 2>"$T/apply.err"
+a_check "fetch missing: apply fails" [ $? -ne 0 ]
+a_check "fetch missing: the task failed saying the file is missing" \
+    [ "$(a_json "$T/f2.json" "[t['status'] + ': ' + t['message'] for t in d['hosts'][0]['tasks'] if t['task'] == 'backup/snapshot'][0]")" = \
+      "failed: $T/target/var/lib/etcd/no-such.db: No such file or directory" ]
+a_check "fetch missing: no copy and no .part" \
+    bash -c "[ ! -e '$F_DEST2' ] && [ ! -e '$F_DEST2.part' ]"
+a_check "fetch missing: the step that needs the copy did not run" \
+    [ ! -e "$T/target/after-backup" ]
+
+# The agent sends the file fine but the controller cannot write the copy
+# (a file where dest's directory should be): the controller fails the
+# task, removes the .part, and the step that needs the copy is not run
+# although the agent counted the fetch a success.
+mkdir -p "$T/controller"
+: > "$T/controller/blocker"
+F_DEST3=$T/controller/blocker/snapshot.db
+fetch_inv "$T/inv-fetch3.yaml" "$F_SRC" "$F_DEST3"
+rm -f "$T/target/after-backup"
+"$K" apply "$T/inv-fetch3.yaml" --playbooks "$PBF" --json >"$T/f3.json" 2>"$T/apply.err"
+a_check "fetch unwritable: apply fails" [ $? -ne 0 ]
+a_check "fetch unwritable: the controller failed the task, saying why" \
+    bash -c "a=\$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print([t[\"status\"] + \": \" + t[\"message\"] for t in d[\"hosts\"][0][\"tasks\"] if t[\"task\"] == \"backup/snapshot\"][0])' '$T/f3.json'); case \$a in 'failed: fetch to $F_DEST3 failed: '*'Not a directory') ;; *) echo \"# got: \$a\"; exit 1;; esac"
+a_check "fetch unwritable: the step that needs the copy did not run" \
+    [ ! -e "$T/target/after-backup" ]

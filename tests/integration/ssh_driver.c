@@ -34,6 +34,7 @@
 
 #include "err.h"
 #include "ssh_session.h"
+#include "wire.h"
 
 static int port;
 static const char *dir;
@@ -211,10 +212,13 @@ image_make(struct image *im, const char *body)
 	sha256_hex(im->text, im->img.len, im->img.sha256);
 }
 
+/* The greeting must name the protocol version this korch speaks. */
+#define IT_STR(x)	#x
+#define IT_XSTR(x)	IT_STR(x)
 #define ECHO_AGENT(tag) \
 	"#!/bin/sh\n# korch fake agent " tag "\n" \
 	"h=$(sha256sum \"$0\" | cut -d' ' -f1)\n" \
-	"echo \"KORCH-AGENT-READY 1 $h\"\n" \
+	"echo \"KORCH-AGENT-READY " IT_XSTR(KP_VERSION) " $h\"\n" \
 	"exec cat\n"
 
 static struct image img_v1, img_v2, img_mute, img_exit, img_badhash;

@@ -185,17 +185,33 @@ class FlagError(Exception):
 
 
 def parse_duration(s):
-    """Go time.ParseDuration -> seconds (float)."""
-    if s in ("0", "+0", "-0"):
+    """Go (1.8/1.9) time.ParseDuration -> seconds (float), same error texts."""
+    orig = s
+    mult = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60,
+            "h": 3600}
+    neg = False
+    if s and s[0] in "+-":
+        neg = s[0] == "-"
+        s = s[1:]
+    if s == "0":
         return 0.0
-    m = re.fullmatch(r"([+-]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+", s)
-    if not m:
-        raise ValueError('time: invalid duration "%s"' % s)
-    mult = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+    if s == "":
+        raise ValueError("time: invalid duration " + orig)
     total = 0.0
-    for num, unit in re.findall(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)", s):
-        total += float(num) * mult[unit]
-    return -total if m.group(1) == "-" else total
+    while s:
+        m = re.match(r"(\d*)(\.?)(\d*)", s)
+        if not (m.group(1) or m.group(3)) or (not m.group(2) and m.group(3) and not m.group(1)):
+            raise ValueError("time: invalid duration " + orig)
+        num = float((m.group(1) or "0") + "." + (m.group(3) or "0"))
+        s = s[m.end():]
+        u = re.match(r"[^\d.]*", s).group(0)
+        if not u:
+            raise ValueError("time: missing unit in duration " + orig)
+        if u not in mult:
+            raise ValueError("time: unknown unit " + u + " in duration " + orig)
+        total += num * mult[u]
+        s = s[len(u):]
+    return -total if neg else total
 
 
 class Flags:

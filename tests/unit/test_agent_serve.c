@@ -496,7 +496,8 @@ static void
 test_protocol_errors(void **state)
 {
 	struct tt *t = *state;
-	struct kp_start st = { 2, 0 };
+	struct kp_start st = { KP_VERSION + 1, 0 };
+	char unsupported[64];
 	struct ctl c;
 
 	/* STEP before START */
@@ -512,7 +513,9 @@ test_protocol_errors(void **state)
 	assert_int_equal(kp_enc_start(c.out, 1, &st), KORCH_OK);
 	assert_int_equal(serve_queued(t, &c, 1), KORCH_ERR_VERSION);
 	expect_hello(&c);
-	expect_error(&c, KORCH_ERR_VERSION, "version 2 not supported");
+	(void)snprintf(unsupported, sizeof(unsupported), "version %d not "
+	    "supported", KP_VERSION + 1);
+	expect_error(&c, KORCH_ERR_VERSION, unsupported);
 	ctl_free(&c);
 
 	/* unknown frame type after START */

@@ -439,6 +439,157 @@ test_blob_bad_chunks(void **state)
 }
 
 static void
+test_fetch_data_roundtrip(void **state)
+{
+	struct kbuf *b = kbuf_new(2u << 20);
+	struct kp_fetch_data d, d2;
+	struct kp_blob bl;
+	struct kp_frame f;
+	uint8_t *chunk;
+	size_t i;
+
+	(void)state;
+	assert_string_equal(kp_type_name(KP_FETCH_DATA), "FETCH_DATA");
+	assert_int_equal(KP_FETCH_DATA, 12);
+	/* a full chunk of binary data at a large offset */
+	chunk = malloc(KP_BLOB_CHUNK);
+	for (i = 0; i < KP_BLOB_CHUNK; i++)
+		chunk[i] = (uint8_t)(i * 7 + (i >> 9));
+	memset(&d, 0, sizeof(d));
+	d.step_id = 3;
+	d.task_id = 17;
+	d.offset = 5ULL << 32;
+	d.data = chunk;
+	d.len = KP_BLOB_CHUNK;
+	d.last = 0;
+	assert_int_equal(kp_enc_fetch_data(b, 9, &d), KORCH_OK);
+	one_frame(b, KP_FETCH_DATA, 9, &f);
+	assert_int_equal(kp_dec_fetch_data(&f, &d2), KORCH_OK);
+	assert_int_equal(d2.step_id, 3);
+	assert_int_equal(d2.task_id, 17);
+	assert_true(d2.offset == 5ULL << 32);
+	assert_int_equal(d2.len, KP_BLOB_CHUNK);
+	assert_memory_equal(d2.data, chunk, KP_BLOB_CHUNK);
+	assert_int_equal(d2.last, 0);
+	kp_fetch_data_clear(&d2);
+	kp_fetch_data_clear(&d2);	/* twice is fine */
+
+	/* the empty last chunk of an empty file still has a data pointer */
+	kbuf_reset(b);
+	d.offset = 0;
+	d.data = NULL;
+	d.len = 0;
+	d.last = 1;
+	assert_int_equal(kp_enc_fetch_data(b, 9, &d), KORCH_OK);
+	one_frame(b, KP_FETCH_DATA, 9, &f);
+	assert_int_equal(kp_dec_fetch_data(&f, &d2), KORCH_OK);
+	assert_non_null(d2.data);
+	assert_int_equal(d2.len, 0);
+	assert_int_equal(d2.last, 1);
+	kp_fetch_data_clear(&d2);
+	/* wrong decoder for the frame, and the wrong frame for this one */
+	assert_int_equal(kp_dec_blob(&f, &bl), KORCH_ERR_BAD_FRAME);
+	f.type = KP_BLOB;
+	assert_int_equal(kp_dec_fetch_data(&f, &d2), KORCH_ERR_BAD_FRAME);
+	assert_null(d2.data);
+
+	/* the encoder refuses what a decoder would */
+	kbuf_reset(b);
+	d.data = chunk;
+	d.len = KP_BLOB_CHUNK + 1;
+	assert_int_equal(kp_enc_fetch_data(b, 9, &d), KORCH_ERR_INVALID_ARG);
+	d.len = 1;
+	d.last = 2;
+	assert_int_equal(kp_enc_fetch_data(b, 9, &d), KORCH_ERR_INVALID_ARG);
+	d.last = 0;
+	d.offset = UINT64_MAX;
+	assert_int_equal(kp_enc_fetch_data(b, 9, &d), KORCH_ERR_INVALID_ARG);
+	assert_int_equal(kbuf_len(b), 0);
+	free(chunk);
+	kbuf_free(b);
+}
+
+/* Every strict prefix of a body and a trailing byte are bad frames; so are
+ * a chunk over KP_BLOB_CHUNK, a last flag over 1 and an offset that would
+ * wrap. */
+static void
+test_fetch_data_bad(void **state)
+{
+	struct kbuf *b = kbuf_new(4096);
+	struct kp_fetch_data d = { 1, 2, 4096, (uint8_t *)"\0abc", 4, 1 }, d2;
+	struct kp_frame f, g;
+	uint8_t *body;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(kp_enc_fetch_data(b, 5, &d), KORCH_OK);
+	one_frame(b, KP_FETCH_DATA, 5, &f);
+	for (i = 0; i < f.body_len; i++) {
+		g = f;
+		g.body_len = i;
+		assert_int_equal(kp_dec_fetch_data(&g, &d2),
+		    KORCH_ERR_BAD_FRAME);
+		assert_null(d2.data);
+	}
+	body = malloc(f.body_len + 1);
+	memcpy(body, f.body, f.body_len);
+	body[f.body_len] = 0;
+	g = f;
+	g.body = body;
+	g.body_len = f.body_len + 1;
+	assert_int_equal(kp_dec_fetch_data(&g, &d2), KORCH_ERR_BAD_FRAME);
+	assert_null(d2.data);
+	g.body_len = f.body_len;
+	assert_int_equal(kp_dec_fetch_data(&g, &d2), KORCH_OK);
+	assert_memory_equal(d2.data, "\0abc", 4);
+	kp_fetch_data_clear(&d2);
+	/* last must be 0 or 1 */
+	body[f.body_len - 1] = 2;
+	assert_int_equal(kp_dec_fetch_data(&g, &d2), KORCH_ERR_BAD_FRAME);
+	body[f.body_len - 1] = 1;
+	/* an offset where offset + len would wrap */
+	memset(body + 8, 0xff, 8);
+	assert_int_equal(kp_dec_fetch_data(&g, &d2), KORCH_ERR_BAD_FRAME);
+	memset(body + 8, 0, 8);
+	/* a chunk length claimed beyond KP_BLOB_CHUNK */
+	body[16] = 0x00;
+	body[17] = 0x10;
+	body[18] = 0x00;
+	body[19] = 0x01;
+	assert_int_equal(kp_dec_fetch_data(&g, &d2), KORCH_ERR_BAD_FRAME);
+	assert_null(d2.data);
+	free(body);
+	kbuf_free(b);
+}
+
+/* A real oversized chunk, well within the frame limit, is refused. */
+static void
+test_fetch_data_oversized(void **state)
+{
+	struct kbuf *b = kbuf_new(KP_MAX_FRAME + 64);
+	struct kbuf *body = kbuf_new(KP_MAX_FRAME);
+	struct kp_fetch_data d;
+	struct kp_frame f;
+	uint8_t *big;
+
+	(void)state;
+	big = calloc(1, KP_BLOB_CHUNK + 1);
+	assert_int_equal(kbuf_put_u32(body, 1), KORCH_OK);
+	assert_int_equal(kbuf_put_u32(body, 2), KORCH_OK);
+	assert_int_equal(kbuf_put_u64(body, 0), KORCH_OK);
+	assert_int_equal(kbuf_put_str(body, big, KP_BLOB_CHUNK + 1), KORCH_OK);
+	assert_int_equal(kbuf_put_u8(body, 1), KORCH_OK);
+	assert_int_equal(kp_frame_put(b, KP_FETCH_DATA, 1, kbuf_ptr(body),
+	    kbuf_len(body)), KORCH_OK);
+	one_frame(b, KP_FETCH_DATA, 1, &f);
+	assert_int_equal(kp_dec_fetch_data(&f, &d), KORCH_ERR_BAD_FRAME);
+	assert_null(d.data);
+	free(big);
+	kbuf_free(body);
+	kbuf_free(b);
+}
+
+static void
 test_greeting(void **state)
 {
 	char line[400], hash[65];
@@ -496,6 +647,9 @@ main(void)
 		cmocka_unit_test(test_truncated_and_trailing),
 		cmocka_unit_test(test_bad_counts_and_fields),
 		cmocka_unit_test(test_blob_bad_chunks),
+		cmocka_unit_test(test_fetch_data_roundtrip),
+		cmocka_unit_test(test_fetch_data_bad),
+		cmocka_unit_test(test_fetch_data_oversized),
 		cmocka_unit_test(test_greeting),
 	};
 

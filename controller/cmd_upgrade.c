@@ -1,0 +1,752 @@
+/*
+ * cmd_upgrade.c - `korch upgrade` and `korch rollback`: decide what is to
+ * be done (resume the unfinished entry, or start a new one), refuse what
+ * must not happen before any host changes, write the journal, and walk
+ * it (upgrade_run.h).
+ */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "cmd.h"
+#include "cmd_ctx.h"
+#include "dag.h"
+#include "diag.h"
+#include "err.h"
+#include "inputs.h"
+#include "inventory.h"
+#include "json.h"
+#include "playbook.h"
+#include "state.h"
+#include "upgrade_journal.h"
+#include "upgrade_plan.h"
+#include "upgrade_run.h"
+#include "vars.h"
+
+static int
+parse_args(const char *cmd, int argc, char **argv, struct ctx_args *a)
+{
+	enum { O_TO = 256, O_INV, O_MAXU, O_PLAN, O_DOWN, O_ABANDON };
+	static const struct option longopts[] = {
+		{ "to", required_argument, NULL, O_TO },
+		{ "inventory", required_argument, NULL, O_INV },
+		{ "max-unavailable", required_argument, NULL, O_MAXU },
+		{ "plan", no_argument, NULL, O_PLAN },
+		{ "allow-downgrade", no_argument, NULL, O_DOWN },
+		{ "abandon", no_argument, NULL, O_ABANDON },
+		CMD_RUN_OPTIONS,
+		{ NULL, 0, NULL, 0 }
+	};
+	int c, rollback = strcmp(cmd, "rollback") == 0;
+
+	cmd_run_defaults(&a->r);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":v", longopts, NULL)) != -1) {
+		if (rollback && (c == O_TO || c == O_DOWN || c == O_ABANDON ||
+		    c == O_MAXU)) {
+			fprintf(stderr, "korch rollback: %s is an upgrade "
+			    "option\n", argv[optind - 1]);
+			cmd_usage(cmd);
+			return -1;
+		}
+		switch (c) {
+		case O_TO:		a->to = optarg; break;
+		case O_INV:		a->inventory = optarg; break;
+		case O_MAXU:		a->max_unavail = optarg; break;
+		case O_PLAN:		a->plan = 1; break;
+		case O_DOWN:		a->allow_downgrade = 1; break;
+		case O_ABANDON:		a->abandon = 1; break;
+		default:
+			if (cmd_run_option(cmd, c, optarg, argv, &a->r) != 0)
+				return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "korch %s: unexpected argument %s\n", cmd,
+		    argv[optind]);
+		cmd_usage(cmd);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- where the cluster is ----------------------------------------------- */
+
+struct observed {
+	struct kver	 low, high;	/* of Kubernetes' own components */
+	int		 have;
+	int		 etcd_differs;	/* some member runs another etcd */
+	int		 behind;	/* some component is not the target */
+};
+
+static int
+is_kube(const char *comp)
+{
+	return strncmp(comp, "kube", 4) == 0;
+}
+
+static int
+observe(struct cmd_ctx *c, struct observed *ob)
+{
+	struct kstate_component *v = NULL;
+	const struct bundle_component *bc;
+	struct kver k;
+	size_t n = 0, i;
+	int r;
+
+	memset(ob, 0, sizeof(*ob));
+	if ((r = kstate_components_list(c->st, NULL, &v, &n)) != 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		if (inventory_find_host(c->inv, v[i].host, NULL) == NULL ||
+		    v[i].observed == NULL)
+			continue;
+		bc = bundle_find(c->in.bundle, v[i].component);
+		if (bc != NULL && strcmp(bc->version, v[i].observed) != 0) {
+			ob->behind = 1;
+			if (strcmp(v[i].component, "etcd") == 0)
+				ob->etcd_differs = 1;
+		}
+		if (!is_kube(v[i].component) ||
+		    kver_parse(v[i].observed, &k) != 0)
+			continue;
+		if (!ob->have || kver_cmp(&k, &ob->low) < 0)
+			ob->low = k;
+		if (!ob->have || kver_cmp(&k, &ob->high) > 0)
+			ob->high = k;
+		ob->have = 1;
+	}
+	kstate_components_free(v, n);
+	return 0;
+}
+
+static void
+kver_str(const struct kver *v, char *buf, size_t len)
+{
+	if (v->patch >= 0)
+		snprintf(buf, len, "%d.%d.%d", v->major, v->minor, v->patch);
+	else
+		snprintf(buf, len, "%d.%d", v->major, v->minor);
+}
+
+/* ---- the plan ----------------------------------------------------------- */
+
+static const char *const *
+swaps(const char *phase)
+{
+	static const char *const etcd[] = { "etcd", NULL };
+	static const char *const master[] = { "kube-apiserver",
+	    "kube-controller-manager", "kube-scheduler", "kubectl", NULL };
+	static const char *const node[] = { "kubelet", "kube-proxy",
+	    "flanneld", NULL };
+
+	if (strcmp(phase, "etcd") == 0)
+		return etcd;
+	if (strcmp(phase, "master") == 0)
+		return master;
+	if (strcmp(phase, "node") == 0)
+		return node;
+	return NULL;
+}
+
+/* "kubelet 1.8.15 -> 1.9.11, kube-proxy ..." for one host's phase. */
+static void
+describe_swap(struct cmd_ctx *c, const char *host, const char *phase,
+    char *buf, size_t len)
+{
+	const char *const *w = swaps(phase);
+	struct kstate_component *v = NULL;
+	const struct bundle_component *bc;
+	const char *was;
+	size_t n = 0, i, off;
+
+	buf[0] = '\0';
+	if (w == NULL) {
+		if ((size_t)snprintf(buf, len, "etcd snapshot, copied to "
+		    "%s/", c->backups) >= len)
+			buf[0] = '\0';
+		return;
+	}
+	(void)kstate_components_list(c->st, host, &v, &n);
+	for (; *w != NULL; w++) {
+		if ((bc = bundle_find(c->in.bundle, *w)) == NULL)
+			continue;
+		for (i = 0, was = "?"; i < n; i++)
+			if (strcmp(v[i].component, *w) == 0 &&
+			    v[i].observed != NULL)
+				was = v[i].observed;
+		if (strcmp(*w, "kubectl") == 0)
+			was = "";
+		off = strlen(buf);
+		if (strcmp(was, bc->version) == 0)
+			snprintf(buf + off, len - off, "%s%s %s (kept)",
+			    off ? ", " : "", *w, bc->version);
+		else
+			snprintf(buf + off, len - off, "%s%s %s%s%s",
+			    off ? ", " : "", *w, was, *was ? " -> " : "",
+			    bc->version);
+	}
+	kstate_components_free(v, n);
+	if (strcmp(phase, "node") == 0) {
+		off = strlen(buf);
+		snprintf(buf + off, len - off, "; drained first, uncordoned "
+		    "when Ready");
+	}
+}
+
+static void
+print_plan(struct cmd_ctx *c, const char *from, const struct upg_phase *p,
+    size_t n, unsigned maxu)
+{
+	size_t i, nodes = inventory_count_role(c->inv, "node");
+	size_t masters = inventory_count_role(c->inv, "master");
+	char what[1024];
+
+	printf("korch %s --plan: %s -> %s (bundle %s)\n", c->kind, from,
+	    c->target, c->bundle_path);
+	for (i = 0; i < n; i++) {
+		describe_swap(c, c->inv->hosts[p[i].host].name,
+		    upgrade_phase_name(p[i].kind), what, sizeof(what));
+		if (p[i].kind == UPG_NODE)
+			printf("  %2zu. %-8s %-16s batch %d: %s\n", i + 1,
+			    upgrade_phase_name(p[i].kind),
+			    c->inv->hosts[p[i].host].name, p[i].batch, what);
+		else
+			printf("  %2zu. %-8s %-16s %s\n", i + 1,
+			    upgrade_phase_name(p[i].kind),
+			    c->inv->hosts[p[i].host].name, what);
+	}
+	for (i = 0; i < n && p[i].kind != UPG_ETCD; i++)
+		;
+	printf("at worst down at once: %s1 of %zu master%s, %u of %zu node%s "
+	    "(%zu%%)\n", i < n ? "1 etcd member (while its own phase runs), " :
+	    "no etcd member (etcd keeps its version), ",
+	    masters, masters == 1 ? "" : "s", maxu, nodes,
+	    nodes == 1 ? "" : "s", nodes ? (size_t)maxu * 100 / nodes : 0);
+}
+
+static void
+print_plan_json(struct cmd_ctx *c, const char *from,
+    const struct upg_phase *p, size_t n, unsigned maxu)
+{
+	struct json *j;
+	const char *out;
+	char what[1024];
+	size_t i;
+
+	if ((j = json_new()) == NULL)
+		return;
+	json_obj_begin(j);
+	json_kstr(j, "command", c->kind);
+	json_kbool(j, "plan", 1);
+	json_kstr(j, "from", from);
+	json_kstr(j, "to", c->target);
+	json_kstr(j, "bundle", c->bundle_path);
+	json_kint(j, "max_unavailable", maxu);
+	json_kint(j, "masters_down_at_most", inventory_count_role(c->inv, "master") ?
+	    1 : 0);
+	json_kint(j, "nodes_down_at_most", inventory_count_role(c->inv, "node") ?
+	    maxu : 0);
+	json_key(j, "phases");
+	json_arr_begin(j);
+	for (i = 0; i < n; i++) {
+		describe_swap(c, c->inv->hosts[p[i].host].name,
+		    upgrade_phase_name(p[i].kind), what, sizeof(what));
+		json_obj_begin(j);
+		json_kint(j, "seq", (int64_t)i + 1);
+		json_kstr(j, "phase", upgrade_phase_name(p[i].kind));
+		json_kstr(j, "host", c->inv->hosts[p[i].host].name);
+		json_kint(j, "batch", p[i].batch);
+		json_kstr(j, "swaps", what);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_obj_end(j);
+	if (json_finish(j, &out, NULL) == 0)
+		printf("%s\n", out);
+	json_free(j);
+}
+
+/* ---- the walk ----------------------------------------------------------- */
+
+static int
+finish_json(struct cmd_ctx *c, int64_t id, int rc, const char *why)
+{
+	struct kstate_upgrade *u = NULL;
+	struct json *j;
+	const char *out;
+
+	if ((j = json_new()) == NULL)
+		return KORCH_ERR_ALLOC;
+	json_obj_begin(j);
+	json_kstr(j, "command", c->kind);
+	json_kint(j, "run_id", c->run_id);
+	json_kint(j, "exit_code", rc);
+	json_kstr(j, "error", why && *why ? why : NULL);
+	json_key(j, "upgrade");
+	if (id > 0 && kstate_upgrade_get(c->st, id, &u) == 0)
+		(void)upgrade_journal_json(c->st, u, j);
+	else
+		json_null(j);
+	json_obj_end(j);
+	if (json_finish(j, &out, NULL) == 0)
+		printf("%s\n", out);
+	json_free(j);
+	kstate_upgrade_free(u);
+	return 0;
+}
+
+/* Run the journal entry id, record how it ended, say so.  Exit code. */
+static int
+walk(struct cmd_ctx *c, int64_t id)
+{
+	struct upgrade_env e;
+	struct kstate_upgrade *u = NULL;
+	char why[4096], pos[512];
+	int r, rc;
+
+	ctx_env(c, &e);
+	ctx_catch_signals(1);
+	r = upgrade_run_phases(&e, id, why, sizeof(why));
+	ctx_catch_signals(0);
+	if (r == 0) {
+		rc = KX_OK;
+		if (kstate_upgrade_set_status(c->st, id, KSTATE_UPG_DONE, NULL,
+		    c->run_id) != 0 || kstate_setting_set(c->st,
+		    "cluster_version", c->target) != 0) {
+			fprintf(stderr, "korch: state: %s\n",
+			    kstate_errmsg(c->st));
+			rc = KX_INTERNAL;
+		}
+	} else if (r == KORCH_ERR_INTERRUPTED) {
+		rc = KX_INTERRUPTED;
+		(void)kstate_upgrade_set_status(c->st, id, KSTATE_UPG_RUNNING,
+		    "stopped by a signal between phases", c->run_id);
+	} else if (r == KORCH_ERR_AGENT || r == KORCH_ERR_CONNECT) {
+		rc = KX_HOSTS;
+		(void)kstate_upgrade_set_status(c->st, id, KSTATE_UPG_FAILED,
+		    why, c->run_id);
+	} else {
+		rc = KX_INTERNAL;
+		(void)kstate_upgrade_set_status(c->st, id, KSTATE_UPG_FAILED,
+		    why, c->run_id);
+	}
+	ctx_end_run(c, rc == KX_OK ? KSTATE_RUN_CONVERGED : rc ==
+	    KX_INTERRUPTED ? KSTATE_RUN_ABORTED : KSTATE_RUN_FAILED, rc);
+	if (c->a.r.json)
+		return finish_json(c, id, rc, why), rc;
+	if (kstate_upgrade_get(c->st, id, &u) == 0) {
+		upgrade_journal_position(c->st, u, pos, sizeof(pos));
+		if (rc == KX_OK) {
+			printf("%s done: every host on %s", c->kind, c->target);
+			if (u->snapshot != NULL)
+				printf(" (etcd snapshot: %s)", u->snapshot);
+			printf("\n");
+			if (c->inv_version == NULL ||
+			    strcmp(c->inv_version, c->target) != 0)
+				printf("korch: now set kubernetes_version: "
+				    "\"%s\" and its bundle in %s, so that "
+				    "apply keeps this version\n", c->target,
+				    c->invpath);
+		} else if (rc == KX_INTERRUPTED)
+			printf("%s stopped: %s\nRun the same command again to "
+			    "go on.\n", c->kind, pos);
+		else
+			printf("%s FAILED: %s\n  %s\nFix that and run the same "
+			    "command again: done phases are not redone.%s\n",
+			    c->kind, pos, why, strcmp(c->kind, "upgrade") == 0 ?
+			    " `korch rollback` undoes what moved." : "");
+	}
+	kstate_upgrade_free(u);
+	return rc;
+}
+
+/* Pre-flight on every host; observed versions into ob.  Exit code. */
+static int
+preflight(struct cmd_ctx *c, struct observed *ob)
+{
+	struct upgrade_env e;
+	char why[4096];
+	int r;
+
+	ctx_env(c, &e);
+	if (e.out != NULL) {
+		fprintf(e.out, "korch %s: checking %zu hosts...\n", c->kind,
+		    c->inv->nhosts);
+		fflush(e.out);
+	}
+	r = upgrade_preflight(&e, why, sizeof(why));
+	if (r == KORCH_ERR_CONNECT || r == KORCH_ERR_AGENT) {
+		fprintf(stderr, "korch: %s refused: %s\n  %s\nnothing was "
+		    "changed\n", c->kind, r == KORCH_ERR_CONNECT ?
+		    "a host cannot be reached" : "the cluster is not healthy "
+		    "(etcd)", why);
+		return KX_HOSTS;
+	}
+	if (r != 0) {
+		fprintf(stderr, "korch: %s\n", why[0] ? why :
+		    korch_strerror(r));
+		return KX_INTERNAL;
+	}
+	if (observe(c, ob) != 0) {
+		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(c->st));
+		return KX_INTERNAL;
+	}
+	return KX_OK;
+}
+
+/* ---- korch upgrade ------------------------------------------------------ */
+
+static int
+upgrade(struct cmd_ctx *c)
+{
+	struct observed ob;
+	struct kver want, from;
+	struct upg_phase *p = NULL;
+	struct kstate_phase_spec *spec = NULL;
+	char fromv[64], why[512], pos[512];
+	unsigned maxu = 1, flags;
+	size_t n = 0, i, nodes = inventory_count_role(c->inv, "node");
+	int64_t id = 0;
+	int rc, resume = 0;
+
+	if (c->a.to == NULL && c->unf == NULL) {
+		fprintf(stderr, "korch upgrade: to which version? --to 1.9 "
+		    "(the newest 1.9.x in the bundle) or --to 1.9.3\n");
+		return KX_USAGE;
+	}
+	if (c->a.to != NULL && kver_parse(c->a.to, &want) != 0) {
+		fprintf(stderr, "korch upgrade: --to wants a version like 1.9 "
+		    "or 1.9.3, not '%s'\n", c->a.to);
+		return KX_USAGE;
+	}
+	if (c->a.max_unavail != NULL && upgrade_max_unavailable(
+	    c->a.max_unavail, nodes, &maxu, why, sizeof(why)) != 0) {
+		fprintf(stderr, "korch upgrade: %s\n", why);
+		return KX_USAGE;
+	}
+	if (c->unf != NULL) {
+		struct kver was;
+
+		upgrade_journal_position(c->st, c->unf, pos, sizeof(pos));
+		(void)kver_parse(c->unf->to_version, &was);
+		if (strcmp(c->unf->kind, "upgrade") == 0 &&
+		    (c->a.to == NULL || kver_matches(&want, &was)))
+			resume = 1;
+		else if (!c->a.abandon) {
+			fprintf(stderr, "korch: refused: %s is unfinished.\n"
+			    "Finish it with `korch %s%s%s`, or start over with "
+			    "--abandon (hosts already moved stay where they "
+			    "are); nothing was changed\n", pos, c->unf->kind,
+			    strcmp(c->unf->kind, "upgrade") == 0 ? " --to " :
+			    "", strcmp(c->unf->kind, "upgrade") == 0 ?
+			    c->unf->to_version : "");
+			return KX_USAGE;
+		}
+	}
+	if (resume) {
+		/* The very version it was going to, not a newer patch. */
+		(void)kver_parse(c->unf->to_version, &want);
+		if (c->a.max_unavail != NULL && !c->a.r.json)
+			fprintf(stderr, "korch: note: resuming keeps the "
+			    "batches already recorded\n");
+	}
+	if ((rc = ctx_pick_bundle(c, &want)) != KX_OK ||
+	    (rc = ctx_inputs(c)) != KX_OK || (rc = preflight(c, &ob)) != KX_OK)
+		return rc;
+	if (resume) {
+		if (!c->a.r.json)
+			printf("korch upgrade: resuming %s\n", pos);
+		if (c->a.plan) {
+			(void)upgrade_journal_print(c->st, c->unf, 1, stdout);
+			ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
+			return KX_OK;
+		}
+		return walk(c, c->unf->id);
+	}
+	if (!ob.have) {
+		fprintf(stderr, "korch: refused: no host reports a Kubernetes "
+		    "version; apply the cluster first\n");
+		return KX_USAGE;
+	}
+	from = ob.low;
+	kver_str(&from, fromv, sizeof(fromv));
+	(void)kver_parse(c->target, &want);
+	if (upgrade_refusal(&from, &want, c->a.allow_downgrade, why,
+	    sizeof(why)) != 0 || (kver_cmp(&ob.high, &want) > 0 &&
+	    !c->a.allow_downgrade && snprintf(why, sizeof(why), "some hosts "
+	    "already run a newer version than %s; use --allow-downgrade if "
+	    "you mean it", c->target) > 0)) {
+		fprintf(stderr, "korch: refused: %s; nothing was changed\n",
+		    why);
+		return KX_USAGE;
+	}
+	if (!ob.behind) {
+		if (!c->a.r.json)
+			printf("korch upgrade: every host already runs %s; "
+			    "nothing to do\n", c->target);
+		ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
+		if (c->a.r.json)
+			finish_json(c, 0, KX_OK, NULL);
+		return KX_OK;
+	}
+	flags = UPG_PLAN_SNAPSHOT | (ob.etcd_differs ? UPG_PLAN_ETCD : 0);
+	if (upgrade_phases(c->inv, flags, maxu, &p, &n) != 0)
+		return KX_INTERNAL;
+	if (c->a.plan) {
+		if (c->a.r.json)
+			print_plan_json(c, fromv, p, n, maxu);
+		else
+			print_plan(c, fromv, p, n, maxu);
+		free(p);
+		ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
+		return KX_OK;
+	}
+	if ((spec = calloc(n + 1, sizeof(*spec))) == NULL) {
+		free(p);
+		return KX_INTERNAL;
+	}
+	for (i = 0; i < n; i++) {
+		spec[i].host = c->inv->hosts[p[i].host].name;
+		spec[i].phase = upgrade_phase_name(p[i].kind);
+		spec[i].batch = p[i].batch;
+		spec[i].from_version = fromv;
+		spec[i].to_version = c->target;
+	}
+	if (c->unf != NULL && kstate_upgrade_set_status(c->st, c->unf->id,
+	    KSTATE_UPG_ABANDONED, "abandoned by --abandon", c->run_id) != 0) {
+		free(p);
+		free(spec);
+		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(c->st));
+		return KX_INTERNAL;
+	}
+	rc = kstate_upgrade_create(c->st, c->run_id, "upgrade", fromv,
+	    c->target, (int)maxu, 0, spec, n, &id);
+	free(p);
+	free(spec);
+	if (rc != 0) {
+		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(c->st));
+		return KX_INTERNAL;
+	}
+	if (!c->a.r.json)
+		printf("korch upgrade #%lld: %s -> %s, %zu phases, at most %u "
+		    "node%s at a time\n", (long long)id, fromv, c->target, n,
+		    maxu, maxu == 1 ? "" : "s");
+	return walk(c, id);
+}
+
+/* ---- korch rollback ----------------------------------------------------- */
+
+/* The phases of the upgrade being undone that moved a host (anything
+ * started), newest first: nodes, masters, etcd. */
+static int
+rollback_phases(struct cmd_ctx *c, struct kstate_phase_spec **out,
+    size_t *nout)
+{
+	struct kstate_phase *ph = NULL;
+	struct kstate_phase_spec *spec;
+	size_t n = 0, i, k = 0;
+	int r, nb = 0, last = -1;
+
+	*out = NULL;
+	*nout = 0;
+	if ((r = kstate_phases_list(c->st, c->undo->id, &ph, &n)) != 0)
+		return r;
+	if ((spec = calloc(n + 1, sizeof(*spec))) == NULL) {
+		kstate_phases_free(ph, n);
+		return KORCH_ERR_ALLOC;
+	}
+	for (i = n; i-- > 0;) {
+		if (ph[i].status == KSTATE_PH_PENDING ||
+		    strcmp(ph[i].phase, "snapshot") == 0)
+			continue;
+		if ((spec[k].host = strdup(ph[i].host)) == NULL)
+			break;
+		spec[k].phase = strcmp(ph[i].phase, "etcd") == 0 ? "etcd" :
+		    strcmp(ph[i].phase, "master") == 0 ? "master" : "node";
+		if (ph[i].batch > 0 && ph[i].batch != last) {
+			last = ph[i].batch;
+			nb++;
+		}
+		spec[k].batch = ph[i].batch > 0 ? nb : 0;
+		spec[k].from_version = c->undo->to_version;
+		spec[k].to_version = c->undo->from_version;
+		k++;
+	}
+	kstate_phases_free(ph, n);
+	*out = spec;
+	*nout = k;
+	return i == (size_t)-1 ? 0 : KORCH_ERR_ALLOC;
+}
+
+static void
+free_specs(struct kstate_phase_spec *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free((char *)s[i].host);
+	free(s);
+}
+
+static int
+rollback(struct cmd_ctx *c)
+{
+	struct observed ob;
+	struct kver want;
+	struct kstate_phase_spec *spec = NULL;
+	struct kstate_upgrade *last = NULL;
+	char pos[512];
+	size_t n = 0, i;
+	int64_t id = 0;
+	int rc, r;
+
+	if (c->unf != NULL && strcmp(c->unf->kind, "rollback") == 0) {
+		/* Finish the rollback that was stopped. */
+		if ((r = kstate_upgrade_get(c->st, c->unf->parent_id,
+		    &c->undo)) != 0) {
+			fprintf(stderr, "korch: state: %s\n",
+			    kstate_errmsg(c->st));
+			return KX_INTERNAL;
+		}
+		id = c->unf->id;
+	} else if (c->unf != NULL) {
+		c->undo = c->unf;	/* a stopped or failed upgrade */
+		c->unf = NULL;
+	} else {
+		r = kstate_upgrade_last(c->st, "upgrade", &c->undo);
+		if (r == KORCH_ERR_NOT_FOUND) {
+			fprintf(stderr, "korch: nothing to roll back: no "
+			    "upgrade is recorded in %s\n", c->statepath);
+			return KX_USAGE;
+		}
+		if (r != 0) {
+			fprintf(stderr, "korch: state: %s\n",
+			    kstate_errmsg(c->st));
+			return KX_INTERNAL;
+		}
+		if (kstate_upgrade_last(c->st, "rollback", &last) == 0 &&
+		    last->parent_id == c->undo->id) {
+			fprintf(stderr, "korch: nothing to roll back: upgrade "
+			    "#%lld (%s -> %s) was rolled back by #%lld\n",
+			    (long long)c->undo->id, c->undo->from_version,
+			    c->undo->to_version, (long long)last->id);
+			kstate_upgrade_free(last);
+			return KX_USAGE;
+		}
+		kstate_upgrade_free(last);
+		if (c->undo->status == KSTATE_UPG_ABANDONED) {
+			fprintf(stderr, "korch: nothing to roll back: the last "
+			    "upgrade (#%lld) was abandoned\n",
+			    (long long)c->undo->id);
+			return KX_USAGE;
+		}
+	}
+	if (kver_parse(c->undo->from_version, &want) != 0) {
+		fprintf(stderr, "korch: upgrade #%lld came from '%s', which "
+		    "is not a version\n", (long long)c->undo->id,
+		    c->undo->from_version);
+		return KX_INTERNAL;
+	}
+	if ((rc = ctx_pick_bundle(c, &want)) != KX_OK ||
+	    (rc = ctx_inputs(c)) != KX_OK || (rc = preflight(c, &ob)) != KX_OK)
+		return rc;
+	if (id > 0) {
+		upgrade_journal_position(c->st, c->unf, pos, sizeof(pos));
+		if (!c->a.r.json)
+			printf("korch rollback: resuming %s\n", pos);
+		if (c->a.plan) {
+			(void)upgrade_journal_print(c->st, c->unf, 1, stdout);
+			ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
+			return KX_OK;
+		}
+		return walk(c, id);
+	}
+	if ((r = rollback_phases(c, &spec, &n)) != 0) {
+		free_specs(spec, n);
+		return KX_INTERNAL;
+	}
+	if (n == 0) {
+		free_specs(spec, n);
+		fprintf(stderr, "korch: nothing to roll back: upgrade #%lld "
+		    "moved no host\n", (long long)c->undo->id);
+		return KX_USAGE;
+	}
+	if (c->a.plan) {
+		printf("korch rollback --plan: %s -> %s (undoes upgrade "
+		    "#%lld; bundle %s)\n", c->undo->to_version,
+		    c->undo->from_version, (long long)c->undo->id,
+		    c->bundle_path);
+		for (i = 0; i < n; i++)
+			printf("  %2zu. %-8s %s\n", i + 1, spec[i].phase,
+			    spec[i].host);
+		free_specs(spec, n);
+		ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
+		return KX_OK;
+	}
+	/* A stopped upgrade must not be resumed over its own rollback. */
+	r = 0;
+	if (c->undo->status == KSTATE_UPG_RUNNING ||
+	    c->undo->status == KSTATE_UPG_FAILED)
+		r = kstate_upgrade_set_status(c->st, c->undo->id,
+		    KSTATE_UPG_ABANDONED, "rolled back", c->run_id);
+	if (r == 0)
+		r = kstate_upgrade_create(c->st, c->run_id, "rollback",
+		    c->undo->to_version, c->undo->from_version,
+		    c->undo->max_unavailable, c->undo->id, spec, n, &id);
+	free_specs(spec, n);
+	if (r != 0) {
+		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(c->st));
+		return KX_INTERNAL;
+	}
+	if (!c->a.r.json)
+		printf("korch rollback #%lld: %s -> %s (undoes upgrade #%lld), "
+		    "%zu phases\n", (long long)id, c->undo->to_version,
+		    c->undo->from_version, (long long)c->undo->id, n);
+	return walk(c, id);
+}
+
+static int
+run(const char *kind, int argc, char **argv)
+{
+	struct cmd_ctx c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.kind = kind;
+	if ((c.args = cmd_join_args(argc + 1, argv - 1)) == NULL)
+		return KX_INTERNAL;
+	if (parse_args(kind, argc, argv, &c.a) != 0) {
+		free(c.args);
+		return KX_USAGE;
+	}
+	if ((c.d = diag_new()) == NULL) {
+		free(c.args);
+		return KX_INTERNAL;
+	}
+	rc = ctx_open(&c, argv);
+	if (rc == KX_OK)
+		rc = strcmp(kind, "rollback") == 0 ? rollback(&c) : upgrade(&c);
+	if (c.run_id > 0)
+		ctx_end_run(&c, rc == KX_OK ? KSTATE_RUN_CONVERGED :
+		    KSTATE_RUN_ABORTED, rc);
+	ctx_release(&c);
+	return rc;
+}
+
+int
+cmd_upgrade(int argc, char **argv)
+{
+	return run("upgrade", argc, argv);
+}
+
+int
+cmd_rollback(int argc, char **argv)
+{
+	return run("rollback", argc, argv);
+}

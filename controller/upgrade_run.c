@@ -1,0 +1,672 @@
+/*
+ * upgrade_run.c - pre-flight and phases of an upgrade or rollback, each
+ * an engine pass limited to some steps on some hosts (see upgrade_run.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "err.h"
+#include "inputs.h"
+#include "inventory.h"
+#include "playbook.h"
+#include "report.h"
+#include "sched.h"
+#include "state.h"
+#include "upgrade_plan.h"
+#include "upgrade_run.h"
+#include "vars.h"
+
+extern char **environ;
+
+/* A message into a caller's buffer; cut short when it does not fit (the
+ * messages name paths and hosts, and any prefix of them still helps). */
+__attribute__((format(printf, 3, 4)))
+static void
+msgf(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+/* The pass-specific variables on top of the run's (sched host_vars). */
+struct pass_vars {
+	struct run_inputs	*in;
+	const struct vars	*extra;
+};
+
+static int
+pass_host_vars(void *arg, size_t host, struct vars **out)
+{
+	/* Every host renders every upgrade step, also those a pass leaves
+	 * out: each variable has a value. */
+	static const char *const names[] = { "upgrade_snapshot",
+	    "upgrade_snapshot_dest", "upgrade_nodes", "upgrade_kubelet",
+	    "restore_sha256", "restore_size", "restore_stamp" };
+	struct pass_vars *pv = arg;
+	size_t i;
+	int r;
+
+	if ((r = inputs_host_vars(pv->in, host, out)) != 0)
+		return r;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((r = vars_set(*out, names[i], "")) != 0) {
+			vars_free(*out);
+			*out = NULL;
+			return r;
+		}
+	for (i = 0; pv->extra != NULL && i < vars_count(pv->extra); i++)
+		if ((r = vars_set(*out, vars_key(pv->extra, i),
+		    vars_value(pv->extra, i))) != 0) {
+			vars_free(*out);
+			*out = NULL;
+			return r;
+		}
+	return 0;
+}
+
+/*
+ * One engine pass: steps of (pb, dag) on the hosts named in limit.  failed
+ * (inventory-sized, may be NULL) gets 1 for each host that did not make
+ * it.  0 when every host made it; KORCH_ERR_CONNECT (a host unreachable)
+ * or KORCH_ERR_AGENT (a step failed) with "host: reason; ..." in why.
+ */
+static int
+pass(const struct upgrade_env *e, const struct playbook *pb,
+    const struct dag *dag, const char *const *steps, const char *limit,
+    const struct vars *extra, unsigned char *failed, char *why,
+    size_t whylen)
+{
+	struct pass_vars pv = { e->in, extra };
+	struct sched_opts o = e->o;
+	struct report *rep;
+	struct sched *s = NULL;
+	const char *msg, *task;
+	char err[512];
+	size_t i, len;
+	int r, unreachable = 0, bad = 0;
+
+	o.steps = steps;
+	o.limit = limit;
+	o.host_vars = pass_host_vars;
+	o.host_vars_arg = &pv;
+	o.no_signals = 1;
+	why[0] = '\0';
+	rep = report_new(e->out ? e->out : stdout, stderr,
+	    e->verbose && e->out ? REPORT_VERBOSE : REPORT_JSON,
+	    (unsigned)e->inv->nhosts);
+	if (rep == NULL)
+		return KORCH_ERR_ALLOC;
+	err[0] = '\0';
+	if ((r = sched_new(e->inv, pb, dag, e->st, e->run_id, e->img, &o, rep,
+	    &s, err, sizeof(err))) != 0) {
+		msgf(why, whylen, "%s", err[0] ? err : korch_strerror(r));
+		report_free(rep);
+		return r;
+	}
+	r = sched_run(s);
+	for (i = 0; r == 0 && i < e->inv->nhosts; i++) {
+		switch (sched_host_result(s, i, &msg, &task)) {
+		case SCHED_HOST_OK:
+		case SCHED_HOST_EXCLUDED:
+			continue;
+		case SCHED_HOST_UNREACHABLE:
+			unreachable = 1;
+			break;
+		case SCHED_HOST_FAILED:
+			break;
+		}
+		bad++;
+		if (failed != NULL)
+			failed[i] = 1;
+		len = strlen(why);
+		msgf(why + len, whylen - len, "%s%s: %s%s%s", len ? "; " :
+		    "", e->inv->hosts[i].name, task ? task : "",
+		    task ? ": " : "", msg ? msg : "failed");
+	}
+	sched_free(s);
+	report_free(rep);
+	if (r != 0)
+		return r;
+	if (bad == 0)
+		return 0;
+	return unreachable ? KORCH_ERR_CONNECT : KORCH_ERR_AGENT;
+}
+
+int
+upgrade_preflight(const struct upgrade_env *e, char *why, size_t whylen)
+{
+	static const char *const steps[] = { "etcd-health", "observe-etcd",
+	    "observe-master", "observe-node", NULL };
+
+	return pass(e, e->pb, e->dag, steps, NULL, NULL, NULL, why, whylen);
+}
+
+/* ---- phases ------------------------------------------------------------- */
+
+static int
+first_master(const struct inventory *inv)
+{
+	size_t i;
+
+	for (i = 0; i < inv->nhosts; i++)
+		if (inventory_host_has_role(&inv->hosts[i], "master"))
+			return (int)i;
+	return -1;
+}
+
+int
+upgrade_check_snapshot(const struct upgrade_env *e, const char *path,
+    char *note, size_t notelen)
+{
+	const struct bundle_component *c;
+	char *argv[] = { NULL, "--write-out", "table", "snapshot", "status",
+	    (char *)path, NULL };
+	char *envp[] = { "ETCDCTL_API=3", "PATH=/usr/bin:/bin", NULL };
+	posix_spawn_file_actions_t fa;
+	char buf[1024];
+	int pfd[2], status;
+	ssize_t n;
+	size_t off = 0;
+	pid_t pid;
+
+	note[0] = '\0';
+	if (e->in->bundle == NULL ||
+	    (c = bundle_find(e->in->bundle, "etcdctl")) == NULL) {
+		msgf(note, notelen, "not checked here: no etcdctl in the "
+		    "bundle");
+		return 0;
+	}
+	argv[0] = c->path;
+	if (pipe(pfd) != 0)
+		return KORCH_ERR_SYSTEM;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	posix_spawn_file_actions_addclose(&fa, pfd[0]);
+	posix_spawn_file_actions_addclose(&fa, pfd[1]);
+	status = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (status != 0) {
+		close(pfd[0]);
+		msgf(note, notelen, "not checked here: %s cannot run on "
+		    "this machine (%s)", c->path, strerror(status));
+		return 0;
+	}
+	while ((n = read(pfd[0], buf + off, sizeof(buf) - 1 - off)) > 0 ||
+	    (n < 0 && errno == EINTR))
+		if (n > 0)
+			off += (size_t)n;
+	buf[off] = '\0';
+	close(pfd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 126) {
+		msgf(note, notelen, "not checked here: the bundle's "
+		    "etcdctl is for another machine");
+		return 0;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		while (off > 0 && (buf[off - 1] == '\n' || buf[off - 1] == ' '))
+			buf[--off] = '\0';
+		msgf(note, notelen, "etcdctl snapshot status %s: %s", path,
+		    buf);
+		return KORCH_ERR_HASH_MISMATCH;
+	}
+	msgf(note, notelen, "checked with etcdctl snapshot status");
+	return 0;
+}
+
+static int
+phase_snapshot(const struct upgrade_env *e, int64_t id, size_t host,
+    char *msg, size_t msglen)
+{
+	static const char *const steps[] = { "etcd-snapshot", NULL };
+	struct vars *v;
+	struct stat sb;
+	char remote[128], dest[PATH_MAX], stamp[32], note[256];
+	time_t now = time(NULL);
+	struct tm tm;
+	int r;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(remote, sizeof(remote), "/var/lib/korch/backup/"
+	    "etcd-upgrade-%lld.db", (long long)id);
+	if ((size_t)snprintf(dest, sizeof(dest), "%s/etcd-%s-upgrade-%lld-%s.db",
+	    e->backup_dir, e->inv->hosts[host].name, (long long)id, stamp) >=
+	    sizeof(dest))
+		return KORCH_ERR_TOO_LARGE;
+	if ((v = vars_new(NULL)) == NULL)
+		return KORCH_ERR_ALLOC;
+	if ((r = vars_set(v, "upgrade_snapshot", remote)) != 0 ||
+	    (r = vars_set(v, "upgrade_snapshot_dest", dest)) != 0) {
+		vars_free(v);
+		return r;
+	}
+	r = pass(e, e->upb, e->udag, steps, e->inv->hosts[host].name, v, NULL,
+	    msg, msglen);
+	vars_free(v);
+	if (r != 0)
+		return r;
+	if (stat(dest, &sb) != 0 || sb.st_size == 0) {
+		msgf(msg, msglen, "the snapshot did not arrive at %s", dest);
+		return KORCH_ERR_AGENT;
+	}
+	if ((r = upgrade_check_snapshot(e, dest, note, sizeof(note))) != 0) {
+		msgf(msg, msglen, "%s", note);
+		return KORCH_ERR_AGENT;
+	}
+	if ((r = kstate_upgrade_set_snapshot(e->st, id, dest)) != 0) {
+		msgf(msg, msglen, "%s", kstate_errmsg(e->st));
+		return r;
+	}
+	msgf(msg, msglen, "%s (%lld bytes; %s)", dest,
+	    (long long)sb.st_size, note);
+	return 0;
+}
+
+static int
+phase_etcd(const struct upgrade_env *e, size_t host, char *msg,
+    size_t msglen)
+{
+	static const char *const swap[] = { "etcd", "etcd-health",
+	    "observe-etcd", NULL };
+	static const char *const gate[] = { "etcd-cluster-health", NULL };
+	const char *name = e->inv->hosts[host].name;
+	int r;
+
+	if ((r = pass(e, e->pb, e->dag, swap, name, NULL, NULL, msg,
+	    msglen)) != 0)
+		return r;
+	return pass(e, e->upb, e->udag, gate, name, NULL, NULL, msg, msglen);
+}
+
+static int
+phase_master(const struct upgrade_env *e, size_t host, char *msg,
+    size_t msglen)
+{
+	static const char *const swap[] = { "master", "master-health",
+	    "observe-master", NULL };
+
+	return pass(e, e->pb, e->dag, swap, e->inv->hosts[host].name, NULL,
+	    NULL, msg, msglen);
+}
+
+/* Comma-joined names of the hosts in idx[0..n) not marked in skip. */
+static void
+join_names(const struct inventory *inv, const size_t *idx, size_t n,
+    const unsigned char *skip, char *out, size_t outlen)
+{
+	size_t i, len;
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		if (skip != NULL && skip[idx[i]])
+			continue;
+		len = strlen(out);
+		snprintf(out + len, outlen - len, "%s%s", len ? "," : "",
+		    inv->hosts[idx[i]].name);
+	}
+}
+
+/*
+ * A batch of nodes: drain them all, swap, wait Ready on the new kubelet,
+ * uncordon.  failed[] marks the nodes that did not make it; a node whose
+ * swap failed stays cordoned (it runs nothing new until it is fixed and
+ * the upgrade is run again).
+ */
+static int
+phase_nodes(const struct upgrade_env *e, const size_t *idx, size_t n,
+    unsigned char *failed, char *msg, size_t msglen)
+{
+	static const char *const drain[] = { "drain", NULL };
+	static const char *const swap[] = { "flannel", "node", "observe-node",
+	    NULL };
+	static const char *const back[] = { "uncordon", NULL };
+	const struct bundle_component *kubelet;
+	struct vars *v;
+	char names[4096], err[1024];
+	int fm, r, r2;
+	size_t i;
+
+	if ((fm = first_master(e->inv)) < 0) {
+		msgf(msg, msglen, "no master in the inventory to drain "
+		    "nodes through");
+		return KORCH_ERR_INVALID_ARG;
+	}
+	kubelet = bundle_find(e->in->bundle, "kubelet");
+	if ((v = vars_new(NULL)) == NULL)
+		return KORCH_ERR_ALLOC;
+	join_names(e->inv, idx, n, NULL, names, sizeof(names));
+	if ((r = vars_set(v, "upgrade_nodes", names)) != 0 ||
+	    (r = vars_set(v, "upgrade_kubelet", kubelet ? kubelet->version :
+	    "")) != 0)
+		goto out;
+	if ((r = pass(e, e->upb, e->udag, drain, e->inv->hosts[fm].name, v,
+	    NULL, msg, msglen)) != 0) {
+		for (i = 0; i < n; i++)
+			failed[idx[i]] = 1;
+		goto out;
+	}
+	join_names(e->inv, idx, n, NULL, names, sizeof(names));
+	r = pass(e, e->pb, e->dag, swap, names, NULL, failed, msg, msglen);
+	if (r != 0 && r != KORCH_ERR_AGENT && r != KORCH_ERR_CONNECT)
+		goto out;
+	/* The nodes that made it go back to work even when another did not. */
+	join_names(e->inv, idx, n, failed, names, sizeof(names));
+	if (names[0] == '\0')
+		goto out;
+	if ((r2 = vars_set(v, "upgrade_nodes", names)) != 0) {
+		r = r2;
+		goto out;
+	}
+	r2 = pass(e, e->upb, e->udag, back, e->inv->hosts[fm].name, v, NULL,
+	    err, sizeof(err));
+	if (r2 != 0) {
+		for (i = 0; i < n; i++)
+			failed[idx[i]] = 1;
+		if (r == 0)
+			msgf(msg, msglen, "%s", err);
+		r = r == 0 ? r2 : r;
+	}
+out:
+	vars_free(v);
+	return r;
+}
+
+/* ---- the journal walk --------------------------------------------------- */
+
+/* The components a phase moves, and so the ones to compare. */
+static const char *const *
+phase_components(enum upg_phase_kind k)
+{
+	static const char *const etcd[] = { "etcd", NULL };
+	static const char *const master[] = { "kube-apiserver",
+	    "kube-controller-manager", "kube-scheduler", NULL };
+	static const char *const node[] = { "kubelet", "kube-proxy", NULL };
+
+	switch (k) {
+	case UPG_ETCD:		return etcd;
+	case UPG_MASTER:	return master;
+	case UPG_NODE:		return node;
+	default:		return NULL;
+	}
+}
+
+/* 1 when host already runs the target version of every component the
+ * phase moves (as the pre-flight just observed), and each is active. */
+static int
+already_there(const struct upgrade_env *e, const char *host,
+    enum upg_phase_kind k)
+{
+	const char *const *want = phase_components(k);
+	const struct bundle_component *bc;
+	struct kstate_component *c = NULL;
+	size_t n = 0, i, found = 0, need = 0;
+	int good = 1;
+
+	if (want == NULL || kstate_components_list(e->st, host, &c, &n) != 0)
+		return 0;
+	for (; *want != NULL; want++) {
+		need++;
+		bc = bundle_find(e->in->bundle, *want);
+		for (i = 0; i < n; i++) {
+			if (strcmp(c[i].component, *want) != 0)
+				continue;
+			found++;
+			if (bc == NULL || c[i].observed == NULL ||
+			    strcmp(c[i].observed, bc->version) != 0 ||
+			    c[i].active == NULL ||
+			    strcmp(c[i].active, "active") != 0)
+				good = 0;
+		}
+	}
+	kstate_components_free(c, n);
+	return good && found == need;
+}
+
+static double
+secs_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	    (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/*
+ * One line per phase: "  [3/5] node     node2   done  7.6s" ([3-4/5] for
+ * a batch).  On a terminal the line shows first with "..." while the
+ * phase runs (what == NULL), then is rewritten with the outcome.
+ */
+static void
+say_phase(const struct upgrade_env *e, int first, int last, size_t total,
+    const char *phase, const char *hosts, const char *what)
+{
+	char pos[32];
+	int tty;
+
+	if (e->out == NULL)
+		return;
+	tty = isatty(fileno(e->out));
+	if (what == NULL && !tty)
+		return;
+	if (first == last)
+		snprintf(pos, sizeof(pos), "[%d/%zu]", first, total);
+	else
+		snprintf(pos, sizeof(pos), "[%d-%d/%zu]", first, last, total);
+	fprintf(e->out, "%s  %-8s %-8s %-20s %s%s", tty ? "\r\033[K" : "", pos,
+	    phase, hosts, what ? what : "...", what ? "\n" : "");
+	fflush(e->out);
+}
+
+int
+upgrade_run_phases(const struct upgrade_env *e, int64_t id, char *why,
+    size_t whylen)
+{
+	struct kstate_phase *ph = NULL;
+	struct timespec t0;
+	unsigned char *failed = NULL, *sel = NULL;
+	size_t *idx = NULL;
+	size_t n = 0, i, j, k, nb;
+	char msg[2048], names[1024], line[2300];
+	int kind, r = 0;
+
+	why[0] = '\0';
+	if ((r = kstate_phases_list(e->st, id, &ph, &n)) != 0) {
+		msgf(why, whylen, "%s", kstate_errmsg(e->st));
+		return r;
+	}
+	if ((failed = calloc(e->inv->nhosts + 1, 1)) == NULL ||
+	    (idx = calloc(n + 1, sizeof(*idx))) == NULL ||
+	    (sel = calloc(n + 1, 1)) == NULL) {
+		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < n; i = j) {
+		kind = upgrade_phase_kind(ph[i].phase);
+		/* A node batch: the run of phases sharing its number. */
+		for (j = i + 1; kind == UPG_NODE && j < n &&
+		    strcmp(ph[j].phase, "node") == 0 &&
+		    ph[j].batch == ph[i].batch; j++)
+			;
+		nb = 0;
+		names[0] = '\0';
+		for (k = i; k < j; k++) {
+			size_t h, len;
+
+			sel[k] = 0;
+			if (ph[k].status == KSTATE_PH_DONE)
+				continue;
+			if (inventory_find_host(e->inv, ph[k].host, &h) ==
+			    NULL) {
+				msgf(why, whylen, "the journal names %s, "
+				    "which the inventory no longer has",
+				    ph[k].host);
+				r = KORCH_ERR_INVALID_ARG;
+				goto out;
+			}
+			if (ph[k].status == KSTATE_PH_PENDING && kind >= 0 &&
+			    already_there(e, ph[k].host, kind)) {
+				(void)kstate_phase_set(e->st, id, ph[k].host,
+				    ph[k].phase, KSTATE_PH_DONE,
+				    "already on the target version");
+				say_phase(e, ph[k].seq, ph[k].seq, n,
+				    ph[k].phase, ph[k].host, "already on the "
+				    "target version");
+				continue;
+			}
+			sel[k] = 1;
+			idx[nb++] = h;
+			len = strlen(names);
+			snprintf(names + len, sizeof(names) - len, "%s%s",
+			    len ? "," : "", ph[k].host);
+		}
+		if (nb == 0)
+			continue;
+		if (*e->stop) {
+			r = KORCH_ERR_INTERRUPTED;
+			break;
+		}
+		for (k = i; k < j; k++)
+			if (sel[k] && (r = kstate_phase_set(e->st, id, ph[k].host,
+			    ph[k].phase, KSTATE_PH_RUNNING, NULL)) != 0) {
+				msgf(why, whylen, "%s",
+				    kstate_errmsg(e->st));
+				goto out;
+			}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		say_phase(e, ph[i].seq, ph[j - 1].seq, n, ph[i].phase, names,
+		    NULL);
+		memset(failed, 0, e->inv->nhosts + 1);
+		msg[0] = '\0';
+		switch (kind) {
+		case UPG_SNAPSHOT:
+			r = phase_snapshot(e, id, idx[0], msg, sizeof(msg));
+			break;
+		case UPG_ETCD:
+			r = phase_etcd(e, idx[0], msg, sizeof(msg));
+			break;
+		case UPG_MASTER:
+			r = phase_master(e, idx[0], msg, sizeof(msg));
+			break;
+		case UPG_NODE:
+			r = phase_nodes(e, idx, nb, failed, msg, sizeof(msg));
+			break;
+		default:
+			msgf(msg, sizeof(msg), "unknown phase %s",
+			    ph[i].phase);
+			r = KORCH_ERR_INVALID_ARG;
+		}
+		/* Record every host of the phase before anything else. */
+		for (k = i, nb = 0; k < j; k++) {
+			int bad;
+
+			if (!sel[k])
+				continue;
+			bad = r != 0 && (kind != UPG_NODE ||
+			    failed[idx[nb]]);
+			nb++;
+			(void)kstate_phase_set(e->st, id, ph[k].host,
+			    ph[k].phase, bad ? KSTATE_PH_FAILED :
+			    KSTATE_PH_DONE, bad || kind == UPG_SNAPSHOT ?
+			    msg : NULL);
+		}
+		snprintf(line, sizeof(line), "%s  %.1fs", r == 0 ?
+		    (kind == UPG_SNAPSHOT ? msg : "done") : "FAILED",
+		    secs_since(&t0));
+		say_phase(e, ph[i].seq, ph[j - 1].seq, n, ph[i].phase, names,
+		    line);
+		if (r != 0) {
+			msgf(why, whylen, "%s phase on %s: %s",
+			    ph[i].phase, names, msg[0] ? msg :
+			    korch_strerror(r));
+			if (r != KORCH_ERR_CONNECT)
+				r = KORCH_ERR_AGENT;
+			break;
+		}
+	}
+out:
+	kstate_phases_free(ph, n);
+	free(failed);
+	free(idx);
+	free(sel);
+	return r;
+}
+
+int
+upgrade_restore(const struct upgrade_env *e,
+    const struct bundle_component *snap, const char *stamp, char *why,
+    size_t whylen)
+{
+	static const char *const stop[] = { "apiserver-stop", NULL };
+	static const char *const restore[] = { "etcd-restore", NULL };
+	static const char *const health[] = { "etcd-health", NULL };
+	static const char *const cluster[] = { "etcd-cluster-health", NULL };
+	static const char *const flannel[] = { "flannel-config", NULL };
+	static const char *const start[] = { "apiserver-start", NULL };
+	static const char *const ready[] = { "master-health", NULL };
+	/* In order; upgrade: a step of <playbooks>/upgrade. */
+	static const struct {
+		const char		*label, *what;
+		int			 upgrade;
+		const char *const	*steps;
+	} plan[] = {
+		{ "stop", "apiservers", 1, stop },
+		{ "restore", "etcd members", 1, restore },
+		{ "health", "etcd members", 0, health },
+		{ "health", "etcd cluster", 1, cluster },
+		{ "flannel", "network config", 0, flannel },
+		{ "start", "apiservers", 1, start },
+		{ "health", "apiservers", 0, ready },
+	};
+	const size_t n = sizeof(plan) / sizeof(plan[0]);
+	struct upgrade_env ee = *e;
+	struct timespec t0;
+	struct vars *v;
+	char size[32], line[64];
+	size_t i;
+	int r = 0;
+
+	if ((v = vars_new(NULL)) == NULL)
+		return KORCH_ERR_ALLOC;
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)snap->size);
+	if ((r = vars_set(v, "restore_sha256", snap->sha256)) != 0 ||
+	    (r = vars_set(v, "restore_size", size)) != 0 ||
+	    (r = vars_set(v, "restore_stamp", stamp)) != 0) {
+		vars_free(v);
+		return r;
+	}
+	ee.o.extra_blobs = snap;
+	ee.o.nextra_blobs = 1;
+	for (i = 0; i < n && r == 0; i++) {
+		say_phase(e, (int)i + 1, (int)i + 1, n, plan[i].label,
+		    plan[i].what, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r = pass(&ee, plan[i].upgrade ? e->upb : e->pb,
+		    plan[i].upgrade ? e->udag : e->dag, plan[i].steps, NULL, v,
+		    NULL, why, whylen);
+		snprintf(line, sizeof(line), "%s  %.1fs", r == 0 ? "done" :
+		    "FAILED", secs_since(&t0));
+		say_phase(e, (int)i + 1, (int)i + 1, n, plan[i].label,
+		    plan[i].what, line);
+	}
+	vars_free(v);
+	return r;
+}

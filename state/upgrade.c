@@ -1,0 +1,807 @@
+/*
+ * upgrade.c - the upgrade journal (upgrades, upgrade_phases) and settings.
+ *
+ * These are the writes a resumed command trusts, so each one is synced
+ * once committed (kstate_durable()), where the per-tick recording settles
+ * for synchronous=NORMAL.  A few writes per phase of a host, never the
+ * hot path: statements are prepared per call and finalized.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "state-int.h"
+
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* The schema's CHECK lists (migration 3) say the same. */
+static const char *const upgrade_status_names[] = {
+	[KSTATE_UPG_RUNNING] = "running",
+	[KSTATE_UPG_FAILED] = "failed",
+	[KSTATE_UPG_DONE] = "done",
+	[KSTATE_UPG_ABANDONED] = "abandoned",
+};
+
+static const char *const phase_status_names[] = {
+	[KSTATE_PH_PENDING] = "pending",
+	[KSTATE_PH_RUNNING] = "running",
+	[KSTATE_PH_DONE] = "done",
+	[KSTATE_PH_FAILED] = "failed",
+};
+
+static const char *const kind_names[] = { "upgrade", "rollback" };
+
+static const char *const phase_names[] = {
+	"snapshot", "etcd", "master", "node",
+};
+
+/* Savepoint name; fixed, so no SQL is ever assembled at run time. */
+#define SP_BEGIN	"SAVEPOINT kstate_upgrade"
+#define SP_RELEASE	"RELEASE kstate_upgrade"
+#define SP_UNDO		"ROLLBACK TO kstate_upgrade; RELEASE kstate_upgrade"
+
+const char *
+kstate_upgrade_status_name(enum kstate_upgrade_status s)
+{
+	if ((unsigned)s >= NELEM(upgrade_status_names))
+		return "?";
+	return upgrade_status_names[s];
+}
+
+const char *
+kstate_phase_status_name(enum kstate_phase_status s)
+{
+	if ((unsigned)s >= NELEM(phase_status_names))
+		return "?";
+	return phase_status_names[s];
+}
+
+static int
+upgrade_status_parse(const char *name)
+{
+	return kstate_name_index(upgrade_status_names,
+	    NELEM(upgrade_status_names), name);
+}
+
+static int
+phase_status_parse(const char *name)
+{
+	return kstate_name_index(phase_status_names,
+	    NELEM(phase_status_names), name);
+}
+
+static int
+nonempty(struct kstate *st, const char *what, const char *v)
+{
+	if (v != NULL && *v != '\0')
+		return KORCH_OK;
+	kstate_seterr(st, "%s is required", what);
+	return KORCH_ERR_INVALID_ARG;
+}
+
+/*
+ * All or nothing for a write of several statements: an own transaction
+ * outside a batch, a savepoint inside one (where kstate_tx_enter() does
+ * nothing, and a half-written plan would otherwise commit with the batch).
+ * *mode: 0 nothing to end, 1 own transaction, 2 savepoint.
+ */
+static int
+atomic_enter(struct kstate *st, int *mode)
+{
+	int own = 0, rc, r;
+
+	*mode = 0;
+	if (!st->in_batch) {
+		if ((r = kstate_tx_enter(st, &own)) != KORCH_OK)
+			return r;
+		*mode = own;
+		return KORCH_OK;
+	}
+	if ((rc = sqlite3_exec(st->db, SP_BEGIN, NULL, NULL, NULL)) !=
+	    SQLITE_OK)
+		return kstate_sqlerr(st, rc, "starting savepoint");
+	*mode = 2;
+	return KORCH_OK;
+}
+
+static int
+atomic_leave(struct kstate *st, int mode, int r)
+{
+	char	tmp[sizeof(st->errmsg)];
+	int	rc;
+
+	if (mode != 2)
+		return kstate_tx_leave(st, mode, r);
+	if (r == KORCH_OK) {
+		if ((rc = sqlite3_exec(st->db, SP_RELEASE, NULL, NULL, NULL)) ==
+		    SQLITE_OK)
+			return KORCH_OK;
+		r = kstate_sqlerr(st, rc, "releasing savepoint");
+	}
+	/* Undo this call's writes, keep the batch's others and the message
+	 * that says what went wrong.  After an I/O error SQLite may have
+	 * rolled back the whole batch already; batch_commit reports that. */
+	if (!sqlite3_get_autocommit(st->db)) {
+		memcpy(tmp, st->errmsg, sizeof(tmp));
+		(void)sqlite3_exec(st->db, SP_UNDO, NULL, NULL, NULL);
+		memcpy(st->errmsg, tmp, sizeof(tmp));
+	}
+	return r;
+}
+
+/* Step a statement that returns no rows; *rc is SQLite's code. */
+static int
+step_rc(struct kstate *st, sqlite3_stmt *s, const char *what, int *rc)
+{
+	int r = KORCH_OK;
+
+	*rc = sqlite3_step(s);
+	if (*rc != SQLITE_DONE && *rc != SQLITE_ROW)
+		r = kstate_sqlerr(st, *rc, what);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return r;
+}
+
+/* ---- creating ---- */
+
+static int
+spec_check(struct kstate *st, const struct kstate_phase_spec *p, size_t i)
+{
+	const char *host = p->host != NULL ? p->host : "(null)";
+
+	if (p->host == NULL || *p->host == '\0') {
+		kstate_seterr(st, "phase %zu: host is required", i + 1);
+		return KORCH_ERR_INVALID_ARG;
+	}
+	if (kstate_name_index(phase_names, NELEM(phase_names), p->phase) < 0) {
+		kstate_seterr(st, "phase %zu (%s): unknown phase \"%s\"",
+		    i + 1, host, p->phase != NULL ? p->phase : "(null)");
+		return KORCH_ERR_INVALID_ARG;
+	}
+	if (p->batch < 0 || (p->batch != 0 && strcmp(p->phase, "node") != 0)) {
+		kstate_seterr(st, "phase %zu (%s %s): bad batch %d (only node "
+		    "phases have one)", i + 1, host, p->phase, p->batch);
+		return KORCH_ERR_INVALID_ARG;
+	}
+	return KORCH_OK;
+}
+
+static int
+create_check(struct kstate *st, const char *kind, const char *from,
+    const char *to, int max_unavailable, int64_t parent_id,
+    const struct kstate_phase_spec *phases, size_t n)
+{
+	size_t	i;
+	int	r;
+
+	if (kstate_name_index(kind_names, NELEM(kind_names), kind) < 0) {
+		kstate_seterr(st, "upgrade kind must be \"upgrade\" or "
+		    "\"rollback\"");
+		return KORCH_ERR_INVALID_ARG;
+	}
+	if ((r = nonempty(st, "from version", from)) != KORCH_OK ||
+	    (r = nonempty(st, "to version", to)) != KORCH_OK)
+		return r;
+	if (max_unavailable < 1) {
+		kstate_seterr(st, "max unavailable must be at least 1 (got "
+		    "%d)", max_unavailable);
+		return KORCH_ERR_INVALID_ARG;
+	}
+	if (parent_id < 0 || (parent_id == 0 && strcmp(kind, "rollback") ==
+	    0)) {
+		kstate_seterr(st, "a rollback names the upgrade it undoes "
+		    "(parent %lld)", (long long)parent_id);
+		return KORCH_ERR_INVALID_ARG;
+	}
+	/* seq is an int. */
+	if ((n > 0 && phases == NULL) || n > INT_MAX) {
+		kstate_seterr(st, "bad phase list (%zu phases)", n);
+		return KORCH_ERR_INVALID_ARG;
+	}
+	for (i = 0; i < n; i++)
+		if ((r = spec_check(st, &phases[i], i)) != KORCH_OK)
+			return r;
+	return KORCH_OK;
+}
+
+static int
+parent_exists(struct kstate *st, int64_t parent_id)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc, r;
+
+	if ((r = kstate_prepare(st, "SELECT 1 FROM upgrades WHERE id = ?1",
+	    &s)) != KORCH_OK)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, parent_id) != SQLITE_OK) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		kstate_seterr(st, "no upgrade %lld to roll back",
+		    (long long)parent_id);
+		r = KORCH_ERR_NOT_FOUND;
+	} else if (rc != SQLITE_ROW)
+		r = kstate_sqlerr(st, rc, "reading upgrade");
+	else
+		r = KORCH_OK;
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+static int
+insert_phases(struct kstate *st, int64_t uid,
+    const struct kstate_phase_spec *phases, size_t n)
+{
+	sqlite3_stmt	*s = NULL;
+	char		 tmp[sizeof(st->errmsg)];
+	size_t		 i;
+	int		 rc, r;
+
+	if ((r = kstate_prepare(st, "INSERT INTO upgrade_phases (upgrade_id,"
+	    " seq, host, phase, batch, from_version, to_version)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", &s)) != KORCH_OK)
+		goto out;
+	for (i = 0; i < n; i++) {
+		const struct kstate_phase_spec *p = &phases[i];
+
+		if (sqlite3_bind_int64(s, 1, uid) ||
+		    sqlite3_bind_int(s, 2, (int)i + 1) ||
+		    kstate_bind_text(s, 3, p->host) ||
+		    kstate_bind_text(s, 4, p->phase) ||
+		    sqlite3_bind_int(s, 5, p->batch) ||
+		    kstate_bind_text(s, 6, p->from_version) ||
+		    kstate_bind_text(s, 7, p->to_version)) {
+			r = kstate_bind_err(st);
+			goto out;
+		}
+		if ((r = step_rc(st, s, "recording phase", &rc)) == KORCH_OK)
+			continue;
+		/* The only key a valid spec can break is (host, phase). */
+		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+			kstate_seterr(st, "phase %zu: %s %s is listed twice",
+			    i + 1, p->host, p->phase);
+			r = KORCH_ERR_INVALID_ARG;
+		} else {
+			memcpy(tmp, st->errmsg, sizeof(tmp));
+			kstate_seterr(st, "phase %zu (%s %s): %s", i + 1,
+			    p->host, p->phase, tmp);
+		}
+		goto out;
+	}
+	r = KORCH_OK;
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+kstate_upgrade_create(struct kstate *st, int64_t run_id, const char *kind,
+    const char *from, const char *to, int max_unavailable, int64_t parent_id,
+    const struct kstate_phase_spec *phases, size_t n, int64_t *id)
+{
+	sqlite3_stmt	*s = NULL;
+	int64_t		 uid = 0;
+	int		 mode = 0, r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_need(st, "upgrade id pointer", id)) != KORCH_OK)
+		return r;
+	*id = 0;
+	if ((r = create_check(st, kind, from, to, max_unavailable, parent_id,
+	    phases, n)) != KORCH_OK)
+		return r;
+
+	if ((r = atomic_enter(st, &mode)) != KORCH_OK)
+		return r;
+	if (parent_id > 0 && (r = parent_exists(st, parent_id)) != KORCH_OK)
+		goto out;
+	if ((r = kstate_prepare(st, "INSERT INTO upgrades (kind, from_version,"
+	    " to_version, status, max_unavailable, parent_id, started_at,"
+	    " run_id) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)", &s)) !=
+	    KORCH_OK)
+		goto out;
+	if (kstate_bind_text(s, 1, kind) ||
+	    kstate_bind_text(s, 2, from) ||
+	    kstate_bind_text(s, 3, to) ||
+	    sqlite3_bind_int(s, 4, max_unavailable) ||
+	    (parent_id > 0 ? sqlite3_bind_int64(s, 5, parent_id) :
+	    sqlite3_bind_null(s, 5)) ||
+	    sqlite3_bind_int64(s, 6, kstate_now_ms()) ||
+	    kstate_bind_run(s, 7, run_id)) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	if ((r = kstate_step_done(st, s, "recording upgrade")) != KORCH_OK)
+		goto out;
+	uid = sqlite3_last_insert_rowid(st->db);
+	r = insert_phases(st, uid, phases, n);
+ out:
+	sqlite3_finalize(s);
+	if ((r = atomic_leave(st, mode, r)) != KORCH_OK)
+		return r;
+	/* Recorded: the id is the caller's even if the sync fails. */
+	*id = uid;
+	return kstate_durable(st);
+}
+
+/* ---- changing ---- */
+
+/* Status of upgrade id into *status; KORCH_ERR_NOT_FOUND. */
+static int
+upgrade_status_read(struct kstate *st, int64_t id, int *status)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc, r;
+
+	if ((r = kstate_prepare(st, "SELECT status FROM upgrades WHERE id = ?1",
+	    &s)) != KORCH_OK)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		kstate_seterr(st, "no upgrade %lld", (long long)id);
+		r = KORCH_ERR_NOT_FOUND;
+	} else if (rc != SQLITE_ROW)
+		r = kstate_sqlerr(st, rc, "reading upgrade");
+	else if ((*status = upgrade_status_parse((const char *)
+	    sqlite3_column_text(s, 0))) < 0) {
+		kstate_seterr(st, "upgrade %lld: unexpected status in state "
+		    "database", (long long)id);
+		r = KORCH_ERR_STATE;
+	} else
+		r = KORCH_OK;
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+static int
+final_status(int s)
+{
+	return s == KSTATE_UPG_DONE || s == KSTATE_UPG_ABANDONED;
+}
+
+int
+kstate_upgrade_set_status(struct kstate *st, int64_t id,
+    enum kstate_upgrade_status status, const char *message, int64_t run_id)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 own = 0, cur = -1, r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if (upgrade_status_parse(kstate_upgrade_status_name(status)) < 0) {
+		kstate_seterr(st, "bad upgrade status %d", (int)status);
+		return KORCH_ERR_INVALID_ARG;
+	}
+	/* Read and write in one transaction, so the finality check holds. */
+	if ((r = kstate_tx_enter(st, &own)) != KORCH_OK)
+		return r;
+	if ((r = upgrade_status_read(st, id, &cur)) != KORCH_OK)
+		goto out;
+	if (final_status(cur) && cur != (int)status) {
+		kstate_seterr(st, "upgrade %lld is %s already; it cannot "
+		    "become %s", (long long)id,
+		    kstate_upgrade_status_name((enum kstate_upgrade_status)cur),
+		    kstate_upgrade_status_name(status));
+		r = KORCH_ERR_INVALID_ARG;
+		goto out;
+	}
+	/* ?2 is one of the CHECK's names; coalesce keeps the first end of a
+	 * final status set again. */
+	if ((r = kstate_prepare(st, "UPDATE upgrades SET status = ?2,"
+	    " message = ?3, run_id = coalesce(?4, run_id),"
+	    " ended_at = CASE WHEN ?2 IN ('done', 'abandoned')"
+	    "  THEN coalesce(ended_at, ?5) END"
+	    " WHERE id = ?1", &s)) != KORCH_OK)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, id) ||
+	    kstate_bind_text(s, 2, kstate_upgrade_status_name(status)) ||
+	    kstate_bind_text(s, 3, message) ||
+	    kstate_bind_run(s, 4, run_id) ||
+	    sqlite3_bind_int64(s, 5, kstate_now_ms())) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	r = kstate_step_done(st, s, "recording upgrade status");
+ out:
+	sqlite3_finalize(s);
+	if ((r = kstate_tx_leave(st, own, r)) != KORCH_OK)
+		return r;
+	return kstate_durable(st);
+}
+
+int
+kstate_upgrade_set_snapshot(struct kstate *st, int64_t id, const char *path)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_prepare(st, "UPDATE upgrades SET snapshot = ?2"
+	    " WHERE id = ?1", &s)) != KORCH_OK)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, id) || kstate_bind_text(s, 2, path)) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	if ((r = kstate_step_done(st, s, "recording snapshot")) != KORCH_OK)
+		goto out;
+	if (sqlite3_changes(st->db) == 0) {
+		kstate_seterr(st, "no upgrade %lld", (long long)id);
+		r = KORCH_ERR_NOT_FOUND;
+		goto out;
+	}
+	r = kstate_durable(st);
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+kstate_phase_set(struct kstate *st, int64_t upgrade_id, const char *host,
+    const char *phase, enum kstate_phase_status status, const char *message)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
+	    (r = kstate_need(st, "phase", phase)) != KORCH_OK)
+		return r;
+	if (phase_status_parse(kstate_phase_status_name(status)) < 0) {
+		kstate_seterr(st, "%s %s: bad phase status %d", host, phase,
+		    (int)status);
+		return KORCH_ERR_INVALID_ARG;
+	}
+	/* One statement: atomic by itself.  ?4 is one of the CHECK's names,
+	 * ?6 now. */
+	if ((r = kstate_prepare(st, "UPDATE upgrade_phases SET status = ?4,"
+	    " message = ?5,"
+	    " started_at = CASE ?4 WHEN 'running' THEN ?6"
+	    "  WHEN 'pending' THEN NULL ELSE started_at END,"
+	    " ended_at = CASE WHEN ?4 IN ('done', 'failed') THEN ?6 END,"
+	    " attempts = attempts + (?4 = 'running')"
+	    " WHERE upgrade_id = ?1 AND host = ?2 AND phase = ?3", &s)) !=
+	    KORCH_OK)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, upgrade_id) ||
+	    kstate_bind_text(s, 2, host) ||
+	    kstate_bind_text(s, 3, phase) ||
+	    kstate_bind_text(s, 4, kstate_phase_status_name(status)) ||
+	    kstate_bind_text(s, 5, message) ||
+	    sqlite3_bind_int64(s, 6, kstate_now_ms())) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	if ((r = kstate_step_done(st, s, "recording phase")) != KORCH_OK)
+		goto out;
+	if (sqlite3_changes(st->db) == 0) {
+		kstate_seterr(st, "upgrade %lld has no phase %s %s",
+		    (long long)upgrade_id, host, phase);
+		r = KORCH_ERR_NOT_FOUND;
+		goto out;
+	}
+	r = kstate_durable(st);
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* ---- reading ---- */
+
+static int
+col_enum(sqlite3_stmt *s, int col, int (*parse)(const char *), int *out)
+{
+	int v = parse((const char *)sqlite3_column_text(s, col));
+
+	if (v < 0)
+		return KORCH_ERR_STATE;
+	*out = v;
+	return KORCH_OK;
+}
+
+#define UPGRADE_COLS "id, kind, from_version, to_version, status," \
+	" max_unavailable, parent_id, snapshot, message, started_at," \
+	" ended_at, run_id"
+
+static void
+upgrade_clear(void *p)
+{
+	struct kstate_upgrade *u = p;
+
+	free(u->kind);
+	free(u->from_version);
+	free(u->to_version);
+	free(u->snapshot);
+	free(u->message);
+}
+
+static int
+upgrade_decode(sqlite3_stmt *s, void *p)
+{
+	struct kstate_upgrade	*u = p;
+	int			 v, r;
+
+	u->id = sqlite3_column_int64(s, 0);
+	if ((r = kstate_col_strdup(s, 1, &u->kind)) != KORCH_OK ||
+	    (r = kstate_col_strdup(s, 2, &u->from_version)) != KORCH_OK ||
+	    (r = kstate_col_strdup(s, 3, &u->to_version)) != KORCH_OK)
+		return r;
+	if ((r = col_enum(s, 4, upgrade_status_parse, &v)) != KORCH_OK)
+		return r;
+	u->status = (enum kstate_upgrade_status)v;
+	u->max_unavailable = sqlite3_column_int(s, 5);
+	u->parent_id = sqlite3_column_int64(s, 6);	/* NULL reads as 0 */
+	if ((r = kstate_col_strdup(s, 7, &u->snapshot)) != KORCH_OK ||
+	    (r = kstate_col_strdup(s, 8, &u->message)) != KORCH_OK)
+		return r;
+	u->started_at = sqlite3_column_int64(s, 9);
+	u->ended_at = sqlite3_column_int64(s, 10);
+	u->run_id = sqlite3_column_int64(s, 11);
+	return KORCH_OK;
+}
+
+/* One upgrade from s (prepared and bound by the caller, finalized here),
+ * or KORCH_ERR_NOT_FOUND with message none. */
+static int
+upgrade_one(struct kstate *st, sqlite3_stmt *s, const char *none,
+    struct kstate_upgrade **out)
+{
+	void	*v = NULL;
+	size_t	 n = 0;
+	int	 r;
+
+	if ((r = kstate_collect(st, s, sizeof(struct kstate_upgrade),
+	    upgrade_decode, upgrade_clear, &v, &n)) != KORCH_OK)
+		goto out;
+	if (n == 0) {
+		kstate_seterr(st, "%s", none);
+		r = KORCH_ERR_NOT_FOUND;
+		goto out;
+	}
+	*out = v;		/* an array of one: kstate_upgrade_free() */
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+kstate_upgrade_get(struct kstate *st, int64_t id, struct kstate_upgrade **out)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_need(st, "result pointer", out)) != KORCH_OK)
+		return r;
+	*out = NULL;
+	if ((r = kstate_prepare(st, "SELECT " UPGRADE_COLS " FROM upgrades"
+	    " WHERE id = ?1", &s)) != KORCH_OK)
+		return r;
+	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
+		r = kstate_bind_err(st);
+		sqlite3_finalize(s);
+		return r;
+	}
+	return upgrade_one(st, s, "no such upgrade", out);
+}
+
+int
+kstate_upgrade_unfinished(struct kstate *st, struct kstate_upgrade **out)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_need(st, "result pointer", out)) != KORCH_OK)
+		return r;
+	*out = NULL;
+	if ((r = kstate_prepare(st, "SELECT " UPGRADE_COLS " FROM upgrades"
+	    " WHERE status IN ('running', 'failed') ORDER BY id DESC LIMIT 1",
+	    &s)) != KORCH_OK)
+		return r;
+	return upgrade_one(st, s, "no unfinished upgrade", out);
+}
+
+int
+kstate_upgrade_last(struct kstate *st, const char *kind,
+    struct kstate_upgrade **out)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_need(st, "result pointer", out)) != KORCH_OK)
+		return r;
+	*out = NULL;
+	if (kind != NULL &&
+	    kstate_name_index(kind_names, NELEM(kind_names), kind) < 0) {
+		kstate_seterr(st, "upgrade kind must be \"upgrade\" or "
+		    "\"rollback\"");
+		return KORCH_ERR_INVALID_ARG;
+	}
+	if ((r = kstate_prepare(st, "SELECT " UPGRADE_COLS " FROM upgrades"
+	    " WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT 1", &s)) !=
+	    KORCH_OK)
+		return r;
+	if (kstate_bind_text(s, 1, kind) != SQLITE_OK) {
+		r = kstate_bind_err(st);
+		sqlite3_finalize(s);
+		return r;
+	}
+	return upgrade_one(st, s, "no upgrade recorded yet", out);
+}
+
+void
+kstate_upgrade_free(struct kstate_upgrade *u)
+{
+	if (u == NULL)
+		return;
+	upgrade_clear(u);
+	free(u);
+}
+
+static void
+phase_clear(void *p)
+{
+	struct kstate_phase *ph = p;
+
+	free(ph->host);
+	free(ph->phase);
+	free(ph->from_version);
+	free(ph->to_version);
+	free(ph->message);
+}
+
+static int
+phase_decode(sqlite3_stmt *s, void *p)
+{
+	struct kstate_phase	*ph = p;
+	int			 v, r;
+
+	ph->upgrade_id = sqlite3_column_int64(s, 0);
+	ph->seq = sqlite3_column_int(s, 1);
+	if ((r = kstate_col_strdup(s, 2, &ph->host)) != KORCH_OK ||
+	    (r = kstate_col_strdup(s, 3, &ph->phase)) != KORCH_OK)
+		return r;
+	ph->batch = sqlite3_column_int(s, 4);
+	if ((r = col_enum(s, 5, phase_status_parse, &v)) != KORCH_OK)
+		return r;
+	ph->status = (enum kstate_phase_status)v;
+	if ((r = kstate_col_strdup(s, 6, &ph->from_version)) != KORCH_OK ||
+	    (r = kstate_col_strdup(s, 7, &ph->to_version)) != KORCH_OK ||
+	    (r = kstate_col_strdup(s, 8, &ph->message)) != KORCH_OK)
+		return r;
+	ph->started_at = sqlite3_column_int64(s, 9);
+	ph->ended_at = sqlite3_column_int64(s, 10);
+	ph->attempts = sqlite3_column_int(s, 11);
+	return KORCH_OK;
+}
+
+int
+kstate_phases_list(struct kstate *st, int64_t upgrade_id,
+    struct kstate_phase **out, size_t *n)
+{
+	sqlite3_stmt	*s = NULL;
+	void		*v = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if (out == NULL || n == NULL)
+		return KORCH_ERR_INVALID_ARG;
+	*out = NULL;
+	*n = 0;
+	if ((r = kstate_prepare(st, "SELECT upgrade_id, seq, host, phase,"
+	    " batch, status, from_version, to_version, message, started_at,"
+	    " ended_at, attempts FROM upgrade_phases WHERE upgrade_id = ?1"
+	    " ORDER BY seq", &s)) != KORCH_OK)
+		goto out;
+	if (sqlite3_bind_int64(s, 1, upgrade_id) != SQLITE_OK) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	r = kstate_collect(st, s, sizeof(**out), phase_decode, phase_clear,
+	    &v, n);
+	if (r == KORCH_OK)
+		*out = v;
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
+
+void
+kstate_phases_free(struct kstate_phase *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		phase_clear(&v[i]);
+	free(v);
+}
+
+/* ---- settings ---- */
+
+int
+kstate_setting_set(struct kstate *st, const char *key, const char *value)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = nonempty(st, "setting key", key)) != KORCH_OK)
+		return r;
+	/* The same value again writes nothing. */
+	if ((r = kstate_prepare(st, value == NULL ?
+	    "DELETE FROM settings WHERE key = ?1" :
+	    "INSERT INTO settings (key, value) VALUES (?1, ?2)"
+	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+	    " WHERE value IS NOT excluded.value", &s)) != KORCH_OK)
+		goto out;
+	if (kstate_bind_text(s, 1, key) ||
+	    (value != NULL && kstate_bind_text(s, 2, value))) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	if ((r = kstate_step_done(st, s, "recording setting")) != KORCH_OK)
+		goto out;
+	r = kstate_durable(st);
+ out:
+	if (r != KORCH_OK) {
+		char tmp[sizeof(st->errmsg)];
+
+		memcpy(tmp, st->errmsg, sizeof(tmp));
+		kstate_seterr(st, "setting %s: %s", key, tmp);
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+kstate_setting_get(struct kstate *st, const char *key, char **value)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc, r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_need(st, "result pointer", value)) != KORCH_OK)
+		return r;
+	*value = NULL;
+	if ((r = nonempty(st, "setting key", key)) != KORCH_OK)
+		return r;
+	if ((r = kstate_prepare(st, "SELECT value FROM settings WHERE key = ?1",
+	    &s)) != KORCH_OK)
+		goto out;
+	if (kstate_bind_text(s, 1, key) != SQLITE_OK) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if ((r = kstate_col_strdup(s, 0, value)) != KORCH_OK)
+			kstate_seterr(st, "out of memory");
+	} else if (rc == SQLITE_DONE)
+		r = KORCH_OK;
+	else
+		r = kstate_sqlerr(st, rc, "reading setting");
+ out:
+	sqlite3_finalize(s);
+	return r;
+}

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# End-to-end: `korch upgrade`, `korch rollback` and `korch etcd restore` on
+# booted test-bed hosts (runbook 000's cluster: one master with etcd, three
+# nodes), from the stand-in bundles 1.7.16, 1.8.15 and 1.9.11 and the real
+# etcd.  Usage: upgrade.sh BUILD (make check runs it on the ASan+UBSan
+# build).
+#
+#  - refusals before anything changes: 1.7 -> 1.9 (a skipped minor), a
+#    downgrade, a bundle without kubelet 1.9, an unreachable host;
+#  - 1.7.16 -> 1.8 completes; --plan lists the phases;
+#  - 1.8.15 -> 1.9 with a sampler of every unit's state: kill -9 of korch
+#    in the master phase and again in a node phase, each rerun resumes
+#    without redoing a done phase; a node host stopped in the node phase
+#    stops the upgrade with its name, the cluster stays healthy, and after
+#    the host is back the same command finishes; never more than one
+#    master nor more than --max-unavailable nodes down at once;
+#  - the etcd snapshot on the controller passes `etcdctl snapshot status`;
+#  - apply refuses to undo the upgrade; status shows the journal and every
+#    host's component versions;
+#  - rollback (stopped once by Ctrl-C between phases) returns every host
+#    to 1.8.15;
+#  - etcd restore puts back the snapshot's data and the cluster answers.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BUILD=$(cd "${1:-build}" && pwd)
+KORCH=$BUILD/korch
+W=$(mktemp -d /tmp/korch-e2e-upgrade.XXXXXX)
+SAMPLER_PID=
+cleanup() {
+	[ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+INV=$W/inventory.yaml
+export KORCH_STATE=$W/state.db
+export NO_COLOR=1
+# The tree's playbooks, also for a sanitizer build in build/san.
+export KORCH_PLAYBOOKS=$E2E_ROOT/playbooks
+B=$W/bundles
+MASTER=node1
+NODES="node2 node3 node4"
+
+mk() { "$E2E_ROOT/tests/bundle/make-bundle" "$@" >/dev/null || { notok "make-bundle $*"; finish; exit 1; }; }
+mk 1.7.16 "$W/old/bundle-1.7.16"
+mk 1.8.15 "$B/bundle-1.8.15"
+mk 1.9.11 "$B/bundle-1.9.11"
+mk --omit kubelet 1.9.11 "$W/nokubelet/bundle-1.9.11"
+ETCDCTL=$B/bundle-1.9.11/bin/etcdctl
+
+# korch OUT ARGS...: run korch, output in OUT.out/OUT.err, status in $RC.
+korch() {
+	local out=$1; shift
+	"$KORCH" "$@" >"$W/$out.out" 2>"$W/$out.err"
+	RC=$?
+}
+# Ask the state (python's sqlite3: the CLI may not be installed).
+sql() {
+	python3 - "$KORCH_STATE" "$1" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], timeout=10)
+for row in db.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in row))
+EOF
+}
+# Status of PHASE on HOST in the newest journal entry.
+phase() { sql "SELECT status FROM upgrade_phases WHERE upgrade_id = (SELECT max(id) FROM upgrades) AND host = '$1' AND phase = '$2'"; }
+# wait_phase HOST PHASE STATUS [SECS]: poll until it is so.
+wait_phase() {
+	local i
+	for ((i = 0; i < ${4:-120} * 5; i++)); do
+		[ "$(phase "$1" "$2")" = "$3" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+# Every done phase of the newest entry as "host/phase started attempts".
+done_phases() { sql "SELECT host || '/' || phase, started_at, attempts FROM upgrade_phases WHERE upgrade_id = (SELECT max(id) FROM upgrades) AND status = 'done' ORDER BY seq"; }
+# Every Kubernetes component of every host reports version V.
+all_on() {
+	"$KORCH" status --json >"$W/st.json" || return 1
+	python3 - "$W/st.json" "$1" <<'EOF'
+import json, sys
+d, want = json.load(open(sys.argv[1])), sys.argv[2]
+bad = [(h["name"], c["name"], c["observed"]) for h in d["hosts"]
+       for c in h["components"] if c["name"].startswith("kube") and c["observed"] != want]
+kube = [1 for h in d["hosts"] for c in h["components"] if c["name"].startswith("kube")]
+if bad or len(kube) != 1 * 3 + 3 * 2:
+    print("# not on %s: %s (%d kube components)" % (want, bad, len(kube)))
+    sys.exit(1)
+EOF
+}
+# nodes_on V [NODE...]: each node (default: all) Ready, schedulable, on
+# kubelet vV, seen from the master.
+nodes_on() {
+	local v=$1 n out
+	shift
+	for n in ${*:-$NODES}; do
+		# One string: the remote shell reads it (testbed ssh is ssh).
+		out=$(on $MASTER "kubectl get node $n -o 'jsonpath={.status.conditions[?(@.type==\"Ready\")].status} {.status.nodeInfo.kubeletVersion} {.spec.unschedulable}'" 2>&1)
+		[ "$out" = "True v$v " ] || { echo "# $n: $out"; return 1; }
+	done
+}
+apiserver_version() { on $MASTER curl -s --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/apiserver-kubelet-client.crt --key /etc/kubernetes/pki/apiserver-kubelet-client.key https://127.0.0.1:6443/version | python3 -c 'import json,sys; print(json.load(sys.stdin)["gitVersion"])'; }
+healthz() { [ "$(on $MASTER curl -s --max-time 5 --cacert /etc/kubernetes/pki/ca.crt --cert /etc/kubernetes/pki/apiserver-kubelet-client.crt --key /etc/kubernetes/pki/apiserver-kubelet-client.key https://127.0.0.1:6443/healthz)" = ok ]; }
+# etcdctl on the master, v3 API (v2 with API=2 in the environment).
+etcdctl_on() {
+	local ver
+	ver=$(on $MASTER ls /opt/etcd | head -1)
+	if [ "${API:-3}" = 2 ]; then
+		on $MASTER env ETCDCTL_API=2 "/opt/etcd/$ver/bin/etcdctl" --endpoints https://127.0.0.1:2379 --ca-file /etc/etcd/pki/ca.crt --cert-file /etc/etcd/pki/client.crt --key-file /etc/etcd/pki/client.key "$@"
+	else
+		on $MASTER env ETCDCTL_API=3 "/opt/etcd/$ver/bin/etcdctl" --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/client.crt --key /etc/etcd/pki/client.key "$@"
+	fi
+}
+flannel_config() { API=2 etcdctl_on get /flannel/network/config; }
+quiet() { "$@" >/dev/null 2>&1; }
+journal_count() { sql "SELECT count(*) FROM upgrades"; }
+start_sampler() { # start_sampler NAME HOST...
+	local name=$1
+	shift
+	"$E2E_ROOT/tests/e2e/sampler" "$W/$name.jsonl" "$@" 2>"$W/$name.sampler.err" &
+	SAMPLER_PID=$!
+	sleep 2
+}
+stop_sampler() {
+	kill "$SAMPLER_PID" 2>/dev/null
+	wait "$SAMPLER_PID" 2>/dev/null
+	SAMPLER_PID=
+}
+
+echo "# booting 4 test-bed hosts"
+"$TB" up 4 >&2 || { notok "test bed up 4"; finish; exit 1; }
+"$TB" inventory etcd,master node node node | awk -v b="$W/old/bundle-1.7.16" '
+	{ sub(/kubernetes_version: "1.8.15"/, "kubernetes_version: \"1.7.16\""); print }
+	/^  service_cidr:/ { print "  bundle: " b }' >"$INV"
+
+# ---- a 1.7 cluster: 1.9 is two minors away, 1.8 is the next one
+korch apply17 apply "$INV"
+check "a 1.7.16 cluster converges" [ "$RC" -eq 0 ]
+korch skip upgrade --to 1.9 --bundle "$B"
+check "1.7 -> 1.9 is refused (exit 1)" [ "$RC" -eq 1 ]
+check "the refusal says to go to 1.8 first" grep -q "skips a minor version.*upgrade to 1.8 first" "$W/skip.err"
+check "the refusal recorded no upgrade" [ "$(journal_count)" = 0 ]
+check "the refusal changed nothing" [ "$(apiserver_version)" = v1.7.16 ]
+korch to18 upgrade --to 1.8 --bundle "$B"
+check "1.7.16 -> 1.8 (newest 1.8.x in the bundles) completes" [ "$RC" -eq 0 ]
+check "1.7.16 -> 1.8.15: every component on 1.8.15" all_on 1.8.15
+check "1.7.16 -> 1.8.15: every node Ready on v1.8.15" nodes_on 1.8.15
+sed -i "s|kubernetes_version: \"1.7.16\"|kubernetes_version: \"1.8.15\"|; s|bundle: .*|bundle: $B/bundle-1.8.15|" "$INV"
+
+# ---- refusals at 1.8.15
+korch down upgrade --to 1.7 --bundle "$W/old"
+check "a downgrade is refused (exit 1)" [ "$RC" -eq 1 ]
+check "the downgrade refusal names --allow-downgrade" grep -q "downgrade.*--allow-downgrade" "$W/down.err"
+korch nokubelet upgrade --to 1.9 --bundle "$W/nokubelet"
+check "a bundle without kubelet 1.9 is refused (exit 1)" [ "$RC" -eq 1 ]
+check "the refusal names kubelet" grep -q "has no kubelet for Kubernetes 1.9.11" "$W/nokubelet.err"
+"$TB" stop node4 >>"$W/testbed.log" 2>&1
+korch unreach upgrade --to 1.9
+check "an unreachable host is refused (exit 2)" [ "$RC" -eq 2 ]
+check "the refusal names the host" grep -q "node4" "$W/unreach.err"
+"$TB" start node4 >&2
+check "refusals recorded no upgrade (only 1.7 -> 1.8)" [ "$(journal_count)" = 1 ]
+check "refusals changed nothing" [ "$(apiserver_version)" = v1.8.15 ]
+for i in $(seq 1 60); do nodes_on 1.8.15 >/dev/null && break; sleep 1; done
+
+korch plan upgrade --to 1.9 --plan
+check "--plan succeeds" [ "$RC" -eq 0 ]
+check "--plan: snapshot, master, then the nodes one by one" python3 - "$W/plan.out" <<'EOF'
+import re, sys
+rows = [l.split()[1:3] for l in open(sys.argv[1]) if re.match(r"\s+\d+\. ", l)]
+sys.exit(rows != [["snapshot", "node1"], ["master", "node1"], ["node", "node2"], ["node", "node3"], ["node", "node4"]])
+EOF
+check "--plan says what is swapped and the worst capacity" grep -q "kubelet 1.8.15 -> 1.9.11" "$W/plan.out"
+check "--plan changed nothing" [ "$(journal_count)" = 1 ]
+
+# ---- 1.8.15 -> 1.9: interrupted twice, a host lost, finished
+start_sampler up $MASTER node2 node3
+"$KORCH" upgrade --to 1.9 >"$W/up1.out" 2>&1 &
+PID=$!
+if wait_phase $MASTER master running; then
+	kill -9 $PID; wait $PID 2>/dev/null
+	ok "kill -9 in the master phase"
+else
+	kill -9 $PID; notok "the master phase never started" "$(tail -3 "$W/up1.out")"
+fi
+check "journal after the kill: snapshot done, master running" [ "$(phase $MASTER snapshot)/$(phase $MASTER master)" = done/running ]
+BEFORE=$(done_phases)
+"$KORCH" upgrade --to 1.9 >"$W/up2.out" 2>&1 &
+PID=$!
+if wait_phase node2 node running; then
+	kill -9 $PID; wait $PID 2>/dev/null
+	ok "kill -9 in a node phase"
+else
+	kill -9 $PID; notok "the node phase never started" "$(tail -3 "$W/up2.out")"
+fi
+check "the rerun resumed (said so)" grep -q "resuming upgrade #2" "$W/up2.out"
+check "the running master phase was re-checked (2 attempts), then done" [ "$(sql "SELECT status, attempts FROM upgrade_phases WHERE upgrade_id = 2 AND phase = 'master'")" = "done|2" ]
+check "no phase done before the first kill was redone" [ "$(done_phases | grep -F "$BEFORE")" = "$BEFORE" ]
+BEFORE=$(done_phases)
+# The third run loses node4 while node3 is being upgraded.
+"$KORCH" upgrade --to 1.9 >"$W/up3.out" 2>&1 &
+PID=$!
+if wait_phase node3 node running; then
+	"$TB" stop node4 >>"$W/testbed.log" 2>&1
+	ok "node4 stopped during the node phase"
+else
+	notok "node3's phase never started" "$(tail -3 "$W/up3.out")"
+fi
+wait $PID
+RC=$?
+check "the upgrade stops with exit 2" [ "$RC" -eq 2 ]
+check "the message names node4" grep -q "FAILED.*node4" "$W/up3.out"
+check "node4's phase is recorded failed" [ "$(phase node4 node)" = failed ]
+check "no phase done before the second kill was redone" [ "$(done_phases | grep -F "$BEFORE")" = "$BEFORE" ]
+check "the rest of the cluster is healthy: apiserver answers" healthz
+check "the rest of the cluster is healthy: node2, node3 Ready on v1.9.11" nodes_on 1.9.11 node2 node3
+"$KORCH" status >"$W/status-mid.out" 2>&1
+check "status shows the stopped upgrade and its position" grep -q "upgrade #2 1.8.15 -> 1.9.11: failed; 4 of 5 phases done" "$W/status-mid.out"
+"$TB" start node4 >&2
+BEFORE=$(done_phases)
+stop_sampler
+check "never more than 1 master and 1 node down at once (node2, node3)" "$E2E_ROOT/tests/e2e/sampler-check" "$W/up.jsonl" --masters $MASTER --nodes node2,node3 --max-nodes-down 1
+for i in $(seq 1 60); do on node4 true 2>/dev/null && break; sleep 1; done
+start_sampler up4 $MASTER $NODES
+korch up4 upgrade --to 1.9
+check "after node4 is back, the same command finishes" [ "$RC" -eq 0 ]
+check "no phase done before was redone" [ "$(done_phases | grep -F "$BEFORE")" = "$BEFORE" ]
+stop_sampler
+check "the last run: never more than 1 master and 1 node down at once" "$E2E_ROOT/tests/e2e/sampler-check" "$W/up4.jsonl" --masters $MASTER --nodes node2,node3,node4 --max-nodes-down 1
+check "every component on every host reports 1.9.11" all_on 1.9.11
+check "every node Ready and schedulable on v1.9.11" nodes_on 1.9.11
+check "the apiserver reports v1.9.11" [ "$(apiserver_version)" = v1.9.11 ]
+
+SNAP=$(sql "SELECT snapshot FROM upgrades WHERE id = 2")
+check "the etcd snapshot is on the controller and not empty" [ -s "$SNAP" ]
+check "the snapshot passes etcdctl snapshot status" quiet env ETCDCTL_API=3 "$ETCDCTL" snapshot status "$SNAP"
+"$KORCH" status --json >"$W/st.json"
+check "status --json: the upgrade done, 5 of 5 phases" [ "$(json "$W/st.json" "(d['upgrade']['status'], d['upgrade']['phases_done'], d['upgrade']['to'])")" = "('done', 5, '1.9.11')" ]
+korch reapply apply "$INV"
+check "apply with the 1.8.15 inventory is refused after the upgrade" [ "$RC" -eq 1 ]
+check "the refusal explains" grep -q "the cluster runs Kubernetes 1.9.11" "$W/reapply.err"
+
+# ---- rollback, stopped once by Ctrl-C between phases
+etcdctl_on put /korch-e2e/after-upgrade yes >/dev/null
+start_sampler back $MASTER $NODES
+"$KORCH" rollback >"$W/rb1.out" 2>&1 &
+PID=$!
+if wait_phase node4 node running; then
+	kill -INT $PID
+	wait $PID
+	RC=$?
+	check "Ctrl-C: rollback exits 130" [ "$RC" -eq 130 ]
+	check "Ctrl-C: the running phase finished and is recorded done" [ "$(phase node4 node)" = done ]
+	check "Ctrl-C: the next phase did not start" [ "$(phase node3 node)" = pending ]
+else
+	kill -9 $PID; notok "rollback's first node phase never started" "$(tail -3 "$W/rb1.out")"
+fi
+korch rb2 rollback
+check "the rollback finishes" [ "$RC" -eq 0 ]
+stop_sampler
+check "after rollback every component reports 1.8.15" all_on 1.8.15
+check "after rollback every node Ready on v1.8.15" nodes_on 1.8.15
+check "rollback: never more than 1 master and 1 node down at once" "$E2E_ROOT/tests/e2e/sampler-check" "$W/back.jsonl" --masters $MASTER --nodes node2,node3,node4 --max-nodes-down 1
+korch rb3 rollback
+check "a second rollback has nothing to do (exit 1)" [ "$RC" -eq 1 ]
+korch reapply2 apply "$INV"
+check "apply with the 1.8.15 inventory works again after the rollback" [ "$RC" -eq 0 ]
+
+# ---- etcd restore: the snapshot's data comes back
+korch restore0 etcd restore "$SNAP"
+check "etcd restore without --yes changes nothing (exit 1)" [ "$RC" -eq 1 ]
+check "etcd restore without --yes" grep -q "Run again with --yes" "$W/restore0.out"
+check "the key written after the snapshot is still there" [ "$(etcdctl_on get --print-value-only /korch-e2e/after-upgrade)" = yes ]
+korch restore etcd restore "$SNAP" --yes
+check "etcd restore --yes succeeds" [ "$RC" -eq 0 ]
+check "after restore the key written after the snapshot is gone" [ -z "$(etcdctl_on get --print-value-only /korch-e2e/after-upgrade)" ]
+check "after restore etcd is healthy" quiet etcdctl_on endpoint health
+check "after restore flannel's network config (a v2 key) is back" quiet flannel_config
+check "after restore the apiserver answers" healthz
+check "after restore the previous data is kept on the member" quiet on $MASTER "ls -d /var/lib/korch/restore/etcd.before-*"
+
+"$TB" down >&2
+finish
