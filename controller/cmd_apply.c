@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent_image.h"
+#include "bundle.h"
 #include "cmd.h"
 #include "dag.h"
 #include "diag.h"
@@ -96,7 +97,8 @@ print_json(const char *kind, int64_t run_id, const struct sched *s,
  * than the one an upgrade or rollback left the cluster on.
  */
 static int
-guard_upgrades(struct kstate *st, const struct inventory *inv)
+guard_upgrades(struct kstate *st, const struct inventory *inv,
+    const char *version)
 {
 	struct kstate_upgrade *u = NULL;
 	char *ver = NULL, pos[512];
@@ -115,14 +117,14 @@ guard_upgrades(struct kstate *st, const struct inventory *inv)
 		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(st));
 		return KX_INTERNAL;
 	}
-	if (ver != NULL && inv->cluster.kubernetes_version != NULL &&
-	    strcmp(ver, inv->cluster.kubernetes_version) != 0) {
+	if (ver != NULL && (version == NULL || strcmp(ver, version) != 0)) {
 		fprintf(stderr, "korch: refused: the cluster runs Kubernetes %s "
-		    "(set by korch upgrade or rollback) but %s says %s; apply "
+		    "(set by korch upgrade or rollback) but %s %s %s; apply "
 		    "would move every host at once.  Set kubernetes_version: "
 		    "\"%s\" and that version's bundle in it, or change "
 		    "versions with `korch upgrade`; nothing was changed\n", ver,
-		    inv->path, inv->cluster.kubernetes_version, ver);
+		    inv->path, version ? "and its bundle say" : "names no "
+		    "version", version ? version : "", ver);
 		free(ver);
 		return KX_USAGE;
 	}
@@ -133,8 +135,8 @@ guard_upgrades(struct kstate *st, const struct inventory *inv)
 /* What later commands find without being told: the inventory applied
  * (upgrade, rollback) and, once converged, the version it runs. */
 static int
-remember(struct kstate *st, const char *inventory,
-    const struct inventory *inv, int converged)
+remember(struct kstate *st, const char *inventory, const char *version,
+    int converged)
 {
 	char abs[PATH_MAX];
 	int r;
@@ -143,9 +145,8 @@ remember(struct kstate *st, const char *inventory,
 		return 0;
 	if ((r = kstate_setting_set(st, "inventory", abs)) != 0)
 		return r;
-	if (converged && inv->cluster.kubernetes_version != NULL)
-		r = kstate_setting_set(st, "cluster_version",
-		    inv->cluster.kubernetes_version);
+	if (converged && version != NULL)
+		r = kstate_setting_set(st, "cluster_version", version);
 	return r;
 }
 
@@ -164,6 +165,7 @@ run(const char *kind, int argc, char **argv, int check_only)
 	struct run_inputs in;
 	char statepath[PATH_MAX], pbdir[PATH_MAX], msg[1024], what[PATH_MAX + 64];
 	char *args = NULL;
+	const char *version = NULL;
 	int64_t run_id = 0;
 	unsigned hosts, failed, unreach, changed;
 	size_t i;
@@ -244,10 +246,6 @@ run(const char *kind, int argc, char **argv, int check_only)
 	}
 	if (msg[0] != '\0' && !a.r.json)
 		fprintf(stderr, "korch: note: %s\n", msg);
-	if (!check_only && (r = guard_upgrades(st, inv)) != KX_OK) {
-		rc = r;
-		goto end;
-	}
 	/* Under the lock: two runs must not both make certificates. */
 	/* Certificates made are news even with --json: stderr. */
 	if ((r = inputs_prepare(inv, a.r.bundle, statepath, stderr, &in,
@@ -257,6 +255,15 @@ run(const char *kind, int argc, char **argv, int check_only)
 		    r == KORCH_ERR_HASH_MISMATCH ? "the bundle does not verify" :
 		    "cannot prepare the run");
 		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
+		goto end;
+	}
+	/* The version this apply deploys: as the inventory says, else as its
+	 * bundle holds. */
+	version = inv->cluster.kubernetes_version;
+	if (version == NULL && in.bundle != NULL)
+		version = in.bundle->kubernetes_version;
+	if (!check_only && (r = guard_upgrades(st, inv, version)) != KX_OK) {
+		rc = r;
 		goto end;
 	}
 	if ((r = inputs_check_bundle(&in, pb, dag, d)) != 0) {
@@ -319,7 +326,7 @@ run(const char *kind, int argc, char **argv, int check_only)
 			    changed, changed == 1 ? "" : "s");
 	}
 	report_verdict(rep, msg, rc == KX_OK);
-	if (!check_only && remember(st, a.inventory, inv, rc == KX_OK) != 0)
+	if (!check_only && remember(st, a.inventory, version, rc == KX_OK) != 0)
 		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(st));
 	if (a.r.json)
 		(void)print_json(kind, run_id, s, hosts, failed, unreach,

@@ -3,6 +3,7 @@
  * touch a host (see cmd_ctx.h).
  */
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,8 +33,9 @@ static volatile sig_atomic_t stop_requested;
 static void
 on_signal(int sig)
 {
-	static const char msg[] = "\nkorch: stopping after the current phase "
-	    "is recorded (again to stop at once; the next run re-checks it)\n";
+	static const char msg[] = "\nkorch: stopping once what runs now is "
+	    "finished and recorded (again to stop at once; the next run "
+	    "re-checks it)\n";
 
 	if (stop_requested) {
 		signal(sig, SIG_DFL);
@@ -192,7 +194,7 @@ ctx_open(struct cmd_ctx *c, char **argv)
 int
 ctx_pick_bundle(struct cmd_ctx *c, const struct kver *want)
 {
-	char dir[PATH_MAX], *slash;
+	char dir[PATH_MAX];
 	const char *where = c->a.r.bundle;
 	int r;
 
@@ -204,9 +206,7 @@ ctx_pick_bundle(struct cmd_ctx *c, const struct kver *want)
 			return KX_USAGE;
 		}
 		snprintf(dir, sizeof(dir), "%s", c->inv->cluster.bundle);
-		if ((slash = strrchr(dir, '/')) != NULL && slash != dir)
-			*slash = '\0';
-		where = dir;
+		where = dirname(dir);
 	}
 	r = bundle_pick(where, want, &c->bundle_path, c->target,
 	    sizeof(c->target), c->d);
@@ -276,7 +276,7 @@ ctx_check_bundle(struct cmd_ctx *c)
 int
 ctx_inputs(struct cmd_ctx *c)
 {
-	char dir[PATH_MAX], *slash;
+	char dir[PATH_MAX];
 	int r;
 
 	free(c->inv_version);
@@ -296,12 +296,8 @@ ctx_inputs(struct cmd_ctx *c)
 	if ((r = ctx_check_bundle(c)) != KX_OK)
 		return r;
 	snprintf(dir, sizeof(dir), "%s", c->statepath);
-	if ((slash = strrchr(dir, '/')) != NULL)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
 	if ((size_t)snprintf(c->backups, sizeof(c->backups), "%s/backups/%s",
-	    dir, c->inv->cluster.name) >= sizeof(c->backups)) {
+	    dirname(dir), c->inv->cluster.name) >= sizeof(c->backups)) {
 		fprintf(stderr, "korch: the state's path is too long\n");
 		return KX_USAGE;
 	}

@@ -127,7 +127,11 @@ restore(struct cmd_ctx *c, const char *path)
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	printf("korch etcd restore: %s (%s)\n", abs, note);
+	/* Stopping halfway would leave the apiservers down: the first
+	 * Ctrl-C is noted, the restore goes on; a second one kills. */
+	ctx_catch_signals(1);
 	r = upgrade_restore(&e, &snap, stamp, why, sizeof(why));
+	ctx_catch_signals(0);
 	if (r != 0) {
 		fprintf(stderr, "korch: etcd restore FAILED: %s\nThe data etcd "
 		    "held before is kept as /var/lib/korch/restore/"
@@ -174,6 +178,9 @@ cmd_etcd(int argc, char **argv)
 	rc = ctx_open(&c, argv);
 	if (rc == KX_OK)
 		rc = restore(&c, snap);
+	if (c.run_id > 0)
+		ctx_end_run(&c, rc == KX_OK ? KSTATE_RUN_CONVERGED :
+		    KSTATE_RUN_ABORTED, rc);
 	ctx_release(&c);
 	return rc;
 }

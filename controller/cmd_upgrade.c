@@ -136,30 +136,14 @@ kver_str(const struct kver *v, char *buf, size_t len)
 
 /* ---- the plan ----------------------------------------------------------- */
 
-static const char *const *
-swaps(const char *phase)
-{
-	static const char *const etcd[] = { "etcd", NULL };
-	static const char *const master[] = { "kube-apiserver",
-	    "kube-controller-manager", "kube-scheduler", "kubectl", NULL };
-	static const char *const node[] = { "kubelet", "kube-proxy",
-	    "flanneld", NULL };
-
-	if (strcmp(phase, "etcd") == 0)
-		return etcd;
-	if (strcmp(phase, "master") == 0)
-		return master;
-	if (strcmp(phase, "node") == 0)
-		return node;
-	return NULL;
-}
-
 /* "kubelet 1.8.15 -> 1.9.11, kube-proxy ..." for one host's phase. */
 static void
 describe_swap(struct cmd_ctx *c, const char *host, const char *phase,
     char *buf, size_t len)
 {
-	const char *const *w = swaps(phase);
+	int kind = upgrade_phase_kind(phase);
+	const char *const *w = kind < 0 ? NULL :
+	    upgrade_phase_components((enum upg_phase_kind)kind);
 	struct kstate_component *v = NULL;
 	const struct bundle_component *bc;
 	const char *was;
@@ -180,8 +164,6 @@ describe_swap(struct cmd_ctx *c, const char *host, const char *phase,
 			if (strcmp(v[i].component, *w) == 0 &&
 			    v[i].observed != NULL)
 				was = v[i].observed;
-		if (strcmp(*w, "kubectl") == 0)
-			was = "";
 		off = strlen(buf);
 		if (strcmp(was, bc->version) == 0)
 			snprintf(buf + off, len - off, "%s%s %s (kept)",
@@ -275,7 +257,8 @@ print_plan_json(struct cmd_ctx *c, const char *from,
 /* ---- the walk ----------------------------------------------------------- */
 
 static int
-finish_json(struct cmd_ctx *c, int64_t id, int rc, const char *why)
+finish_json(struct cmd_ctx *c, int64_t run_id, int64_t id, int rc,
+    const char *why)
 {
 	struct kstate_upgrade *u = NULL;
 	struct json *j;
@@ -285,7 +268,7 @@ finish_json(struct cmd_ctx *c, int64_t id, int rc, const char *why)
 		return KORCH_ERR_ALLOC;
 	json_obj_begin(j);
 	json_kstr(j, "command", c->kind);
-	json_kint(j, "run_id", c->run_id);
+	json_kint(j, "run_id", run_id);
 	json_kint(j, "exit_code", rc);
 	json_kstr(j, "error", why && *why ? why : NULL);
 	json_key(j, "upgrade");
@@ -308,6 +291,7 @@ walk(struct cmd_ctx *c, int64_t id)
 	struct upgrade_env e;
 	struct kstate_upgrade *u = NULL;
 	char why[4096], pos[512];
+	int64_t run_id;
 	int r, rc;
 
 	ctx_env(c, &e);
@@ -336,10 +320,11 @@ walk(struct cmd_ctx *c, int64_t id)
 		(void)kstate_upgrade_set_status(c->st, id, KSTATE_UPG_FAILED,
 		    why, c->run_id);
 	}
+	run_id = c->run_id;
 	ctx_end_run(c, rc == KX_OK ? KSTATE_RUN_CONVERGED : rc ==
 	    KX_INTERRUPTED ? KSTATE_RUN_ABORTED : KSTATE_RUN_FAILED, rc);
 	if (c->a.r.json)
-		return finish_json(c, id, rc, why), rc;
+		return finish_json(c, run_id, id, rc, why), rc;
 	if (kstate_upgrade_get(c->st, id, &u) == 0) {
 		upgrade_journal_position(c->st, u, pos, sizeof(pos));
 		if (rc == KX_OK) {
@@ -366,21 +351,40 @@ walk(struct cmd_ctx *c, int64_t id)
 	return rc;
 }
 
-/* Pre-flight on every host; observed versions into ob.  Exit code. */
+/*
+ * Pre-flight on every host; observed versions into ob.  When finishing or
+ * undoing entry (0: none), its etcd members whose phase was left running
+ * or failed may fail their health check: repairing them is the point.
+ * Exit code.
+ */
 static int
-preflight(struct cmd_ctx *c, struct observed *ob)
+preflight(struct cmd_ctx *c, int64_t entry, struct observed *ob)
 {
 	struct upgrade_env e;
+	struct kstate_phase *ph = NULL;
+	unsigned char *lenient;
 	char why[4096];
+	size_t n = 0, i, h;
 	int r;
 
+	if ((lenient = calloc(c->inv->nhosts + 1, 1)) == NULL)
+		return KX_INTERNAL;
+	if (entry > 0 && kstate_phases_list(c->st, entry, &ph, &n) == 0)
+		for (i = 0; i < n; i++)
+			if (strcmp(ph[i].phase, "etcd") == 0 &&
+			    (ph[i].status == KSTATE_PH_RUNNING ||
+			    ph[i].status == KSTATE_PH_FAILED) &&
+			    inventory_find_host(c->inv, ph[i].host, &h) != NULL)
+				lenient[h] = 1;
+	kstate_phases_free(ph, n);
 	ctx_env(c, &e);
 	if (e.out != NULL) {
 		fprintf(e.out, "korch %s: checking %zu hosts...\n", c->kind,
 		    c->inv->nhosts);
 		fflush(e.out);
 	}
-	r = upgrade_preflight(&e, why, sizeof(why));
+	r = upgrade_preflight(&e, lenient, why, sizeof(why));
+	free(lenient);
 	if (r == KORCH_ERR_CONNECT || r == KORCH_ERR_AGENT) {
 		fprintf(stderr, "korch: %s refused: %s\n  %s\nnothing was "
 		    "changed\n", c->kind, r == KORCH_ERR_CONNECT ?
@@ -400,6 +404,35 @@ preflight(struct cmd_ctx *c, struct observed *ob)
 	return KX_OK;
 }
 
+/*
+ * Record a new journal entry, abandoning old (0: none) in the same
+ * transaction: a crash between the two must not leave an abandoned
+ * upgrade with nothing to finish or undo it.
+ */
+static int
+new_entry(struct cmd_ctx *c, int64_t old, const char *why, const char *kind,
+    const char *from, const char *to, unsigned maxu, int64_t parent,
+    const struct kstate_phase_spec *spec, size_t n, int64_t *id)
+{
+	int r;
+
+	if ((r = kstate_batch_begin(c->st)) != 0)
+		return r;
+	if (old > 0)
+		r = kstate_upgrade_set_status(c->st, old, KSTATE_UPG_ABANDONED,
+		    why, c->run_id);
+	if (r == 0)
+		r = kstate_upgrade_create(c->st, c->run_id, kind, from, to,
+		    (int)maxu, parent, spec, n, id);
+	if (r == 0)
+		r = kstate_batch_commit(c->st);
+	if (r != 0) {
+		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(c->st));
+		(void)kstate_batch_rollback(c->st);
+	}
+	return r;
+}
+
 /* ---- korch upgrade ------------------------------------------------------ */
 
 static int
@@ -415,7 +448,8 @@ upgrade(struct cmd_ctx *c)
 	int64_t id = 0;
 	int rc, resume = 0;
 
-	if (c->a.to == NULL && c->unf == NULL) {
+	if (c->a.to == NULL && (c->unf == NULL ||
+	    strcmp(c->unf->kind, "upgrade") != 0 || c->a.abandon)) {
 		fprintf(stderr, "korch upgrade: to which version? --to 1.9 "
 		    "(the newest 1.9.x in the bundle) or --to 1.9.3\n");
 		return KX_USAGE;
@@ -435,7 +469,7 @@ upgrade(struct cmd_ctx *c)
 
 		upgrade_journal_position(c->st, c->unf, pos, sizeof(pos));
 		(void)kver_parse(c->unf->to_version, &was);
-		if (strcmp(c->unf->kind, "upgrade") == 0 &&
+		if (strcmp(c->unf->kind, "upgrade") == 0 && !c->a.abandon &&
 		    (c->a.to == NULL || kver_matches(&want, &was)))
 			resume = 1;
 		else if (!c->a.abandon) {
@@ -457,7 +491,8 @@ upgrade(struct cmd_ctx *c)
 			    "batches already recorded\n");
 	}
 	if ((rc = ctx_pick_bundle(c, &want)) != KX_OK ||
-	    (rc = ctx_inputs(c)) != KX_OK || (rc = preflight(c, &ob)) != KX_OK)
+	    (rc = ctx_inputs(c)) != KX_OK ||
+	    (rc = preflight(c, resume ? c->unf->id : 0, &ob)) != KX_OK)
 		return rc;
 	if (resume) {
 		if (!c->a.r.json)
@@ -490,9 +525,9 @@ upgrade(struct cmd_ctx *c)
 		if (!c->a.r.json)
 			printf("korch upgrade: every host already runs %s; "
 			    "nothing to do\n", c->target);
-		ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
 		if (c->a.r.json)
-			finish_json(c, 0, KX_OK, NULL);
+			finish_json(c, c->run_id, 0, KX_OK, NULL);
+		ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
 		return KX_OK;
 	}
 	flags = UPG_PLAN_SNAPSHOT | (ob.etcd_differs ? UPG_PLAN_ETCD : 0);
@@ -518,21 +553,12 @@ upgrade(struct cmd_ctx *c)
 		spec[i].from_version = fromv;
 		spec[i].to_version = c->target;
 	}
-	if (c->unf != NULL && kstate_upgrade_set_status(c->st, c->unf->id,
-	    KSTATE_UPG_ABANDONED, "abandoned by --abandon", c->run_id) != 0) {
-		free(p);
-		free(spec);
-		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(c->st));
-		return KX_INTERNAL;
-	}
-	rc = kstate_upgrade_create(c->st, c->run_id, "upgrade", fromv,
-	    c->target, (int)maxu, 0, spec, n, &id);
+	rc = new_entry(c, c->unf ? c->unf->id : 0, "abandoned by --abandon",
+	    "upgrade", fromv, c->target, maxu, 0, spec, n, &id);
 	free(p);
 	free(spec);
-	if (rc != 0) {
-		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(c->st));
+	if (rc != 0)
 		return KX_INTERNAL;
-	}
 	if (!c->a.r.json)
 		printf("korch upgrade #%lld: %s -> %s, %zu phases, at most %u "
 		    "node%s at a time\n", (long long)id, fromv, c->target, n,
@@ -542,56 +568,62 @@ upgrade(struct cmd_ctx *c)
 
 /* ---- korch rollback ----------------------------------------------------- */
 
-/* The phases of the upgrade being undone that moved a host (anything
- * started), newest first: nodes, masters, etcd. */
+/*
+ * The rollback's phases: the upgrade's order backwards (nodes in batches,
+ * masters, etcd members; upgrade_phases()), keeping the hosts whose phase
+ * the upgrade started (running, failed or done): those are the ones that
+ * may have moved.  spec[].host points into the inventory.
+ */
 static int
 rollback_phases(struct cmd_ctx *c, struct kstate_phase_spec **out,
     size_t *nout)
 {
 	struct kstate_phase *ph = NULL;
-	struct kstate_phase_spec *spec;
-	size_t n = 0, i, k = 0;
-	int r, nb = 0, last = -1;
+	struct kstate_phase_spec *spec = NULL;
+	struct upg_phase *p = NULL;
+	unsigned flags = UPG_PLAN_REVERSE;
+	size_t n = 0, np = 0, i, k, m = 0;
+	int r;
 
 	*out = NULL;
 	*nout = 0;
 	if ((r = kstate_phases_list(c->st, c->undo->id, &ph, &n)) != 0)
 		return r;
-	if ((spec = calloc(n + 1, sizeof(*spec))) == NULL) {
-		kstate_phases_free(ph, n);
-		return KORCH_ERR_ALLOC;
-	}
-	for (i = n; i-- > 0;) {
-		if (ph[i].status == KSTATE_PH_PENDING ||
-		    strcmp(ph[i].phase, "snapshot") == 0)
-			continue;
-		if ((spec[k].host = strdup(ph[i].host)) == NULL)
-			break;
-		spec[k].phase = strcmp(ph[i].phase, "etcd") == 0 ? "etcd" :
-		    strcmp(ph[i].phase, "master") == 0 ? "master" : "node";
-		if (ph[i].batch > 0 && ph[i].batch != last) {
-			last = ph[i].batch;
-			nb++;
-		}
-		spec[k].batch = ph[i].batch > 0 ? nb : 0;
-		spec[k].from_version = c->undo->to_version;
-		spec[k].to_version = c->undo->from_version;
-		k++;
-	}
-	kstate_phases_free(ph, n);
-	*out = spec;
-	*nout = k;
-	return i == (size_t)-1 ? 0 : KORCH_ERR_ALLOC;
-}
-
-static void
-free_specs(struct kstate_phase_spec *s, size_t n)
-{
-	size_t i;
-
 	for (i = 0; i < n; i++)
-		free((char *)s[i].host);
-	free(s);
+		if (strcmp(ph[i].phase, "etcd") == 0)
+			flags |= UPG_PLAN_ETCD;
+	if ((r = upgrade_phases(c->inv, flags,
+	    (unsigned)c->undo->max_unavailable, &p, &np)) != 0 ||
+	    (spec = calloc(np + 1, sizeof(*spec))) == NULL) {
+		r = r ? r : KORCH_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < np; i++) {
+		const char *host = c->inv->hosts[p[i].host].name;
+		const char *phase = upgrade_phase_name(p[i].kind);
+
+		for (k = 0; k < n; k++)
+			if (strcmp(ph[k].host, host) == 0 &&
+			    strcmp(ph[k].phase, phase) == 0 &&
+			    ph[k].status != KSTATE_PH_PENDING)
+				break;
+		if (k == n)
+			continue;
+		spec[m].host = host;
+		spec[m].phase = phase;
+		spec[m].batch = p[i].batch;
+		spec[m].from_version = c->undo->to_version;
+		spec[m].to_version = c->undo->from_version;
+		m++;
+	}
+	*out = spec;
+	*nout = m;
+	spec = NULL;
+out:
+	free(spec);
+	free(p);
+	kstate_phases_free(ph, n);
+	return r;
 }
 
 static int
@@ -654,7 +686,8 @@ rollback(struct cmd_ctx *c)
 		return KX_INTERNAL;
 	}
 	if ((rc = ctx_pick_bundle(c, &want)) != KX_OK ||
-	    (rc = ctx_inputs(c)) != KX_OK || (rc = preflight(c, &ob)) != KX_OK)
+	    (rc = ctx_inputs(c)) != KX_OK ||
+	    (rc = preflight(c, id > 0 ? id : c->undo->id, &ob)) != KX_OK)
 		return rc;
 	if (id > 0) {
 		upgrade_journal_position(c->st, c->unf, pos, sizeof(pos));
@@ -668,11 +701,12 @@ rollback(struct cmd_ctx *c)
 		return walk(c, id);
 	}
 	if ((r = rollback_phases(c, &spec, &n)) != 0) {
-		free_specs(spec, n);
+		fprintf(stderr, "korch: %s\n", r == KORCH_ERR_ALLOC ?
+		    korch_strerror(r) : kstate_errmsg(c->st));
 		return KX_INTERNAL;
 	}
 	if (n == 0) {
-		free_specs(spec, n);
+		free(spec);
 		fprintf(stderr, "korch: nothing to roll back: upgrade #%lld "
 		    "moved no host\n", (long long)c->undo->id);
 		return KX_USAGE;
@@ -685,25 +719,19 @@ rollback(struct cmd_ctx *c)
 		for (i = 0; i < n; i++)
 			printf("  %2zu. %-8s %s\n", i + 1, spec[i].phase,
 			    spec[i].host);
-		free_specs(spec, n);
+		free(spec);
 		ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
 		return KX_OK;
 	}
 	/* A stopped upgrade must not be resumed over its own rollback. */
-	r = 0;
-	if (c->undo->status == KSTATE_UPG_RUNNING ||
-	    c->undo->status == KSTATE_UPG_FAILED)
-		r = kstate_upgrade_set_status(c->st, c->undo->id,
-		    KSTATE_UPG_ABANDONED, "rolled back", c->run_id);
-	if (r == 0)
-		r = kstate_upgrade_create(c->st, c->run_id, "rollback",
-		    c->undo->to_version, c->undo->from_version,
-		    c->undo->max_unavailable, c->undo->id, spec, n, &id);
-	free_specs(spec, n);
-	if (r != 0) {
-		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(c->st));
+	r = new_entry(c, c->undo->status == KSTATE_UPG_RUNNING ||
+	    c->undo->status == KSTATE_UPG_FAILED ? c->undo->id : 0,
+	    "rolled back", "rollback", c->undo->to_version,
+	    c->undo->from_version, (unsigned)c->undo->max_unavailable,
+	    c->undo->id, spec, n, &id);
+	free(spec);
+	if (r != 0)
 		return KX_INTERNAL;
-	}
 	if (!c->a.r.json)
 		printf("korch rollback #%lld: %s -> %s (undoes upgrade #%lld), "
 		    "%zu phases\n", (long long)id, c->undo->to_version,

@@ -129,6 +129,23 @@ upgrade_max_unavailable(const char *s, size_t nnodes, unsigned *out,
 	return 0;
 }
 
+const char *const *
+upgrade_phase_components(enum upg_phase_kind k)
+{
+	static const char *const etcd[] = { "etcd", NULL };
+	static const char *const master[] = { "kube-apiserver",
+	    "kube-controller-manager", "kube-scheduler", NULL };
+	static const char *const node[] = { "kubelet", "kube-proxy",
+	    "flanneld", NULL };
+
+	switch (k) {
+	case UPG_ETCD:		return etcd;
+	case UPG_MASTER:	return master;
+	case UPG_NODE:		return node;
+	default:		return NULL;
+	}
+}
+
 static const char *const phase_names[] = {
 	"snapshot", "etcd", "master", "node",
 };

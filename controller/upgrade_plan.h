@@ -57,6 +57,12 @@ struct upg_phase {
 	int			 batch;	/* 1.. for nodes, 0 otherwise */
 };
 
+/* The services a phase swaps, as `korch status` names them (NULL-
+ * terminated; NULL for the snapshot): etcd; kube-apiserver,
+ * kube-controller-manager, kube-scheduler; kubelet, kube-proxy, flanneld.
+ * (kubectl goes with the masters too, but runs no service.) */
+const char *const *upgrade_phase_components(enum upg_phase_kind k);
+
 /* "snapshot", "etcd", "master", "node"; and back (-1: unknown). */
 const char *upgrade_phase_name(enum upg_phase_kind k);
 int upgrade_phase_kind(const char *name);

@@ -147,12 +147,29 @@ pass(const struct upgrade_env *e, const struct playbook *pb,
 }
 
 int
-upgrade_preflight(const struct upgrade_env *e, char *why, size_t whylen)
+upgrade_preflight(const struct upgrade_env *e, const unsigned char *lenient,
+    char *why, size_t whylen)
 {
 	static const char *const steps[] = { "etcd-health", "observe-etcd",
 	    "observe-master", "observe-node", NULL };
+	unsigned char *failed;
+	size_t i;
+	int r;
 
-	return pass(e, e->pb, e->dag, steps, NULL, NULL, NULL, why, whylen);
+	if ((failed = calloc(e->inv->nhosts + 1, 1)) == NULL)
+		return KORCH_ERR_ALLOC;
+	r = pass(e, e->pb, e->dag, steps, NULL, NULL, failed, why, whylen);
+	if (r == KORCH_ERR_AGENT && lenient != NULL) {
+		for (i = 0; i < e->inv->nhosts; i++)
+			if (failed[i] && !lenient[i])
+				break;
+		if (i == e->inv->nhosts) {
+			r = 0;
+			why[0] = '\0';
+		}
+	}
+	free(failed);
+	return r;
 }
 
 /* ---- phases ------------------------------------------------------------- */
@@ -177,6 +194,7 @@ upgrade_check_snapshot(const struct upgrade_env *e, const char *path,
 	    (char *)path, NULL };
 	char *envp[] = { "ETCDCTL_API=3", "PATH=/usr/bin:/bin", NULL };
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 	char buf[1024];
 	int pfd[2], status;
 	ssize_t n;
@@ -198,7 +216,13 @@ upgrade_check_snapshot(const struct upgrade_env *e, const char *path,
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
 	posix_spawn_file_actions_addclose(&fa, pfd[0]);
 	posix_spawn_file_actions_addclose(&fa, pfd[1]);
-	status = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+	/* Its own process group: the operator's first Ctrl-C asks korch to
+	 * stop after this phase, and must not kill the check midway. */
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
+	status = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(pfd[1]);
 	if (status != 0) {
@@ -307,28 +331,38 @@ phase_master(const struct upgrade_env *e, size_t host, char *msg,
 	    NULL, msg, msglen);
 }
 
-/* Comma-joined names of the hosts in idx[0..n) not marked in skip. */
-static void
+/* Comma-joined names of the hosts in idx[0..n) not marked in skip, as a
+ * new string ("" when every one is skipped); NULL on ENOMEM. */
+static char *
 join_names(const struct inventory *inv, const size_t *idx, size_t n,
-    const unsigned char *skip, char *out, size_t outlen)
+    const unsigned char *skip)
 {
-	size_t i, len;
+	size_t i, len = 1, off = 0, k;
+	char *out;
 
-	out[0] = '\0';
+	for (i = 0; i < n; i++)
+		len += strlen(inv->hosts[idx[i]].name) + 1;
+	if ((out = malloc(len)) == NULL)
+		return NULL;
 	for (i = 0; i < n; i++) {
 		if (skip != NULL && skip[idx[i]])
 			continue;
-		len = strlen(out);
-		snprintf(out + len, outlen - len, "%s%s", len ? "," : "",
-		    inv->hosts[idx[i]].name);
+		if (off > 0)
+			out[off++] = ',';
+		k = strlen(inv->hosts[idx[i]].name);
+		memcpy(out + off, inv->hosts[idx[i]].name, k);
+		off += k;
 	}
+	out[off] = '\0';
+	return out;
 }
 
 /*
  * A batch of nodes: drain them all, swap, wait Ready on the new kubelet,
- * uncordon.  failed[] marks the nodes that did not make it; a node whose
- * swap failed stays cordoned (it runs nothing new until it is fixed and
- * the upgrade is run again).
+ * uncordon.  failed[] marks the nodes that did not make it (every one of
+ * them when the failure was not one host's); a node whose swap failed
+ * stays cordoned (it runs nothing new until it is fixed and the upgrade
+ * is run again).
  */
 static int
 phase_nodes(const struct upgrade_env *e, const size_t *idx, size_t n,
@@ -339,36 +373,38 @@ phase_nodes(const struct upgrade_env *e, const size_t *idx, size_t n,
 	    NULL };
 	static const char *const back[] = { "uncordon", NULL };
 	const struct bundle_component *kubelet;
-	struct vars *v;
-	char names[4096], err[1024];
-	int fm, r, r2;
+	struct vars *v = NULL;
+	char *names = NULL, err[1024];
+	int fm, r, r2, some = 0;
 	size_t i;
 
 	if ((fm = first_master(e->inv)) < 0) {
 		msgf(msg, msglen, "no master in the inventory to drain "
 		    "nodes through");
-		return KORCH_ERR_INVALID_ARG;
+		r = KORCH_ERR_INVALID_ARG;
+		goto out;
 	}
 	kubelet = bundle_find(e->in->bundle, "kubelet");
-	if ((v = vars_new(NULL)) == NULL)
-		return KORCH_ERR_ALLOC;
-	join_names(e->inv, idx, n, NULL, names, sizeof(names));
+	r = KORCH_ERR_ALLOC;
+	if ((v = vars_new(NULL)) == NULL ||
+	    (names = join_names(e->inv, idx, n, NULL)) == NULL)
+		goto out;
 	if ((r = vars_set(v, "upgrade_nodes", names)) != 0 ||
 	    (r = vars_set(v, "upgrade_kubelet", kubelet ? kubelet->version :
 	    "")) != 0)
 		goto out;
 	if ((r = pass(e, e->upb, e->udag, drain, e->inv->hosts[fm].name, v,
-	    NULL, msg, msglen)) != 0) {
-		for (i = 0; i < n; i++)
-			failed[idx[i]] = 1;
+	    NULL, msg, msglen)) != 0)
 		goto out;
-	}
-	join_names(e->inv, idx, n, NULL, names, sizeof(names));
 	r = pass(e, e->pb, e->dag, swap, names, NULL, failed, msg, msglen);
 	if (r != 0 && r != KORCH_ERR_AGENT && r != KORCH_ERR_CONNECT)
 		goto out;
 	/* The nodes that made it go back to work even when another did not. */
-	join_names(e->inv, idx, n, failed, names, sizeof(names));
+	free(names);
+	if ((names = join_names(e->inv, idx, n, failed)) == NULL) {
+		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
 	if (names[0] == '\0')
 		goto out;
 	if ((r2 = vars_set(v, "upgrade_nodes", names)) != 0) {
@@ -385,28 +421,17 @@ phase_nodes(const struct upgrade_env *e, const size_t *idx, size_t n,
 		r = r == 0 ? r2 : r;
 	}
 out:
+	/* A failure no host was named for counts against all of them. */
+	for (i = 0; r != 0 && i < n; i++)
+		some |= failed[idx[i]];
+	for (i = 0; r != 0 && !some && i < n; i++)
+		failed[idx[i]] = 1;
+	free(names);
 	vars_free(v);
 	return r;
 }
 
 /* ---- the journal walk --------------------------------------------------- */
-
-/* The components a phase moves, and so the ones to compare. */
-static const char *const *
-phase_components(enum upg_phase_kind k)
-{
-	static const char *const etcd[] = { "etcd", NULL };
-	static const char *const master[] = { "kube-apiserver",
-	    "kube-controller-manager", "kube-scheduler", NULL };
-	static const char *const node[] = { "kubelet", "kube-proxy", NULL };
-
-	switch (k) {
-	case UPG_ETCD:		return etcd;
-	case UPG_MASTER:	return master;
-	case UPG_NODE:		return node;
-	default:		return NULL;
-	}
-}
 
 /* 1 when host already runs the target version of every component the
  * phase moves (as the pre-flight just observed), and each is active. */
@@ -414,7 +439,7 @@ static int
 already_there(const struct upgrade_env *e, const char *host,
     enum upg_phase_kind k)
 {
-	const char *const *want = phase_components(k);
+	const char *const *want = upgrade_phase_components(k);
 	const struct bundle_component *bc;
 	struct kstate_component *c = NULL;
 	size_t n = 0, i, found = 0, need = 0;
@@ -481,18 +506,27 @@ upgrade_run_phases(const struct upgrade_env *e, int64_t id, char *why,
     size_t whylen)
 {
 	struct kstate_phase *ph = NULL;
+	struct kstate_upgrade *u = NULL;
 	struct timespec t0;
 	unsigned char *failed = NULL, *sel = NULL;
 	size_t *idx = NULL;
 	size_t n = 0, i, j, k, nb;
 	char msg[2048], names[1024], line[2300];
-	int kind, r = 0;
+	int kind, r = 0, shortcut;
 
 	why[0] = '\0';
-	if ((r = kstate_phases_list(e->st, id, &ph, &n)) != 0) {
+	if ((r = kstate_upgrade_get(e->st, id, &u)) != 0 ||
+	    (r = kstate_phases_list(e->st, id, &ph, &n)) != 0) {
 		msgf(why, whylen, "%s", kstate_errmsg(e->st));
+		kstate_upgrade_free(u);
 		return r;
 	}
+	/* Only an upgrade may pass over a host found on the target version:
+	 * a rollback's hosts were moved by korch, maybe halfway (a unit
+	 * rewritten, not yet restarted; a node drained, not yet swapped), and
+	 * the phase's own steps are what puts that right. */
+	shortcut = strcmp(u->kind, "upgrade") == 0;
+	kstate_upgrade_free(u);
 	if ((failed = calloc(e->inv->nhosts + 1, 1)) == NULL ||
 	    (idx = calloc(n + 1, sizeof(*idx))) == NULL ||
 	    (sel = calloc(n + 1, 1)) == NULL) {
@@ -522,7 +556,8 @@ upgrade_run_phases(const struct upgrade_env *e, int64_t id, char *why,
 				r = KORCH_ERR_INVALID_ARG;
 				goto out;
 			}
-			if (ph[k].status == KSTATE_PH_PENDING && kind >= 0 &&
+			if (shortcut && ph[k].status == KSTATE_PH_PENDING &&
+			    kind >= 0 &&
 			    already_there(e, ph[k].host, kind)) {
 				(void)kstate_phase_set(e->st, id, ph[k].host,
 				    ph[k].phase, KSTATE_PH_DONE,

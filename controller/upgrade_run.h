@@ -49,12 +49,16 @@ struct upgrade_env {
 /*
  * Pre-flight: every host (of the whole inventory) reachable, every etcd
  * member healthy, and each host's components observed into the state
- * (`components`), so the caller can read where the cluster is.  0 when
+ * (`components`), so the caller can read where the cluster is.  A host
+ * marked in lenient (inventory-sized, may be NULL) may fail its checks
+ * but not be unreachable: an etcd member an earlier attempt left broken
+ * is what resuming or rolling back must repair.  0 when
  * all is well; KORCH_ERR_CONNECT (a host unreachable) or KORCH_ERR_AGENT
  * (a check failed) with the hosts and reasons in why; another KORCH_ERR_*
  * when the engine broke.
  */
-int upgrade_preflight(const struct upgrade_env *e, char *why, size_t whylen);
+int upgrade_preflight(const struct upgrade_env *e,
+    const unsigned char *lenient, char *why, size_t whylen);
 
 /*
  * Run the unfinished phases of journal entry id in order (done ones are

@@ -218,6 +218,13 @@ check "the rest of the cluster is healthy: apiserver answers" healthz
 check "the rest of the cluster is healthy: node2, node3 Ready on v1.9.11" nodes_on 1.9.11 node2 node3
 "$KORCH" status >"$W/status-mid.out" 2>&1
 check "status shows the stopped upgrade and its position" grep -q "upgrade #2 1.8.15 -> 1.9.11: failed; 4 of 5 phases done" "$W/status-mid.out"
+korch other upgrade --to 1.10
+check "another --to while one is unfinished is refused (exit 1)" [ "$RC" -eq 1 ]
+check "the refusal gives the unfinished one's position" grep -q "upgrade #2 to 1.9.11, stopped at the node phase on node4 (4 of 5 phases done) is unfinished" "$W/other.err"
+check "the refusal names --abandon" grep -q -- "--abandon" "$W/other.err"
+korch midapply apply "$INV"
+check "apply while an upgrade is unfinished is refused (exit 1)" [ "$RC" -eq 1 ]
+check "the apply refusal says which upgrade" grep -q "upgrade #2 .* is unfinished" "$W/midapply.err"
 "$TB" start node4 >&2
 BEFORE=$(done_phases)
 stop_sampler
@@ -232,6 +239,8 @@ check "the last run: never more than 1 master and 1 node down at once" "$E2E_ROO
 check "every component on every host reports 1.9.11" all_on 1.9.11
 check "every node Ready and schedulable on v1.9.11" nodes_on 1.9.11
 check "the apiserver reports v1.9.11" [ "$(apiserver_version)" = v1.9.11 ]
+korch again upgrade --to 1.9 --json
+check "the same upgrade again: nothing to do (exit 0, no new journal entry)" [ "$RC-$(json "$W/again.out" "d['upgrade']")-$(journal_count)" = "0-None-2" ]
 
 SNAP=$(sql "SELECT snapshot FROM upgrades WHERE id = 2")
 check "the etcd snapshot is on the controller and not empty" [ -s "$SNAP" ]
@@ -241,6 +250,9 @@ check "status --json: the upgrade done, 5 of 5 phases" [ "$(json "$W/st.json" "(
 korch reapply apply "$INV"
 check "apply with the 1.8.15 inventory is refused after the upgrade" [ "$RC" -eq 1 ]
 check "the refusal explains" grep -q "the cluster runs Kubernetes 1.9.11" "$W/reapply.err"
+grep -v kubernetes_version "$INV" >"$W/noversion.yaml"
+korch noversion apply "$W/noversion.yaml"
+check "apply of an inventory without a version (its bundle is 1.8.15) is refused too" [ "$RC" -eq 1 ]
 
 # ---- rollback, stopped once by Ctrl-C between phases
 etcdctl_on put /korch-e2e/after-upgrade yes >/dev/null
@@ -257,8 +269,9 @@ if wait_phase node4 node running; then
 else
 	kill -9 $PID; notok "rollback's first node phase never started" "$(tail -3 "$W/rb1.out")"
 fi
-korch rb2 rollback
+korch rb2 rollback --json
 check "the rollback finishes" [ "$RC" -eq 0 ]
+check "rollback --json: the rollback of #2, done, 4 of 4 phases, its run" [ "$(json "$W/rb2.out" "(d['upgrade']['kind'], d['upgrade']['undoes'], d['upgrade']['status'], d['upgrade']['phases_done'], d['run_id'] > 0)")" = "('rollback', 2, 'done', 4, True)" ]
 stop_sampler
 check "after rollback every component reports 1.8.15" all_on 1.8.15
 check "after rollback every node Ready on v1.8.15" nodes_on 1.8.15
