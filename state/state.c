@@ -116,9 +116,12 @@ static const char *const stmt_sql[KS__COUNT] = {
 	    "  skipped, error)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
 	    " ON CONFLICT (run_id, host) DO UPDATE SET"
-	    "  outcome = excluded.outcome, ok = excluded.ok,"
-	    "  changed = excluded.changed, failed = excluded.failed,"
-	    "  skipped = excluded.skipped, error = excluded.error",
+	    "  outcome = CASE outcome WHEN 'converged' THEN excluded.outcome"
+	    "    ELSE outcome END,"
+	    "  ok = ok + excluded.ok, changed = changed + excluded.changed,"
+	    "  failed = failed + excluded.failed,"
+	    "  skipped = skipped + excluded.skipped,"
+	    "  error = coalesce(excluded.error, error)",
 
 	/* The first reason and run stand until the restart is done. */
 	[KS_PENDING_SET] =

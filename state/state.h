@@ -210,7 +210,10 @@ int kstate_record_host(struct kstate *st, int64_t run_id, const char *name,
     const char *address, const char *facts_json, const char *hostkey_fp,
     bool reachable, const char *error);
 
-/* Upsert a host's outcome and counts in a run (error may be NULL). */
+/* A host's outcome and counts in a run (error may be NULL).  Recorded
+ * again in the same run (an upgrade is several engine passes), the counts
+ * add up, a failed or unreachable outcome stays, and the newest error
+ * wins. */
 int kstate_record_run_host(struct kstate *st, int64_t run_id,
     const char *host, enum kstate_outcome outcome, int ok, int changed,
     int failed, int skipped, const char *error);

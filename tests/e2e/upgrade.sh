@@ -8,8 +8,9 @@
 #  - refusals before anything changes: 1.7 -> 1.9 (a skipped minor), a
 #    downgrade, a bundle without kubelet 1.9, an unreachable host;
 #  - 1.7.16 -> 1.8 completes; --plan lists the phases;
-#  - 1.8.15 -> 1.9 with a sampler of every unit's state: kill -9 of korch
-#    in the master phase and again in a node phase, each rerun resumes
+#  - 1.8.15 -> 1.9 with a sampler of every unit's state: a second korch
+#    run meanwhile is refused; kill -9 of korch in the master phase and
+#    again in a node phase, each rerun resumes
 #    without redoing a done phase; a node host stopped in the node phase
 #    stops the upgrade with its name, the cluster stays healthy, and after
 #    the host is back the same command finishes; never more than one
@@ -180,6 +181,9 @@ start_sampler up $MASTER node2 node3
 "$KORCH" upgrade --to 1.9 >"$W/up1.out" 2>&1 &
 PID=$!
 if wait_phase $MASTER master running; then
+	korch concurrent upgrade --to 1.9
+	check "a second upgrade while one runs is refused (exit 3)" [ "$RC" -eq 3 ]
+	check "the refusal names the run holding the state" grep -q "another korch run holds the state" "$W/concurrent.err"
 	kill -9 $PID; wait $PID 2>/dev/null
 	ok "kill -9 in the master phase"
 else

@@ -530,6 +530,13 @@ test_record_argument_checks(void **state)
 	    KSTATE_HOST_FAILED, 1, 0, 1, 0, "x"), KORCH_OK);
 	assert_int_equal(raw_int(fx->path,
 	    "SELECT count(*) FROM run_hosts"), 1);
+	/* Several passes of one run add up; a failure is not forgotten. */
+	assert_int_equal(kstate_record_run_host(st, id, "m1",
+	    KSTATE_HOST_CONVERGED, 3, 2, 0, 1, NULL), KORCH_OK);
+	assert_int_equal(raw_int(fx->path, "SELECT ok * 1000 + changed * 100 "
+	    "+ failed * 10 + skipped FROM run_hosts"), 5211);
+	assert_int_equal(raw_int(fx->path, "SELECT outcome = 'failed' AND "
+	    "error = 'x' FROM run_hosts"), 1);
 	assert_int_equal(kstate_run_end(st, id, KSTATE_RUN_CONVERGED, 0),
 	    KORCH_OK);
 	kstate_close(st);
