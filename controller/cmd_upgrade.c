@@ -284,6 +284,18 @@ finish_json(struct cmd_ctx *c, int64_t run_id, int64_t id, int rc,
 	return 0;
 }
 
+/* Each line of text (hosts' reasons, one per line), indented. */
+static void
+print_indented(FILE *f, const char *text)
+{
+	const char *e;
+
+	for (; *text != '\0'; text = *e ? e + 1 : e) {
+		e = strchrnul(text, '\n');
+		fprintf(f, "  %.*s\n", (int)(e - text), text);
+	}
+}
+
 /* Run the journal entry id, record how it ended, say so.  Exit code. */
 static int
 walk(struct cmd_ctx *c, int64_t id)
@@ -342,10 +354,14 @@ walk(struct cmd_ctx *c, int64_t id)
 			printf("%s stopped: %s\nRun the same command again to "
 			    "go on.\n", c->kind, pos);
 		else
-			printf("%s FAILED: %s\n  %s\nFix that and run the same "
-			    "command again: done phases are not redone.%s\n",
-			    c->kind, pos, why, strcmp(c->kind, "upgrade") == 0 ?
-			    " `korch rollback` undoes what moved." : "");
+		{
+			printf("%s FAILED: %s\n", c->kind, pos);
+			print_indented(stdout, why);
+			printf("Fix that and run the same command again: done "
+			    "phases are not redone.%s\n",
+			    strcmp(c->kind, "upgrade") == 0 ? " `korch "
+			    "rollback` undoes what moved." : "");
+		}
 	}
 	kstate_upgrade_free(u);
 	return rc;
@@ -386,10 +402,11 @@ preflight(struct cmd_ctx *c, int64_t entry, struct observed *ob)
 	r = upgrade_preflight(&e, lenient, why, sizeof(why));
 	free(lenient);
 	if (r == KORCH_ERR_CONNECT || r == KORCH_ERR_AGENT) {
-		fprintf(stderr, "korch: %s refused: %s\n  %s\nnothing was "
-		    "changed\n", c->kind, r == KORCH_ERR_CONNECT ?
-		    "a host cannot be reached" : "the cluster is not healthy "
-		    "(etcd)", why);
+		fprintf(stderr, "korch: %s refused: %s\n", c->kind,
+		    r == KORCH_ERR_CONNECT ? "a host cannot be reached" :
+		    "etcd is not healthy");
+		print_indented(stderr, why);
+		fprintf(stderr, "nothing was changed\n");
 		return KX_HOSTS;
 	}
 	if (r != 0) {

@@ -61,6 +61,21 @@ upgrade_journal_json(struct kstate *st, const struct kstate_upgrade *u,
 	return 0;
 }
 
+/* "  message" on the rest of a table's line: one line per host joined
+ * with "; ". */
+static void
+print_message(FILE *out, const char *m)
+{
+	if (m != NULL)
+		fputs("  ", out);
+	for (; m != NULL && *m != '\0'; m++)
+		if (*m == '\n')
+			fputs("; ", out);
+		else
+			fputc(*m, out);
+	fputc('\n', out);
+}
+
 int
 upgrade_journal_print(struct kstate *st, const struct kstate_upgrade *u,
     int all, FILE *out)
@@ -80,17 +95,16 @@ upgrade_journal_print(struct kstate *st, const struct kstate_upgrade *u,
 	if (u->snapshot != NULL)
 		fprintf(out, "  etcd snapshot: %s\n", u->snapshot);
 	if (u->message != NULL)
-		fprintf(out, "  %s\n", u->message);
+		print_message(out, u->message);
 	for (i = 0; i < n; i++) {
 		if (!all && ph[i].status == KSTATE_PH_DONE)
 			continue;
 		report_fmt_time(ph[i].status == KSTATE_PH_RUNNING ?
 		    ph[i].started_at : ph[i].ended_at, 0, t, sizeof(t));
-		fprintf(out, "  %2d %-8s %-16s %-7s %s%s%s\n", ph[i].seq,
+		fprintf(out, "  %2d %-8s %-16s %-7s %s", ph[i].seq,
 		    ph[i].phase, ph[i].host,
-		    kstate_phase_status_name(ph[i].status), t,
-		    ph[i].message ? "  " : "",
-		    ph[i].message ? ph[i].message : "");
+		    kstate_phase_status_name(ph[i].status), t);
+		print_message(out, ph[i].message);
 	}
 	kstate_phases_free(ph, n);
 	return 0;

@@ -82,7 +82,8 @@ pass_host_vars(void *arg, size_t host, struct vars **out)
  * One engine pass: steps of (pb, dag) on the hosts named in limit.  failed
  * (inventory-sized, may be NULL) gets 1 for each host that did not make
  * it.  0 when every host made it; KORCH_ERR_CONNECT (a host unreachable)
- * or KORCH_ERR_AGENT (a step failed) with "host: reason; ..." in why.
+ * or KORCH_ERR_AGENT (a step failed) with "host: reason", a line per host,
+ * in why.
  */
 static int
 pass(const struct upgrade_env *e, const struct playbook *pb,
@@ -133,7 +134,7 @@ pass(const struct upgrade_env *e, const struct playbook *pb,
 		if (failed != NULL)
 			failed[i] = 1;
 		len = strlen(why);
-		msgf(why + len, whylen - len, "%s%s: %s%s%s", len ? "; " :
+		msgf(why + len, whylen - len, "%s%s: %s%s%s", len ? "\n" :
 		    "", e->inv->hosts[i].name, task ? task : "",
 		    task ? ": " : "", msg ? msg : "failed");
 	}
@@ -146,19 +147,64 @@ pass(const struct upgrade_env *e, const struct playbook *pb,
 	return unreachable ? KORCH_ERR_CONNECT : KORCH_ERR_AGENT;
 }
 
+/* Comma-joined names of the hosts in idx[0..n) not marked in skip, as a
+ * new string ("" when every one is skipped); NULL on ENOMEM. */
+static char *
+join_names(const struct inventory *inv, const size_t *idx, size_t n,
+    const unsigned char *skip)
+{
+	size_t i, len = 1, off = 0, k;
+	char *out;
+
+	for (i = 0; i < n; i++)
+		len += strlen(inv->hosts[idx[i]].name) + 1;
+	if ((out = malloc(len)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (skip != NULL && skip[idx[i]])
+			continue;
+		if (off > 0)
+			out[off++] = ',';
+		k = strlen(inv->hosts[idx[i]].name);
+		memcpy(out + off, inv->hosts[idx[i]].name, k);
+		off += k;
+	}
+	out[off] = '\0';
+	return out;
+}
+
 int
 upgrade_preflight(const struct upgrade_env *e, const unsigned char *lenient,
     char *why, size_t whylen)
 {
-	static const char *const steps[] = { "etcd-health", "observe-etcd",
+	static const char *const observe[] = { "observe-etcd",
 	    "observe-master", "observe-node", NULL };
+	static const char *const health[] = { "etcd-preflight", NULL };
 	unsigned char *failed;
-	size_t i;
+	char *members = NULL;
+	size_t *idx = NULL, i, n = 0;
 	int r;
 
-	if ((failed = calloc(e->inv->nhosts + 1, 1)) == NULL)
-		return KORCH_ERR_ALLOC;
-	r = pass(e, e->pb, e->dag, steps, NULL, NULL, failed, why, whylen);
+	/* Every host: reachable, and what it runs now. */
+	if ((r = pass(e, e->pb, e->dag, observe, NULL, NULL, NULL, why,
+	    whylen)) != 0)
+		return r;
+	if ((failed = calloc(e->inv->nhosts + 1, 1)) == NULL ||
+	    (idx = calloc(e->inv->nhosts + 1, sizeof(*idx))) == NULL) {
+		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < e->inv->nhosts; i++)
+		if (inventory_host_has_role(&e->inv->hosts[i], "etcd"))
+			idx[n++] = i;
+	if (n == 0)
+		goto out;
+	if ((members = join_names(e->inv, idx, n, NULL)) == NULL) {
+		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	r = pass(e, e->upb, e->udag, health, members, NULL, failed, why,
+	    whylen);
 	if (r == KORCH_ERR_AGENT && lenient != NULL) {
 		for (i = 0; i < e->inv->nhosts; i++)
 			if (failed[i] && !lenient[i])
@@ -168,6 +214,9 @@ upgrade_preflight(const struct upgrade_env *e, const unsigned char *lenient,
 			why[0] = '\0';
 		}
 	}
+out:
+	free(members);
+	free(idx);
 	free(failed);
 	return r;
 }
@@ -329,32 +378,6 @@ phase_master(const struct upgrade_env *e, size_t host, char *msg,
 
 	return pass(e, e->pb, e->dag, swap, e->inv->hosts[host].name, NULL,
 	    NULL, msg, msglen);
-}
-
-/* Comma-joined names of the hosts in idx[0..n) not marked in skip, as a
- * new string ("" when every one is skipped); NULL on ENOMEM. */
-static char *
-join_names(const struct inventory *inv, const size_t *idx, size_t n,
-    const unsigned char *skip)
-{
-	size_t i, len = 1, off = 0, k;
-	char *out;
-
-	for (i = 0; i < n; i++)
-		len += strlen(inv->hosts[idx[i]].name) + 1;
-	if ((out = malloc(len)) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		if (skip != NULL && skip[idx[i]])
-			continue;
-		if (off > 0)
-			out[off++] = ',';
-		k = strlen(inv->hosts[idx[i]].name);
-		memcpy(out + off, inv->hosts[idx[i]].name, k);
-		off += k;
-	}
-	out[off] = '\0';
-	return out;
 }
 
 /*

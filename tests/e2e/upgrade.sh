@@ -6,7 +6,8 @@
 # build).
 #
 #  - refusals before anything changes: 1.7 -> 1.9 (a skipped minor), a
-#    downgrade, a bundle without kubelet 1.9, an unreachable host;
+#    downgrade, a bundle without kubelet 1.9, an unreachable host, an
+#    unhealthy etcd;
 #  - 1.7.16 -> 1.8 completes; --plan lists the phases;
 #  - 1.8.15 -> 1.9 with a sampler of every unit's state: a second korch
 #    run meanwhile is refused; kill -9 of korch in the master phase and
@@ -162,6 +163,12 @@ korch unreach upgrade --to 1.9
 check "an unreachable host is refused (exit 2)" [ "$RC" -eq 2 ]
 check "the refusal names the host" grep -q "node4" "$W/unreach.err"
 "$TB" start node4 >&2
+on $MASTER systemctl stop etcd
+korch sick upgrade --to 1.9
+check "an unhealthy etcd is refused (exit 2)" [ "$RC" -eq 2 ]
+check "the refusal names the member" grep -q "etcd member https://.*:2379 is not healthy" "$W/sick.err"
+on $MASTER systemctl start etcd
+for i in $(seq 1 60); do healthz && break; sleep 1; done
 check "refusals recorded no upgrade (only 1.7 -> 1.8)" [ "$(journal_count)" = 1 ]
 check "refusals changed nothing" [ "$(apiserver_version)" = v1.8.15 ]
 for i in $(seq 1 60); do nodes_on 1.8.15 >/dev/null && break; sleep 1; done
