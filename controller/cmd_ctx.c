@@ -65,15 +65,25 @@ ctx_catch_signals(int on)
 	sigaction(SIGTERM, &sa, &old_term);
 }
 
-void
-ctx_release(struct cmd_ctx *c)
+int
+ctx_init(struct cmd_ctx *c, const char *kind, int argc, char **argv)
 {
+	memset(c, 0, sizeof(*c));
+	c->kind = kind;
+	/* Before getopt permutes argv: the run record keeps what was typed. */
+	if ((c->args = cmd_join_args(argc + 1, argv - 1)) == NULL ||
+	    (c->d = diag_new()) == NULL)
+		return KX_INTERNAL;
+	return KX_OK;
+}
+
+int
+ctx_finish(struct cmd_ctx *c, int rc)
+{
+	ctx_end_run(c, rc == KX_OK ? KSTATE_RUN_CONVERGED :
+	    KSTATE_RUN_ABORTED, rc);
 	kstate_upgrade_free(c->unf);
 	kstate_upgrade_free(c->undo);
-	if (c->run_id > 0 && kstate_run_end(c->st, c->run_id,
-	    KSTATE_RUN_FAILED, KX_INTERNAL) != 0)
-		fprintf(stderr, "korch: cannot record the end of the run: "
-		    "%s\n", kstate_errmsg(c->st));
 	kstate_close(c->st);
 	if (c->have_img)
 		agent_image_release(&c->img);
@@ -87,6 +97,7 @@ ctx_release(struct cmd_ctx *c)
 	free(c->bundle_path);
 	free(c->inv_version);
 	free(c->args);
+	return rc;
 }
 
 void

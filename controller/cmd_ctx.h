@@ -31,7 +31,7 @@ struct ctx_args {
 	struct cmd_run_args r;
 };
 
-/* Everything one command loads; released by ctx_release(). */
+/* Everything one command loads; ctx_init() to ctx_finish(). */
 struct cmd_ctx {
 	const char	*kind;		/* "upgrade", "rollback", "restore" */
 	struct ctx_args	 a;
@@ -59,6 +59,10 @@ struct cmd_ctx {
 
 /* Each returns a KX_* exit code, having said what went wrong on stderr. */
 
+/* A context for command kind (argv[0] is the command's name, argv[-1]
+ * korch's): the command line kept for the run record. */
+int ctx_init(struct cmd_ctx *c, const char *kind, int argc, char **argv);
+
 /* Open the state (it must exist), load the inventory (--inventory, else
  * the one the last apply recorded) and both playbook sets, take the run
  * lock, and find the unfinished upgrade or rollback (c->unf). */
@@ -80,10 +84,11 @@ void ctx_env(struct cmd_ctx *c, struct upgrade_env *e);
  * second kills; on = 0 restores what was there. */
 void ctx_catch_signals(int on);
 
-/* End the run with its real result (ctx_release() then ends nothing). */
+/* End the run with its real result now (NULL-safe; once). */
 void ctx_end_run(struct cmd_ctx *c, enum kstate_run_result res, int rc);
 
-/* Free everything; a run still held ends as failed. */
-void ctx_release(struct cmd_ctx *c);
+/* End a run still held as rc says (converged for KX_OK, else aborted),
+ * free everything, and return rc. */
+int ctx_finish(struct cmd_ctx *c, int rc);
 
 #endif

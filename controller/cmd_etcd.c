@@ -163,24 +163,11 @@ cmd_etcd(int argc, char **argv)
 		cmd_usage("etcd");
 		return KX_USAGE;
 	}
-	memset(&c, 0, sizeof(c));
-	c.kind = "etcd-restore";
-	if ((c.args = cmd_join_args(argc + 1, argv - 1)) == NULL)
-		return KX_INTERNAL;
-	if (parse_args(argc - 1, argv + 1, &c.a, &snap) != 0) {
-		free(c.args);
-		return KX_USAGE;
-	}
-	if ((c.d = diag_new()) == NULL) {
-		free(c.args);
-		return KX_INTERNAL;
-	}
+	if ((rc = ctx_init(&c, "etcd-restore", argc, argv)) != KX_OK ||
+	    parse_args(argc - 1, argv + 1, &c.a, &snap) != 0)
+		return ctx_finish(&c, rc != KX_OK ? rc : KX_USAGE);
 	rc = ctx_open(&c, argv);
 	if (rc == KX_OK)
 		rc = restore(&c, snap);
-	if (c.run_id > 0)
-		ctx_end_run(&c, rc == KX_OK ? KSTATE_RUN_CONVERGED :
-		    KSTATE_RUN_ABORTED, rc);
-	ctx_release(&c);
-	return rc;
+	return ctx_finish(&c, rc);
 }

@@ -49,8 +49,10 @@ parse_args(const char *cmd, int argc, char **argv, struct ctx_args *a)
 	while ((c = getopt_long(argc, argv, ":v", longopts, NULL)) != -1) {
 		if (rollback && (c == O_TO || c == O_DOWN || c == O_ABANDON ||
 		    c == O_MAXU)) {
-			fprintf(stderr, "korch rollback: %s is an upgrade "
-			    "option\n", argv[optind - 1]);
+			fprintf(stderr, "korch rollback: --to, "
+			    "--max-unavailable, --allow-downgrade and --abandon "
+			    "are upgrade options (a rollback returns to the "
+			    "version the upgrade came from)\n");
 			cmd_usage(cmd);
 			return -1;
 		}
@@ -762,26 +764,13 @@ run(const char *kind, int argc, char **argv)
 	struct cmd_ctx c;
 	int rc;
 
-	memset(&c, 0, sizeof(c));
-	c.kind = kind;
-	if ((c.args = cmd_join_args(argc + 1, argv - 1)) == NULL)
-		return KX_INTERNAL;
-	if (parse_args(kind, argc, argv, &c.a) != 0) {
-		free(c.args);
-		return KX_USAGE;
-	}
-	if ((c.d = diag_new()) == NULL) {
-		free(c.args);
-		return KX_INTERNAL;
-	}
+	if ((rc = ctx_init(&c, kind, argc, argv)) != KX_OK ||
+	    parse_args(kind, argc, argv, &c.a) != 0)
+		return ctx_finish(&c, rc != KX_OK ? rc : KX_USAGE);
 	rc = ctx_open(&c, argv);
 	if (rc == KX_OK)
 		rc = strcmp(kind, "rollback") == 0 ? rollback(&c) : upgrade(&c);
-	if (c.run_id > 0)
-		ctx_end_run(&c, rc == KX_OK ? KSTATE_RUN_CONVERGED :
-		    KSTATE_RUN_ABORTED, rc);
-	ctx_release(&c);
-	return rc;
+	return ctx_finish(&c, rc);
 }
 
 int
