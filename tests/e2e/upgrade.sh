@@ -21,7 +21,13 @@
 #    host's component versions;
 #  - rollback (stopped once by Ctrl-C between phases) returns every host
 #    to 1.8.15;
-#  - etcd restore puts back the snapshot's data and the cluster answers.
+#  - etcd restore puts back the snapshot's data and the cluster answers;
+#  - 6 hosts (3 etcd members, 2 masters, 3 nodes), etcd's version changing:
+#    the members, then the masters, one at a time, the nodes two at a time.
+#    Only one real etcd can be had here, so the 1.9.11 bundle labels the
+#    same etcd 3.4.99 (make-bundle --etcd-label): korch sees a new etcd
+#    version and rolls the real members through their health gates; the
+#    rollback takes them back last, one at a time.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -78,16 +84,17 @@ wait_phase() {
 }
 # Every done phase of the newest entry as "host/phase started attempts".
 done_phases() { sql "SELECT host || '/' || phase, started_at, attempts FROM upgrade_phases WHERE upgrade_id = (SELECT max(id) FROM upgrades) AND status = 'done' ORDER BY seq"; }
-# Every Kubernetes component of every host reports version V.
+# all_on V [N]: every Kubernetes component of every host reports version
+# V, and there are N of them (default 9: one master, three nodes).
 all_on() {
 	"$KORCH" status --json >"$W/st.json" || return 1
-	python3 - "$W/st.json" "$1" <<'EOF'
+	python3 - "$W/st.json" "$1" "${2:-9}" <<'EOF'
 import json, sys
 d, want = json.load(open(sys.argv[1])), sys.argv[2]
 bad = [(h["name"], c["name"], c["observed"]) for h in d["hosts"]
        for c in h["components"] if c["name"].startswith("kube") and c["observed"] != want]
 kube = [1 for h in d["hosts"] for c in h["components"] if c["name"].startswith("kube")]
-if bad or len(kube) != 1 * 3 + 3 * 2:
+if bad or len(kube) != int(sys.argv[3]):
     print("# not on %s: %s (%d kube components)" % (want, bad, len(kube)))
     sys.exit(1)
 EOF
@@ -304,6 +311,59 @@ check "after restore etcd is healthy" quiet etcdctl_on endpoint health
 check "after restore flannel's network config (a v2 key) is back" quiet flannel_config
 check "after restore the apiserver answers" healthz
 check "after restore the previous data is kept on the member" quiet on $MASTER "ls -d /var/lib/korch/restore/etcd.before-*"
+
+# ---- 6 hosts: etcd members, then masters, one at a time
+echo "# booting 6 test-bed hosts"
+"$TB" up 6 >&2 || { notok "test bed up 6"; finish; exit 1; }
+B6=$W/b6
+mk 1.8.15 "$B6/bundle-1.8.15"
+mk --etcd-label 3.4.99 1.9.11 "$B6/bundle-1.9.11"
+export KORCH_STATE=$W/state6.db
+MASTER=node1
+NODES="node4 node5 node6"
+"$TB" inventory etcd,master etcd,master etcd node node node | awk -v b="$B6/bundle-1.8.15" '
+	{ print } /^  service_cidr:/ { print "  bundle: " b }' >"$W/inv6.yaml"
+korch apply6 apply "$W/inv6.yaml"
+check "6 hosts: 1.8.15 converges" [ "$RC" -eq 0 ]
+korch plan6 upgrade --to 1.9 --max-unavailable 2 --plan
+check "6 hosts: the plan rolls etcd members, then masters, then nodes two by two" python3 - "$W/plan6.out" <<'EOF'
+import re, sys
+rows = [" ".join(l.split()[1:3]) + (" " + l.split()[4].rstrip(":") if "batch" in l else "")
+        for l in open(sys.argv[1]) if re.match(r"\s+\d+\. ", l)]
+want = ["snapshot node1", "etcd node1", "etcd node2", "etcd node3", "master node1",
+        "master node2", "node node4 1", "node node5 1", "node node6 2"]
+if rows != want:
+    print("# %s" % rows)
+    sys.exit(1)
+EOF
+check "6 hosts: the plan says etcd moves to 3.4.99" grep -q "etcd 3.4.23 -> 3.4.99" "$W/plan6.out"
+start_sampler six node1 node2 node3 node4 node5 node6
+korch up6 upgrade --to 1.9 --max-unavailable 2
+stop_sampler
+check "6 hosts: the upgrade completes" [ "$RC" -eq 0 ]
+check "6 hosts: every etcd member restarted from the new directory" bash -c "for h in node1 node2 node3; do $TB ssh \$h systemctl show -p ExecStart etcd | grep -q /opt/etcd/3.4.99/bin/etcd || exit 1; done"
+check "6 hosts: the etcd cluster is healthy, 3 members" [ "$(etcdctl_on member list | grep -c started)" = 3 ]
+check "6 hosts: every Kubernetes component reports 1.9.11" all_on 1.9.11 12
+check "6 hosts: every node Ready on v1.9.11" nodes_on 1.9.11
+check "6 hosts: never more than 1 etcd member down at once" "$E2E_ROOT/tests/e2e/sampler-check" "$W/six.jsonl" --masters node1,node2,node3 --master-units etcd --nodes node4,node5,node6 --max-nodes-down 2
+check "6 hosts: never more than 1 master nor 2 nodes down at once" "$E2E_ROOT/tests/e2e/sampler-check" "$W/six.jsonl" --masters node1,node2 --nodes node4,node5,node6 --max-nodes-down 2
+start_sampler sixback node1 node2 node3 node4 node5 node6
+korch back6 rollback
+stop_sampler
+check "6 hosts: the rollback completes" [ "$RC" -eq 0 ]
+check "6 hosts: rollback: nodes, masters, then etcd members last" python3 - "$KORCH_STATE" <<'EOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = [r[0] + " " + r[1] for r in db.execute("SELECT phase, host FROM upgrade_phases WHERE upgrade_id = 2 ORDER BY seq")]
+want = ["node node6", "node node5", "node node4", "master node2", "master node1",
+        "etcd node3", "etcd node2", "etcd node1"]
+if rows != want:
+    print("# %s" % rows)
+    sys.exit(1)
+EOF
+check "6 hosts: every etcd member back on its previous directory" bash -c "for h in node1 node2 node3; do $TB ssh \$h systemctl show -p ExecStart etcd | grep -q /opt/etcd/3.4.23/bin/etcd || exit 1; done"
+check "6 hosts: after rollback every Kubernetes component reports 1.8.15" all_on 1.8.15 12
+check "6 hosts: rollback: never more than 1 etcd member down at once" "$E2E_ROOT/tests/e2e/sampler-check" "$W/sixback.jsonl" --masters node1,node2,node3 --master-units etcd --nodes node4,node5,node6 --max-nodes-down 2
 
 "$TB" down >&2
 finish
