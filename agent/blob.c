@@ -13,24 +13,9 @@
 
 #include "agent.h"
 #include "err.h"
+#include "fdio.h"
 #include "sha256.h"
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 int
 agent_blob_fetch(struct agent_session *s, const char *sha256,
@@ -87,8 +72,8 @@ agent_blob_fetch(struct agent_session *s, const char *sha256,
 		}
 		/* Keep reading after a local failure: the stream must stay
 		 * in step for the tasks that follow. */
-		if (task_err == KORCH_OK && write_all(fd, blob.data,
-		    blob.len) == -1) {
+		if (task_err == KORCH_OK && kp_write_all(fd, blob.data,
+		    blob.len) != KORCH_OK) {
 			task_err = KORCH_ERR_SYSTEM;
 			(void)snprintf(err, errlen, "writing content: %s",
 			    strerror(errno));

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fdio.h"
 #include "fileio.h"
 
 static int
@@ -169,18 +170,8 @@ int
 agent_tmp_write(struct agent_tmpfile *tf, const void *p, size_t n,
     struct agent_outcome *o)
 {
-	const char *c = p;
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(tf->fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return fail_errno(o, "write", tf->path);
-		c += w;
-		n -= (size_t)w;
-	}
+	if (kp_write_all(tf->fd, p, n) != KORCH_OK)
+		return fail_errno(o, "write", tf->path);
 	return KORCH_OK;
 }
 

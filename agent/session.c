@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "err.h"
+#include "fdio.h"
 
 #define READ_CHUNK	65536
 
@@ -75,19 +76,9 @@ agent_session_free(struct agent_session *s)
 int
 agent_session_send(struct agent_session *s, struct kbuf *frames)
 {
-	const uint8_t *p = kbuf_ptr(frames);
-	size_t n = kbuf_len(frames);
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(s->out_fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return KORCH_ERR_SYSTEM;
-		p += w;
-		n -= (size_t)w;
-	}
+	if (kp_write_all(s->out_fd, kbuf_ptr(frames), kbuf_len(frames)) !=
+	    KORCH_OK)
+		return KORCH_ERR_SYSTEM;
 	kbuf_reset(frames);
 	return KORCH_OK;
 }

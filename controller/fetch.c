@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "err.h"
+#include "fdio.h"
 #include "fetch.h"
 #include "modspec.h"
 #include "wire.h"
@@ -194,22 +195,6 @@ rx_begin(struct fetch_rx *rx, const struct kp_fetch_data *m,
 	return KORCH_OK;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /*
  * max_size as the agent reads it (digits only).  The agent fails a task
@@ -260,7 +245,7 @@ fetch_rx_data(struct fetch_rx *rx, const struct kp_fetch_data *m,
 	if (rx->fd != -1) {
 		if (EVP_DigestUpdate(rx->md, m->data, m->len) != 1)
 			return KORCH_ERR_ALLOC;
-		if (write_all(rx->fd, m->data, m->len) == -1)
+		if (kp_write_all(rx->fd, m->data, m->len) != KORCH_OK)
 			rx_fail(rx, "writing ", rx->part, errno);
 	}
 	rx->off += m->len;

@@ -44,6 +44,7 @@
 #include <openssl/hmac.h>
 
 #include "err.h"
+#include "fdio.h"
 #include "known_hosts.h"
 
 struct kh_map {
@@ -685,22 +686,6 @@ kh_blob_type(const unsigned char *blob, size_t len, char *out, size_t outlen)
 	return 0;
 }
 
-static int
-kh_write_all(int fd, const char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return KORCH_ERR_SYSTEM;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 int
 kh_add(const char *path, const char *hostspec, const void *key,
@@ -750,7 +735,7 @@ kh_add(const char *path, const char *hostspec, const void *key,
 		goto out;
 	}
 	/* One write: the line lands whole or not at all in practice. */
-	if ((r = kh_write_all(fd, buf, n)) != 0)
+	if ((r = kp_write_all(fd, buf, n)) != 0)
 		goto out;
 	if (fstat(fd, &st) != 0) {
 		r = KORCH_ERR_SYSTEM;

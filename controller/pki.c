@@ -38,6 +38,7 @@
 #include <openssl/x509v3.h>
 
 #include "err.h"
+#include "fdio.h"
 #include "pki.h"
 
 #define PKI_FILE_MAX	(1024 * 1024)	/* no PEM file of ours is near this */
@@ -382,8 +383,6 @@ write_file(struct pki *p, const char *fname, const char *data, size_t len,
 	char tmp[PKI_NAME_MAX + 64];
 	unsigned char rnd[8];
 	char rhex[2 * sizeof(rnd) + 1];
-	size_t off = 0;
-	ssize_t n;
 	int fd = -1, tries, made = 0, r;
 
 	for (tries = 0;; tries++) {
@@ -408,15 +407,9 @@ write_file(struct pki *p, const char *fname, const char *data, size_t len,
 		r = sys_fail(p, "chmod", tmp);
 		goto out;
 	}
-	while (off < len) {
-		n = write(fd, data + off, len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = sys_fail(p, "write", tmp);
-			goto out;
-		}
-		off += (size_t)n;
+	if (kp_write_all(fd, data, len) != KORCH_OK) {
+		r = sys_fail(p, "write", tmp);
+		goto out;
 	}
 	if (fsync(fd) == -1) {
 		r = sys_fail(p, "fsync", tmp);
