@@ -250,15 +250,11 @@ ctx_check_bundle(struct cmd_ctx *c)
 		{ "node", "flanneld", 0 },
 	};
 	const struct bundle_component *bc;
-	size_t i, h;
+	size_t i;
 	int bad = 0;
 
 	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-		for (h = 0; h < c->inv->nhosts; h++)
-			if (inventory_host_has_role(&c->inv->hosts[h],
-			    need[i].role))
-				break;
-		if (h == c->inv->nhosts)
+		if (inventory_count_role(c->inv, need[i].role) == 0)
 			continue;
 		bc = bundle_find(c->in.bundle, need[i].name);
 		if (bc == NULL) {

@@ -76,11 +76,9 @@ set_defaults(const struct inventory *inv, const struct bundle *b,
 	};
 	const struct bundle_component *c;
 	char buf[256];
-	size_t i, masters = 0;
+	size_t i, masters = inventory_count_role(inv, "master");
 	int r;
 
-	for (i = 0; i < inv->nhosts; i++)
-		masters += inventory_host_has_role(&inv->hosts[i], "master");
 	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
 		if (plain[i][1] == NULL)
 			continue;
@@ -113,17 +111,6 @@ set_defaults(const struct inventory *inv, const struct bundle *b,
 		if ((r = vars_set(v, "flannel_bin_dir", buf)) != 0)
 			return r;
 	}
-	return 0;
-}
-
-static int
-has_master(const struct inventory *inv)
-{
-	size_t i;
-
-	for (i = 0; i < inv->nhosts; i++)
-		if (inventory_host_has_role(&inv->hosts[i], "master"))
-			return 1;
 	return 0;
 }
 
@@ -162,7 +149,7 @@ inputs_prepare(const struct inventory *inv, const char *bundle_path,
 	}
 	if ((r = set_defaults(inv, in->bundle, in->extra)) != 0)
 		return r;
-	if (!has_master(inv))
+	if (inventory_count_role(inv, "master") == 0)
 		return 0;
 	/* Beside the state: the CA key is as precious as the state. */
 	snprintf(dir, sizeof(dir), "%s", state_path);

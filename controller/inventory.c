@@ -948,3 +948,18 @@ inventory_count_role(const struct inventory *inv, const char *role)
 		n += inventory_host_has_role(&inv->hosts[i], role) != 0;
 	return n;
 }
+
+const struct inv_host *
+inventory_first_with_role(const struct inventory *inv, const char *role,
+    size_t *idx)
+{
+	size_t i;
+
+	for (i = 0; i < inv->nhosts; i++)
+		if (inventory_host_has_role(&inv->hosts[i], role)) {
+			if (idx != NULL)
+				*idx = i;
+			return &inv->hosts[i];
+		}
+	return NULL;
+}

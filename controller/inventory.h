@@ -104,6 +104,10 @@ const struct inv_host *inventory_find_host(const struct inventory *inv,
 int inventory_host_has_role(const struct inv_host *h, const char *role);
 /* How many hosts have role. */
 size_t inventory_count_role(const struct inventory *inv, const char *role);
+/* The first host (in file order) with role, or NULL.  *idx (may be NULL)
+ * gets its index. */
+const struct inv_host *inventory_first_with_role(const struct inventory *inv,
+    const char *role, size_t *idx);
 
 /* Validators shared with the playbook loader; 1 when valid. */
 int inventory_role_valid(const char *s);	/* [a-z0-9_-]+ */

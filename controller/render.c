@@ -105,16 +105,14 @@ set_first(struct vars *v, const struct inventory *inv, size_t host_idx,
 {
 	size_t i;
 
-	for (i = 0; i < inv->nhosts; i++)
-		if (inventory_host_has_role(&inv->hosts[i], role))
-			break;
-	return vars_set(v, name, i == host_idx ? "yes" : "no");
+	return vars_set(v, name, inventory_first_with_role(inv, role, &i) !=
+	    NULL && i == host_idx ? "yes" : "no");
 }
 
 static int
 set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
 {
-	const struct inv_host *h = &inv->hosts[host_idx];
+	const struct inv_host *h = &inv->hosts[host_idx], *m;
 	struct sbuild b;
 	size_t i;
 	int r;
@@ -146,10 +144,8 @@ set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
 	    (r = set_first(v, inv, host_idx, "master",
 	    "host.first_master")) != 0)
 		return r;
-	for (i = 0; i < inv->nhosts; i++)
-		if (inventory_host_has_role(&inv->hosts[i], "master"))
-			return vars_set(v, "first_master_address",
-			    inv->hosts[i].address);
+	if ((m = inventory_first_with_role(inv, "master", NULL)) != NULL)
+		return vars_set(v, "first_master_address", m->address);
 	return 0;
 }
 

@@ -173,8 +173,7 @@ upgrade_phases(const struct inventory *inv, unsigned flags,
     unsigned max_unavail, struct upg_phase **out, size_t *n)
 {
 	struct upg_phase *v, t;
-	size_t i, k = 0, nnode = 0;
-	int first_etcd = -1;
+	size_t i, k = 0, nnode = 0, first_etcd;
 
 	*out = NULL;
 	*n = 0;
@@ -182,15 +181,9 @@ upgrade_phases(const struct inventory *inv, unsigned flags,
 		return KORCH_ERR_ALLOC;
 	if (max_unavail == 0)
 		max_unavail = 1;
-	for (i = 0; i < inv->nhosts; i++)
-		if (inventory_host_has_role(&inv->hosts[i], "etcd")) {
-			first_etcd = (int)i;
-			break;
-		}
-	if ((flags & UPG_PLAN_SNAPSHOT) && first_etcd >= 0 &&
-	    !(flags & UPG_PLAN_REVERSE))
-		v[k++] = (struct upg_phase){ UPG_SNAPSHOT,
-		    (size_t)first_etcd, 0 };
+	if ((flags & UPG_PLAN_SNAPSHOT) && !(flags & UPG_PLAN_REVERSE) &&
+	    inventory_first_with_role(inv, "etcd", &first_etcd) != NULL)
+		v[k++] = (struct upg_phase){ UPG_SNAPSHOT, first_etcd, 0 };
 	for (i = 0; (flags & UPG_PLAN_ETCD) && i < inv->nhosts; i++)
 		if (inventory_host_has_role(&inv->hosts[i], "etcd"))
 			v[k++] = (struct upg_phase){ UPG_ETCD, i, 0 };

@@ -223,17 +223,6 @@ out:
 
 /* ---- phases ------------------------------------------------------------- */
 
-static int
-first_master(const struct inventory *inv)
-{
-	size_t i;
-
-	for (i = 0; i < inv->nhosts; i++)
-		if (inventory_host_has_role(&inv->hosts[i], "master"))
-			return (int)i;
-	return -1;
-}
-
 int
 upgrade_check_snapshot(const struct upgrade_env *e, const char *path,
     char *note, size_t notelen)
@@ -398,10 +387,12 @@ phase_nodes(const struct upgrade_env *e, const size_t *idx, size_t n,
 	const struct bundle_component *kubelet;
 	struct vars *v = NULL;
 	char *names = NULL, err[1024];
-	int fm, r, r2, some = 0;
+	const struct inv_host *fm;
+	int r, r2, some = 0;
 	size_t i;
 
-	if ((fm = first_master(e->inv)) < 0) {
+	if ((fm = inventory_first_with_role(e->inv, "master",
+	    NULL)) == NULL) {
 		msgf(msg, msglen, "no master in the inventory to drain "
 		    "nodes through");
 		r = KORCH_ERR_INVALID_ARG;
@@ -416,7 +407,7 @@ phase_nodes(const struct upgrade_env *e, const size_t *idx, size_t n,
 	    (r = vars_set(v, "upgrade_kubelet", kubelet ? kubelet->version :
 	    "")) != 0)
 		goto out;
-	if ((r = pass(e, e->upb, e->udag, drain, e->inv->hosts[fm].name, v,
+	if ((r = pass(e, e->upb, e->udag, drain, fm->name, v,
 	    NULL, msg, msglen)) != 0)
 		goto out;
 	r = pass(e, e->pb, e->dag, swap, names, NULL, failed, msg, msglen);
@@ -434,7 +425,7 @@ phase_nodes(const struct upgrade_env *e, const size_t *idx, size_t n,
 		r = r2;
 		goto out;
 	}
-	r2 = pass(e, e->upb, e->udag, back, e->inv->hosts[fm].name, v, NULL,
+	r2 = pass(e, e->upb, e->udag, back, fm->name, v, NULL,
 	    err, sizeof(err));
 	if (r2 != 0) {
 		for (i = 0; i < n; i++)
