@@ -121,7 +121,6 @@ restore(struct cmd_ctx *c, const char *path)
 		    "Run again with --yes to do it.\n", inventory_count_role(c->inv,
 		    "etcd"), abs, (unsigned long long)snap.size, note,
 		    inventory_count_role(c->inv, "master"));
-		ctx_end_run(c, KSTATE_RUN_ABORTED, KX_USAGE);
 		return KX_USAGE;
 	}
 	gmtime_r(&now, &tm);
@@ -145,7 +144,6 @@ restore(struct cmd_ctx *c, const char *path)
 	printf("etcd restored from %s; the apiservers answer again.  The "
 	    "previous data is kept as /var/lib/korch/restore/etcd.before-%s "
 	    "on each member.\n", abs, stamp);
-	ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
 	return KX_OK;
 }
 

@@ -369,6 +369,22 @@ walk(struct cmd_ctx *c, int64_t id)
 	return rc;
 }
 
+/* Go on with the unfinished entry c->unf (--plan: show its journal). */
+static int
+resume_entry(struct cmd_ctx *c)
+{
+	char pos[512];
+
+	upgrade_journal_position(c->st, c->unf, pos, sizeof(pos));
+	if (!c->a.r.json)
+		printf("korch %s: resuming %s\n", c->kind, pos);
+	if (c->a.plan) {
+		(void)upgrade_journal_print(c->st, c->unf, 1, stdout);
+		return KX_OK;
+	}
+	return walk(c, c->unf->id);
+}
+
 /*
  * Pre-flight on every host; observed versions into ob.  When finishing or
  * undoing entry (0: none), its etcd members whose phase was left running
@@ -513,16 +529,8 @@ upgrade(struct cmd_ctx *c)
 	    (rc = ctx_inputs(c)) != KX_OK ||
 	    (rc = preflight(c, resume ? c->unf->id : 0, &ob)) != KX_OK)
 		return rc;
-	if (resume) {
-		if (!c->a.r.json)
-			printf("korch upgrade: resuming %s\n", pos);
-		if (c->a.plan) {
-			(void)upgrade_journal_print(c->st, c->unf, 1, stdout);
-			ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
-			return KX_OK;
-		}
-		return walk(c, c->unf->id);
-	}
+	if (resume)
+		return resume_entry(c);
 	if (!ob.have) {
 		fprintf(stderr, "korch: refused: no host reports a Kubernetes "
 		    "version; apply the cluster first\n");
@@ -546,7 +554,6 @@ upgrade(struct cmd_ctx *c)
 			    "nothing to do\n", c->target);
 		if (c->a.r.json)
 			finish_json(c, c->run_id, 0, KX_OK, NULL);
-		ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
 		return KX_OK;
 	}
 	flags = UPG_PLAN_SNAPSHOT | (ob.etcd_differs ? UPG_PLAN_ETCD : 0);
@@ -558,7 +565,6 @@ upgrade(struct cmd_ctx *c)
 		else
 			print_plan(c, fromv, p, n, maxu);
 		free(p);
-		ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
 		return KX_OK;
 	}
 	if ((spec = calloc(n + 1, sizeof(*spec))) == NULL) {
@@ -652,7 +658,6 @@ rollback(struct cmd_ctx *c)
 	struct kver want;
 	struct kstate_phase_spec *spec = NULL;
 	struct kstate_upgrade *last = NULL;
-	char pos[512];
 	size_t n = 0, i;
 	int64_t id = 0;
 	int rc, r;
@@ -708,17 +713,8 @@ rollback(struct cmd_ctx *c)
 	    (rc = ctx_inputs(c)) != KX_OK ||
 	    (rc = preflight(c, id > 0 ? id : c->undo->id, &ob)) != KX_OK)
 		return rc;
-	if (id > 0) {
-		upgrade_journal_position(c->st, c->unf, pos, sizeof(pos));
-		if (!c->a.r.json)
-			printf("korch rollback: resuming %s\n", pos);
-		if (c->a.plan) {
-			(void)upgrade_journal_print(c->st, c->unf, 1, stdout);
-			ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
-			return KX_OK;
-		}
-		return walk(c, id);
-	}
+	if (id > 0)
+		return resume_entry(c);
 	if ((r = rollback_phases(c, &spec, &n)) != 0) {
 		fprintf(stderr, "korch: %s\n", r == KORCH_ERR_ALLOC ?
 		    korch_strerror(r) : kstate_errmsg(c->st));
@@ -739,7 +735,6 @@ rollback(struct cmd_ctx *c)
 			printf("  %2zu. %-8s %s\n", i + 1, spec[i].phase,
 			    spec[i].host);
 		free(spec);
-		ctx_end_run(c, KSTATE_RUN_CONVERGED, KX_OK);
 		return KX_OK;
 	}
 	/* A stopped upgrade must not be resumed over its own rollback. */

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -26,8 +25,6 @@
 #include "upgrade_plan.h"
 #include "upgrade_run.h"
 #include "vars.h"
-
-extern char **environ;
 
 /* A message into a caller's buffer; cut short when it does not fit (the
  * messages name paths and hosts, and any prefix of them still helps). */
@@ -62,20 +59,17 @@ pass_host_vars(void *arg, size_t host, struct vars **out)
 
 	if ((r = inputs_host_vars(pv->in, host, out)) != 0)
 		return r;
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if ((r = vars_set(*out, names[i], "")) != 0) {
-			vars_free(*out);
-			*out = NULL;
-			return r;
-		}
-	for (i = 0; pv->extra != NULL && i < vars_count(pv->extra); i++)
-		if ((r = vars_set(*out, vars_key(pv->extra, i),
-		    vars_value(pv->extra, i))) != 0) {
-			vars_free(*out);
-			*out = NULL;
-			return r;
-		}
-	return 0;
+	for (i = 0; r == 0 && i < sizeof(names) / sizeof(names[0]); i++)
+		r = vars_set(*out, names[i], "");
+	for (i = 0; r == 0 && pv->extra != NULL &&
+	    i < vars_count(pv->extra); i++)
+		r = vars_set(*out, vars_key(pv->extra, i),
+		    vars_value(pv->extra, i));
+	if (r != 0) {
+		vars_free(*out);
+		*out = NULL;
+	}
+	return r;
 }
 
 /*
@@ -525,7 +519,7 @@ upgrade_run_phases(const struct upgrade_env *e, int64_t id, char *why,
 	unsigned char *failed = NULL, *sel = NULL;
 	size_t *idx = NULL;
 	size_t n = 0, i, j, k, nb;
-	char msg[2048], names[1024], line[2300];
+	char msg[2048], line[2300], *names = NULL;
 	int kind, r = 0, shortcut;
 
 	why[0] = '\0';
@@ -555,9 +549,8 @@ upgrade_run_phases(const struct upgrade_env *e, int64_t id, char *why,
 		    ph[j].batch == ph[i].batch; j++)
 			;
 		nb = 0;
-		names[0] = '\0';
 		for (k = i; k < j; k++) {
-			size_t h, len;
+			size_t h;
 
 			sel[k] = 0;
 			if (ph[k].status == KSTATE_PH_DONE)
@@ -583,12 +576,14 @@ upgrade_run_phases(const struct upgrade_env *e, int64_t id, char *why,
 			}
 			sel[k] = 1;
 			idx[nb++] = h;
-			len = strlen(names);
-			snprintf(names + len, sizeof(names) - len, "%s%s",
-			    len ? "," : "", ph[k].host);
 		}
 		if (nb == 0)
 			continue;
+		free(names);
+		if ((names = join_names(e->inv, idx, nb, NULL)) == NULL) {
+			r = KORCH_ERR_ALLOC;
+			goto out;
+		}
 		if (*e->stop) {
 			r = KORCH_ERR_INTERRUPTED;
 			break;
@@ -653,6 +648,7 @@ upgrade_run_phases(const struct upgrade_env *e, int64_t id, char *why,
 	}
 out:
 	kstate_phases_free(ph, n);
+	free(names);
 	free(failed);
 	free(idx);
 	free(sel);
