@@ -40,7 +40,7 @@ WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -W
 INC="-iquote $ROOT/proto -iquote $ROOT/controller"
 SRC="$ROOT/tests/integration/ssh_driver.c $ROOT/controller/ssh_session.c
      $ROOT/controller/known_hosts.c $ROOT/proto/err.c $ROOT/proto/wire.c
-     $ROOT/proto/buf.c"
+     $ROOT/proto/buf.c $ROOT/proto/fdio.c"
 PKGC=$(pkg-config --cflags libssh2 libevent libcrypto) || fail "pkg-config"
 PKGL=$(pkg-config --libs libssh2 libevent libcrypto) || fail "pkg-config"
 
