@@ -3,6 +3,12 @@
  * it already did its work: creates= (a path it makes) or unless= (an argv
  * that exits 0 when nothing is to do).  Guards also run in check mode, so
  * they must be read-only; the command itself never does.
+ *
+ * diagnose= (an argv, like argv) runs once when the command has failed for
+ * good, after its last retry: a health gate that never came up says why
+ * ("systemctl status X; journalctl -u X").  Its output (stdout and stderr
+ * as one stream) is added to the failure's message; its own failure only
+ * shows there, the task's status and first line stay the command's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +20,10 @@
 #include "err.h"
 #include "module.h"
 #include "proc.h"
+
+/* A diagnosis reads a journal: it gets this long (or the task's timeout
+ * when shorter), then its process group is killed. */
+#define DIAG_TIMEOUT_S	10
 
 enum { CHANGED_ALWAYS, CHANGED_NEVER };
 static const char *const changed_names[] = { "always", "never", NULL };
@@ -64,22 +74,61 @@ run_failed(const struct agent_proc_result *r, const char *what,
 	return 0;
 }
 
+/*
+ * The command failed for good: run diag with the command's environment and
+ * directory, and add what it printed to o's message.  res is scratch.
+ */
+static void
+diagnose(char **diag, const struct agent_proc *cmd, unsigned timeout_s,
+    struct agent_proc_result *res, struct agent_outcome *o)
+{
+	struct agent_proc p = *cmd;
+	char shown[160], how[64], title[AGENT_NOTE_TITLE];
+	unsigned secs = timeout_s != 0 && timeout_s < DIAG_TIMEOUT_S ?
+	    timeout_s : DIAG_TIMEOUT_S;
+
+	p.argv = diag;
+	p.timeout_ms = secs * 1000;
+	p.merge_err = 1;
+	agent_proc_argv_str(diag, shown, sizeof(shown));
+	how[0] = '\0';
+	if (agent_proc_run(&p, res) != KORCH_OK)
+		(void)snprintf(how, sizeof(how), " (cannot start: %s)",
+		    strerror(errno));
+	else if (res->exec_errno != 0)
+		(void)snprintf(how, sizeof(how), " (cannot run: %s)",
+		    strerror(res->exec_errno));
+	else if (res->timed_out)
+		(void)snprintf(how, sizeof(how), " (timed out after %us, "
+		    "process group killed)", secs);
+	else if (res->signal != 0)
+		(void)snprintf(how, sizeof(how), " (killed by signal %d)",
+		    res->signal);
+	else if (res->code != 0)
+		(void)snprintf(how, sizeof(how), " (exit %d)", res->code);
+	(void)snprintf(title, sizeof(title), "diagnosis%s: %s", how, shown);
+	agent_outcome_note(o, title, res->out.buf, res->out.len,
+	    res->out.dropped);
+}
+
 static int
 command_run(const struct kp_task *t, struct agent_session *s,
     int check_only, struct agent_outcome *o)
 {
 	struct agent_proc_result *res = NULL;
 	struct agent_proc p;
-	char **argv = NULL, **unless = NULL, **env = NULL, shown[300];
+	char **argv = NULL, **unless = NULL, **env = NULL, **diag = NULL;
+	char shown[300];
 	const char *creates, *dir;
 	unsigned long long timeout, retries, delay, attempt;
-	size_t n, nunless, nenv, i;
+	size_t n, nunless, nenv, ndiag, i;
 	struct stat st;
 	int changed_when;
 
 	if (agent_arg_list(t, "argv", &argv, &n, o) != KORCH_OK ||
 	    agent_arg_list(t, "unless", &unless, &nunless, o) != KORCH_OK ||
 	    agent_arg_list(t, "env", &env, &nenv, o) != KORCH_OK ||
+	    agent_arg_list(t, "diagnose", &diag, &ndiag, o) != KORCH_OK ||
 	    agent_arg_uint(t, "timeout", 300, 86400, &timeout, o) != KORCH_OK ||
 	    agent_arg_uint(t, "retries", 0, 100000, &retries, o) != KORCH_OK ||
 	    agent_arg_uint(t, "delay", 2, 3600, &delay, o) != KORCH_OK ||
@@ -93,9 +142,9 @@ command_run(const struct kp_task *t, struct agent_session *s,
 			goto out;
 		}
 	}
-	if (argv[0][0] == '\0') {
-		agent_outcome_set(o, KP_ST_FAILED, "argument argv: empty "
-		    "program name");
+	if (argv[0][0] == '\0' || (ndiag > 0 && diag[0][0] == '\0')) {
+		agent_outcome_set(o, KP_ST_FAILED, "argument %s: empty "
+		    "program name", argv[0][0] == '\0' ? "argv" : "diagnose");
 		goto out;
 	}
 	if ((dir = agent_arg_str(t, "chdir", NULL)) != NULL &&
@@ -164,10 +213,13 @@ command_run(const struct kp_task *t, struct agent_session *s,
 		if (attempt > 0) {
 			char why[AGENT_MSG_MAX];
 
-			(void)snprintf(why, sizeof(why), "%s", o->msg);
+			(void)snprintf(why, sizeof(why), "%.*s",
+			    (int)sizeof(why) - 1, o->msg);
 			agent_outcome_set(o, KP_ST_FAILED, "%s (after %llu "
 			    "attempts)", why, attempt + 1);
 		}
+		if (ndiag > 0)
+			diagnose(diag, &p, (unsigned)timeout, res, o);
 		goto out;
 	}
 	agent_outcome_set(o, changed_when == CHANGED_NEVER ? KP_ST_OK :
@@ -177,6 +229,7 @@ out:
 	free(argv);
 	free(unless);
 	free(env);
+	free(diag);
 	return KORCH_OK;
 }
 

@@ -24,21 +24,40 @@
 #include "modspec.h"
 #include "wire.h"
 
-#define AGENT_MSG_MAX		512
+#define AGENT_MSG_MAX		512	/* the first line, with its NUL */
 #define AGENT_DIFF_MAX		4096
+/* A note (agent_outcome_note) keeps at most this much of its text, and
+ * the message has room for one note after its first line. */
+#define AGENT_NOTE_LINES	30	/* a status head and a journal's 20 */
+#define AGENT_NOTE_BYTES	4096
+#define AGENT_NOTE_TITLE	256
+#define AGENT_NOTE_MAX		(AGENT_NOTE_BYTES + AGENT_NOTE_TITLE + 64)
 
 struct agent_outcome {
 	int	 status;		/* enum kp_status */
-	char	 msg[AGENT_MSG_MAX];	/* one line */
+	/* One line of at most AGENT_MSG_MAX - 1 bytes, then the notes. */
+	char	 msg[AGENT_MSG_MAX + AGENT_NOTE_MAX];
 	char	 diff[AGENT_DIFF_MAX];	/* NUL-terminated, may be "" */
 	size_t	 diff_len;
 	int	 diff_full;		/* truncated; later appends dropped */
 };
 
 void agent_outcome_init(struct agent_outcome *o);
-/* Set status and message; the message is folded onto one line. */
+/* Set status and message; the message is folded onto one line of at most
+ * AGENT_MSG_MAX - 1 bytes (and any note is dropped). */
 void agent_outcome_set(struct agent_outcome *o, int status,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Add lines to a failure's message: "\n--- title ---", then the tail of
+ * text (its last AGENT_NOTE_LINES lines, at most AGENT_NOTE_BYTES bytes,
+ * cut on a UTF-8 character boundary), "[earlier output dropped]" first
+ * when anything was cut or head_dropped says the text is a tail already,
+ * "(no output)" when there is none.  Control characters other than the
+ * newline become spaces, as in agent_outcome_set.  What does not fit in
+ * msg is dropped from the front of text.
+ */
+void agent_outcome_note(struct agent_outcome *o, const char *title,
+    const char *text, size_t n, int head_dropped);
 /* Append to the diff; past AGENT_DIFF_MAX it ends with a truncation note. */
 void agent_outcome_diff(struct agent_outcome *o, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -70,7 +70,8 @@ child(const struct agent_proc *p, int outfd, int errfd, int reportfd)
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	if ((fd = open("/dev/null", O_RDONLY)) == -1 ||
-	    dup2(fd, 0) == -1 || dup2(outfd, 1) == -1 || dup2(errfd, 2) == -1)
+	    dup2(fd, 0) == -1 || dup2(outfd, 1) == -1 ||
+	    dup2(p->merge_err ? outfd : errfd, 2) == -1)
 		goto fail;
 	/* Descriptors opened without O_CLOEXEC (by a library, say). */
 	for (fd = 3; fd < 1024; fd++)

@@ -15,6 +15,8 @@ struct agent_proc {
 	char *const	*env;		/* extra KEY=VALUE entries, or NULL */
 	const char	*dir;		/* chdir first, or NULL */
 	unsigned	 timeout_ms;	/* 0: none */
+	int		 merge_err;	/* stderr into stdout: one stream, in
+					 * the order it was written */
 };
 
 struct agent_proc_output {

@@ -118,10 +118,13 @@ print_text(struct kstate *st, const char *path, const struct status_data *sd,
 			if (!header++)
 				printf("\nproblems in run #%lld:\n",
 				    (long long)run->id);
-			printf("  %s: %s %s: %s\n", sd->fails[i].host,
+			printf("  %s: %s %s: ", sd->fails[i].host,
 			    sd->fails[i].task_key,
-			    kstate_status_name(sd->fails[i].status),
-			    sd->fails[i].message ? sd->fails[i].message : "");
+			    kstate_status_name(sd->fails[i].status));
+			/* A gate's diagnosis is several lines: indented,
+			 * and cleaned of control characters. */
+			report_write_message(stdout, sd->fails[i].message ?
+			    sd->fails[i].message : "", 4);
 		}
 	}
 	if (sd->ncomp > 0) {

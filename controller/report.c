@@ -26,6 +26,9 @@ struct report {
 #define C_DIM	"\033[2m"
 #define C_BOLD	"\033[1m"
 
+/* Where a message's later lines start: under the diff lines. */
+#define MSG_INDENT	6
+
 static int
 use_color(FILE *f)
 {
@@ -92,15 +95,66 @@ report_begin(struct report *r, const char *what, int64_t run_id,
 	fflush(r->out);
 }
 
-/* Text from a host goes to a terminal: no escape sequences through. */
+/*
+ * Text from a host goes to a terminal: no escape sequences through.  C0
+ * controls but the tab, DEL, and the C1 controls as UTF-8 (U+0080 to
+ * U+009F: some terminals obey U+009B as CSI) each become one '?'.
+ */
 static void
 put_clean(FILE *f, const char *p, size_t n)
 {
+	unsigned char c;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		fputc(((unsigned char)p[i] < 0x20 && p[i] != '\t') ||
-		    p[i] == 0x7f ? '?' : p[i], f);
+	for (i = 0; i < n; i++) {
+		c = (unsigned char)p[i];
+		if (c == 0xc2 && i + 1 < n && (unsigned char)p[i + 1] >= 0x80 &&
+		    (unsigned char)p[i + 1] <= 0x9f) {
+			fputc('?', f);
+			i++;
+			continue;
+		}
+		fputc((c < 0x20 && c != '\t') || c == 0x7f ? '?' : c, f);
+	}
+}
+
+/*
+ * A message: its first line where the cursor is, every later line (a
+ * failed command's diagnosis) on a line of its own after indent spaces,
+ * section lines ("--- diagnosis: ... ---") in cyan when color is on.
+ * Ends the line.
+ */
+static void
+write_message(FILE *f, int color, const char *msg, int indent)
+{
+	const char *p = msg != NULL ? msg : "", *nl;
+	int first = 1, head;
+	size_t n;
+
+	for (;;) {
+		nl = strchr(p, '\n');
+		n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		head = !first && color && n >= 4 && strncmp(p, "--- ", 4) == 0;
+		if (!first && n > 0)
+			fprintf(f, "%*s", indent, "");
+		if (head)
+			fputs(C_CYAN, f);
+		put_clean(f, p, n);
+		if (head)
+			fputs(C_RESET, f);
+		fputc('\n', f);
+		first = 0;
+		/* A trailing newline ends the message, not an empty line. */
+		if (nl == NULL || nl[1] == '\0')
+			break;
+		p = nl + 1;
+	}
+}
+
+void
+report_write_message(FILE *f, const char *msg, int indent)
+{
+	write_message(f, 0, msg, indent);
 }
 
 static void
@@ -157,9 +211,10 @@ report_task(struct report *r, const char *host, const char *task_key,
 		break;
 	}
 	report_clear_line(r);
-	fprintf(r->out, "%-*s %s%-12s%s %s%s%s\n", r->name_width, host,
+	fprintf(r->out, "%-*s %s%-12s%s %s%s", r->name_width, host,
 	    col(r, c), word, col(r, C_RESET), task_key,
-	    message && *message ? ": " : "", message ? message : "");
+	    message && *message ? ": " : "");
+	write_message(r->out, r->color, message, MSG_INDENT);
 	if (diff != NULL && *diff != '\0' &&
 	    ((r->flags & (REPORT_CHECK | REPORT_VERBOSE)) ||
 	    status == KP_ST_FAILED))
@@ -174,9 +229,10 @@ report_host_done(struct report *r, const char *host, int unreachable,
 	if ((r->flags & REPORT_JSON) || error == NULL)
 		return;
 	report_clear_line(r);
-	fprintf(r->out, "%-*s %s%-12s%s %s\n", r->name_width, host,
+	fprintf(r->out, "%-*s %s%-12s%s ", r->name_width, host,
 	    col(r, C_RED), unreachable ? "UNREACHABLE" : "FAILED",
-	    col(r, C_RESET), error);
+	    col(r, C_RESET));
+	write_message(r->out, r->color, error, MSG_INDENT);
 	fflush(r->out);
 }
 
@@ -238,6 +294,19 @@ report_recap_host(struct report *r, const char *host,
 	    c->failed ? col(r, C_RESET) : "", c->skipped,
 	    unreachable ? col(r, C_RED) : "", unreachable ? 1 : 0,
 	    unreachable ? col(r, C_RESET) : "");
+}
+
+void
+report_recap_failure(struct report *r, const char *task, const char *message)
+{
+	if (r->flags & REPORT_JSON)
+		return;
+	fputs("    ", r->out);
+	if (task != NULL)
+		fprintf(r->out, "%s%s%s: ", col(r, C_RED), task,
+		    col(r, C_RESET));
+	write_message(r->out, r->color, message != NULL && *message != '\0' ?
+	    message : "failed", MSG_INDENT);
 }
 
 void

@@ -569,8 +569,10 @@ name_tasks(const struct rendered_host *rh, const char *msg, char *buf,
 	unsigned id;
 	int n = -1;
 
-	/* %n is set only when the whole pattern matched. */
-	if (msg == NULL || (p = strstr(msg, "(task ")) == NULL ||
+	/* %n is set only when the whole pattern matched.  Only one-line
+	 * messages say it (a diagnosis would not fit buf). */
+	if (msg == NULL || strchr(msg, '\n') != NULL ||
+	    (p = strstr(msg, "(task ")) == NULL ||
 	    sscanf(p, "(task %u changed)%n", &id, &n) != 1 || n < 0 ||
 	    (w = render_find_task(rh, id, NULL)) == NULL)
 		return msg;
@@ -1662,7 +1664,7 @@ void
 sched_recap(const struct sched *s)
 {
 	const struct shost *h;
-	size_t i;
+	size_t i, k;
 
 	for (i = 0; i < s->nhosts; i++) {
 		h = &s->hosts[i];
@@ -1670,6 +1672,13 @@ sched_recap(const struct sched *s)
 			continue;
 		report_recap_host(s->rep, h->name, &h->c,
 		    h->st == HS_UNREACHABLE, h->error);
+		/* Why, under it: the end of the output is where one looks. */
+		if (h->error != NULL)
+			report_recap_failure(s->rep, NULL, h->error);
+		for (k = 0; k < h->nnotes; k++)
+			if (h->notes[k].status == KP_ST_FAILED)
+				report_recap_failure(s->rep, h->notes[k].key,
+				    h->notes[k].message);
 	}
 }
 

@@ -32,7 +32,8 @@ static const struct kms_arg service_args[] = {
 static const struct kms_arg command_args[] = {
 	{ "argv", REQ | REP }, { "creates", 0 }, { "unless", REP },
 	{ "chdir", 0 }, { "env", REP }, { "timeout", 0 },
-	{ "changed_when", 0 }, { "retries", 0 }, { "delay", 0 }, { NULL, 0 }
+	{ "changed_when", 0 }, { "retries", 0 }, { "delay", 0 },
+	{ "diagnose", REP }, { NULL, 0 }
 };
 static const struct kms_arg probe_args[] = {
 	{ "kind", REQ }, { "host", 0 }, { "port", REQ }, { "path", 0 },

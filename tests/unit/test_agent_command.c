@@ -235,6 +235,299 @@ test_retries(void **state)
 	assert_non_null(strstr(t->o.msg, "after 3 attempts"));
 }
 
+/* ---- diagnose: run once when the command failed for good --------------- */
+
+static void
+diag_sh(struct tt *t, const char *script)
+{
+	tt_arg(t, "diagnose", "/bin/sh");
+	tt_arg(t, "diagnose", "-c");
+	tt_arg(t, "diagnose", script);
+}
+
+/* s is valid UTF-8 (the controller's JSON would otherwise say U+FFFD). */
+static int
+valid_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int i, len;
+
+	while (*p != '\0') {
+		len = *p < 0x80 ? 1 : (*p & 0xe0) == 0xc0 ? 2 :
+		    (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+		if (len == 0)
+			return 0;
+		for (i = 1; i < len; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+		p += len;
+	}
+	return 1;
+}
+
+static void
+test_diagnose_appended(void **state)
+{
+	struct tt *t = *state;
+	const char *nl, *body;
+
+	sh_task(t, "echo 'curl: (7) refused' >&2; exit 7");
+	tt_arg(t, "delay", "0");
+	/* stdout and stderr in the order written; control bytes made safe */
+	diag_sh(t, "echo \"Active: failed\"; echo \"Error: [service-account-"
+	    "issuer is a required flag]\" >&2; printf \"esc\\033[31m\\r\\n\"");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	/* the first line is the command's failure, as without diagnose */
+	nl = strchr(t->o.msg, '\n');
+	assert_non_null(nl);
+	assert_true(nl - t->o.msg < AGENT_MSG_MAX);
+	assert_int_equal(strncmp(t->o.msg, "/bin/sh -c ", 11), 0);
+	assert_non_null(strstr(t->o.msg, "exit 7: curl: (7) refused\n"));
+	assert_int_equal(strncmp(nl, "\n--- diagnosis: /bin/sh -c 'echo "
+	    "\"Active: failed\"; ", 37), 0);
+	body = strstr(nl, "' ---\n");
+	assert_non_null(body);
+	assert_string_equal(body, "' ---\n"
+	    "Active: failed\n"
+	    "Error: [service-account-issuer is a required flag]\n"
+	    "esc [31m");
+	/* the diff is still the command's own output */
+	assert_string_equal(t->o.diff, "stderr:\ncurl: (7) refused\n");
+
+	/* its own failure shows in the note and masks nothing */
+	sh_task(t, "exit 3");
+	tt_arg(t, "diagnose", "/nonexistent/diag");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "exit 3\n--- diagnosis (cannot run: "
+	    "No such file or directory): /nonexistent/diag ---\n(no output)"));
+
+	sh_task(t, "exit 3");
+	diag_sh(t, "echo partial; exit 4");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "exit 3\n--- diagnosis (exit 4): "));
+	assert_non_null(strstr(t->o.msg, " ---\npartial"));
+
+	/* a command that cannot even start is diagnosed too */
+	tt_task(t, 1, "command");
+	tt_arg(t, "argv", "/nonexistent/prog");
+	tt_arg(t, "diagnose", "echo");
+	tt_arg(t, "diagnose", "looked");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_non_null(strstr(t->o.msg, "cannot run: No such file"));
+	assert_non_null(strstr(t->o.msg, "\n--- diagnosis: echo looked ---\n"
+	    "looked"));
+
+	/* an empty program name is a bad argument, caught before running */
+	sh_task(t, "exit 1");
+	tt_arg(t, "diagnose", "");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_string_equal(t->o.msg, "argument diagnose: empty program name");
+}
+
+/* Not on success, not in check mode, not before the last retry. */
+static void
+test_diagnose_only_when_failed(void **state)
+{
+	struct tt *t = *state;
+	char count[512], ran[512], script[1200], dscript[700];
+
+	(void)snprintf(ran, sizeof(ran), "%s", tt_path(t, "diagnosed"));
+	(void)snprintf(dscript, sizeof(dscript), "echo x >> %s; echo why",
+	    ran);
+
+	sh_task(t, "true");
+	diag_sh(t, dscript);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_string_equal(t->o.msg, "ran: /bin/sh -c true");
+	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);	/* would run */
+	assert_false(tt_exists(ran));
+
+	sh_task(t, "false");
+	diag_sh(t, dscript);
+	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
+	assert_false(tt_exists(ran));
+
+	/* succeeds on the third of five attempts: never diagnosed */
+	(void)snprintf(count, sizeof(count), "%s", tt_path(t, "n"));
+	(void)snprintf(script, sizeof(script), "echo x >> %s; "
+	    "[ $(wc -l < %s) -ge 3 ]", count, count);
+	sh_task(t, script);
+	tt_arg(t, "retries", "4");
+	tt_arg(t, "delay", "0");
+	diag_sh(t, dscript);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_int_equal(tt_read_lines(count), 3);
+	assert_false(tt_exists(ran));
+
+	/* fails all three attempts: diagnosed once, after the last */
+	sh_task(t, "exit 7");
+	tt_arg(t, "retries", "2");
+	tt_arg(t, "delay", "0");
+	diag_sh(t, dscript);
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_int_equal(tt_read_lines(ran), 1);
+	assert_non_null(strstr(t->o.msg, "exit 7 (after 3 attempts)\n--- "
+	    "diagnosis: "));
+	assert_non_null(strstr(t->o.msg, " ---\nwhy"));
+
+	/* a skipped command (creates, unless) is not a failure */
+	sh_task(t, "exit 1");
+	tt_arg(t, "unless", "true");
+	diag_sh(t, dscript);
+	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
+	assert_int_equal(tt_read_lines(ran), 1);
+}
+
+/* The last AGENT_NOTE_LINES lines, at most AGENT_NOTE_BYTES, on a
+ * character boundary. */
+static void
+test_diagnose_bounded(void **state)
+{
+	struct tt *t = *state;
+	char want[2048], tail[64];
+	const char *body;
+	size_t n, len;
+	int i;
+
+	sh_task(t, "exit 1");
+	diag_sh(t, "i=0; while [ $i -lt 100 ]; do echo diag-line-$i; "
+	    "i=$((i+1)); done; echo; echo");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	body = strstr(t->o.msg, " ---\n");
+	assert_non_null(body);
+	len = (size_t)snprintf(want, sizeof(want), " ---\n[earlier output "
+	    "dropped]");
+	for (i = 100 - AGENT_NOTE_LINES; i < 100; i++)
+		len += (size_t)snprintf(want + len, sizeof(want) - len,
+		    "\ndiag-line-%d", i);
+	assert_true(len < sizeof(want));
+	assert_string_equal(body, want);
+
+	/* no more than that: whole, nothing said dropped */
+	sh_task(t, "exit 1");
+	(void)snprintf(want, sizeof(want), "i=0; while [ $i -lt %d ]; do "
+	    "echo l-$i; i=$((i+1)); done", AGENT_NOTE_LINES);
+	diag_sh(t, want);
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_null(strstr(t->o.msg, "dropped"));
+	assert_non_null(strstr(t->o.msg, " ---\nl-0\nl-1\n"));
+
+	/* ten long lines of two-byte characters: cut by bytes, never
+	 * inside a character */
+	sh_task(t, "exit 1");
+	diag_sh(t, "i=0; while [ $i -lt 10 ]; do j=0; while [ $j -lt 300 ]; "
+	    "do printf '\303\251'; j=$((j+1)); done; echo; i=$((i+1)); done");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	body = strstr(t->o.msg, "[earlier output dropped]\n");
+	assert_non_null(body);
+	body += strlen("[earlier output dropped]\n");
+	n = strlen(body);
+	assert_true(n <= AGENT_NOTE_BYTES);
+	assert_true(n > AGENT_NOTE_BYTES - 2);
+	assert_true(valid_utf8(t->o.msg));
+	assert_true(strlen(t->o.msg) < sizeof(t->o.msg));
+
+	/* more than the capture holds: still the tail, still bounded */
+	sh_task(t, "exit 1");
+	diag_sh(t, "i=0; while [ $i -lt 5000 ]; do echo x-$i; i=$((i+1)); "
+	    "done");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	(void)snprintf(tail, sizeof(tail), "[earlier output dropped]\nx-%d\n",
+	    5000 - AGENT_NOTE_LINES);
+	assert_non_null(strstr(t->o.msg, tail));
+	n = strlen(t->o.msg);
+	assert_true(n > 6 && strcmp(t->o.msg + n - 7, "\nx-4999") == 0);
+
+	/* a long argv: the title line is cut, on a character boundary */
+	{
+		char big[1200];
+		size_t k;
+
+		for (k = 0; k + 2 < sizeof(big); k += 2)
+			memcpy(big + k, "\303\251", 2);
+		big[k] = '\0';
+		sh_task(t, "exit 1");
+		tt_arg(t, "diagnose", "echo");
+		tt_arg(t, "diagnose", big);
+		assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+		assert_true(valid_utf8(t->o.msg));
+		body = strstr(t->o.msg, "\n--- diagnosis: echo ");
+		assert_non_null(body);
+		assert_true(strchr(body + 1, '\n') - body < AGENT_NOTE_TITLE + 16);
+	}
+}
+
+/* A diagnosis that hangs is killed with its process group, at 10 s or the
+ * task's timeout when shorter; the task still says why it failed. */
+static void
+test_diagnose_hangs(void **state)
+{
+	struct tt *t = *state;
+	char pidfile[512], script[700], *s;
+	long long t0;
+	pid_t pid;
+	int i;
+
+	(void)snprintf(pidfile, sizeof(pidfile), "%s", tt_path(t, "dpid"));
+	(void)snprintf(script, sizeof(script),
+	    "echo looking; sleep 60 & echo $! > %s; wait", pidfile);
+	sh_task(t, "echo 'refused' >&2; exit 7");
+	tt_arg(t, "timeout", "1");
+	diag_sh(t, script);
+	t0 = ms_now();
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_true(ms_now() - t0 < 5000);
+	assert_int_equal(strncmp(t->o.msg, "/bin/sh -c ", 11), 0);
+	assert_non_null(strstr(t->o.msg, "exit 7: refused\n--- diagnosis "
+	    "(timed out after 1s, process group killed): /bin/sh -c "));
+	assert_non_null(strstr(t->o.msg, " ---\nlooking"));
+	s = tt_read(pidfile);
+	assert_non_null(s);
+	pid = (pid_t)atoi(s);
+	free(s);
+	assert_true(pid > 1);
+	for (i = 0; i < 100 && !pid_gone(pid); i++)
+		usleep(20000);
+	assert_true(pid_gone(pid));
+
+	/* the command's own timeout is its failure; the diagnosis follows */
+	sh_task(t, "sleep 30");
+	tt_arg(t, "timeout", "1");
+	tt_arg(t, "diagnose", "echo");
+	tt_arg(t, "diagnose", "still down");
+	t0 = ms_now();
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	assert_true(ms_now() - t0 < 5000);
+	assert_non_null(strstr(t->o.msg, "timed out after 1s (process group "
+	    "killed)\n--- diagnosis: echo 'still down' ---\nstill down"));
+}
+
+/* The note itself: tail, sanitising, room. */
+static void
+test_outcome_note(void **state)
+{
+	struct agent_outcome o;
+	static char big[3 * AGENT_NOTE_BYTES];
+
+	(void)state;
+	agent_outcome_init(&o);
+	agent_outcome_set(&o, KP_ST_FAILED, "failed");
+	agent_outcome_note(&o, "t\001itle\nx", "a\tb\x7f\n\nc\n\n", 9, 0);
+	assert_string_equal(o.msg, "failed\n--- t itle x ---\na b \n\nc");
+	agent_outcome_set(&o, KP_ST_FAILED, "again");
+	assert_string_equal(o.msg, "again");	/* set drops the note */
+	agent_outcome_note(&o, "empty", "", 0, 1);
+	assert_string_equal(o.msg, "again\n--- empty ---\n"
+	    "[earlier output dropped]\n(no output)");
+	memset(big, 'y', sizeof(big) - 1);
+	/* a full headline and a huge note still fit, with their NUL */
+	memset(big, 'm', AGENT_MSG_MAX * 2);
+	agent_outcome_set(&o, KP_ST_FAILED, "%.*s", AGENT_MSG_MAX * 2, big);
+	agent_outcome_note(&o, big, big, sizeof(big) - 1, 0);
+	assert_true(strlen(o.msg) < sizeof(o.msg));
+	assert_true(strlen(o.msg) > AGENT_MSG_MAX - 1 + AGENT_NOTE_BYTES);
+}
+
 static void
 test_fail_module(void **state)
 {
@@ -265,6 +558,15 @@ main(void)
 		    tt_setup, tt_teardown),
 		cmocka_unit_test_setup_teardown(test_retries,
 		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_diagnose_appended,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_diagnose_only_when_failed,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_diagnose_bounded,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_diagnose_hangs,
+		    tt_setup, tt_teardown),
+		cmocka_unit_test(test_outcome_note),
 		cmocka_unit_test_setup_teardown(test_fail_module,
 		    tt_setup, tt_teardown),
 	};

@@ -171,6 +171,47 @@ test_good(void **state)
 	diag_free(d);
 }
 
+/* command's diagnose: a REPEAT argument like argv, values as written. */
+static void
+test_diagnose_arg(void **state)
+{
+	static const char *const want[] = { "/bin/sh", "-c",
+		"systemctl status --no-pager --lines=0 \"$1\" | head -n 5; "
+		"journalctl -u \"$1\" -n 20 --no-pager -o cat",
+		"korch-diagnose", "kube-apiserver" };
+	const struct pb_task *t;
+	const struct pb_arg *a = NULL;
+	struct playbook *pb = NULL;
+	struct diag *d;
+	size_t i;
+
+	(void)state;
+	assert_non_null(kms_find_arg(kms_find("command"), "diagnose"));
+	assert_true(kms_find_arg(kms_find("command"), "diagnose")->flags &
+	    KMS_REPEAT);
+	assert_non_null(d = diag_new());
+	assert_int_equal(playbook_load(pbdir("diagnose"), &pb, d), 0);
+	assert_int_equal(diag_count(d), 0);
+	t = &pb->steps[0].tasks[0];
+	assert_string_equal(t->key, "master-health/healthz");
+	for (i = 0; i < t->nargs; i++)
+		if (strcmp(t->args[i].name, "diagnose") == 0)
+			a = &t->args[i];
+	assert_non_null(a);
+	assert_true(a->list);
+	assert_int_equal(a->nvals, 5);
+	for (i = 0; i < 5; i++)
+		assert_string_equal(a->vals[i].text, want[i]);
+	/* one word is a one-item list; values are templates */
+	t = &pb->steps[0].tasks[1];
+	assert_string_equal(t->args[1].name, "diagnose");
+	assert_false(t->args[1].list);
+	assert_int_equal(t->args[1].nvals, 1);
+	assert_string_equal(t->args[1].vals[0].text, "{{ host.name }}");
+	playbook_free(pb);
+	diag_free(d);
+}
+
 static void
 test_bad_modules(void **state)
 {
@@ -307,6 +348,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_diagnose_arg),
 		cmocka_unit_test(test_bad_modules),
 		cmocka_unit_test(test_bad_references),
 		cmocka_unit_test(test_cycles_named),
