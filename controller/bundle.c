@@ -130,42 +130,80 @@ scalar(const yaml_node_t *n)
 	    (const char *)n->data.scalar.value : NULL;
 }
 
-/* One components[i] entry. */
+static void
+component_release(struct bundle_component *c)
+{
+	free(c->name);
+	free(c->version);
+	free(c->arch);
+	free(c->path);
+	free(c->ref);
+	memset(c, 0, sizeof(*c));
+}
+
+/* An image reference: registry/name:tag, nothing a command line or a
+ * path could read as more than one word. */
+static int
+ref_valid(const char *s)
+{
+	return s[0] != '\0' && s[0] != '-' && strlen(s) < 256 &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-/:@") ==
+	    strlen(s) && strchr(s, ':') != NULL;
+}
+
+/* One components[i] (image 0) or images[i] (image 1) entry. */
 static void
 load_component(struct bundle *b, yaml_document_t *doc, yaml_node_t *item,
-    size_t i, struct diag *d)
+    size_t i, int image, struct diag *d)
 {
-	static const char *const keys[] = { "name", "version", "arch",
+	static const char *const ckeys[] = { "name", "version", "arch",
 	    "path", "sha256", NULL };
+	static const char *const ikeys[] = { "name", "ref", "arch", "path",
+	    "sha256", NULL };
 	struct bundle_component *c = &b->comp[b->ncomp];
-	const char *name, *version, *arch, *path, *sha;
+	const char *name, *version, *arch, *path, *sha, *ref = NULL;
+	const char *what = image ? "image" : "component";
 	char ppath[64], full[PATH_MAX], *real = NULL;
 	struct stat st;
 	size_t k;
 
-	snprintf(ppath, sizeof(ppath), "components[%zu]", i);
+	snprintf(ppath, sizeof(ppath), "%s[%zu]", image ? "images" :
+	    "components", i);
 	if (item->type != YAML_MAPPING_NODE) {
 		diag_node(d, b->manifest, item, ppath, "expected a mapping, "
 		    "found a %s", diag_yaml_kind(item));
 		return;
 	}
-	if (diag_yaml_check_keys(d, b->manifest, doc, item, ppath, keys) > 0)
+	if (diag_yaml_check_keys(d, b->manifest, doc, item, ppath,
+	    image ? ikeys : ckeys) > 0)
 		return;
 	name = scalar(diag_yaml_get(doc, item, "name"));
 	version = scalar(diag_yaml_get(doc, item, "version"));
 	arch = scalar(diag_yaml_get(doc, item, "arch"));
 	path = scalar(diag_yaml_get(doc, item, "path"));
 	sha = scalar(diag_yaml_get(doc, item, "sha256"));
+	if (image) {
+		ref = scalar(diag_yaml_get(doc, item, "ref"));
+		version = ref;
+	}
 	if (name == NULL || version == NULL || path == NULL || sha == NULL) {
-		diag_node(d, b->manifest, item, ppath, "every component needs "
-		    "name, version, path and sha256");
+		diag_node(d, b->manifest, item, ppath, image ? "every image "
+		    "needs name, ref, path and sha256" : "every component "
+		    "needs name, version, path and sha256");
+		return;
+	}
+	if (image && !ref_valid(ref)) {
+		diag_node(d, b->manifest, diag_yaml_get(doc, item, "ref"),
+		    ppath, "'%s' is not an image reference "
+		    "(registry/name:tag, [a-z0-9._-/:@])", ref);
 		return;
 	}
 	for (k = 0; k < b->ncomp; k++)
-		if (strcmp(b->comp[k].name, name) == 0) {
-			diag_node(d, b->manifest, item, ppath, "component "
-			    "'%s' is listed twice (first on line %u)", name,
-			    b->comp[k].line);
+		if (strcmp(b->comp[k].name, name) == 0 &&
+		    (b->comp[k].ref != NULL) == image) {
+			diag_node(d, b->manifest, item, ppath, "%s "
+			    "'%s' is listed twice (first on line %u)", what,
+			    name, b->comp[k].line);
 			return;
 		}
 	if (!is_hex64(sha)) {
@@ -190,9 +228,16 @@ load_component(struct bundle *b, yaml_document_t *doc, yaml_node_t *item,
 	c->name = strdup(name);
 	c->version = strdup(version);
 	c->arch = strdup(arch ? arch : "amd64");
+	c->ref = ref != NULL ? strdup(ref) : NULL;
 	memcpy(c->sha256, sha, 65);
 	c->size = (uint64_t)st.st_size;
 	c->line = (unsigned)item->start_mark.line + 1;
+	if (c->name == NULL || c->version == NULL || c->arch == NULL ||
+	    (ref != NULL && c->ref == NULL)) {
+		diag_node(d, b->manifest, item, ppath, "out of memory");
+		component_release(c);
+		return;
+	}
 	b->ncomp++;
 }
 
@@ -200,14 +245,14 @@ int
 bundle_load(const char *path, struct bundle **out, struct diag *d)
 {
 	static const char *const keys[] = { "bundle", "kubernetes_version",
-	    "components", NULL };
+	    "components", "images", NULL };
 	struct bundle *b = NULL;
 	yaml_document_t doc;
-	yaml_node_t *root, *comps, *n;
+	yaml_node_t *root, *comps, *imgs, *n;
 	yaml_node_item_t *it;
 	const char *v;
 	char m[PATH_MAX];
-	size_t len, i = 0;
+	size_t len, nimg, i = 0;
 	int r = KORCH_ERR_ALLOC, have_doc = 0, bad;
 
 	*out = NULL;
@@ -256,17 +301,28 @@ bundle_load(const char *path, struct bundle **out, struct diag *d)
 		    "expected a list of components");
 		goto out;
 	}
+	imgs = diag_yaml_get(&doc, root, "images");
+	if (imgs != NULL && imgs->type != YAML_SEQUENCE_NODE) {
+		diag_node(d, b->manifest, imgs, "images", "expected a list of "
+		    "images");
+		goto out;
+	}
 	len = (size_t)(comps->data.sequence.items.top -
 	    comps->data.sequence.items.start);
-	if ((b->comp = calloc(len + 1, sizeof(*b->comp))) == NULL) {
+	nimg = imgs == NULL ? 0 : (size_t)(imgs->data.sequence.items.top -
+	    imgs->data.sequence.items.start);
+	if ((b->comp = calloc(len + nimg + 1, sizeof(*b->comp))) == NULL) {
 		r = KORCH_ERR_ALLOC;
 		goto out;
 	}
 	for (it = comps->data.sequence.items.start;
 	    it < comps->data.sequence.items.top; it++, i++)
 		load_component(b, &doc, yaml_document_get_node(&doc, *it), i,
-		    d);
-	if (bad > 0 || b->ncomp != len)
+		    0, d);
+	for (i = 0; imgs != NULL && i < nimg; i++)
+		load_component(b, &doc, yaml_document_get_node(&doc,
+		    imgs->data.sequence.items.start[i]), i, 1, d);
+	if (bad > 0 || b->ncomp != len + nimg)
 		goto out;
 	*out = b;
 	b = NULL;
@@ -285,12 +341,8 @@ bundle_free(struct bundle *b)
 
 	if (b == NULL)
 		return;
-	for (i = 0; i < b->ncomp; i++) {
-		free(b->comp[i].name);
-		free(b->comp[i].version);
-		free(b->comp[i].arch);
-		free(b->comp[i].path);
-	}
+	for (i = 0; i < b->ncomp; i++)
+		component_release(&b->comp[i]);
 	free(b->comp);
 	if (b->tmpdir != NULL)
 		remove_tree(b->tmpdir);
@@ -335,19 +387,30 @@ bundle_find(const struct bundle *b, const char *name)
 	size_t i;
 
 	for (i = 0; b != NULL && i < b->ncomp; i++)
-		if (strcmp(b->comp[i].name, name) == 0)
+		if (b->comp[i].ref == NULL && strcmp(b->comp[i].name, name) == 0)
 			return &b->comp[i];
 	return NULL;
 }
 
-/* bundle.<name>.<what>, with '-' as '_': template names have no '-'. */
+const struct bundle_component *
+bundle_find_image(const struct bundle *b, const char *name)
+{
+	size_t i;
+
+	for (i = 0; b != NULL && i < b->ncomp; i++)
+		if (b->comp[i].ref != NULL && strcmp(b->comp[i].name, name) == 0)
+			return &b->comp[i];
+	return NULL;
+}
+
+/* A component's name as template names spell it: '-' as '_'. */
 static void
-var_name(char *key, size_t len, const char *name, const char *what)
+ident(char *out, size_t len, const char *name)
 {
 	char *p;
 
-	snprintf(key, len, "bundle.%s.%s", name, what);
-	for (p = key; *p != '\0'; p++)
+	snprintf(out, len, "%s", name);
+	for (p = out; *p != '\0'; p++)
 		if (*p == '-')
 			*p = '_';
 }
@@ -355,24 +418,43 @@ var_name(char *key, size_t len, const char *name, const char *what)
 int
 bundle_vars(const struct bundle *b, struct vars *v)
 {
-	char key[256], num[32];
-	size_t i;
+	const struct bundle_component *c;
+	char key[320], id[256], num[32], *images = NULL, *ni;
+	const char *kind;
+	size_t i, len = 0, add;
 	int r = 0;
 
 	if (b->kubernetes_version != NULL)
 		r = vars_set(v, "bundle.kubernetes_version",
 		    b->kubernetes_version);
 	for (i = 0; i < b->ncomp && r == 0; i++) {
-		var_name(key, sizeof(key), b->comp[i].name, "sha256");
-		if ((r = vars_set(v, key, b->comp[i].sha256)) != 0)
+		c = &b->comp[i];
+		ident(id, sizeof(id), c->name);
+		kind = c->ref != NULL ? "image." : "";
+		snprintf(key, sizeof(key), "bundle.%s%s.sha256", kind, id);
+		if ((r = vars_set(v, key, c->sha256)) != 0)
 			break;
-		var_name(key, sizeof(key), b->comp[i].name, "size");
-		snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)b->comp[i].size);
+		snprintf(key, sizeof(key), "bundle.%s%s.size", kind, id);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->size);
 		if ((r = vars_set(v, key, num)) != 0)
 			break;
-		var_name(key, sizeof(key), b->comp[i].name, "version");
-		r = vars_set(v, key, b->comp[i].version);
+		snprintf(key, sizeof(key), "bundle.%s%s.%s", kind, id,
+		    c->ref != NULL ? "ref" : "version");
+		if ((r = vars_set(v, key, c->ref != NULL ? c->ref :
+		    c->version)) != 0 || c->ref == NULL)
+			continue;
+		/* The list a foreach walks, named as the fields are. */
+		add = strlen(id) + 2;
+		if ((ni = realloc(images, len + add)) == NULL) {
+			r = KORCH_ERR_ALLOC;
+			break;
+		}
+		images = ni;
+		len += (size_t)snprintf(images + len, add, "%s%s",
+		    len ? "," : "", id);
 	}
+	if (r == 0)
+		r = vars_set(v, "bundle.images", images != NULL ? images : "");
+	free(images);
 	return r;
 }

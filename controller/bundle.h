@@ -9,6 +9,12 @@
  *     components:
  *       - { name: etcd, version: 3.4.23, arch: amd64, path: bin/etcd,
  *           sha256: <64 hex> }
+ *     images:                      # optional: container images, each a
+ *       - { name: pause, ref: "korch.local/pause:3.2",   # `docker save`
+ *           path: images/pause.tar, sha256: <64 hex> }   # archive
+ *
+ * Nothing is ever pulled from a registry: a cluster's images travel in
+ * the bundle and are loaded into each node's container runtime.
  *
  * A bundle may also be a .tar.gz of such a directory (the directory may be
  * the archive's top level or its only subdirectory); it is unpacked with
@@ -30,6 +36,7 @@ struct bundle_component {
 	char		*version;
 	char		*arch;
 	char		*path;		/* absolute */
+	char		*ref;		/* an image's reference; NULL: a binary */
 	char		 sha256[65];	/* as the manifest says */
 	uint64_t	 size;		/* of the file on disk */
 	unsigned	 line;		/* manifest line, for messages */
@@ -39,7 +46,7 @@ struct bundle {
 	char			*dir;		/* absolute */
 	char			*manifest;	/* DIR/manifest.yaml */
 	char			*kubernetes_version;
-	struct bundle_component	*comp;
+	struct bundle_component	*comp;		/* binaries, then images */
 	size_t			 ncomp;
 	char			*tmpdir;	/* unpacked tarball, or NULL */
 };
@@ -58,12 +65,17 @@ void bundle_free(struct bundle *b);
  * KORCH_ERR_HASH_MISMATCH; KORCH_ERR_SYSTEM when a file cannot be read. */
 int bundle_verify(const struct bundle *b, struct diag *d);
 
-/* The component named name, or NULL. */
+/* The binary component named name (never an image), or NULL. */
 const struct bundle_component *bundle_find(const struct bundle *b,
+    const char *name);
+/* The image named name, or NULL. */
+const struct bundle_component *bundle_find_image(const struct bundle *b,
     const char *name);
 
 /* Template variables bundle.<name>.sha256, .size, .version for every
- * component ('-' in a name becomes '_': bundle.kube_apiserver.sha256), and
+ * binary ('-' in a name becomes '_': bundle.kube_apiserver.sha256);
+ * bundle.image.<name>.sha256, .size, .ref for every image and
+ * bundle.images, their names comma-joined (for a foreach); and
  * bundle.kubernetes_version.  0 or KORCH_ERR_ALLOC. */
 int bundle_vars(const struct bundle *b, struct vars *v);
 

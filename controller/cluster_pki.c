@@ -600,7 +600,12 @@ cluster_pki_ensure(const struct inventory *inv, const char *pki_dir,
 	    "system:kube-controller-manager", NULL, 0, NULL, NULL,
 	    PKI_CLIENT)) != 0 ||
 	    (r = issue(&b, "scheduler", "system:kube-scheduler", NULL, 0,
-	    NULL, NULL, PKI_CLIENT)) != 0)
+	    NULL, NULL, PKI_CLIENT)) != 0 ||
+	    /* korch's own health probes: in no group, so it can do only
+	     * what the cluster grants korch:health (healthz, reading
+	     * nodes), never what system:masters can. */
+	    (r = issue(&b, "health", "korch:health", NULL, 0, NULL, NULL,
+	    PKI_CLIENT)) != 0)
 		goto out;
 	for (i = 0; i < inv->nhosts; i++) {
 		h = &inv->hosts[i];
@@ -626,6 +631,7 @@ cluster_pki_ensure(const struct inventory *inv, const char *pki_dir,
 	    "system:kube-controller-manager")) != 0 ||
 	    (r = add_kubeconfig(&b, "scheduler", "system:kube-scheduler"))
 	    != 0 ||
+	    (r = add_kubeconfig(&b, "health", "korch:health")) != 0 ||
 	    (r = add_kubeconfig(&b, "kube-proxy", "system:kube-proxy")) != 0)
 		goto out;
 	*out = b.cp;
@@ -754,7 +760,9 @@ cluster_pki_host_vars(const struct cluster_pki *cp,
 		    (r = set_kubeconfig(out, cp, "controller-manager",
 		    "controller_manager")) != 0 ||
 		    (r = set_kubeconfig(out, cp, "scheduler", "scheduler"))
-		    != 0)
+		    != 0 ||
+		    (r = set_pair(out, cp, "health", "health", 1, 1)) != 0 ||
+		    (r = set_kubeconfig(out, cp, "health", "health")) != 0)
 			return r;
 	}
 	if (node) {

@@ -25,6 +25,9 @@
  *   admin                      CN admin, O system:masters, clientAuth
  *   controller-manager         CN system:kube-controller-manager, clientAuth
  *   scheduler                  CN system:kube-scheduler, clientAuth
+ *   health                     CN korch:health, no group, clientAuth: korch's
+ *                              health probes (/healthz needs no rights; the
+ *                              playbooks grant it reading nodes)
  *   kubelet-<H>                per node host H: CN system:node:H,
  *                              O system:nodes, clientAuth+serverAuth,
  *                              SANs H and H's address
@@ -55,7 +58,9 @@
  *     pki.sa_key, pki.sa_pub, pki.fp_sa,
  *     pki.kubeconfig_admin, pki.fp_admin,
  *     pki.kubeconfig_controller_manager, pki.fp_controller_manager,
- *     pki.kubeconfig_scheduler, pki.fp_scheduler
+ *     pki.kubeconfig_scheduler, pki.fp_scheduler,
+ *     pki.health_crt, pki.health_key, pki.fp_health,
+ *     pki.kubeconfig_health
  *   node hosts (their own kubelet only):
  *     pki.kubelet_crt, pki.kubelet_key, pki.kubeconfig_kubelet,
  *     pki.fp_kubelet, pki.kubeconfig_kube_proxy, pki.fp_kube_proxy

@@ -20,6 +20,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "playbook.h"
+#include "profile.h"
 #include "playbook_path.h"
 #include "report.h"
 #include "sched.h"
@@ -156,6 +157,7 @@ run(const char *kind, int argc, char **argv, int check_only)
 	struct apply_args a;
 	struct inventory *inv = NULL;
 	struct playbook *pb = NULL;
+	struct profile_set *profiles = NULL;
 	struct dag *dag = NULL;
 	struct diag *d = NULL;
 	struct kstate *st = NULL;
@@ -204,6 +206,7 @@ run(const char *kind, int argc, char **argv, int check_only)
 		goto out;
 	}
 	if ((r = playbook_load(pbdir, &pb, d)) != 0 ||
+	    (r = profile_set_load(pbdir, &profiles, d)) != 0 ||
 	    (r = dag_build(pb, inv, &dag, d)) != 0) {
 		diag_print(d, stderr);
 		fprintf(stderr, "korch: %s: not valid, nothing was changed\n",
@@ -248,8 +251,8 @@ run(const char *kind, int argc, char **argv, int check_only)
 		fprintf(stderr, "korch: note: %s\n", msg);
 	/* Under the lock: two runs must not both make certificates. */
 	/* Certificates made are news even with --json: stderr. */
-	if ((r = inputs_prepare(inv, a.r.bundle, statepath, stderr, &in,
-	    d)) != 0) {
+	if ((r = inputs_prepare(inv, profiles, a.r.bundle, statepath, stderr,
+	    &in, d)) != 0) {
 		diag_print(d, stderr);
 		fprintf(stderr, "korch: %s; nothing was changed\n",
 		    r == KORCH_ERR_HASH_MISMATCH ? "the bundle does not verify" :
@@ -344,6 +347,7 @@ out:
 	inputs_release(&in);
 	dag_free(dag);
 	playbook_free(pb);
+	profile_set_free(profiles);
 	inventory_free(inv);
 	diag_free(d);
 	free(args);

@@ -23,6 +23,7 @@
 #include "inventory.h"
 #include "playbook.h"
 #include "playbook_path.h"
+#include "profile.h"
 #include "state.h"
 #include "upgrade_plan.h"
 #include "upgrade_run.h"
@@ -92,6 +93,7 @@ ctx_finish(struct cmd_ctx *c, int rc)
 	dag_free(c->udag);
 	playbook_free(c->pb);
 	playbook_free(c->upb);
+	profile_set_free(c->profiles);
 	inventory_free(c->inv);
 	diag_free(c->d);
 	free(c->bundle_path);
@@ -162,12 +164,14 @@ ctx_open(struct cmd_ctx *c, char **argv)
 	}
 	snprintf(c->upbdir, sizeof(c->upbdir), "%s/upgrade", c->pbdir);
 	if ((r = playbook_load(c->pbdir, &c->pb, c->d)) != 0 ||
+	    (r = profile_set_load(c->pbdir, &c->profiles, c->d)) != 0 ||
 	    (r = dag_build(c->pb, c->inv, &c->dag, c->d)) != 0 ||
 	    (r = playbook_load(c->upbdir, &c->upb, c->d)) != 0 ||
 	    (r = dag_build(c->upb, c->inv, &c->udag, c->d)) != 0) {
 		diag_print(c->d, stderr);
 		fprintf(stderr, "korch: %s: not valid, nothing was changed\n",
-		    c->pb == NULL || c->dag == NULL ? c->pbdir : c->upbdir);
+		    c->pb == NULL || c->profiles == NULL || c->dag == NULL ?
+		    c->pbdir : c->upbdir);
 		return r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
 	}
 	if ((r = agent_image_load(&c->img)) != 0) {
@@ -233,42 +237,58 @@ ctx_pick_bundle(struct cmd_ctx *c, const struct kver *want)
 	return KX_OK;
 }
 
-/* The components each role needs from the bundle, at the target version
- * for Kubernetes' own. */
+int
+ctx_check_profile(struct cmd_ctx *c, const char *version)
+{
+	char why[512];
+
+	if (profile_set_count(c->profiles) == 0 ||
+	    profile_pick(c->profiles, version, why, sizeof(why)) != NULL)
+		return KX_OK;
+	fprintf(stderr, "korch: %s; nothing was changed\n", why);
+	return KX_USAGE;
+}
+
+/* What each role runs and needs from the bundle, as the profile says, at
+ * the target version for the components that carry it. */
 static int
 ctx_check_bundle(struct cmd_ctx *c)
 {
-	static const struct {
-		const char *role, *name;
-		int kube;
-	} need[] = {
-		{ "etcd", "etcd", 0 }, { "etcd", "etcdctl", 0 },
-		{ "master", "kube-apiserver", 1 },
-		{ "master", "kube-controller-manager", 1 },
-		{ "master", "kube-scheduler", 1 }, { "master", "kubectl", 1 },
-		{ "node", "kubelet", 1 }, { "node", "kube-proxy", 1 },
-		{ "node", "flanneld", 0 },
-	};
+	const struct profile *p = c->in.profile;
 	const struct bundle_component *bc;
-	size_t i;
-	int bad = 0;
+	const char *const *lists[2], *const *name, *role;
+	size_t h, i, k, prev;
+	int bad = 0, seen;
 
-	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
-		if (inventory_count_role(c->inv, need[i].role) == 0)
+	for (h = 0; p != NULL && h < c->inv->nhosts; h++)
+	for (i = 0; i < c->inv->hosts[h].nroles; i++) {
+		role = c->inv->hosts[h].roles[i];
+		for (seen = 0, prev = 0; prev < h && !seen; prev++)
+			seen = inventory_host_has_role(&c->inv->hosts[prev],
+			    role);
+		if (seen)
 			continue;
-		bc = bundle_find(c->in.bundle, need[i].name);
-		if (bc == NULL) {
-			fprintf(stderr, "korch: %s: the bundle has no %s for "
-			    "Kubernetes %s\n", c->in.bundle->manifest,
-			    need[i].name, c->target);
-			bad++;
-		} else if (need[i].kube && strcmp(bc->version,
-		    c->target) != 0) {
-			fprintf(stderr, "%s:%u: korch: %s is version %s, not "
-			    "%s like the bundle\n", c->in.bundle->manifest,
-			    bc->line, need[i].name, bc->version, c->target);
-			bad++;
-		}
+		lists[0] = profile_runs(p, role);
+		lists[1] = profile_needs(p, role);
+		for (k = 0; k < 2; k++)
+			for (name = lists[k]; *name != NULL; name++) {
+				bc = bundle_find(c->in.bundle, *name);
+				if (bc == NULL) {
+					fprintf(stderr, "korch: %s: the bundle "
+					    "has no %s for Kubernetes %s\n",
+					    c->in.bundle->manifest, *name,
+					    c->target);
+					bad++;
+				} else if (profile_versioned(p, *name) &&
+				    strcmp(bc->version, c->target) != 0) {
+					fprintf(stderr, "%s:%u: korch: %s is "
+					    "version %s, not %s like the "
+					    "bundle\n", c->in.bundle->manifest,
+					    bc->line, *name, bc->version,
+					    c->target);
+					bad++;
+				}
+			}
 	}
 	if (bad > 0) {
 		fprintf(stderr, "korch: the bundle for %s is incomplete; "
@@ -283,7 +303,8 @@ ctx_check_bundle(struct cmd_ctx *c)
 int
 ctx_inputs(struct cmd_ctx *c)
 {
-	char dir[PATH_MAX];
+	struct upgrade_env e;
+	char dir[PATH_MAX], why[1024];
 	int r;
 
 	free(c->inv_version);
@@ -292,8 +313,8 @@ ctx_inputs(struct cmd_ctx *c)
 	    vars_set(c->inv->vars, "cluster.kubernetes_version", c->target) !=
 	    0)
 		return KX_INTERNAL;
-	if ((r = inputs_prepare(c->inv, c->bundle_path, c->statepath,
-	    c->a.r.json ? NULL : stderr, &c->in, c->d)) != 0) {
+	if ((r = inputs_prepare(c->inv, c->profiles, c->bundle_path,
+	    c->statepath, c->a.r.json ? NULL : stderr, &c->in, c->d)) != 0) {
 		diag_print(c->d, stderr);
 		fprintf(stderr, "korch: %s; nothing was changed\n",
 		    r == KORCH_ERR_HASH_MISMATCH ? "the bundle does not verify" :
@@ -302,6 +323,11 @@ ctx_inputs(struct cmd_ctx *c)
 	}
 	if ((r = ctx_check_bundle(c)) != KX_OK)
 		return r;
+	ctx_env(c, &e);
+	if (upgrade_check_slots(&e, why, sizeof(why)) != 0) {
+		fprintf(stderr, "korch: %s; nothing was changed\n", why);
+		return KX_USAGE;
+	}
 	snprintf(dir, sizeof(dir), "%s", c->statepath);
 	if ((size_t)snprintf(c->backups, sizeof(c->backups), "%s/backups/%s",
 	    dirname(dir), c->inv->cluster.name) >= sizeof(c->backups)) {

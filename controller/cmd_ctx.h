@@ -45,6 +45,7 @@ struct cmd_ctx {
 	int64_t		 run_id;	/* 0 once ended */
 	struct inventory *inv;
 	struct playbook	*pb, *upb;
+	struct profile_set *profiles;	/* <pbdir>/profiles */
 	struct dag	*dag, *udag;
 	struct agent_image img;
 	int		 have_img;
@@ -64,16 +65,21 @@ struct cmd_ctx {
 int ctx_init(struct cmd_ctx *c, const char *kind, int argc, char **argv);
 
 /* Open the state (it must exist), load the inventory (--inventory, else
- * the one the last apply recorded) and both playbook sets, take the run
- * lock, and find the unfinished upgrade or rollback (c->unf). */
+ * the one the last apply recorded), both playbook sets and the profiles,
+ * take the run lock, and find the unfinished upgrade or rollback
+ * (c->unf). */
 int ctx_open(struct cmd_ctx *c, char **argv);
 
 /* Choose the bundle of version want: --bundle (a bundle or a directory
  * of bundles), else the directory holding the inventory's bundle. */
 int ctx_pick_bundle(struct cmd_ctx *c, const struct kver *want);
 
+/* Refuse a version no profile covers (before any bundle is looked for),
+ * saying which are. */
+int ctx_check_profile(struct cmd_ctx *c, const char *version);
 /* Set the inventory to the chosen bundle's version, load and verify the
- * bundle (every component the inventory's roles need), reuse the PKI. */
+ * bundle (every component the inventory's roles need, as its profile
+ * says), reuse the PKI. */
 int ctx_inputs(struct cmd_ctx *c);
 
 /* An engine environment over everything loaded (upgrade_run.h); its stop

@@ -21,6 +21,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "playbook.h"
+#include "profile.h"
 #include "state.h"
 #include "upgrade_journal.h"
 #include "upgrade_plan.h"
@@ -87,9 +88,12 @@ struct observed {
 };
 
 static int
-is_kube(const char *comp)
+in_list(const char *const *l, const char *s)
 {
-	return strncmp(comp, "kube", 4) == 0;
+	for (; *l != NULL; l++)
+		if (strcmp(*l, s) == 0)
+			return 1;
+	return 0;
 }
 
 static int
@@ -111,10 +115,11 @@ observe(struct cmd_ctx *c, struct observed *ob)
 		bc = bundle_find(c->in.bundle, v[i].component);
 		if (bc != NULL && strcmp(bc->version, v[i].observed) != 0) {
 			ob->behind = 1;
-			if (strcmp(v[i].component, "etcd") == 0)
+			if (in_list(profile_runs(c->in.profile, "etcd"),
+			    v[i].component))
 				ob->etcd_differs = 1;
 		}
-		if (!is_kube(v[i].component) ||
+		if (!profile_versioned(c->in.profile, v[i].component) ||
 		    kver_parse(v[i].observed, &k) != 0)
 			continue;
 		if (!ob->have || kver_cmp(&k, &ob->low) < 0)
@@ -144,8 +149,10 @@ describe_swap(struct cmd_ctx *c, const char *host, const char *phase,
     char *buf, size_t len)
 {
 	int kind = upgrade_phase_kind(phase);
-	const char *const *w = kind < 0 ? NULL :
-	    upgrade_phase_components((enum upg_phase_kind)kind);
+	const char *role = kind < 0 ? NULL :
+	    upgrade_phase_role((enum upg_phase_kind)kind);
+	const char *const *w = role == NULL ? NULL :
+	    profile_runs(c->in.profile, role);
 	struct kstate_component *v = NULL;
 	const struct bundle_component *bc;
 	const char *was;
@@ -494,6 +501,10 @@ upgrade(struct cmd_ctx *c)
 		    "or 1.9.3, not '%s'\n", c->a.to);
 		return KX_USAGE;
 	}
+	/* Before any bundle is looked for: a version korch cannot
+	 * configure is refused as such. */
+	if (c->a.to != NULL && (rc = ctx_check_profile(c, c->a.to)) != KX_OK)
+		return rc;
 	if (c->a.max_unavail != NULL && upgrade_max_unavailable(
 	    c->a.max_unavail, nodes, &maxu, why, sizeof(why)) != 0) {
 		fprintf(stderr, "korch upgrade: %s\n", why);

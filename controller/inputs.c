@@ -13,6 +13,7 @@
 #include "err.h"
 #include "inputs.h"
 #include "inventory.h"
+#include "profile.h"
 #include "render.h"
 #include "vars.h"
 
@@ -47,77 +48,86 @@ cidr_nth(const char *cidr, unsigned n, char *out, size_t len)
 }
 
 /*
- * Defaults the cluster playbooks read, as plain names so the inventory's
- * cluster vars: (or a host's vars:) override them.  "none" rather than ""
- * where a playbook asks `when: x != none`.
+ * What korch derives from the inventory for the cluster playbooks, as
+ * plain names so the inventory's vars override them.  Everything a
+ * Kubernetes version decides is in the profile (profile.h).
  */
 static int
-set_defaults(const struct inventory *inv, const struct bundle *b,
-    struct vars *v)
+set_derived(const struct inventory *inv, struct vars *v)
 {
-	static const char *const plain[][2] = {
-		{ "firewall", "disable" },		/* or: open */
-		{ "yum_repo_baseurl", "none" },
-		{ "apt_repo_url", "none" },
-		{ "apt_repo_suite", "stable" },
-		{ "apt_repo_components", "main" },
-		{ "docker_source", "distro" },		/* or: bundle */
-		{ "docker_extra_opts", "" },		/* e.g. --insecure-registry=R */
-		{ "admission_control", "NamespaceLifecycle,LimitRanger,"
-		    "ServiceAccount,DefaultStorageClass,ResourceQuota,"
-		    "NodeRestriction" },
-		{ "authorization_mode", "Node,RBAC" },
-		{ "node_port_range", "30000-32767" },
-		{ "pod_infra_image", "gcr.io/google_containers/pause-amd64:3.0" },
-		{ "cgroup_driver", "systemd" },
-		{ "flannel_backend", "vxlan" },
-		{ "flannel_prefix", "/flannel/network" },
-		{ "apiserver_count", NULL },
-	};
-	const struct bundle_component *c;
-	char buf[256];
-	size_t i, masters = inventory_count_role(inv, "master");
+	char buf[64];
+	size_t masters = inventory_count_role(inv, "master");
 	int r;
 
-	for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
-		if (plain[i][1] == NULL)
-			continue;
-		if ((r = vars_set(v, plain[i][0], plain[i][1])) != 0)
-			return r;
-	}
 	snprintf(buf, sizeof(buf), "%zu", masters ? masters : 1);
 	if ((r = vars_set(v, "apiserver_count", buf)) != 0)
 		return r;
 	cidr_nth(inv->cluster.service_cidr, 10, buf, sizeof(buf));
 	if (buf[0] != '\0' && (r = vars_set(v, "cluster_dns", buf)) != 0)
 		return r;
-	/* Each version in its own directory: an upgrade installs beside
-	 * the old binaries, which stay for a rollback. */
-	if (b == NULL)
-		return 0;
-	if ((c = bundle_find(b, "kube-apiserver")) != NULL ||
-	    (c = bundle_find(b, "kubelet")) != NULL) {
-		snprintf(buf, sizeof(buf), "/opt/kubernetes/%s/bin", c->version);
-		if ((r = vars_set(v, "kube_bin_dir", buf)) != 0)
-			return r;
+	return 0;
+}
+
+/* The profile for the version this run deploys: the bundle's, else the
+ * inventory's.  0, or KORCH_ERR_PARSE with the reason in d. */
+static int
+pick_profile(const struct inventory *inv, struct run_inputs *in,
+    struct diag *d)
+{
+	const char *version = NULL, *from = inv->path;
+	char why[512];
+
+	if (in->bundle == NULL) {
+		diag_add(d, inv->path, 0, 0, "cluster.bundle", "the cluster "
+		    "playbooks install from an offline bundle: name it with "
+		    "cluster.bundle or --bundle");
+		return KORCH_ERR_PARSE;
 	}
-	if ((c = bundle_find(b, "etcd")) != NULL) {
-		snprintf(buf, sizeof(buf), "/opt/etcd/%s/bin", c->version);
-		if ((r = vars_set(v, "etcd_bin_dir", buf)) != 0)
-			return r;
+	if (in->bundle->kubernetes_version != NULL) {
+		version = in->bundle->kubernetes_version;
+		from = in->bundle->manifest;
+	} else
+		version = inv->cluster.kubernetes_version;
+	if (version == NULL) {
+		diag_add(d, inv->path, 0, 0, "cluster.kubernetes_version",
+		    "the cluster playbooks need a Kubernetes version: set "
+		    "cluster.kubernetes_version, or name a bundle that says "
+		    "it (cluster.bundle or --bundle)");
+		return KORCH_ERR_PARSE;
 	}
-	if ((c = bundle_find(b, "flanneld")) != NULL) {
-		snprintf(buf, sizeof(buf), "/opt/flannel/%s/bin", c->version);
-		if ((r = vars_set(v, "flannel_bin_dir", buf)) != 0)
-			return r;
+	if ((in->profile = profile_pick(in->profiles, version, why,
+	    sizeof(why))) == NULL) {
+		diag_add(d, from, 0, 0, "kubernetes_version", "%s", why);
+		return KORCH_ERR_PARSE;
 	}
 	return 0;
 }
 
-int
-inputs_prepare(const struct inventory *inv, const char *bundle_path,
-    const char *state_path, FILE *log, struct run_inputs *in,
+/* The profile's defaults and flags, rendered against the run-wide
+ * variables (bundle.*, cluster.*). */
+static int
+set_profile(const struct inventory *inv, struct run_inputs *in,
     struct diag *d)
+{
+	struct vars *run;
+	size_t i;
+	int r = 0;
+
+	if ((run = vars_new(inv->vars)) == NULL)
+		return KORCH_ERR_ALLOC;
+	for (i = 0; i < vars_count(in->extra) && r == 0; i++)
+		r = vars_set(run, vars_key(in->extra, i),
+		    vars_value(in->extra, i));
+	if (r == 0)
+		r = profile_vars(in->profile, run, in->extra, d);
+	vars_free(run);
+	return r == KORCH_ERR_TEMPLATE ? KORCH_ERR_PARSE : r;
+}
+
+int
+inputs_prepare(const struct inventory *inv, const struct profile_set *ps,
+    const char *bundle_path, const char *state_path, FILE *log,
+    struct run_inputs *in, struct diag *d)
 {
 	struct cluster_pki_opts po;
 	char dir[PATH_MAX], pkidir[PATH_MAX], err[512];
@@ -125,6 +135,7 @@ inputs_prepare(const struct inventory *inv, const char *bundle_path,
 
 	memset(in, 0, sizeof(*in));
 	in->inv = inv;
+	in->profiles = ps;
 	if ((in->extra = vars_new(NULL)) == NULL)
 		return KORCH_ERR_ALLOC;
 	if (bundle_path == NULL)
@@ -147,7 +158,11 @@ inputs_prepare(const struct inventory *inv, const char *bundle_path,
 		if ((r = bundle_vars(in->bundle, in->extra)) != 0)
 			return r;
 	}
-	if ((r = set_defaults(inv, in->bundle, in->extra)) != 0)
+	if ((r = set_derived(inv, in->extra)) != 0)
+		return r;
+	if (profile_set_count(ps) > 0 &&
+	    ((r = pick_profile(inv, in, d)) != 0 ||
+	    (r = set_profile(inv, in, d)) != 0))
 		return r;
 	if (inventory_count_role(inv, "master") == 0)
 		return 0;

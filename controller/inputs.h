@@ -14,28 +14,37 @@ struct bundle;
 struct cluster_pki;
 struct diag;
 struct inventory;
+struct profile;
+struct profile_set;
 struct vars;
 
 struct run_inputs {
 	struct bundle		*bundle;	/* NULL: no bundle named */
 	struct cluster_pki	*pki;		/* NULL: no master in inventory */
-	struct vars		*extra;		/* bundle.* variables */
+	struct vars		*extra;		/* bundle.*, profile, derived */
 	const struct inventory	*inv;
+	const struct profile_set *profiles;	/* borrowed */
+	/* The version's profile (owned by profiles); NULL when the playbook
+	 * set has no profiles (a playbook set of one's own). */
+	const struct profile	*profile;
 };
 
 /*
  * Load the bundle (bundle_path, else the inventory's cluster.bundle, else
  * none), verify every component's sha256, check the inventory's
- * kubernetes_version against it; then, when the inventory has a master,
+ * kubernetes_version against it; pick the profile of that version from
+ * ps (borrowed, must outlive in) when ps has any, refusing a version no
+ * profile covers, and set its defaults and flags; then, when the
+ * inventory has a master,
  * make or reuse the cluster's certificates under
  * <dir of state_path>/pki/<cluster name>/ (keys 0600).  Lines about
  * certificates made go to log (NULL: silent).  Problems go to d with
  * KORCH_ERR_PARSE / KORCH_ERR_HASH_MISMATCH; KORCH_ERR_SYSTEM (PKI) with
  * the reason in d too.
  */
-int inputs_prepare(const struct inventory *inv, const char *bundle_path,
-    const char *state_path, FILE *log, struct run_inputs *in,
-    struct diag *d);
+int inputs_prepare(const struct inventory *inv, const struct profile_set *ps,
+    const char *bundle_path, const char *state_path, FILE *log,
+    struct run_inputs *in, struct diag *d);
 void inputs_release(struct run_inputs *in);
 
 /*

@@ -384,6 +384,34 @@ load_template(struct loader *ld, const yaml_node_t *n, const char *path,
 		ld->nbad++;
 }
 
+/* foreach: { list: VAR, fields: PREFIX } */
+static void
+parse_foreach(struct loader *ld, const yaml_node_t *n, const char *path,
+    struct pb_task *t)
+{
+	static const char *const keys[] = { "list", "fields", NULL };
+	const char *list, *fields;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		bad(ld, n, path, "expected { list: VARIABLE, fields: PREFIX }");
+		return;
+	}
+	ld->nbad += diag_yaml_check_keys(ld->d, ld->file, ld->doc, n, path,
+	    keys);
+	list = scalar(diag_yaml_get(ld->doc, n, "list"));
+	fields = scalar(diag_yaml_get(ld->doc, n, "fields"));
+	if (list == NULL || fields == NULL ||
+	    !vars_name_valid(list, strlen(list)) ||
+	    !vars_name_valid(fields, strlen(fields))) {
+		bad(ld, n, path, "foreach needs list: and fields:, each a "
+		    "variable name");
+		return;
+	}
+	if ((t->foreach_list = xdup(ld, list)) == NULL ||
+	    (t->foreach_fields = xdup(ld, fields)) == NULL)
+		return;
+}
+
 static void
 load_watch(struct loader *ld, const yaml_node_t *n, const char *path,
     struct pb_task *t)
@@ -599,6 +627,7 @@ load_task(struct loader *ld, const yaml_node_t *map, const char *path,
 	}
 	cands[nc++] = "name";
 	cands[nc++] = "when";
+	cands[nc++] = "foreach";
 	for (all = kms_all(); all->name != NULL && nc < 31; all++)
 		cands[nc++] = all->name;
 	cands[nc] = NULL;
@@ -610,7 +639,8 @@ load_task(struct loader *ld, const yaml_node_t *map, const char *path,
 		if ((key = scalar(k)) == NULL)
 			continue;
 		pathf(sub, "%s.%s", path, key);
-		if (strcmp(key, "name") == 0 || strcmp(key, "when") == 0)
+		if (strcmp(key, "name") == 0 || strcmp(key, "when") == 0 ||
+		    strcmp(key, "foreach") == 0)
 			continue;
 		if ((m = kms_find(key)) == NULL) {
 			if ((hint = diag_suggest(key, cands)) != NULL)
@@ -643,6 +673,10 @@ load_task(struct loader *ld, const yaml_node_t *map, const char *path,
 	if ((n = diag_yaml_get(ld->doc, map, "when")) != NULL) {
 		pathf(sub, "%s.when", path);
 		parse_when(ld, n, sub, t);
+	}
+	if ((n = diag_yaml_get(ld->doc, map, "foreach")) != NULL) {
+		pathf(sub, "%s.foreach", path);
+		parse_foreach(ld, n, sub, t);
 	}
 	if (t->mod == NULL) {
 		/* An unknown module key was reported already. */
@@ -1134,6 +1168,12 @@ resolve_watch(struct loader *ld, size_t si, size_t ti, struct pb_watch *w,
 		    pb->steps[ws].name, tname);
 		goto out;
 	}
+	if (pb->steps[ws].tasks[wt].foreach_list != NULL) {
+		bad_at(ld, s->file, w->line, w->col, sub, "watch target '%s' "
+		    "runs once per item (foreach): watch a single task",
+		    w->name);
+		goto out;
+	}
 	if ((size_t)ws == si && (size_t)wt >= ti) {
 		bad_at(ld, s->file, w->line, w->col, sub, "watch target '%s' "
 		    "must come before this task", w->name);
@@ -1230,6 +1270,8 @@ task_free(struct pb_task *t)
 		free(t->args[i].vals);
 	}
 	free(t->args);
+	free(t->foreach_list);
+	free(t->foreach_fields);
 	free(t->tmpl_arg);
 	free(t->tmpl_file);
 	free(t->tmpl_path);

@@ -15,6 +15,12 @@
  *       - name: app-config         # optional, [a-z0-9_-]+, unique in step
  *         when: "var == value"     # optional; also "!="; value may be quoted;
  *                                  # a list of conditions must all hold
+ *         foreach: { list: bundle.images, fields: bundle.image }
+ *                                  # optional: the task
+ *                                  # once per item of the comma-separated
+ *                                  # variable `list`, with {{ item }} and
+ *                                  # {{ item.F }} = <fields>.<item>.F; no
+ *                                  # task may watch it
  *         file: { path: /etc/x, template: app.conf.tmpl, mode: "0644" }
  *       - service: { name: x, unit_template: x.service.tmpl,
  *                    watch: [app-config, other-step/task] }
@@ -93,6 +99,12 @@ struct pb_task {
 	size_t		 nwatch;
 	struct pb_when	*when;		/* all must hold; none: always */
 	size_t		 nwhen;
+	/* foreach: the task once per item of the comma-separated variable
+	 * foreach_list, keyed "step/name[item]", seeing item (the item) and
+	 * item.<f> for every variable <foreach_fields>.<item>.<f>.  NULL:
+	 * once. */
+	char		*foreach_list;
+	char		*foreach_fields;
 	int		 verify;	/* from the step's verify: list */
 	const char	*file;		/* the step's file (owned by playbook) */
 	char		*path;		/* e.g. "steps[2].tasks[0]" */

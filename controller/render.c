@@ -196,9 +196,47 @@ set_os_family(struct vars *v, const char *os_id)
 	return vars_set(v, "facts.os_family", family);
 }
 
+/*
+ * flags.<component> arrive as templates (profile.h): a component's flags
+ * name the host's address and the cluster's ranges, so they are rendered
+ * here, last, against everything else the host sees.
+ */
+static int
+render_flags(struct vars *v, struct diag *d)
+{
+	struct tmpl_src src;
+	char *out;
+	size_t i;
+	int r, bad = 0;
+
+	for (i = 0; i < vars_count(v); i++) {
+		if (strncmp(vars_key(v, i), "flags.", 6) != 0)
+			continue;
+		memset(&src, 0, sizeof(src));
+		src.file = vars_get(v, "profile.file");
+		src.path = vars_key(v, i);
+		src.context = vars_get(v, "host.name");
+		r = template_render_src(&src, vars_value(v, i),
+		    strlen(vars_value(v, i)), v, &out, NULL, d);
+		if (r == KORCH_ERR_TEMPLATE || r == KORCH_ERR_TOO_LARGE) {
+			bad = 1;
+			continue;
+		}
+		if (r != 0)
+			return r;
+		/* Same key: replaced in place, so i stays valid. */
+		r = vars_set(v, vars_key(v, i), out);
+		free(out);
+		if (r != 0)
+			return r;
+	}
+	return bad ? KORCH_ERR_TEMPLATE : 0;
+}
+
 int
 render_host_vars(const struct inventory *inv, size_t host_idx,
-    const struct vars *facts, const struct vars *extra, struct vars **out)
+    const struct vars *facts, const struct vars *extra, struct vars **out,
+    struct diag *d)
 {
 	struct vars *v = NULL;
 	int r = KORCH_ERR_ALLOC;
@@ -216,7 +254,8 @@ render_host_vars(const struct inventory *inv, size_t host_idx,
 	    (r = set_os_family(v, vars_get_local(facts, "os_id"))) != 0 ||
 	    (r = copy_local(v, extra, NULL)) != 0 ||
 	    (r = copy_local(v, inv->vars, NULL)) != 0 ||
-	    (r = copy_local(v, inv->hosts[host_idx].vars, NULL)) != 0)
+	    (r = copy_local(v, inv->hosts[host_idx].vars, NULL)) != 0 ||
+	    (r = render_flags(v, d)) != 0)
 		goto out;
 	*out = v;
 	v = NULL;
@@ -388,7 +427,8 @@ render_file(struct rctx *c, const struct pb_task *t, struct kp_kv *kv)
 }
 
 static int
-render_task(struct rctx *c, size_t si, size_t ti, struct rendered_task *rt)
+render_task(struct rctx *c, size_t si, size_t ti, const char *item,
+    struct rendered_task *rt)
 {
 	const struct pb_task *t = &c->pb->steps[si].tasks[ti];
 	struct kp_task *w = rt->wire;
@@ -402,7 +442,12 @@ render_task(struct rctx *c, size_t si, size_t ti, struct rendered_task *rt)
 	rt->task = ti;
 	for (i = 0; i < t->nargs; i++)
 		n += t->args[i].nvals;
-	if ((rt->key = strdup(t->key)) == NULL ||
+	if (item != NULL) {
+		if (asprintf(&rt->key, "%s[%s]", t->key, item) < 0)
+			rt->key = NULL;
+	} else
+		rt->key = strdup(t->key);
+	if (rt->key == NULL ||
 	    (w->module = strdup(t->mod->name)) == NULL ||
 	    (w->args = calloc(n + 1, sizeof(*w->args))) == NULL ||
 	    (w->watch = calloc(t->nwatch + 1, sizeof(*w->watch))) == NULL)
@@ -427,30 +472,135 @@ render_task(struct rctx *c, size_t si, size_t ti, struct rendered_task *rt)
 	return 0;
 }
 
+/* The items of a foreach task, in *out (a copy the caller frees; NULL
+ * when its list variable is undefined, which is reported), *n of them. */
+static int
+foreach_items(struct rctx *c, const struct pb_task *t, char **out, size_t *n)
+{
+	const char *list, *p;
+	char path[300];
+
+	*out = NULL;
+	*n = 0;
+	if ((list = vars_get(c->v, t->foreach_list)) == NULL) {
+		snprintf(path, sizeof(path), "%s.foreach", t->path);
+		diag_add(c->d, t->file, t->line, t->col, path,
+		    "undefined variable '%s' (%s)", t->foreach_list,
+		    c->context);
+		c->nbad++;
+		return 0;
+	}
+	if ((*out = strdup(list)) == NULL)
+		return KORCH_ERR_ALLOC;
+	for (p = list; *p != '\0'; p++)
+		*n += *p == ',';
+	*n += 1;
+	return 0;
+}
+
+/* The task's variables for one item: item, and item.<f> for every
+ * <fields>.<item>.<f> (v is one flat map: render_host_vars). */
+static struct vars *
+item_vars(const struct vars *v, const struct pb_task *t, const char *item)
+{
+	struct vars *iv;
+	char *prefix = NULL, *name = NULL;
+	size_t i, plen;
+	int r;
+
+	if ((iv = vars_new(v)) == NULL)
+		return NULL;
+	if (asprintf(&prefix, "%s.%s.", t->foreach_fields, item) < 0) {
+		vars_free(iv);
+		return NULL;
+	}
+	plen = strlen(prefix);
+	r = vars_set(iv, "item", item);
+	for (i = 0; r == 0 && i < vars_count(v); i++) {
+		if (strncmp(vars_key(v, i), prefix, plen) != 0)
+			continue;
+		if (asprintf(&name, "item.%s", vars_key(v, i) + plen) < 0) {
+			r = KORCH_ERR_ALLOC;
+			break;
+		}
+		r = vars_set(iv, name, vars_value(v, i));
+		free(name);
+	}
+	free(prefix);
+	if (r != 0) {
+		vars_free(iv);
+		return NULL;
+	}
+	return iv;
+}
+
+/* Task ti once (item NULL), or for one item, when its `when` holds. */
+static int
+render_one(struct rctx *c, size_t si, size_t ti, const char *item,
+    struct rendered_step *rs)
+{
+	const struct vars *saved = c->v;
+	struct vars *iv = NULL;
+	struct rendered_task *rt;
+	int r = 0;
+
+	if (item != NULL) {
+		if ((iv = item_vars(c->v, &c->pb->steps[si].tasks[ti],
+		    item)) == NULL)
+			return KORCH_ERR_ALLOC;
+		c->v = iv;
+	}
+	if (when_holds(c, &c->pb->steps[si].tasks[ti]) == 1) {
+		rt = &rs->tasks[rs->ntasks];
+		rt->wire = &rs->wire_tasks[rs->ntasks];
+		rs->ntasks++;
+		r = render_task(c, si, ti, item, rt);
+	}
+	c->v = saved;
+	vars_free(iv);
+	return r;
+}
+
 static int
 render_step(struct rctx *c, size_t si, struct rendered_step *rs)
 {
 	const struct pb_step *s = &c->pb->steps[si];
-	struct rendered_task *rt;
-	size_t ti;
-	int r;
+	char **items, *it, *next;
+	size_t ti, k, total = 0;
+	int r = 0;
 
 	rs->step = si;
-	if ((rs->name = strdup(s->name)) == NULL ||
-	    (rs->tasks = calloc(s->ntasks + 1, sizeof(*rs->tasks))) == NULL ||
-	    (rs->wire_tasks = calloc(s->ntasks + 1,
-	    sizeof(*rs->wire_tasks))) == NULL)
+	if ((items = calloc(s->ntasks + 1, sizeof(*items))) == NULL)
 		return KORCH_ERR_ALLOC;
 	for (ti = 0; ti < s->ntasks; ti++) {
-		if (when_holds(c, &s->tasks[ti]) != 1)
+		if (s->tasks[ti].foreach_list == NULL) {
+			total++;
 			continue;
-		rt = &rs->tasks[rs->ntasks];
-		rt->wire = &rs->wire_tasks[rs->ntasks];
-		rs->ntasks++;
-		if ((r = render_task(c, si, ti, rt)) != 0)
-			return r;
+		}
+		if ((r = foreach_items(c, &s->tasks[ti], &items[ti],
+		    &k)) != 0)
+			break;
+		total += k;
 	}
-	return 0;
+	if (r == 0 && ((rs->name = strdup(s->name)) == NULL ||
+	    (rs->tasks = calloc(total + 1, sizeof(*rs->tasks))) == NULL ||
+	    (rs->wire_tasks = calloc(total + 1,
+	    sizeof(*rs->wire_tasks))) == NULL))
+		r = KORCH_ERR_ALLOC;
+	for (ti = 0; r == 0 && ti < s->ntasks; ti++) {
+		if (s->tasks[ti].foreach_list == NULL) {
+			r = render_one(c, si, ti, NULL, rs);
+			continue;
+		}
+		next = items[ti];
+		while (r == 0 && (it = strsep(&next, ",")) != NULL)
+			if (*it != '\0')
+				r = render_one(c, si, ti, it, rs);
+	}
+	for (ti = 0; ti < s->ntasks; ti++)
+		free(items[ti]);
+	free(items);
+	return r;
 }
 
 /* Digests, and each watched task's list of watchers. */
@@ -511,7 +661,7 @@ render_host_tasks(const struct playbook *pb, const struct dag *g,
 	    host_idx >= inv->nhosts || dag_nsteps(g) != pb->nsteps ||
 	    dag_nhosts(g) != inv->nhosts)
 		return KORCH_ERR_INVALID_ARG;
-	if ((r = render_host_vars(inv, host_idx, facts, extra, &v)) != 0)
+	if ((r = render_host_vars(inv, host_idx, facts, extra, &v, d)) != 0)
 		return r;
 	c.pb = pb;
 	c.host = &inv->hosts[host_idx];

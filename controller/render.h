@@ -21,8 +21,10 @@
  *     facts.<key>                each fact the agent reported
  *     facts.os_family            debian, redhat or unsupported
  *   run-wide (extra):          bundle.<component>.sha256|size|version,
- *                                pki.* (see cluster_pki.h), and defaults
- *                                for the cluster playbooks (inputs.c)
+ *                                bundle.images, bundle.image.<name>.*,
+ *                                pki.* (see cluster_pki.h), the profile's
+ *                                defaults, and flags.<component> (the
+ *                                profile's flags, rendered last: profile.h)
  *   cluster.<key>:             the inventory's cluster scalars
  * IPv6 addresses are bracketed inside URLs.
  */
@@ -84,10 +86,14 @@ struct rendered_host {
  * entries are used.  extra (may be NULL): variables the controller derives
  * for this run and host, named with dots so no user variable can shadow
  * them (bundle.<component>.sha256, pki.ca_crt, ...); its local entries are
- * copied as they are.  0, KORCH_ERR_INVALID_ARG or KORCH_ERR_ALLOC.
+ * copied as they are, but for flags.<component> (profile.h): those are
+ * templates, rendered last against the host's variables.  0,
+ * KORCH_ERR_TEMPLATE (a problem in a flag, reported in d; NULL d: dropped),
+ * KORCH_ERR_INVALID_ARG or KORCH_ERR_ALLOC.
  */
 int render_host_vars(const struct inventory *inv, size_t host_idx,
-    const struct vars *facts, const struct vars *extra, struct vars **out);
+    const struct vars *facts, const struct vars *extra, struct vars **out,
+    struct diag *d);
 
 /*
  * Render every task of every step that applies to host host_idx: argument

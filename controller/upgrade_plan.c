@@ -129,19 +129,13 @@ upgrade_max_unavailable(const char *s, size_t nnodes, unsigned *out,
 	return 0;
 }
 
-const char *const *
-upgrade_phase_components(enum upg_phase_kind k)
+const char *
+upgrade_phase_role(enum upg_phase_kind k)
 {
-	static const char *const etcd[] = { "etcd", NULL };
-	static const char *const master[] = { "kube-apiserver",
-	    "kube-controller-manager", "kube-scheduler", NULL };
-	static const char *const node[] = { "kubelet", "kube-proxy",
-	    "flanneld", NULL };
-
 	switch (k) {
-	case UPG_ETCD:		return etcd;
-	case UPG_MASTER:	return master;
-	case UPG_NODE:		return node;
+	case UPG_ETCD:		return "etcd";
+	case UPG_MASTER:	return "master";
+	case UPG_NODE:		return "node";
 	default:		return NULL;
 	}
 }

@@ -57,11 +57,10 @@ struct upg_phase {
 	int			 batch;	/* 1.. for nodes, 0 otherwise */
 };
 
-/* The services a phase swaps, as `korch status` names them (NULL-
- * terminated; NULL for the snapshot): etcd; kube-apiserver,
- * kube-controller-manager, kube-scheduler; kubelet, kube-proxy, flanneld.
- * (kubectl goes with the masters too, but runs no service.) */
-const char *const *upgrade_phase_components(enum upg_phase_kind k);
+/* The inventory role whose hosts a phase moves ("etcd", "master",
+ * "node"; NULL for the snapshot): what it swaps is what the profile says
+ * that role runs (profile_runs()). */
+const char *upgrade_phase_role(enum upg_phase_kind k);
 
 /* "snapshot", "etcd", "master", "node"; and back (-1: unknown). */
 const char *upgrade_phase_name(enum upg_phase_kind k);

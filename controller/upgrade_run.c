@@ -19,6 +19,7 @@
 #include "inputs.h"
 #include "inventory.h"
 #include "playbook.h"
+#include "profile.h"
 #include "report.h"
 #include "sched.h"
 #include "state.h"
@@ -51,7 +52,7 @@ pass_host_vars(void *arg, size_t host, struct vars **out)
 	/* Every host renders every upgrade step, also those a pass leaves
 	 * out: each variable has a value. */
 	static const char *const names[] = { "upgrade_snapshot",
-	    "upgrade_snapshot_dest", "upgrade_nodes", "upgrade_kubelet",
+	    "upgrade_snapshot_dest", "upgrade_nodes", "upgrade_version",
 	    "restore_sha256", "restore_size", "restore_stamp" };
 	struct pass_vars *pv = arg;
 	size_t i;
@@ -141,6 +142,84 @@ pass(const struct upgrade_env *e, const struct playbook *pb,
 	return unreachable ? KORCH_ERR_CONNECT : KORCH_ERR_AGENT;
 }
 
+/*
+ * The slots of the profile (profile.h `steps:`) this file runs, each a
+ * list of steps of one playbook set: the cluster's or <playbooks>/upgrade.
+ */
+static const char *const slots[] = {
+	"preflight-observe", "preflight-health", "snapshot", "etcd-swap",
+	"etcd-gate", "master-swap", "node-drain", "node-swap", "node-gate",
+	"restore-stop", "restore-members", "restore-member-health",
+	"restore-cluster-health", "restore-network", "restore-start",
+	"restore-ready", NULL,
+};
+
+/* The steps of slot and the playbook set that holds them; 0, or
+ * KORCH_ERR_INVALID_ARG with the reason in why. */
+static int
+slot_steps(const struct upgrade_env *e, const char *slot,
+    const char *const **steps, const struct playbook **pb,
+    const struct dag **dag, char *why, size_t whylen)
+{
+	const char *const *st = profile_steps(e->in->profile, slot), *const *s;
+	int in_pb = 0;
+
+	if (st == NULL || st[0] == NULL) {
+		msgf(why, whylen, "%s: the profile names no steps for '%s' "
+		    "(steps.%s)", e->in->profile ? profile_file(e->in->profile) :
+		    "no profile", slot, slot);
+		return KORCH_ERR_INVALID_ARG;
+	}
+	for (s = st; *s != NULL; s++) {
+		in_pb = playbook_find_step(e->pb, *s) >= 0;
+		if (in_pb != (playbook_find_step(e->pb, st[0]) >= 0) ||
+		    (!in_pb && playbook_find_step(e->upb, *s) < 0)) {
+			msgf(why, whylen, "%s: steps.%s: '%s' is not a step "
+			    "of %s", profile_file(e->in->profile), slot, *s,
+			    in_pb || s == st ? "the playbooks or their "
+			    "upgrade/ set" : "the same playbook set as the "
+			    "slot's first step");
+			return KORCH_ERR_INVALID_ARG;
+		}
+	}
+	*steps = st;
+	*pb = in_pb ? e->pb : e->upb;
+	*dag = in_pb ? e->dag : e->udag;
+	return 0;
+}
+
+int
+upgrade_check_slots(const struct upgrade_env *e, char *why, size_t whylen)
+{
+	const struct playbook *pb;
+	const struct dag *dag;
+	const char *const *st;
+	size_t i;
+	int r;
+
+	for (i = 0; slots[i] != NULL; i++)
+		if ((r = slot_steps(e, slots[i], &st, &pb, &dag, why,
+		    whylen)) != 0)
+			return r;
+	return 0;
+}
+
+/* pass() over the steps of a profile slot. */
+static int
+pass_slot(const struct upgrade_env *e, const char *slot, const char *limit,
+    const struct vars *extra, unsigned char *failed, char *why,
+    size_t whylen)
+{
+	const struct playbook *pb;
+	const struct dag *dag;
+	const char *const *st;
+	int r;
+
+	if ((r = slot_steps(e, slot, &st, &pb, &dag, why, whylen)) != 0)
+		return r;
+	return pass(e, pb, dag, st, limit, extra, failed, why, whylen);
+}
+
 /* Comma-joined names of the hosts in idx[0..n) not marked in skip, as a
  * new string ("" when every one is skipped); NULL on ENOMEM. */
 static char *
@@ -171,16 +250,13 @@ int
 upgrade_preflight(const struct upgrade_env *e, const unsigned char *lenient,
     char *why, size_t whylen)
 {
-	static const char *const observe[] = { "observe-etcd",
-	    "observe-master", "observe-node", NULL };
-	static const char *const health[] = { "etcd-preflight", NULL };
 	unsigned char *failed;
 	char *members = NULL;
 	size_t *idx = NULL, i, n = 0;
 	int r;
 
 	/* Every host: reachable, and what it runs now. */
-	if ((r = pass(e, e->pb, e->dag, observe, NULL, NULL, NULL, why,
+	if ((r = pass_slot(e, "preflight-observe", NULL, NULL, NULL, why,
 	    whylen)) != 0)
 		return r;
 	if ((failed = calloc(e->inv->nhosts + 1, 1)) == NULL ||
@@ -197,7 +273,7 @@ upgrade_preflight(const struct upgrade_env *e, const unsigned char *lenient,
 		r = KORCH_ERR_ALLOC;
 		goto out;
 	}
-	r = pass(e, e->upb, e->udag, health, members, NULL, failed, why,
+	r = pass_slot(e, "preflight-health", members, NULL, failed, why,
 	    whylen);
 	if (r == KORCH_ERR_AGENT && lenient != NULL) {
 		for (i = 0; i < e->inv->nhosts; i++)
@@ -291,7 +367,6 @@ static int
 phase_snapshot(const struct upgrade_env *e, int64_t id, size_t host,
     char *msg, size_t msglen)
 {
-	static const char *const steps[] = { "etcd-snapshot", NULL };
 	struct vars *v;
 	struct stat sb;
 	char remote[128], dest[PATH_MAX], stamp[32], note[256];
@@ -314,8 +389,8 @@ phase_snapshot(const struct upgrade_env *e, int64_t id, size_t host,
 		vars_free(v);
 		return r;
 	}
-	r = pass(e, e->upb, e->udag, steps, e->inv->hosts[host].name, v, NULL,
-	    msg, msglen);
+	r = pass_slot(e, "snapshot", e->inv->hosts[host].name, v, NULL, msg,
+	    msglen);
 	vars_free(v);
 	if (r != 0)
 		return r;
@@ -340,26 +415,20 @@ static int
 phase_etcd(const struct upgrade_env *e, size_t host, char *msg,
     size_t msglen)
 {
-	static const char *const swap[] = { "etcd", "etcd-health",
-	    "observe-etcd", NULL };
-	static const char *const gate[] = { "etcd-cluster-health", NULL };
 	const char *name = e->inv->hosts[host].name;
 	int r;
 
-	if ((r = pass(e, e->pb, e->dag, swap, name, NULL, NULL, msg,
+	if ((r = pass_slot(e, "etcd-swap", name, NULL, NULL, msg,
 	    msglen)) != 0)
 		return r;
-	return pass(e, e->upb, e->udag, gate, name, NULL, NULL, msg, msglen);
+	return pass_slot(e, "etcd-gate", name, NULL, NULL, msg, msglen);
 }
 
 static int
 phase_master(const struct upgrade_env *e, size_t host, char *msg,
     size_t msglen)
 {
-	static const char *const swap[] = { "master", "master-health",
-	    "observe-master", NULL };
-
-	return pass(e, e->pb, e->dag, swap, e->inv->hosts[host].name, NULL,
+	return pass_slot(e, "master-swap", e->inv->hosts[host].name, NULL,
 	    NULL, msg, msglen);
 }
 
@@ -374,11 +443,7 @@ static int
 phase_nodes(const struct upgrade_env *e, const size_t *idx, size_t n,
     unsigned char *failed, char *msg, size_t msglen)
 {
-	static const char *const drain[] = { "drain", NULL };
-	static const char *const swap[] = { "flannel", "node", "observe-node",
-	    NULL };
-	static const char *const back[] = { "uncordon", NULL };
-	const struct bundle_component *kubelet;
+	const char *version = e->in->bundle->kubernetes_version;
 	struct vars *v = NULL;
 	char *names = NULL, err[1024];
 	const struct inv_host *fm;
@@ -392,19 +457,17 @@ phase_nodes(const struct upgrade_env *e, const size_t *idx, size_t n,
 		r = KORCH_ERR_INVALID_ARG;
 		goto out;
 	}
-	kubelet = bundle_find(e->in->bundle, "kubelet");
 	r = KORCH_ERR_ALLOC;
 	if ((v = vars_new(NULL)) == NULL ||
 	    (names = join_names(e->inv, idx, n, NULL)) == NULL)
 		goto out;
 	if ((r = vars_set(v, "upgrade_nodes", names)) != 0 ||
-	    (r = vars_set(v, "upgrade_kubelet", kubelet ? kubelet->version :
-	    "")) != 0)
+	    (r = vars_set(v, "upgrade_version", version ? version : "")) != 0)
 		goto out;
-	if ((r = pass(e, e->upb, e->udag, drain, fm->name, v,
-	    NULL, msg, msglen)) != 0)
+	if ((r = pass_slot(e, "node-drain", fm->name, v, NULL, msg,
+	    msglen)) != 0)
 		goto out;
-	r = pass(e, e->pb, e->dag, swap, names, NULL, failed, msg, msglen);
+	r = pass_slot(e, "node-swap", names, NULL, failed, msg, msglen);
 	if (r != 0 && r != KORCH_ERR_AGENT && r != KORCH_ERR_CONNECT)
 		goto out;
 	/* The nodes that made it go back to work even when another did not. */
@@ -419,8 +482,7 @@ phase_nodes(const struct upgrade_env *e, const size_t *idx, size_t n,
 		r = r2;
 		goto out;
 	}
-	r2 = pass(e, e->upb, e->udag, back, fm->name, v, NULL,
-	    err, sizeof(err));
+	r2 = pass_slot(e, "node-gate", fm->name, v, NULL, err, sizeof(err));
 	if (r2 != 0) {
 		for (i = 0; i < n; i++)
 			failed[idx[i]] = 1;
@@ -447,7 +509,9 @@ static int
 already_there(const struct upgrade_env *e, const char *host,
     enum upg_phase_kind k)
 {
-	const char *const *want = upgrade_phase_components(k);
+	const char *role = upgrade_phase_role(k);
+	const char *const *want = role == NULL ? NULL :
+	    profile_runs(e->in->profile, role);
 	const struct bundle_component *bc;
 	struct kstate_component *c = NULL;
 	size_t n = 0, i, found = 0, need = 0;
@@ -660,26 +724,17 @@ upgrade_restore(const struct upgrade_env *e,
     const struct bundle_component *snap, const char *stamp, char *why,
     size_t whylen)
 {
-	static const char *const stop[] = { "apiserver-stop", NULL };
-	static const char *const restore[] = { "etcd-restore", NULL };
-	static const char *const health[] = { "etcd-health", NULL };
-	static const char *const cluster[] = { "etcd-cluster-health", NULL };
-	static const char *const flannel[] = { "flannel-config", NULL };
-	static const char *const start[] = { "apiserver-start", NULL };
-	static const char *const ready[] = { "master-health", NULL };
-	/* In order; upgrade: a step of <playbooks>/upgrade. */
+	/* In order: what the line says, and the profile's slot. */
 	static const struct {
-		const char		*label, *what;
-		int			 upgrade;
-		const char *const	*steps;
+		const char	*label, *what, *slot;
 	} plan[] = {
-		{ "stop", "apiservers", 1, stop },
-		{ "restore", "etcd members", 1, restore },
-		{ "health", "etcd members", 0, health },
-		{ "health", "etcd cluster", 1, cluster },
-		{ "flannel", "network config", 0, flannel },
-		{ "start", "apiservers", 1, start },
-		{ "health", "apiservers", 0, ready },
+		{ "stop", "apiservers", "restore-stop" },
+		{ "restore", "etcd members", "restore-members" },
+		{ "health", "etcd members", "restore-member-health" },
+		{ "health", "etcd cluster", "restore-cluster-health" },
+		{ "flannel", "network config", "restore-network" },
+		{ "start", "apiservers", "restore-start" },
+		{ "health", "apiservers", "restore-ready" },
 	};
 	const size_t n = sizeof(plan) / sizeof(plan[0]);
 	struct upgrade_env ee = *e;
@@ -704,9 +759,7 @@ upgrade_restore(const struct upgrade_env *e,
 		say_phase(e, (int)i + 1, (int)i + 1, n, plan[i].label,
 		    plan[i].what, NULL);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		r = pass(&ee, plan[i].upgrade ? e->upb : e->pb,
-		    plan[i].upgrade ? e->udag : e->dag, plan[i].steps, NULL, v,
-		    NULL, why, whylen);
+		r = pass_slot(&ee, plan[i].slot, NULL, v, NULL, why, whylen);
 		snprintf(line, sizeof(line), "%s  %.1fs", r == 0 ? "done" :
 		    "FAILED", secs_since(&t0));
 		say_phase(e, (int)i + 1, (int)i + 1, n, plan[i].label,

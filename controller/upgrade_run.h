@@ -47,6 +47,15 @@ struct upgrade_env {
 };
 
 /*
+ * Every step list the phases run comes from the target's profile (its
+ * `steps:` slots): each slot must name steps of one playbook set, the
+ * cluster's or <playbooks>/upgrade.  0, or KORCH_ERR_INVALID_ARG with the
+ * first problem in why.  Before any host is contacted.
+ */
+int upgrade_check_slots(const struct upgrade_env *e, char *why,
+    size_t whylen);
+
+/*
  * Pre-flight: every host (of the whole inventory) reachable, every etcd
  * member healthy, and each host's components observed into the state
  * (`components`), so the caller can read where the cluster is.  A host

@@ -236,7 +236,7 @@ check "the rest of the cluster is healthy: apiserver answers" healthz
 check "the rest of the cluster is healthy: node2, node3 Ready on v1.9.11" nodes_on 1.9.11 node2 node3
 "$KORCH" status >"$W/status-mid.out" 2>&1
 check "status shows the stopped upgrade and its position" grep -q "upgrade #2 1.8.15 -> 1.9.11: failed; 4 of 5 phases done" "$W/status-mid.out"
-korch other upgrade --to 1.10
+korch other upgrade --to 1.9.12
 check "another --to while one is unfinished is refused (exit 1)" [ "$RC" -eq 1 ]
 check "the refusal gives the unfinished one's position" grep -q "upgrade #2 to 1.9.11, stopped at the node phase on node4 (4 of 5 phases done) is unfinished" "$W/other.err"
 check "the refusal names --abandon" grep -q -- "--abandon" "$W/other.err"
@@ -257,6 +257,12 @@ check "the last run: never more than 1 master and 1 node down at once" "$E2E_ROO
 check "every component on every host reports 1.9.11" all_on 1.9.11
 check "every node Ready and schedulable on v1.9.11" nodes_on 1.9.11
 check "the apiserver reports v1.9.11" [ "$(apiserver_version)" = v1.9.11 ]
+N=$(journal_count)
+korch to110 upgrade --to 1.10 --bundle "$B"
+check "upgrade --to 1.10 (no profile covers it) is refused (exit 1)" [ "$RC" -eq 1 ]
+check "the refusal names the supported ranges" grep -q "no profile covers Kubernetes 1.10; this korch supports 1.7, 1.8-1.9, 1.20; nothing was changed" "$W/to110.err"
+check "the refusal recorded no upgrade" [ "$(journal_count)" = "$N" ]
+check "the refusal contacted no host" [ "$(sql "SELECT count(*) FROM run_hosts WHERE run_id = (SELECT max(id) FROM runs)")" = 0 ]
 korch again upgrade --to 1.9 --json
 check "the same upgrade again: nothing to do (exit 0, no new journal entry)" [ "$RC-$(json "$W/again.out" "d['upgrade']")-$(journal_count)" = "0-None-2" ]
 

@@ -292,7 +292,7 @@ test_host_vars(void **state)
 	(void)state;
 	assert_non_null(facts = vars_new(NULL));
 	assert_int_equal(vars_set(facts, "os_id", "debian"), 0);
-	assert_int_equal(render_host_vars(f->inv, E1, facts, NULL, &v), 0);
+	assert_int_equal(render_host_vars(f->inv, E1, facts, NULL, &v, NULL), 0);
 	assert_string_equal(vars_get(v, "host.name"), "e1");
 	assert_string_equal(vars_get(v, "host.address"), "2001:db8::14");
 	assert_string_equal(vars_get(v, "host.roles"), "etcd");
@@ -315,11 +315,11 @@ test_host_vars(void **state)
 	/* A user variable overrides a derived one (e.g. a VIP). */
 	assert_int_equal(vars_set(f->inv->hosts[N1].vars,
 	    "first_master_address", "198.18.1.100"), 0);
-	assert_int_equal(render_host_vars(f->inv, N1, NULL, NULL, &v), 0);
+	assert_int_equal(render_host_vars(f->inv, N1, NULL, NULL, &v, NULL), 0);
 	assert_string_equal(vars_get(v, "first_master_address"),
 	    "198.18.1.100");
 	vars_free(v);
-	assert_int_equal(render_host_vars(f->inv, 99, NULL, NULL, &v),
+	assert_int_equal(render_host_vars(f->inv, 99, NULL, NULL, &v, NULL),
 	    KORCH_ERR_INVALID_ARG);
 	vars_free(facts);
 	fx_free(f);

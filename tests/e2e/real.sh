@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# End-to-end on the REAL Kubernetes 1.20.2 (built from Debian's source by
+# tests/kube/build, cached), the real etcd 3.4 and the real docker, on
+# booted test-bed hosts.  Usage: real.sh BUILD
+#
+# 4 hosts (one master with etcd, three nodes): converges from fresh hosts;
+# every node Ready on v1.20.2; componentstatuses Healthy; a 3-replica
+# busybox httpd Deployment from the bundle's image runs one pod per node,
+# each pod IP inside its node's flannel subnet, answering on its node;
+# kubectl logs and exec work; the kubelets' API refuses anonymous callers;
+# a second apply changes and restarts nothing; a version no profile covers
+# is refused before any host is contacted.  6 hosts: 3 etcd members and 2
+# masters converge, etcd reports 3 healthy members, both apiservers answer.
+#
+# flanneld is still the stand-in (tests/standins): pods answer on their own
+# node; traffic across nodes is "Real Kubernetes, part 2".
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+BUILD=$(cd "${1:-build}" && pwd)
+KORCH=$BUILD/korch
+W=$(mktemp -d /tmp/korch-e2e-real.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+INV=$W/inventory.yaml
+export KORCH_STATE=$W/state.db
+export NO_COLOR=1
+V=1.20.2
+BUNDLE=$W/bundle-$V
+
+apply() { # apply OUT [args...]: korch apply --json; status in $RC
+	local out=$1; shift
+	"$KORCH" apply "$INV" --json "$@" >"$out.json" 2>"$out.err"
+	RC=$?
+	[ "$RC" -eq 0 ] || { echo "# korch apply exit $RC:"; sed 's/^/#   /' "$out.err" | tail -20; \
+	    python3 -c 'import json,sys
+d=json.load(open(sys.argv[1]))
+for h in d["hosts"]:
+    for t in h["tasks"]:
+        if t["status"] == "failed": print("#   %s %s: %s" % (h["name"], t["task"], t["message"].replace("\n", "\n#     ")))
+    if h["error"]: print("#   %s: %s" % (h["name"], h["error"]))' "$out.json" 2>/dev/null; }
+}
+cluster_inventory() { # cluster_inventory ROLES...: the bed's inventory + the bundle
+	"$TB" inventory --kubernetes-version "$V" "$@" | awk -v b="$BUNDLE" '
+		{ print }
+		/^  service_cidr:/ { print "  bundle: " b }' >"$INV"
+}
+kc() { on "$MASTER" kubectl "$@"; }
+started() { unit_started "$1" "$2"; }
+
+KBIN=$("$E2E_ROOT/tests/kube/build") || { notok "the real Kubernetes $V binaries (tests/kube/build)"; finish; exit 1; }
+ok "the real Kubernetes $V binaries are built ($KBIN)"
+"$E2E_ROOT/tests/bundle/make-bundle" --kube-bin "$KBIN" "$V" "$BUNDLE" >/dev/null ||
+	{ notok "make-bundle --kube-bin $V"; finish; exit 1; }
+"$E2E_ROOT/tests/bundle/make-bundle" --no-images 1.21.0 "$W/b121" >/dev/null
+
+echo "# booting 4 test-bed hosts"
+"$TB" up 4 >&2 || { notok "test bed up 4"; finish; exit 1; }
+MASTER=node1
+NODES="node2 node3 node4"
+
+# ---- a version no profile covers: refused, no host contacted
+cluster_inventory etcd,master node node node
+sed -e "s|^  bundle: .*|  bundle: $W/b121|" -e 's|kubernetes_version: .*|kubernetes_version: "1.21.0"|' \
+    "$INV" >"$W/inv121.yaml"
+"$KORCH" apply "$W/inv121.yaml" >"$W/v121.out" 2>&1
+check "apply of 1.21 (no profile) is refused (exit 1)" [ $? -eq 1 ]
+check "the refusal names the supported ranges" grep -q "no profile covers Kubernetes 1.21.0; this korch supports 1.8-1.9, 1.20" "$W/v121.out"
+check "no host was contacted for it" [ "$(sqlite3 "$KORCH_STATE" 'select count(*) from hosts')" -eq 0 ]
+
+# ---- first apply from fresh hosts
+t0=$(date +%s.%N)
+apply "$W/a1"
+t1=$(date +%s.%N)
+check "the real 1.20 cluster converges from fresh hosts (exit 0)" [ "$RC" -eq 0 ]
+echo "# first converge: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+
+READY_JP='jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.nodeInfo.kubeletVersion} {end}'
+nodes_ready() {
+	local s n
+	s=$(kc get nodes -o "$READY_JP" 2>/dev/null) || return 1
+	for n in $NODES; do grep -q "$n=True/v$V" <<<"$s" || return 1; done
+}
+check "every node is Ready with kubeletVersion v$V" nodes_ready
+cs=$(kc get componentstatuses --no-headers 2>/dev/null)
+echo "$cs" | sed 's/^/#   /'
+check "componentstatuses: controller-manager, scheduler and etcd Healthy" \
+    bash -c "[ \$(grep -c ' Healthy ' <<<'$cs') -eq 3 ]"
+
+# ---- a Deployment from the bundle's image, one pod per node
+on "$MASTER" 'cat > /tmp/web.yaml' <<'EOF'
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: web }
+spec:
+  replicas: 3
+  selector: { matchLabels: { app: web } }
+  template:
+    metadata: { labels: { app: web } }
+    spec:
+      affinity:
+        podAntiAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            - labelSelector: { matchLabels: { app: web } }
+              topologyKey: kubernetes.io/hostname
+      containers:
+        - name: httpd
+          image: korch.local/busybox:1.35
+          imagePullPolicy: Never
+          command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && echo serving && exec httpd -f -v -p 8080 -h /www"]
+          ports: [{ containerPort: 8080 }]
+          readinessProbe: { httpGet: { path: /, port: 8080 }, periodSeconds: 2 }
+EOF
+check "kubectl apply of the Deployment" kc apply -f /tmp/web.yaml
+running() {
+	[ "$(kc get pods -l app=web --field-selector=status.phase=Running --no-headers 2>/dev/null | wc -l)" -eq 3 ]
+}
+for _ in $(seq 90); do running && break; sleep 2; done
+check "3 web pods Running" running
+PODS=$(kc get pods -l app=web -o 'jsonpath={range .items[*]}{.metadata.name},{.spec.nodeName},{.status.podIP} {end}')
+echo "# pods: $PODS"
+check "one pod per node" bash -c "[ \$(tr ' ' '\n' <<<'$PODS' | cut -d, -f2 | grep -c .) -eq 3 ] && \
+    [ \$(tr ' ' '\n' <<<'$PODS' | cut -d, -f2 | grep . | sort -u | wc -l) -eq 3 ]"
+for p in $PODS; do
+	IFS=, read -r pod node ip <<<"$p"
+	sub=$(on "$node" sed -n 's/^FLANNEL_SUBNET=//p' /run/flannel/subnet.env)
+	check "$pod's IP $ip is inside $node's flannel subnet $sub" \
+	    python3 -c "import ipaddress,sys; sys.exit(0 if ipaddress.ip_address('$ip') in ipaddress.ip_interface('$sub').network else 1)"
+	check "$pod answers HTTP on its node ($node -> $ip:8080)" \
+	    bash -c "[ \"\$('$TB' ssh $node curl -s --max-time 5 http://$ip:8080/)\" = '$pod' ]"
+done
+first=${PODS%% *}; first=${first%%,*}
+check "kubectl logs works" bash -c "'$TB' ssh $MASTER kubectl logs $first | grep -q serving"
+check "kubectl exec works" bash -c "[ \"\$('$TB' ssh $MASTER kubectl exec $first -- cat /www/index.html)\" = '$first' ]"
+
+# ---- the kubelets' API is closed to anonymous callers
+for n in $NODES; do
+	code=$(on "$MASTER" curl -sk -o /dev/null -w '%{http_code}' "https://$n:10250/pods")
+	check "$n: an anonymous request to :10250 is refused ($code)" bash -c "[ '$code' = 401 ] || [ '$code' = 403 ]"
+done
+code=$(on "$MASTER" curl -s -o /dev/null -w '%{http_code}' --cacert /etc/kubernetes/pki/ca.crt \
+    --cert /etc/kubernetes/pki/health.crt --key /etc/kubernetes/pki/health.key https://127.0.0.1:6443/api/v1/secrets)
+check "the health certificate may not read secrets ($code)" [ "$code" = 403 ]
+
+# ---- second apply: nothing changes, nothing restarts
+SERVICES_MASTER="etcd kube-apiserver kube-controller-manager kube-scheduler"
+SERVICES_NODE="flanneld docker kubelet kube-proxy"
+declare -A T0
+for s in $SERVICES_MASTER; do T0[$MASTER/$s]=$(started $MASTER $s); done
+for n in $NODES; do for s in $SERVICES_NODE; do T0[$n/$s]=$(started $n $s); done; done
+apply "$W/a2"
+check "second apply exits 0" [ "$RC" -eq 0 ]
+check "second apply: 0 changed" [ "$(json "$W/a2.json" "sum(h['changed'] for h in d['hosts'])")" -eq 0 ]
+same=1
+for k in "${!T0[@]}"; do
+	[ "$(started "${k%%/*}" "${k#*/}")" = "${T0[$k]}" ] || { same=0; echo "# restarted: $k"; }
+done
+check "second apply restarted no service (ActiveEnterTimestamp unchanged)" [ "$same" -eq 1 ]
+check "the pods still run" running
+
+# ---- 6 hosts: 3 etcd members, 2 masters, 3 nodes
+"$TB" down >&2
+echo "# booting 6 test-bed hosts"
+"$TB" up 6 >&2 || { notok "test bed up 6"; finish; exit 1; }
+rm -f "$KORCH_STATE"
+cluster_inventory etcd,master etcd,master etcd node node node
+MASTER=node1
+NODES="node4 node5 node6"
+apply "$W/b1"
+check "6 hosts (3 etcd members, 2 masters) converge (exit 0)" [ "$RC" -eq 0 ]
+EPS=
+for m in node1 node2 node3; do
+	EPS=$EPS${EPS:+,}https://$(awk -v n="$m" '$0 == "  - name: " n { getline; print $2 }' "$INV"):2379
+done
+healthy=$(on node1 env ETCDCTL_API=3 "/opt/etcd/3.4.23/bin/etcdctl" --endpoints "$EPS" --cacert /etc/etcd/pki/ca.crt \
+    --cert /etc/etcd/pki/client.crt --key /etc/etcd/pki/client.key endpoint health 2>&1 | grep -c 'is healthy')
+check "etcd reports 3 healthy members" [ "$healthy" -eq 3 ]
+for m in node1 node2; do
+	check "the real apiserver on $m answers /healthz" on $m curl -sf -o /dev/null --cacert /etc/kubernetes/pki/ca.crt \
+	    --cert /etc/kubernetes/pki/health.crt --key /etc/kubernetes/pki/health.key https://127.0.0.1:6443/healthz
+done
+check "every node is Ready with kubeletVersion v$V (6 hosts)" nodes_ready
+"$TB" down >&2
+finish
