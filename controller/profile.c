@@ -658,7 +658,9 @@ profile_set_load(const char *playbooks_dir, struct profile_set **out,
 			goto out;
 		n++;
 	}
-	qsort(names, n, sizeof(*names), cmp_str);
+	/* An empty profiles/ leaves names NULL, which qsort may not get. */
+	if (n > 0)
+		qsort(names, n, sizeof(*names), cmp_str);
 	if ((ps->p = calloc(n + 1, sizeof(*ps->p))) == NULL)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -904,7 +906,7 @@ set_flags(const struct profile *top, const struct profile *p, struct vars *v)
 {
 	static const char sep[] = " \\\n  ";
 	const struct flagset *f;
-	char key[256], *s;
+	char key[256], lkey[300], line[16], *s;
 	size_t i, j, len, off, n;
 	int r;
 
@@ -935,6 +937,11 @@ set_flags(const struct profile *top, const struct profile *p, struct vars *v)
 		r = vars_set(v, key, s);
 		free(s);
 		if (r != 0)
+			return r;
+		/* Where the list is written, for render's messages. */
+		snprintf(line, sizeof(line), "%u", f->line);
+		snprintf(lkey, sizeof(lkey), "profile.line.%s", key);
+		if ((r = vars_set(v, lkey, line)) != 0)
 			return r;
 	}
 	return 0;

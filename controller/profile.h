@@ -5,8 +5,8 @@
  * the Kubernetes version, the steps each upgrade phase runs, the defaults
  * the playbooks read, and every component's command-line flags.  The C
  * code names none of these; adding a Kubernetes minor is a new profile
- * file.  Every query below takes a NULL profile (none: a playbook set of
- * one's own) and answers "nothing".
+ * file.  profile_runs, _needs, _versioned and _steps take a NULL profile
+ * (none: a playbook set of one's own) and answer "nothing".
  *
  *   profile: "1.20"                # required, unique
  *   base: base                     # optional: a profile to inherit from
@@ -86,8 +86,9 @@ const char *const *profile_steps(const struct profile *p, const char *slot);
  * Set the profile's defaults into v, each rendered against run (the run-
  * wide variables: bundle.*, cluster.*), and flags.<component> ('-' as '_')
  * to the component's flags joined as continuation lines of a unit's
- * ExecStart, still templates: render_host_vars() renders them per host.
- * profile.name is set too.  0; KORCH_ERR_TEMPLATE with the problems in d;
+ * ExecStart, still templates: render_host_vars() renders them per host;
+ * profile.line.flags.<component> says on which line of profile.file the
+ * list is written.  profile.name is set too.  0; KORCH_ERR_TEMPLATE with the problems in d;
  * KORCH_ERR_ALLOC.
  */
 int profile_vars(const struct profile *p, const struct vars *run,

@@ -205,17 +205,25 @@ static int
 render_flags(struct vars *v, struct diag *d)
 {
 	struct tmpl_src src;
-	char *out;
+	char where[300], ctx[300], *out;
+	const char *line;
 	size_t i;
 	int r, bad = 0;
 
+	snprintf(ctx, sizeof(ctx), "host %s", vars_get(v, "host.name"));
 	for (i = 0; i < vars_count(v); i++) {
 		if (strncmp(vars_key(v, i), "flags.", 6) != 0)
 			continue;
+		snprintf(where, sizeof(where), "profile.line.%s", vars_key(v, i));
+		line = vars_get(v, where);
 		memset(&src, 0, sizeof(src));
 		src.file = vars_get(v, "profile.file");
+		/* The list's line: a problem is reported there, not at a
+		 * position inside the joined text. */
+		src.line = line != NULL ? (unsigned)strtoul(line, NULL, 10) : 0;
+		src.col = src.line != 0;
 		src.path = vars_key(v, i);
-		src.context = vars_get(v, "host.name");
+		src.context = ctx;
 		r = template_render_src(&src, vars_value(v, i),
 		    strlen(vars_value(v, i)), v, &out, NULL, d);
 		if (r == KORCH_ERR_TEMPLATE || r == KORCH_ERR_TOO_LARGE) {

@@ -206,6 +206,281 @@ test_tarball(void **state)
 	diag_free(d);
 }
 
+/* ---- images: `docker save` archives, pinned like the binaries ----------- */
+
+#define IMG_PAUSE	"pause archive\n"
+#define IMG_BUSYBOX	"busybox archive bytes\n"
+
+static void
+put_images(struct fx *f, char *hash_pause, char *hash_busybox)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/images", f->dir);
+	mkdir(p, 0755);
+	put(f->dir, "images/pause.tar", IMG_PAUSE);
+	put(f->dir, "images/busybox.tar", IMG_BUSYBOX);
+	sha256_hex(IMG_PAUSE, strlen(IMG_PAUSE), hash_pause);
+	sha256_hex(IMG_BUSYBOX, strlen(IMG_BUSYBOX), hash_busybox);
+}
+
+/* Every diagnostic of d formatted, one a line. */
+static void
+all_diags(const struct diag *d, char *msg, size_t len)
+{
+	char line[512];
+	size_t i;
+
+	msg[0] = '\0';
+	for (i = 0; i < diag_count(d); i++) {
+		diag_format(diag_get(d, i), line, sizeof(line));
+		strncat(msg, line, len - strlen(msg) - 2);
+		strcat(msg, "\n");
+	}
+}
+
+/* manifest()'s two components (lines 4 and 5), then images: on line 6
+ * and its entries from line 7. */
+static void
+image_manifest(struct fx *f, const char *images)
+{
+	char m[4096];
+
+	snprintf(m, sizeof(m), "bundle: 1\nkubernetes_version: 1.8.15\n"
+	    "components:\n"
+	    "  - { name: kube-apiserver, version: 1.8.15, arch: amd64, "
+	    "path: bin/kube-apiserver, sha256: %s }\n"
+	    "  - { name: mk-docker-opts.sh, version: 0.9.1, arch: amd64, "
+	    "path: bin/mk-docker-opts.sh, sha256: %s }\n"
+	    "images:\n%.2048s", f->hash_a, f->hash_b, images);
+	put(f->dir, "manifest.yaml", m);
+}
+
+static void
+test_images_load_vars(void **state)
+{
+	struct fx *f = *state;
+	struct bundle *b = NULL;
+	struct diag *d = diag_new();
+	struct vars *v = vars_new(NULL);
+	const struct bundle_component *c;
+	char hp[65], hb[65], m[1024];
+
+	put_images(f, hp, hb);
+	snprintf(m, sizeof(m),
+	    "  - { name: pause, ref: \"korch.local/pause:3.2\", "
+	    "path: images/pause.tar, sha256: %s }\n"
+	    "  - { name: busybox, ref: korch.local/library/busybox:1.31, "
+	    "path: images/busybox.tar, sha256: %s }\n", hp, hb);
+	image_manifest(f, m);
+	assert_int_equal(bundle_load(f->dir, &b, d), 0);
+	assert_int_equal(diag_count(d), 0);
+	assert_int_equal(b->ncomp, 4);
+	assert_int_equal(bundle_verify(b, d), 0);
+
+	/* An image is never a binary, and the other way round. */
+	assert_null(bundle_find(b, "pause"));
+	assert_null(bundle_find(b, "busybox"));
+	assert_null(bundle_find_image(b, "kube-apiserver"));
+	assert_null(bundle_find_image(b, "nope"));
+	assert_null(bundle_find_image(NULL, "pause"));
+	assert_non_null(bundle_find(b, "kube-apiserver"));
+	assert_non_null(c = bundle_find_image(b, "pause"));
+	assert_string_equal(c->name, "pause");
+	assert_string_equal(c->ref, "korch.local/pause:3.2");
+	assert_string_equal(c->sha256, hp);
+	assert_int_equal(c->size, strlen(IMG_PAUSE));
+	assert_int_equal(c->line, 7);
+	assert_non_null(strstr(c->path, "/images/pause.tar"));
+	assert_true(c->path[0] == '/');
+	assert_non_null(c = bundle_find_image(b, "busybox"));
+	assert_string_equal(c->ref, "korch.local/library/busybox:1.31");
+	assert_int_equal(c->line, 8);
+	assert_null(bundle_find(b, "kube-apiserver")->ref);
+
+	assert_int_equal(bundle_vars(b, v), 0);
+	/* The manifest's order, for a foreach. */
+	assert_string_equal(vars_get(v, "bundle.images"), "pause,busybox");
+	assert_string_equal(vars_get(v, "bundle.image.pause.ref"),
+	    "korch.local/pause:3.2");
+	assert_string_equal(vars_get(v, "bundle.image.pause.sha256"), hp);
+	snprintf(m, sizeof(m), "%zu", strlen(IMG_PAUSE));
+	assert_string_equal(vars_get(v, "bundle.image.pause.size"), m);
+	assert_string_equal(vars_get(v, "bundle.image.busybox.ref"),
+	    "korch.local/library/busybox:1.31");
+	assert_string_equal(vars_get(v, "bundle.image.busybox.sha256"), hb);
+	/* Images stay out of the binaries' names. */
+	assert_null(vars_get(v, "bundle.pause.sha256"));
+	assert_null(vars_get(v, "bundle.pause.version"));
+	assert_null(vars_get(v, "bundle.image.pause.version"));
+	assert_null(vars_get(v, "bundle.image.kube_apiserver.sha256"));
+	assert_string_equal(vars_get(v, "bundle.kube_apiserver.sha256"),
+	    f->hash_a);
+	bundle_free(b);
+	vars_free(v);
+	diag_free(d);
+}
+
+static void
+test_images_none_and_names(void **state)
+{
+	struct fx *f = *state;
+	struct bundle *b = NULL;
+	struct diag *d = diag_new();
+	struct vars *v = vars_new(NULL);
+	char hp[65], hb[65], m[1024];
+
+	/* No images: an empty list, so a foreach renders nothing. */
+	manifest(f, f->hash_a, "");
+	assert_int_equal(bundle_load(f->dir, &b, d), 0);
+	assert_null(bundle_find_image(b, "pause"));
+	assert_int_equal(bundle_vars(b, v), 0);
+	assert_string_equal(vars_get(v, "bundle.images"), "");
+	bundle_free(b);
+	vars_free(v);
+	put(f->dir, "manifest.yaml", "bundle: 1\ncomponents: []\nimages: []\n");
+	assert_int_equal(bundle_load(f->dir, &b, d), 0);
+	assert_int_equal(b->ncomp, 0);
+	bundle_free(b);
+
+	/* '-' as '_', in the list and the fields alike; a binary and an
+	 * image may share a name. */
+	put_images(f, hp, hb);
+	snprintf(m, sizeof(m),
+	    "  - { name: kube-dns, ref: \"korch.local/kube-dns:1.14\", "
+	    "path: images/pause.tar, sha256: %s }\n"
+	    "  - { name: kube-apiserver, ref: \"korch.local/kube-apiserver:"
+	    "v1.8.15\", path: images/busybox.tar, sha256: %s }\n", hp, hb);
+	image_manifest(f, m);
+	v = vars_new(NULL);
+	assert_int_equal(bundle_load(f->dir, &b, d), 0);
+	assert_int_equal(diag_count(d), 0);
+	assert_int_equal(bundle_vars(b, v), 0);
+	assert_string_equal(vars_get(v, "bundle.images"),
+	    "kube_dns,kube_apiserver");
+	assert_string_equal(vars_get(v, "bundle.image.kube_dns.ref"),
+	    "korch.local/kube-dns:1.14");
+	assert_string_equal(vars_get(v, "bundle.image.kube_apiserver.sha256"),
+	    hb);
+	assert_string_equal(vars_get(v, "bundle.kube_apiserver.sha256"),
+	    f->hash_a);
+	assert_string_equal(vars_get(v, "bundle.kube_apiserver.version"),
+	    "1.8.15");
+	assert_null(bundle_find(b, "kube-apiserver")->ref);
+	assert_non_null(bundle_find_image(b, "kube-apiserver")->ref);
+	assert_ptr_not_equal(bundle_find(b, "kube-apiserver"),
+	    bundle_find_image(b, "kube-apiserver"));
+	bundle_free(b);
+	vars_free(v);
+	diag_free(d);
+}
+
+/* An image whose manifest entry is refused, with where and why. */
+static void
+expect_image_refused(struct fx *f, const char *entry, const char *want)
+{
+	struct bundle *b = (struct bundle *)1;
+	struct diag *d = diag_new();
+	char msg[4096];
+
+	image_manifest(f, entry);
+	assert_int_equal(bundle_load(f->dir, &b, d), KORCH_ERR_PARSE);
+	assert_null(b);
+	all_diags(d, msg, sizeof(msg));
+	if (strstr(msg, want) == NULL)
+		fail_msg("no '%s' in:\n%s", want, msg);
+	diag_free(d);
+}
+
+static void
+test_image_errors(void **state)
+{
+	struct fx *f = *state;
+	char hp[65], hb[65], m[2048];
+
+	put_images(f, hp, hb);
+	/* A ref a command line would read as two words, or as a flag. */
+	snprintf(m, sizeof(m), "  - { name: pause, ref: \"korch.local/pause "
+	    "3.2\", path: images/pause.tar, sha256: %s }\n", hp);
+	expect_image_refused(f, m, "manifest.yaml:7:");
+	expect_image_refused(f, m, "'korch.local/pause 3.2' is not an image "
+	    "reference");
+	expect_image_refused(f, m, "images[0]");
+	snprintf(m, sizeof(m), "  - { name: pause, path: images/pause.tar, "
+	    "sha256: %s,\n      ref: \"-korch.local/pause:3.2\" }\n", hp);
+	expect_image_refused(f, m, "manifest.yaml:8:12: images[0]: "
+	    "'-korch.local/pause:3.2' is not an image reference");
+	snprintf(m, sizeof(m), "  - { name: pause, ref: \"--help\", "
+	    "path: images/pause.tar, sha256: %s }\n", hp);
+	expect_image_refused(f, m, "'--help' is not an image reference");
+	/* Others a shell or a path would misread; a ref has a tag. */
+	snprintf(m, sizeof(m), "  - { name: pause, ref: \"korch.local/pause:"
+	    "3.2;rm\", path: images/pause.tar, sha256: %s }\n", hp);
+	expect_image_refused(f, m, "is not an image reference");
+	snprintf(m, sizeof(m), "  - { name: pause, ref: korch.local/pause, "
+	    "path: images/pause.tar, sha256: %s }\n", hp);
+	expect_image_refused(f, m, "is not an image reference");
+	snprintf(m, sizeof(m), "  - { name: pause, ref: \"\", "
+	    "path: images/pause.tar, sha256: %s }\n", hp);
+	expect_image_refused(f, m, "is not an image reference");
+
+	/* Listed twice. */
+	snprintf(m, sizeof(m),
+	    "  - { name: pause, ref: \"korch.local/pause:3.2\", "
+	    "path: images/pause.tar, sha256: %s }\n"
+	    "  - { name: pause, ref: \"korch.local/pause:3.1\", "
+	    "path: images/busybox.tar, sha256: %s }\n", hp, hb);
+	expect_image_refused(f, m, "manifest.yaml:8:");
+	expect_image_refused(f, m, "image 'pause' is listed twice (first on "
+	    "line 7)");
+
+	/* No ref; a binary's key; a missing archive; a bad sha256. */
+	snprintf(m, sizeof(m), "  - { name: pause, path: images/pause.tar, "
+	    "sha256: %s }\n", hp);
+	expect_image_refused(f, m, "every image needs name, ref, path and "
+	    "sha256");
+	snprintf(m, sizeof(m), "  - { name: pause, ref: \"korch.local/pause:"
+	    "3.2\", version: \"3.2\", path: images/pause.tar, sha256: %s }\n",
+	    hp);
+	expect_image_refused(f, m, "unknown key 'version'");
+	snprintf(m, sizeof(m), "  - { name: pause, ref: \"korch.local/pause:"
+	    "3.2\", path: images/nope.tar, sha256: %s }\n", hp);
+	expect_image_refused(f, m, "images/nope.tar: missing from the bundle");
+	expect_image_refused(f, "  - { name: pause, ref: \"korch.local/pause:"
+	    "3.2\", path: images/pause.tar, sha256: abc }\n",
+	    "sha256 must be 64");
+	expect_image_refused(f, "  pause\n", "expected a list of images");
+	expect_image_refused(f, "  - pause\n", "images[0]: expected a mapping");
+}
+
+static void
+test_image_wrong_sha(void **state)
+{
+	struct fx *f = *state;
+	struct bundle *b = NULL;
+	struct diag *d = diag_new();
+	char hp[65], hb[65], m[1024], msg[1024];
+
+	put_images(f, hp, hb);
+	/* busybox's archive under pause's hash. */
+	snprintf(m, sizeof(m),
+	    "  - { name: pause, ref: \"korch.local/pause:3.2\", "
+	    "path: images/pause.tar, sha256: %s }\n"
+	    "  - { name: busybox, ref: \"korch.local/busybox:1.31\", "
+	    "path: images/busybox.tar, sha256: %s }\n", hp, hp);
+	image_manifest(f, m);
+	assert_int_equal(bundle_load(f->dir, &b, d), 0);
+	assert_int_equal(bundle_verify(b, d), KORCH_ERR_HASH_MISMATCH);
+	assert_int_equal(diag_count(d), 1);
+	diag_format(diag_get(d, 0), msg, sizeof(msg));
+	assert_non_null(strstr(msg, "manifest.yaml:8:"));
+	assert_non_null(strstr(msg, "busybox"));
+	assert_non_null(strstr(msg, "sha256 mismatch"));
+	assert_non_null(strstr(msg, hb));
+	bundle_free(b);
+	diag_free(d);
+}
+
 int
 main(void)
 {
@@ -217,6 +492,14 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_manifest_errors, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_tarball, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_images_load_vars, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_images_none_and_names, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_image_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_image_wrong_sha, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
