@@ -54,7 +54,7 @@ size_t profile_set_count(const struct profile_set *ps);
 /*
  * The profile covering Kubernetes version (major.minor[.patch]), or NULL
  * with a sentence in why naming the supported ranges ("no profile covers
- * Kubernetes 1.10; this korch supports 1.8-1.9, 1.20").  The profile is
+ * Kubernetes 1.10; this korch supports 1.7, 1.8-1.9, 1.20").  The profile is
  * owned by the set.
  */
 const struct profile *profile_pick(const struct profile_set *ps,

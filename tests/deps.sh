@@ -13,6 +13,8 @@ pkgs=(
 	# test bed
 	systemd-container debootstrap debian-archive-keyring iproute2 iptables nftables util-linux openssl
 	procps psmisc kmod
+	# the real Kubernetes binaries, built from Debian's source (tests/kube/build)
+	golang-go rsync dpkg-dev
 )
 
 missing=()

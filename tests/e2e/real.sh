@@ -24,6 +24,8 @@ trap 'rm -rf "$W"' EXIT
 INV=$W/inventory.yaml
 export KORCH_STATE=$W/state.db
 export NO_COLOR=1
+# The tree's playbooks, also for a sanitizer build in build/san.
+export KORCH_PLAYBOOKS=$E2E_ROOT/playbooks
 V=1.20.2
 BUNDLE=$W/bundle-$V
 
@@ -44,7 +46,9 @@ cluster_inventory() { # cluster_inventory ROLES...: the bed's inventory + the bu
 		{ print }
 		/^  service_cidr:/ { print "  bundle: " b }' >"$INV"
 }
-kc() { on "$MASTER" kubectl "$@"; }
+# kubectl on the master; ssh hands the remote shell one string, so each
+# argument is quoted for it.
+kc() { on "$MASTER" "kubectl $(printf '%q ' "$@")"; }
 started() { unit_started "$1" "$2"; }
 
 KBIN=$("$E2E_ROOT/tests/kube/build") || { notok "the real Kubernetes $V binaries (tests/kube/build)"; finish; exit 1; }
@@ -64,7 +68,7 @@ sed -e "s|^  bundle: .*|  bundle: $W/b121|" -e 's|kubernetes_version: .*|kuberne
     "$INV" >"$W/inv121.yaml"
 "$KORCH" apply "$W/inv121.yaml" >"$W/v121.out" 2>&1
 check "apply of 1.21 (no profile) is refused (exit 1)" [ $? -eq 1 ]
-check "the refusal names the supported ranges" grep -q "no profile covers Kubernetes 1.21.0; this korch supports 1.8-1.9, 1.20" "$W/v121.out"
+check "the refusal names the supported ranges" grep -q "no profile covers Kubernetes 1.21.0; this korch supports 1.7, 1.8-1.9, 1.20" "$W/v121.out"
 check "no host was contacted for it" [ "$(sqlite3 "$KORCH_STATE" 'select count(*) from hosts')" -eq 0 ]
 
 # ---- first apply from fresh hosts
@@ -72,6 +76,11 @@ t0=$(date +%s.%N)
 apply "$W/a1"
 t1=$(date +%s.%N)
 check "the real 1.20 cluster converges from fresh hosts (exit 0)" [ "$RC" -eq 0 ]
+loaded=$(json "$W/a1.json" "sorted(h['name'] + ':' + t['task'] for h in d['hosts'] for t in h['tasks'] if t['task'].startswith('node/image-load[') and t['status'] == 'changed')")
+check "each node loaded the bundle's images into docker (reported changed)" \
+    [ "$loaded" = "['node2:node/image-load[busybox]', 'node2:node/image-load[pause]', 'node3:node/image-load[busybox]', 'node3:node/image-load[pause]', 'node4:node/image-load[busybox]', 'node4:node/image-load[pause]']" ]
+check "the kubelet's pod-infra image is the bundle's pause" \
+    bash -c "'$TB' ssh node2 systemctl cat kubelet | grep -q -- '--pod-infra-container-image=korch.local/pause:3.2'"
 echo "# first converge: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 
 READY_JP='jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}/{.status.nodeInfo.kubeletVersion} {end}'
@@ -129,8 +138,8 @@ for p in $PODS; do
 	    bash -c "[ \"\$('$TB' ssh $node curl -s --max-time 5 http://$ip:8080/)\" = '$pod' ]"
 done
 first=${PODS%% *}; first=${first%%,*}
-check "kubectl logs works" bash -c "'$TB' ssh $MASTER kubectl logs $first | grep -q serving"
-check "kubectl exec works" bash -c "[ \"\$('$TB' ssh $MASTER kubectl exec $first -- cat /www/index.html)\" = '$first' ]"
+check "kubectl logs works" bash -c "[ -n '$first' ] && '$TB' ssh $MASTER kubectl logs $first | grep -q serving"
+check "kubectl exec works" bash -c "[ -n '$first' ] && [ \"\$('$TB' ssh $MASTER kubectl exec $first -- cat /www/index.html)\" = '$first' ]"
 
 # ---- the kubelets' API is closed to anonymous callers
 for n in $NODES; do
@@ -156,6 +165,26 @@ for k in "${!T0[@]}"; do
 done
 check "second apply restarted no service (ActiveEnterTimestamp unchanged)" [ "$same" -eq 1 ]
 check "the pods still run" running
+
+# ---- a broken apiserver: the failed gate says why (the unit's state and
+# the apiserver's own error from its journal)
+cp "$INV" "$W/inv-good.yaml"
+awk '{ print } /^  service_cidr:/ { print "  vars: { admission_plugins: NoSuchPlugin, health_retries: \"3\" }" }' \
+    "$W/inv-good.yaml" >"$INV"
+apply "$W/bad"
+check "apply with an apiserver that cannot start fails (exit 2)" [ "$RC" -eq 2 ]
+msg=$(json "$W/bad.json" "[t['message'] for h in d['hosts'] for t in h['tasks'] if t['task'] == 'master-health/healthz'][0]")
+check "the failed gate carries a diagnosis" grep -q -- "--- diagnosis" <<<"$msg"
+check "... with the unit's state" grep -q "kube-apiserver.service" <<<"$msg"
+check "... and the apiserver's own error line" grep -q "NoSuchPlugin" <<<"$msg"
+echo "$msg" | grep -m2 NoSuchPlugin | sed 's/^/#   /'
+"$KORCH" status >"$W/bad-status.out" 2>&1
+check "korch status shows the diagnosis too" grep -q "NoSuchPlugin" "$W/bad-status.out"
+cp "$W/inv-good.yaml" "$INV"
+apply "$W/fixed"
+check "the next apply with the inventory fixed converges" [ "$RC" -eq 0 ]
+for _ in $(seq 60); do running && break; sleep 2; done
+check "the pods still run after the apiserver came back" running
 
 # ---- 6 hosts: 3 etcd members, 2 masters, 3 nodes
 "$TB" down >&2

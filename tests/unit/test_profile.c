@@ -282,8 +282,8 @@ test_shipped_pick(void **state)
 	int minor;
 
 	(void)state;
-	/* base only serves as a base: two profiles cover versions. */
-	assert_int_equal(profile_set_count(ps), 2);
+	/* base only serves as a base: three profiles cover versions. */
+	assert_int_equal(profile_set_count(ps), 3);
 	p = pick(ps, "1.8.15");
 	assert_string_equal(profile_name(p), "1.8");
 	assert_ptr_equal(pick(ps, "1.9.11"), p);
@@ -300,23 +300,29 @@ test_shipped_pick(void **state)
 
 	assert_null(profile_pick(ps, "1.10", why, sizeof(why)));
 	assert_string_equal(why, "no profile covers Kubernetes 1.10; this "
-	    "korch supports 1.8-1.9, 1.20");
+	    "korch supports 1.7, 1.8-1.9, 1.20");
 	assert_null(profile_pick(ps, "1.21.0", why, sizeof(why)));
 	assert_string_equal(why, "no profile covers Kubernetes 1.21.0; this "
-	    "korch supports 1.8-1.9, 1.20");
-	assert_null(profile_pick(ps, "1.7.16", why, sizeof(why)));
-	assert_non_null(strstr(why, "1.7.16"));
+	    "korch supports 1.7, 1.8-1.9, 1.20");
+	/* 1.7 is its own profile, inheriting 1.8's and dropping what 1.7
+	 * lacks. */
+	p = pick(ps, "1.7.16");
+	assert_string_equal(profile_name(p), "1.7");
+	assert_null(profile_pick(ps, "1.6.13", why, sizeof(why)));
+	assert_non_null(strstr(why, "1.6.13"));
 	assert_null(profile_pick(ps, "2.8.1", why, sizeof(why)));
 	/* Not a version at all, and base is not one. */
 	assert_null(profile_pick(ps, "base", why, sizeof(why)));
 	assert_non_null(strstr(why, "not a Kubernetes version"));
 	assert_null(profile_pick(ps, "1.x", why, sizeof(why)));
 
-	/* No minor picks base; only 1.8, 1.9 and 1.20 pick anything. */
+	/* No minor picks base; only 1.7, 1.8, 1.9 and 1.20 pick anything. */
 	for (minor = 0; minor <= 40; minor++) {
 		snprintf(v, sizeof(v), "1.%d.3", minor);
 		p = profile_pick(ps, v, why, sizeof(why));
-		if (minor == 8 || minor == 9)
+		if (minor == 7)
+			assert_string_equal(profile_name(p), "1.7");
+		else if (minor == 8 || minor == 9)
 			assert_string_equal(profile_name(p), "1.8");
 		else if (minor == 20)
 			assert_string_equal(profile_name(p), "1.20");
@@ -494,6 +500,32 @@ test_shipped_vars_1_8(void **state)
 	assert_string_equal(vars_get(v, "profile.name"), "1.8");
 	assert_string_equal(vars_get(v, "kube_bin_dir"),
 	    "/opt/kubernetes/1.9.11/bin");
+	vars_free(v);
+	profile_set_free(ps);
+}
+
+/* 1.7 is 1.8 less what 1.7 lacks: the kubelet's --fail-swap-on (1.8) and
+ * RBAC v1 (1.8); the rest, and 1.8's defaults, it inherits. */
+static void
+test_shipped_vars_1_7(void **state)
+{
+	struct profile_set *ps = load_good(pbdir);
+	struct vars *v = shipped_vars(ps, "1.7.16");
+	const char *f;
+
+	(void)state;
+	assert_string_equal(vars_get(v, "profile.name"), "1.7");
+	assert_has(vars_get(v, "admission_plugins"), "NodeRestriction");
+	f = vars_get(v, "flags.kubelet");
+	assert_has(f, "--require-kubeconfig");
+	assert_has(f, "--anonymous-auth=false");
+	assert_lacks(f, "--fail-swap-on");
+	assert_exec_lines(f);
+	f = vars_get(v, "flags.kube_apiserver");
+	assert_has(f, "--admission-control={{ admission_plugins }}");
+	assert_lacks(f, "--runtime-config");
+	f = vars_get(v, "flags.kube_proxy");
+	assert_has(f, "--proxy-mode=iptables");
 	vars_free(v);
 	profile_set_free(ps);
 }
@@ -1093,6 +1125,7 @@ main(void)
 		cmocka_unit_test(test_shipped_versioned_steps),
 		cmocka_unit_test(test_shipped_vars_1_20),
 		cmocka_unit_test(test_shipped_vars_1_8),
+		cmocka_unit_test(test_shipped_vars_1_7),
 		cmocka_unit_test(test_shipped_var_undefined),
 		cmocka_unit_test(test_host_flags),
 		cmocka_unit_test(test_shipped_flags_per_host),
