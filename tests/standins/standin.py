@@ -36,6 +36,7 @@ except ImportError:
 
 _m = re.match(r"^1\.(\d+)\.(\d+)", VERSION)
 MINOR = int(_m.group(1)) if _m else 8
+PATCH = int(_m.group(2)) if _m else 0
 
 
 def flannel_version_for(kube_version):
@@ -85,16 +86,16 @@ VERBOSITY = 0
 _log_lock = threading.Lock()
 
 
-def _log(sev, msg, depth=2):
+def _log(sev, msg, depth=2, where=None):
     t = datetime.datetime.now()
     try:
         f = sys._getframe(depth)
         fn = os.path.basename(f.f_code.co_filename)
         if fn in ("__main__.py", PROG) or not fn.endswith(".py"):
             fn = PROG
-        where = "%s:%d" % (fn, f.f_lineno)
+        where = where or "%s:%d" % (fn, f.f_lineno)
     except ValueError:
-        where = PROG + ":0"
+        where = where or PROG + ":0"
     line = "%s%02d%02d %02d:%02d:%02d.%06d %7d %s] %s\n" % (
         sev, t.month, t.day, t.hour, t.minute, t.second, t.microsecond,
         os.getpid(), where, msg)
@@ -215,19 +216,33 @@ def parse_duration(s):
 
 
 class Flags:
-    """Go command-line flags.
+    """Go command-line flags, parsed and refused the way the real program does.
 
-    style "pflag": Kubernetes (spf13/pflag with WordSepNormalizeFunc):
-      --name=value, --name value, booleans --name / --name=false, shorthands
-      -v 2 / -v=2, "_" and "-" are the same in names, unknown flag ->
-      "Error: unknown flag: --foo" on stderr, exit 1.
-    style "goflag": Go's flag package (flanneld): -name or --name, same value
-      forms, unknown -> "flag provided but not defined: -foo", usage, exit 2.
-    Kinds: string, bool, int, float, duration, strings (comma list,
-    repeatable), list (repeatable, no splitting), version (k8s --version).
+    Names: "_" and "-" are the same (Kubernetes' WordSepNormalizeFunc) except
+    for style "goflag".  Values: --name=value, --name value, booleans --name /
+    --name=false, shorthands -v 2 / -v=2 / -v2.  Kinds: string, bool, int,
+    float, duration, strings (comma list, repeatable), list (repeatable, no
+    splitting), version (k8s --version: true, false or raw).
+
+    style (what a bad command line prints; see README.md):
+      "cobra"   a cobra command (kube-proxy, 1.9+ scheduler, 1.10 apiserver
+                and controller-manager, kubectl): "Error: unknown flag: --foo",
+                the usage, then main's "error: ..." (main_error), exit 1;
+                -h/--help: the help on stdout, exit 0.
+      "pflag"   spf13/pflag's CommandLine with ExitOnError (the 1.7-1.9
+                apiserver, controller-manager, kubelet, 1.7/1.8 scheduler):
+                "unknown flag: --foo", "Usage of ARGV0:" and the flags on
+                stderr, exit 2; --help / -h too print the usage and exit 2.
+      "kubelet" the 1.10 kubelet's own flag set under a cobra command with
+                DisableFlagParsing: the usage on stderr, then glog.Fatal's
+                "F... server.go:145] unknown flag: --foo", exit 255.
+      "goflag"  Go's flag package (flanneld): "flag provided but not defined:
+                -foo", usage, exit 2.
+    A flag marked deprecated (table "!msg") still works and prints pflag's
+    "Flag --name has been deprecated, msg" on stderr when given.
     """
 
-    def __init__(self, prog, style="pflag"):
+    def __init__(self, prog, style="cobra"):
         self.prog = prog
         self.style = style
         self.defs = {}
@@ -235,6 +250,15 @@ class Flags:
         self.values = {}
         self.changed = set()
         self.args = []
+        self.off = set()         # defined by the code, not a flag of this version
+        self.deprecated = {}
+        self.ptypes = {}         # the real pflag type names (usage text)
+        self.main_error = None   # cobra mains: fmt.Fprintf(os.Stderr, main_error, err)
+        self.old_pflag = MINOR <= 9  # pflag before 2018: 'for --name:' in value errors
+        # WordSepNormalizeFunc ("_" = "-"): pflag.CommandLine and the 1.10
+        # kubelet's flag set have it, the cobra commands of 1.7-1.10 do not
+        # (kube_flags turns it off for them); Go's flag package never.
+        self.normalize = style != "goflag"
 
     def add(self, name, kind="string", default=None, short=None, help=""):
         if default is None:
@@ -259,14 +283,49 @@ class Flags:
                 self.add(n, kind, default)
         return self
 
+    def use_table(self, table):
+        """Make the flag set exactly the real program's for MINOR (a
+        FlagTable): flags the code defines but that version lacks are refused
+        (their defaults stay readable), the version's other flags are accepted
+        with their pflag kinds, deprecations warn."""
+        spec = table.for_minor(MINOR)
+        for name in self.defs:
+            if name not in spec:
+                self.off.add(name)
+        for name, (ptype, short, dep) in spec.items():
+            kind = pflag_kind(ptype)
+            if name in self.defs:
+                have = self.defs[name][0]
+                if (have in ("bool", "version")) != (kind in ("bool", "version")):
+                    raise RuntimeError("%s: --%s is %s in the code but %s in 1.%d" % (
+                        self.prog, name, have, ptype, MINOR))
+            else:
+                self.add(name, kind)
+            if short:
+                self.short[short] = name
+            if dep:
+                self.deprecated[name] = dep
+            self.ptypes[name] = ptype
+        for c, n in list(self.short.items()):
+            if n in self.off:
+                del self.short[c]
+        if "help" in spec:
+            self.help_flag = True
+        return self
+
+    help_flag = False
+
     def __getitem__(self, name):
         return self.values[name]
 
     def __contains__(self, name):
         return name in self.changed
 
+    def known(self, name):
+        return name in self.defs and name not in self.off
+
     def _norm(self, name):
-        return name.replace("_", "-") if self.style == "pflag" else name
+        return name.replace("_", "-") if self.normalize else name
 
     def _conv(self, name, kind, val):
         try:
@@ -284,9 +343,11 @@ class Flags:
                 return parse_duration(val)
             return val
         except ValueError as e:
-            if self.style == "pflag":
-                raise FlagError('invalid argument "%s" for "--%s" flag: %s' % (val, name, e))
-            raise FlagError('invalid value "%s" for flag -%s: %s' % (val, name, e))
+            if self.style == "goflag":
+                raise FlagError('invalid value "%s" for flag -%s: %s' % (val, name, e))
+            if self.old_pflag and self.style != "kubelet":
+                raise FlagError('invalid argument "%s" for --%s: %s' % (val, name, e))
+            raise FlagError('invalid argument "%s" for "--%s" flag: %s' % (val, name, e))
 
     def _set(self, name, val):
         kind = self.defs[name][0]
@@ -306,30 +367,64 @@ class Flags:
         else:
             self.values[name] = self._conv(name, kind, val)
         self.changed.add(name)
+        if name in self.deprecated:
+            sys.stderr.write("Flag --%s has been deprecated, %s\n" % (name, self.deprecated[name]))
+            sys.stderr.flush()
+
+    def _flag_lines(self):
+        out = []
+        for n in sorted(self.defs):
+            if n in self.off or n in self.deprecated:
+                continue
+            kind = self.defs[n][0]
+            sh = [s for s, v in self.short.items() if v == n]
+            lead = ("  -%s, --%s" % (sh[0], n)) if sh else ("      --%s" % n)
+            out.append(("%s %s" % (lead, self.ptypes.get(n, kind) if kind not in (
+                "bool", "version") else "")).rstrip())
+        return "\n".join(out) + "\n"
 
     def usage(self, out=None):
         out = out or sys.stderr
-        if self.style == "pflag":
-            out.write("Usage:\n  %s [flags]\n\nFlags:\n" % self.prog)
-            for n in sorted(self.defs):
-                kind, default, h = self.defs[n]
-                sh = [s for s, v in self.short.items() if v == n]
-                lead = ("  -%s, --%s" % (sh[0], n)) if sh else ("      --%s" % n)
-                out.write("%s %s\n" % (lead, kind if kind not in ("bool", "version") else ""))
-        else:
+        if self.style == "goflag":
             out.write("Usage: %s [OPTION]...\n" % self.prog)
             for n in sorted(self.defs):
                 kind, default, h = self.defs[n]
                 out.write("  -%s%s\n    \t%s\n" % (n, "" if kind == "bool" else " " + kind, h))
+        elif self.style == "pflag":
+            out.write("Usage of %s:\n%s" % (sys.argv[0] if sys.argv else self.prog,
+                                             self._flag_lines()))
+        else:
+            out.write("Usage:\n  %s [flags]\n\nFlags:\n%s" % (self.prog, self._flag_lines()))
+
+    def help(self):
+        """-h/--help: pflag's CommandLine prints the usage and exits 2 (no
+        ErrHelp special case before 2018); cobra prints the help on stdout."""
+        if self.style in ("pflag", "goflag"):
+            self.usage()
+            sys.exit(2 if self.style == "pflag" else 0)
+        self.usage(sys.stdout)
+        sys.exit(0)
 
     def fail(self, msg):
         if self.style == "pflag":
-            sys.stderr.write("Error: %s\nUsage:\n  %s [flags]\n\nRun '%s --help' for "
-                             "the flags.\n" % (msg, self.prog, self.prog))
-            sys.exit(1)
-        sys.stderr.write("%s\n" % msg)
+            sys.stderr.write("%s\n" % msg)
+            self.usage()
+            sys.exit(2)
+        if self.style == "kubelet":
+            self.usage()
+            sys.stderr.flush()
+            _log("F", msg, depth=1, where="server.go:145")
+            os._exit(255)
+        if self.style == "goflag":
+            sys.stderr.write("%s\n" % msg)
+            self.usage()
+            sys.exit(2)
+        sys.stderr.write("Error: %s\n" % msg)
         self.usage()
-        sys.exit(2)
+        sys.stderr.write("\n")
+        if self.main_error:
+            sys.stderr.write(self.main_error % msg + "\n")
+        sys.exit(1)
 
     def parse(self, argv, interspersed=True):
         try:
@@ -354,27 +449,29 @@ class Flags:
                 continue
             if self.style == "goflag" or a.startswith("--"):
                 body = a[2:] if a.startswith("--") else a[1:]
-                if self.style == "goflag" and (body.startswith("-") or body.startswith("=")):
+                if (self.style == "goflag" and (body.startswith("-") or body.startswith("="))) \
+                        or (self.style != "goflag" and (not body or body[0] in "-=")):
                     raise FlagError("bad flag syntax: %s" % a)
-                name, eq, val = body.partition("=")
-                name = self._norm(name)
-                if name in ("help", "h") and name not in self.defs:
-                    if self.style == "pflag":
-                        self.usage(sys.stdout)
-                        sys.exit(0)
-                    self.usage()
-                    sys.exit(0)
-                if name not in self.defs:
-                    if self.style == "pflag":
-                        raise FlagError("unknown flag: --%s" % name)
-                    raise FlagError("flag provided but not defined: -%s" % name)
+                raw, eq, val = body.partition("=")
+                name = self._norm(raw)
+                if name in ("help", "h") and not self.known(name):
+                    if self.style == "goflag" or name == "help":
+                        self.help()
+                if not self.known(name):
+                    if self.style != "goflag":
+                        raise FlagError("unknown flag: --%s" % raw)
+                    raise FlagError("flag provided but not defined: -%s" % raw)
                 kind = self.defs[name][0]
+                if name == "help" and self.help_flag:
+                    if not eq or _GO_BOOL.get(val):
+                        self.help()
+                    continue
                 if kind in ("bool", "version"):
                     self._set(name, val if eq else "true")
                     continue
                 if not eq:
                     if i >= len(argv):
-                        if self.style == "pflag":
+                        if self.style != "goflag":
                             raise FlagError("flag needs an argument: %s" % a)
                         raise FlagError("flag needs an argument: -%s" % name)
                     val = argv[i]
@@ -383,33 +480,36 @@ class Flags:
                 continue
             # pflag shorthand(s)
             body = a[1:]
-            c = body[0]
-            if c == "h" and "h" not in self.short:
-                self.usage(sys.stdout)
-                sys.exit(0)
-            if c not in self.short:
-                raise FlagError("unknown shorthand flag: '%s' in %s" % (c, a))
-            name = self.short[c]
-            kind = self.defs[name][0]
-            rest = body[1:]
-            if kind == "bool":
+            while body:
+                c = body[0]
+                if c not in self.short:
+                    if c == "h":
+                        self.help()
+                    raise FlagError("unknown shorthand flag: '%s' in -%s" % (c, body))
+                name = self.short[c]
+                if name == "help":
+                    self.help()
+                kind = self.defs[name][0]
+                rest = body[1:]
+                if kind in ("bool", "version"):
+                    if rest.startswith("="):
+                        self._set(name, rest[1:])
+                        rest = ""
+                    else:
+                        self._set(name, "true")
+                    body = rest
+                    continue
                 if rest.startswith("="):
-                    self._set(name, rest[1:])
+                    val = rest[1:]
+                elif rest:
+                    val = rest
                 else:
-                    self._set(name, "true")
-                    if rest:
-                        argv.insert(i, "-" + rest)
-                continue
-            if rest.startswith("="):
-                val = rest[1:]
-            elif rest:
-                val = rest
-            else:
-                if i >= len(argv):
-                    raise FlagError("flag needs an argument: '%s' in -%s" % (c, c))
-                val = argv[i]
-                i += 1
-            self._set(name, val)
+                    if i >= len(argv):
+                        raise FlagError("flag needs an argument: '%s' in -%s" % (c, c))
+                    val = argv[i]
+                    i += 1
+                self._set(name, val)
+                body = ""
 
     def env_defaults(self, prefix):
         """flanneld's flagutil.SetFlagsFromEnv: PREFIX_SOME_FLAG for unset flags."""
@@ -422,6 +522,75 @@ class Flags:
                     self._set(n, v)
                 except FlagError as e:
                     self.fail(str(e))
+
+
+# pflag value types -> our kinds (everything else parses as a string)
+_PFLAG_KINDS = {"bool": "bool", "int": "int", "int32": "int", "int64": "int", "uint": "int",
+                "uint32": "int", "uint64": "int", "Level": "int", "float32": "float",
+                "float64": "float", "duration": "duration", "stringSlice": "strings",
+                "stringArray": "list", "version": "version"}
+
+
+def pflag_kind(ptype):
+    return _PFLAG_KINDS.get(ptype, "string")
+
+
+class FlagTable:
+    """The flag set of one real Kubernetes program in each minor it knows.
+
+    Text: sections "@1.N SOURCE".  The first is complete, one flag a line:
+    "name pflag-type [-s] [>=1.N.P] [!deprecation message]" (-s: its
+    shorthand; >=1.N.P: only from that patch release on).  A later section
+    "@1.M < 1.N SOURCE" is 1.N's set changed by "+name ..." lines (added or
+    replaced) and "-name" lines (gone).  A line "!key message" names a
+    deprecation message that flags then give as "!=key".  "#" starts a
+    comment line.  Minors without a section use the nearest one."""
+
+    def __init__(self, text):
+        self.sets = {}
+        msgs = {}
+        cur = None
+        for line in text.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("!"):
+                key, _, msg = line[1:].partition(" ")
+                msgs[key] = msg.strip()
+                continue
+            if line.startswith("@"):
+                m = re.match(r"@1\.(\d+)(?:\s*<\s*1\.(\d+))?", line)
+                minor = int(m.group(1))
+                cur = dict(self.sets[int(m.group(2))]) if m.group(2) else {}
+                self.sets[minor] = cur
+                continue
+            op = ""
+            if line[0] in "+-":
+                op, line = line[0], line[1:]
+            head, _, dep = line.partition(" !")
+            parts = head.split()
+            if op == "-":
+                if parts[0] not in cur:
+                    raise ValueError("FlagTable: -%s is not in the set" % parts[0])
+                del cur[parts[0]]
+                continue
+            short, since = None, 0
+            for tok in parts[2:]:
+                if tok.startswith(">="):
+                    since = int(tok.rsplit(".", 1)[1])
+                elif tok.startswith("-"):
+                    short = tok[1:]
+            dep = dep.strip()
+            if dep.startswith("="):
+                dep = msgs[dep[1:]]
+            cur[parts[0]] = (parts[1], short, dep or None, since)
+
+    def for_minor(self, minor, patch=None):
+        """{name: (pflag type, shorthand, deprecation)} of 1.MINOR.PATCH"""
+        patch = PATCH if patch is None else patch
+        near = minor if minor in self.sets else min(self.sets, key=lambda m: (abs(m - minor), -m))
+        return {n: v[:3] for n, v in self.sets[near].items()
+                if near != minor or patch >= v[3]}
 
 
 def add_glog_flags(f):
@@ -438,8 +607,27 @@ def add_glog_flags(f):
     return f
 
 
+def cli_style(prog, minor=None):
+    """How the real PROG of that minor parses its command line (Flags' styles):
+    kube-proxy is a cobra command from 1.7, the scheduler from 1.9, the
+    apiserver and controller-manager from 1.10; the kubelet parses its own
+    flag set from 1.10; the others use pflag.CommandLine."""
+    minor = MINOR if minor is None else minor
+    if prog == "kube-proxy":
+        return "cobra"
+    if prog == "kube-scheduler":
+        return "cobra" if minor >= 9 else "pflag"
+    if prog == "kubelet":
+        return "kubelet" if minor >= 10 else "pflag"
+    return "cobra" if minor >= 10 else "pflag"
+
+
 def kube_flags(prog):
-    return add_glog_flags(Flags(prog, "pflag"))
+    f = Flags(prog, cli_style(prog))
+    if f.style == "cobra":
+        f.main_error = "error: %s"
+        f.normalize = False
+    return add_glog_flags(f)
 
 
 def handle_kube_version(f):
