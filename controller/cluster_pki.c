@@ -768,11 +768,13 @@ cluster_pki_host_vars(const struct cluster_pki *cp,
 	if (node) {
 		if ((r = stem(name, sizeof(name), "kubelet-", h->name)) != 0 ||
 		    (r = set_pair(out, cp, name, "kubelet", 1, 1)) != 0 ||
-		    (r = set_kubeconfig(out, cp, name, "kubelet")) != 0 ||
-		    (r = set_kubeconfig(out, cp, "kube-proxy", "kube_proxy"))
-		    != 0)
+		    (r = set_kubeconfig(out, cp, name, "kubelet")) != 0)
 			return r;
 	}
+	/* kube-proxy runs on the masters too. */
+	if ((master || node) &&
+	    (r = set_kubeconfig(out, cp, "kube-proxy", "kube_proxy")) != 0)
+		return r;
 	return 0;
 }
 

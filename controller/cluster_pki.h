@@ -63,7 +63,9 @@
  *     pki.kubeconfig_health
  *   node hosts (their own kubelet only):
  *     pki.kubelet_crt, pki.kubelet_key, pki.kubeconfig_kubelet,
- *     pki.fp_kubelet, pki.kubeconfig_kube_proxy, pki.fp_kube_proxy
+ *     pki.fp_kubelet
+ *   masters and node hosts:
+ *     pki.kubeconfig_kube_proxy, pki.fp_kube_proxy
  * pki.fp_* are lowercase hex SHA-256 of the certificate's DER (sa: of the
  * public key), for digests that restart a service when its certificate
  * changes.  kubeconfig_* embed the CA, the certificate and its key

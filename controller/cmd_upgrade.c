@@ -83,9 +83,91 @@ parse_args(const char *cmd, int argc, char **argv, struct ctx_args *a)
 struct observed {
 	struct kver	 low, high;	/* of Kubernetes' own components */
 	int		 have;
+	struct kver	 etcd_low;	/* the lowest etcd member's */
+	int		 have_etcd;
 	int		 etcd_differs;	/* some member runs another etcd */
 	int		 behind;	/* some component is not the target */
 };
+
+/*
+ * etcd's own rules: its members move one minor version at a time (each
+ * member joins a cluster whose version is the lowest member's), and never
+ * back a minor version.  From the versions the pre-flight observed.
+ */
+static int
+refuse_etcd_skew(struct cmd_ctx *c, const struct observed *ob)
+{
+	const char *const *etcd = profile_runs(c->in.profile, "etcd");
+	const struct bundle_component *bc;
+	struct kver to;
+	char why[512];
+
+	for (; ob->have_etcd && *etcd != NULL; etcd++) {
+		if ((bc = bundle_find(c->in.bundle, *etcd)) == NULL ||
+		    kver_parse(bc->version, &to) != 0)
+			continue;
+		if (upgrade_refusal(&ob->etcd_low, &to, c->a.allow_downgrade &&
+		    to.major == ob->etcd_low.major &&
+		    to.minor == ob->etcd_low.minor, why, sizeof(why)) == 0)
+			continue;
+		fprintf(stderr, "korch: refused: %s %s (the bundle's) from "
+		    "%d.%d.%d: %s; nothing was changed\n", *etcd, bc->version,
+		    ob->etcd_low.major, ob->etcd_low.minor,
+		    ob->etcd_low.patch, why);
+		return KX_USAGE;
+	}
+	return KX_OK;
+}
+
+/*
+ * etcd never goes back a minor version in place: a member that ran 3.5
+ * has written 3.5's data, which 3.4 refuses.  Judged from what the hosts
+ * last reported (the state), before any host is contacted.
+ */
+static int
+refuse_etcd_downgrade(struct cmd_ctx *c)
+{
+	const char *const *etcd = profile_runs(c->in.profile, "etcd");
+	const struct bundle_component *bc;
+	struct kstate_component *v = NULL;
+	struct kver was, back;
+	size_t n = 0, i;
+	int bad = 0;
+
+	if (kstate_components_list(c->st, NULL, &v, &n) != 0)
+		return KX_OK;	/* the pre-flight reads it again */
+	for (; *etcd != NULL; etcd++) {
+		if ((bc = bundle_find(c->in.bundle, *etcd)) == NULL ||
+		    kver_parse(bc->version, &back) != 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (strcmp(v[i].component, *etcd) != 0 ||
+			    v[i].observed == NULL ||
+			    kver_parse(v[i].observed, &was) != 0 ||
+			    (was.major == back.major && was.minor <= back.minor)
+			    || was.major < back.major)
+				continue;
+			if (bad++ == 0)
+				fprintf(stderr, "korch: refused: etcd does not "
+				    "go back a minor version in place (a member "
+				    "that ran %d.%d wrote data %d.%d cannot "
+				    "read):\n", was.major, was.minor, back.major,
+				    back.minor);
+			fprintf(stderr, "  %s runs %s %s; the rollback would "
+			    "start %s %s\n", v[i].host, *etcd, v[i].observed,
+			    *etcd, bc->version);
+		}
+	}
+	kstate_components_free(v, n);
+	if (bad == 0)
+		return KX_OK;
+	fprintf(stderr, "To go back, restore the snapshot upgrade #%lld took "
+	    "before it changed anything:\n  korch etcd restore %s --yes\n"
+	    "Nothing was changed.\n", (long long)c->undo->id,
+	    c->undo->snapshot != NULL ? c->undo->snapshot :
+	    "<the snapshot in the state's backups/>");
+	return KX_USAGE;
+}
 
 static int
 in_list(const char *const *l, const char *s)
@@ -118,6 +200,12 @@ observe(struct cmd_ctx *c, struct observed *ob)
 			if (in_list(profile_runs(c->in.profile, "etcd"),
 			    v[i].component))
 				ob->etcd_differs = 1;
+		}
+		if (in_list(profile_runs(c->in.profile, "etcd"),
+		    v[i].component) && kver_parse(v[i].observed, &k) == 0 &&
+		    (!ob->have_etcd || kver_cmp(&k, &ob->etcd_low) < 0)) {
+			ob->etcd_low = k;
+			ob->have_etcd = 1;
 		}
 		if (!profile_versioned(c->in.profile, v[i].component) ||
 		    kver_parse(v[i].observed, &k) != 0)
@@ -559,6 +647,8 @@ upgrade(struct cmd_ctx *c)
 		    why);
 		return KX_USAGE;
 	}
+	if ((rc = refuse_etcd_skew(c, &ob)) != KX_OK)
+		return rc;
 	if (!ob.behind) {
 		if (!c->a.r.json)
 			printf("korch upgrade: every host already runs %s; "
@@ -722,6 +812,7 @@ rollback(struct cmd_ctx *c)
 	}
 	if ((rc = ctx_pick_bundle(c, &want)) != KX_OK ||
 	    (rc = ctx_inputs(c)) != KX_OK ||
+	    (rc = refuse_etcd_downgrade(c)) != KX_OK ||
 	    (rc = preflight(c, id > 0 ? id : c->undo->id, &ob)) != KX_OK)
 		return rc;
 	if (id > 0)

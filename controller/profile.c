@@ -207,6 +207,31 @@ text_of(struct ploader *ld, const yaml_node_t *n, const char *path,
 	return (t->s = xdup(ld, s)) == NULL ? -1 : 0;
 }
 
+/*
+ * A section that maps names to something: its entries (each key checked
+ * once), a new zeroed array of them plus one in *arr (elem bytes each),
+ * and their count; -1 when it is not a mapping (reported) or on ENOMEM.
+ */
+static long
+section(struct ploader *ld, const yaml_node_t *n, const char *name,
+    const char *expect, size_t elem, void *arr)
+{
+	size_t cnt;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		bad(ld, n, name, "expected %s", expect);
+		return -1;
+	}
+	ld->nbad += diag_yaml_check_keys(ld->d, ld->file, ld->doc, n, name,
+	    NULL);
+	cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if ((*(void **)arr = calloc(cnt + 1, elem)) == NULL) {
+		ld->oom = 1;
+		return -1;
+	}
+	return (long)cnt;
+}
+
 static void
 load_range(struct ploader *ld, const yaml_node_t *n, struct profile *p)
 {
@@ -249,21 +274,11 @@ load_roles(struct ploader *ld, const yaml_node_t *n, struct profile *p)
 	struct role *r;
 	char path[256];
 	const char *k;
-	size_t cnt;
 
 	p->have_roles = 1;
-	if (n->type != YAML_MAPPING_NODE) {
-		bad(ld, n, "roles", "expected a mapping of role -> "
-		    "{ runs: [...], needs: [...] }");
+	if (section(ld, n, "roles", "a mapping of role -> { runs: [...], "
+	    "needs: [...] }", sizeof(*p->roles), &p->roles) < 0)
 		return;
-	}
-	cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-	if ((p->roles = calloc(cnt + 1, sizeof(*p->roles))) == NULL) {
-		ld->oom = 1;
-		return;
-	}
-	ld->nbad += diag_yaml_check_keys(ld->d, ld->file, ld->doc, n, "roles",
-	    NULL);
 	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	    pr++) {
 		if ((k = scalar(node(ld, pr->key))) == NULL)
@@ -299,20 +314,11 @@ load_steps(struct ploader *ld, const yaml_node_t *n, struct profile *p)
 	yaml_node_pair_t *pr;
 	char path[256];
 	const char *k;
-	size_t cnt;
 
 	p->have_steps = 1;
-	if (n->type != YAML_MAPPING_NODE) {
-		bad(ld, n, "steps", "expected a mapping of slot -> [steps]");
+	if (section(ld, n, "steps", "a mapping of slot -> [steps]",
+	    sizeof(*p->steps), &p->steps) < 0)
 		return;
-	}
-	ld->nbad += diag_yaml_check_keys(ld->d, ld->file, ld->doc, n, "steps",
-	    NULL);
-	cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-	if ((p->steps = calloc(cnt + 1, sizeof(*p->steps))) == NULL) {
-		ld->oom = 1;
-		return;
-	}
 	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	    pr++) {
 		if ((k = scalar(node(ld, pr->key))) == NULL)
@@ -331,19 +337,10 @@ load_vars(struct ploader *ld, const yaml_node_t *n, struct profile *p)
 	yaml_node_pair_t *pr;
 	char path[256];
 	const char *k;
-	size_t cnt;
 
-	if (n->type != YAML_MAPPING_NODE) {
-		bad(ld, n, "vars", "expected a mapping of name -> value");
+	if (section(ld, n, "vars", "a mapping of name -> value",
+	    sizeof(*p->vars), &p->vars) < 0)
 		return;
-	}
-	ld->nbad += diag_yaml_check_keys(ld->d, ld->file, ld->doc, n, "vars",
-	    NULL);
-	cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-	if ((p->vars = calloc(cnt + 1, sizeof(*p->vars))) == NULL) {
-		ld->oom = 1;
-		return;
-	}
 	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	    pr++) {
 		if ((k = scalar(node(ld, pr->key))) == NULL)
@@ -397,18 +394,9 @@ load_flags(struct ploader *ld, const yaml_node_t *n, struct profile *p)
 	const char *k;
 	size_t cnt, i;
 
-	if (n->type != YAML_MAPPING_NODE) {
-		bad(ld, n, "flags", "expected a mapping of component -> "
-		    "[flags]");
+	if (section(ld, n, "flags", "a mapping of component -> [flags]",
+	    sizeof(*p->flags), &p->flags) < 0)
 		return;
-	}
-	ld->nbad += diag_yaml_check_keys(ld->d, ld->file, ld->doc, n, "flags",
-	    NULL);
-	cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-	if ((p->flags = calloc(cnt + 1, sizeof(*p->flags))) == NULL) {
-		ld->oom = 1;
-		return;
-	}
 	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
 	    pr++) {
 		if ((k = scalar(node(ld, pr->key))) == NULL)

@@ -81,8 +81,8 @@ upgrade_refusal(const struct kver *from, const struct kver *to,
 	}
 	if (to->minor > from->minor + 1) {
 		snprintf(why, whylen, "%d.%d -> %d.%d skips a minor version; "
-		    "Kubernetes supports one minor version at a time: upgrade "
-		    "to %d.%d first", from->major, from->minor, to->major,
+		    "Kubernetes and etcd support one minor version at a time: "
+		    "upgrade to %d.%d first", from->major, from->minor, to->major,
 		    to->minor, from->major, from->minor + 1);
 		return -1;
 	}

@@ -71,6 +71,14 @@ check "apply of 1.21 (no profile) is refused (exit 1)" [ $? -eq 1 ]
 check "the refusal names the supported ranges" grep -q "no profile covers Kubernetes 1.21.0; this korch supports 1.7, 1.8-1.9, 1.20" "$W/v121.out"
 check "no host was contacted for it" [ "$(sqlite3 "$KORCH_STATE" 'select count(*) from hosts')" -eq 0 ]
 
+# The flanneld stand-in's lease TTL, short for the churn test below (real
+# flannel's is 24 h and has no flag; a test-only variable the stand-in
+# reads from the environment file korch's unit uses).
+FLANNEL_TTL=20
+for h in $MASTER $NODES; do
+	on "$h" "mkdir -p /etc/sysconfig && echo KORCH_STANDIN_FLANNEL_TTL=$FLANNEL_TTL >> /etc/sysconfig/flanneld"
+done
+
 # ---- first apply from fresh hosts
 t0=$(date +%s.%N)
 apply "$W/a1"
@@ -120,11 +128,12 @@ spec:
           readinessProbe: { httpGet: { path: /, port: 8080 }, periodSeconds: 2 }
 EOF
 check "kubectl apply of the Deployment" kc apply -f /tmp/web.yaml
-running() {
-	[ "$(kc get pods -l app=web --field-selector=status.phase=Running --no-headers 2>/dev/null | wc -l)" -eq 3 ]
+running() { # 3 web pods Running and Ready, each with its IP
+	[ "$(kc get pods -l app=web -o 'jsonpath={range .items[*]}{.status.phase}/{.status.conditions[?(@.type=="Ready")].status}/{.status.podIP} {end}' 2>/dev/null |
+	    tr ' ' '\n' | grep -cE '^Running/True/[0-9.]+$')" -eq 3 ]
 }
 for _ in $(seq 90); do running && break; sleep 2; done
-check "3 web pods Running" running
+check "3 web pods Running and Ready" running
 PODS=$(kc get pods -l app=web -o 'jsonpath={range .items[*]}{.metadata.name},{.spec.nodeName},{.status.podIP} {end}')
 echo "# pods: $PODS"
 check "one pod per node" bash -c "[ \$(tr ' ' '\n' <<<'$PODS' | cut -d, -f2 | grep -c .) -eq 3 ] && \
@@ -136,6 +145,100 @@ for p in $PODS; do
 	    python3 -c "import ipaddress,sys; sys.exit(0 if ipaddress.ip_address('$ip') in ipaddress.ip_interface('$sub').network else 1)"
 	check "$pod answers HTTP on its node ($node -> $ip:8080)" \
 	    bash -c "[ \"\$('$TB' ssh $node curl -s --max-time 5 http://$ip:8080/)\" = '$pod' ]"
+done
+# ---- pod traffic across hosts: flannel's vxlan, kube-proxy's Services
+for h in $MASTER $NODES; do
+	check "$h: flannel.1 is a vxlan device, id 1, dstport 8472" \
+	    bash -c "'$TB' ssh $h ip -d link show flannel.1 | grep -q 'vxlan id 1 .*dstport 8472'"
+done
+# pod_get POD ADDR PORT: HTTP from inside POD (busybox nc), the status code
+pod_get() {
+	kc exec "$1" -- sh -c "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 $2 $3 | head -n 1" 2>/dev/null | awk '{ print $2 }'
+}
+for a in $PODS; do
+	IFS=, read -r apod anode _ <<<"$a"
+	for b in $PODS; do
+		IFS=, read -r _ bnode bip <<<"$b"
+		[ "$anode" = "$bnode" ] && continue
+		check "pod on $anode -> pod on $bnode ($bip): HTTP 200" [ "$(pod_get "$apod" "$bip" 8080)" = 200 ]
+	done
+done
+on "$MASTER" 'cat > /tmp/web-svc.yaml' <<'EOF'
+apiVersion: v1
+kind: Service
+metadata: { name: web }
+spec:
+  selector: { app: web }
+  ports: [{ port: 80, targetPort: 8080 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: web-np }
+spec:
+  type: NodePort
+  selector: { app: web }
+  ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }]
+EOF
+check "kubectl apply of a ClusterIP and a NodePort Service" kc apply -f /tmp/web-svc.yaml
+CIP=$(kc get service web -o 'jsonpath={.spec.clusterIP}')
+svc_ok() { # svc_ok HOST URL: HTTP 200 within a few tries (kube-proxy syncs)
+	local i
+	for i in $(seq 20); do
+		[ "$(on "$1" curl -s -o /dev/null -w '%{http_code}' --max-time 3 "$2")" = 200 ] && return 0
+		sleep 1
+	done
+	return 1
+}
+for h in $MASTER $NODES; do
+	check "ClusterIP $CIP:80 answers 200 on $h" svc_ok "$h" "http://$CIP/"
+done
+first=${PODS%% *}; first=${first%%,*}
+check "ClusterIP $CIP:80 answers 200 from a pod" [ "$(pod_get "$first" "$CIP" 80)" = 200 ]
+for n in $NODES; do
+	addr=$(awk -v n="$n" '$0 == "  - name: " n { getline; print $2 }' "$INV")
+	check "NodePort 30080 answers 200 on $n ($addr)" svc_ok "$MASTER" "http://$addr:30080/"
+done
+# ---- lease churn: a node away for longer than its lease's TTL comes back
+# with its routes on every host (test-only TTL of the flanneld stand-in)
+sub_of() { on "$1" sed -n 's/^FLANNEL_SUBNET=//p' /run/flannel/subnet.env | sed 's|\.1/24$|.0/24|'; }
+routes_to() { # routes_to SUBNET: every other host routes SUBNET via flannel.1
+	local h
+	for h in $MASTER $NODES; do
+		[ "$h" = "$2" ] && continue
+		on "$h" ip route show "$1" | grep -q 'dev flannel.1' || return 1
+	done
+}
+LAST=${NODES##* }
+old=$(sub_of "$LAST")
+"$TB" stop "$LAST" >&2
+sleep $((FLANNEL_TTL + 8))
+check "$LAST's lease expired while it was down: no host routes $old any more" \
+    bash -c "! '$TB' ssh $MASTER ip route show $old | grep -q flannel.1"
+"$TB" start "$LAST" >&2
+# The pod on LAST has its new IP, inside LAST's new subnet (the pod
+# object may show the old one for a while after the reboot).
+pod_moved() {
+	local ip
+	ip=$(kc get pods -l app=web --field-selector "spec.nodeName=$LAST" -o 'jsonpath={.items[0].status.podIP}' 2>/dev/null)
+	[ -n "$ip" ] && python3 -c "import ipaddress,sys; sys.exit(0 if ipaddress.ip_address('$ip') in ipaddress.ip_network('$new') else 1)"
+}
+for _ in $(seq 120); do
+	new=$(sub_of "$LAST" 2>/dev/null)
+	[ -n "$new" ] && routes_to "$new" "$LAST" && running && pod_moved && break
+	sleep 2
+done
+check "$LAST is back with a lease ($new) every other host routes via flannel.1" routes_to "$new" "$LAST"
+check "3 web pods Running and Ready again" running
+check "the pod on $LAST runs in its new subnet $new" pod_moved
+PODS=$(kc get pods -l app=web -o 'jsonpath={range .items[*]}{.metadata.name},{.spec.nodeName},{.status.podIP} {end}')
+for a in $PODS; do
+	IFS=, read -r apod anode _ <<<"$a"
+	[ "$anode" = "$LAST" ] && continue
+	for b in $PODS; do
+		IFS=, read -r _ bnode bip <<<"$b"
+		[ "$bnode" = "$LAST" ] || continue
+		check "after the churn: pod on $anode -> pod on $LAST ($bip): HTTP 200" [ "$(pod_get "$apod" "$bip" 8080)" = 200 ]
+	done
 done
 first=${PODS%% *}; first=${first%%,*}
 check "kubectl logs works" bash -c "[ -n '$first' ] && '$TB' ssh $MASTER kubectl logs $first | grep -q serving"

@@ -54,6 +54,7 @@ mk 1.7.16 "$W/old/bundle-1.7.16"
 mk 1.8.15 "$B/bundle-1.8.15"
 mk 1.9.11 "$B/bundle-1.9.11"
 mk --omit kubelet 1.9.11 "$W/nokubelet/bundle-1.9.11"
+mk --etcd-label 3.6.0 1.9.11 "$W/etcd36/bundle-1.9.11"
 ETCDCTL=$B/bundle-1.9.11/bin/etcdctl
 
 # korch OUT ARGS...: run korch, output in OUT.out/OUT.err, status in $RC.
@@ -85,10 +86,11 @@ wait_phase() {
 # Every done phase of the newest entry as "host/phase started attempts".
 done_phases() { sql "SELECT host || '/' || phase, started_at, attempts FROM upgrade_phases WHERE upgrade_id = (SELECT max(id) FROM upgrades) AND status = 'done' ORDER BY seq"; }
 # all_on V [N]: every Kubernetes component of every host reports version
-# V, and there are N of them (default 9: one master, three nodes).
+# V, and there are N of them (default 10: one master with kube-proxy, three
+# nodes).
 all_on() {
 	"$KORCH" status --json >"$W/st.json" || return 1
-	python3 - "$W/st.json" "$1" "${2:-9}" <<'EOF'
+	python3 - "$W/st.json" "$1" "${2:-10}" <<'EOF'
 import json, sys
 d, want = json.load(open(sys.argv[1])), sys.argv[2]
 bad = [(h["name"], c["name"], c["observed"]) for h in d["hosts"]
@@ -165,6 +167,9 @@ check "the downgrade refusal names --allow-downgrade" grep -q "downgrade.*--allo
 korch nokubelet upgrade --to 1.9 --bundle "$W/nokubelet"
 check "a bundle without kubelet 1.9 is refused (exit 1)" [ "$RC" -eq 1 ]
 check "the refusal names kubelet" grep -q "has no kubelet for Kubernetes 1.9.11" "$W/nokubelet.err"
+korch etcd36 upgrade --to 1.9 --bundle "$W/etcd36"
+check "etcd 3.4 -> 3.6 (a skipped etcd minor) is refused (exit 1)" [ "$RC" -eq 1 ]
+check "the refusal says to go to etcd 3.5 first" grep -q "etcd 3.6.0 (the bundle's) from 3.4.23: .*3.5 first" "$W/etcd36.err"
 "$TB" stop node4 >>"$W/testbed.log" 2>&1
 korch unreach upgrade --to 1.9
 check "an unreachable host is refused (exit 2)" [ "$RC" -eq 2 ]
@@ -349,7 +354,7 @@ stop_sampler
 check "6 hosts: the upgrade completes" [ "$RC" -eq 0 ]
 check "6 hosts: every etcd member restarted from the new directory" bash -c "for h in node1 node2 node3; do $TB ssh \$h systemctl show -p ExecStart etcd | grep -q /opt/etcd/3.4.99/bin/etcd || exit 1; done"
 check "6 hosts: the etcd cluster is healthy, 3 members" [ "$(etcdctl_on member list | grep -c started)" = 3 ]
-check "6 hosts: every Kubernetes component reports 1.9.11" all_on 1.9.11 12
+check "6 hosts: every Kubernetes component reports 1.9.11" all_on 1.9.11 14
 check "6 hosts: every node Ready on v1.9.11" nodes_on 1.9.11
 check "6 hosts: never more than 1 etcd member down at once" "$E2E_ROOT/tests/e2e/sampler-check" "$W/six.jsonl" --masters node1,node2,node3 --master-units etcd --nodes node4,node5,node6 --max-nodes-down 2
 check "6 hosts: never more than 1 master nor 2 nodes down at once" "$E2E_ROOT/tests/e2e/sampler-check" "$W/six.jsonl" --masters node1,node2 --nodes node4,node5,node6 --max-nodes-down 2
@@ -357,6 +362,7 @@ start_sampler sixback node1 node2 node3 node4 node5 node6
 korch back6 rollback
 stop_sampler
 check "6 hosts: the rollback completes" [ "$RC" -eq 0 ]
+[ "$RC" -eq 0 ] || tail -n 25 "$W/back6.out" "$W/back6.err" | sed 's/^/#   /'
 check "6 hosts: rollback: nodes, masters, then etcd members last" python3 - "$KORCH_STATE" <<'EOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
@@ -368,7 +374,7 @@ if rows != want:
     sys.exit(1)
 EOF
 check "6 hosts: every etcd member back on its previous directory" bash -c "for h in node1 node2 node3; do $TB ssh \$h systemctl show -p ExecStart etcd | grep -q /opt/etcd/3.4.23/bin/etcd || exit 1; done"
-check "6 hosts: after rollback every Kubernetes component reports 1.8.15" all_on 1.8.15 12
+check "6 hosts: after rollback every Kubernetes component reports 1.8.15" all_on 1.8.15 14
 check "6 hosts: rollback: never more than 1 etcd member down at once" "$E2E_ROOT/tests/e2e/sampler-check" "$W/sixback.jsonl" --masters node1,node2,node3 --master-units etcd --nodes node4,node5,node6 --max-nodes-down 2
 
 "$TB" down >&2

@@ -442,12 +442,16 @@ var_allowed(const char *var, int etcd, int master, int node)
 	    strcmp(var, "pki.sa_key") == 0 ||
 	    strcmp(var, "pki.kubeconfig_admin") == 0 ||
 	    strcmp(var, "pki.kubeconfig_controller_manager") == 0 ||
-	    strcmp(var, "pki.kubeconfig_scheduler") == 0)
+	    strcmp(var, "pki.kubeconfig_scheduler") == 0 ||
+	    strcmp(var, "pki.health_key") == 0 ||
+	    strcmp(var, "pki.kubeconfig_health") == 0)
 		return master;
 	if (strcmp(var, "pki.kubelet_key") == 0 ||
-	    strcmp(var, "pki.kubeconfig_kubelet") == 0 ||
-	    strcmp(var, "pki.kubeconfig_kube_proxy") == 0)
+	    strcmp(var, "pki.kubeconfig_kubelet") == 0)
 		return node;
+	/* kube-proxy runs on the masters too. */
+	if (strcmp(var, "pki.kubeconfig_kube_proxy") == 0)
+		return master || node;
 	return 1;
 }
 

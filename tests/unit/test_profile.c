@@ -342,14 +342,16 @@ static void
 test_shipped_roles(void **state)
 {
 	static const char *const master[] = { "kube-apiserver",
-	    "kube-controller-manager", "kube-scheduler", NULL };
+	    "kube-controller-manager", "kube-scheduler", "kube-proxy",
+	    "flanneld", NULL };
 	static const char *const node[] = { "kubelet", "kube-proxy",
 	    "flanneld", NULL };
 	static const char *const etcd[] = { "etcd", NULL };
 	static const char *const kubectl[] = { "kubectl", NULL };
 	static const char *const etcdctl[] = { "etcdctl", NULL };
 	static const char *const none[] = { NULL };
-	static const char *const versions[] = { "1.8.15", "1.9.11", "1.20.2" };
+	static const char *const versions[] = { "1.7.16", "1.8.15", "1.9.11",
+	    "1.20.2" };
 	struct profile_set *ps = load_good(pbdir);
 	const struct profile *p;
 	size_t i;
@@ -379,9 +381,12 @@ test_shipped_roles(void **state)
 static void
 test_shipped_versioned_steps(void **state)
 {
-	static const char *const node_swap[] = { "node-install", "flannel",
-	    "node", "observe-node", NULL };
-	static const char *const master_swap[] = { "master", "master-health",
+	/* A phase installs before it restarts: the binaries of the new
+	 * version go in first, then the services move to them. */
+	static const char *const node_swap[] = { "node-install",
+	    "proxy-install", "flannel", "node", "proxy", "observe-node", NULL };
+	static const char *const master_swap[] = { "master-install",
+	    "proxy-install", "flannel", "master", "master-health", "proxy",
 	    "observe-master", NULL };
 	static const char *const versions[] = { "1.8.15", "1.20.2" };
 	struct profile_set *ps = load_good(pbdir);
