@@ -6,9 +6,10 @@
 #
 # The Kubernetes binaries are the real ones, built from Debian's source
 # package on first use (about 7 to 15 minutes on 2 cores, once per machine:
-# tests/kube/build caches them) ; etcd and docker are Debian's.  flanneld is
-# a stand-in (no flannel can be had here: tests/standins), so pods answer on
-# their own node; traffic across nodes is the next step.  The second apply
+# tests/kube/build caches them); etcd and docker are Debian's.  flanneld is
+# a stand-in (no flannel can be had here: tests/standins) that builds
+# flannel's vxlan data plane for real, so pods answer across nodes and
+# through a Service.  The second apply
 # shows that a converged cluster changes nothing; then a Deployment from the
 # bundle's busybox image runs one pod per node, and one answers HTTP.  Every
 # run starts from fresh hosts and a fresh state; the hosts stay up
@@ -88,10 +89,16 @@ spec:
 EOF
 $TB ssh node1 kubectl rollout status deployment/hello --timeout=180s
 $TB ssh node1 kubectl get pods -o wide
-pod=$($TB ssh node1 kubectl get pods -l app=hello -o 'jsonpath={.items[0].spec.nodeName} {.items[0].status.podIP}')
+pod=$($TB ssh node1 kubectl get pods -l app=hello -o 'jsonpath={.items[0].status.podIP}')
 echo
-echo "== curl http://${pod#* }:8080/ on ${pod% *}, the pod's node"
-$TB ssh "${pod% *}" curl -s --max-time 5 "http://${pod#* }:8080/"
+echo "== curl http://$pod:8080/ from the master (across hosts, through flannel's vxlan)"
+$TB ssh node1 curl -s --max-time 5 "http://$pod:8080/"
+$TB ssh node1 kubectl expose deployment hello --port 80 --target-port 8080 >/dev/null
+cip=$($TB ssh node1 kubectl get service hello -o 'jsonpath={.spec.clusterIP}')
+echo "== curl http://$cip/ (the Service's ClusterIP), three times from node2"
+for _ in 1 2 3; do
+	for _ in $(seq 20); do $TB ssh node2 curl -s --max-time 2 "http://$cip/" && break; sleep 1; done
+done
 echo
 echo "The hosts are still up: '$TB ssh node1 kubectl get pods -A', 'KORCH_STATE=$KORCH_STATE build/korch status'."
 echo "'$TB down' removes them."

@@ -4,16 +4,23 @@
 # booted test-bed hosts.  Usage: real.sh BUILD
 #
 # 4 hosts (one master with etcd, three nodes): converges from fresh hosts;
-# every node Ready on v1.20.2; componentstatuses Healthy; a 3-replica
-# busybox httpd Deployment from the bundle's image runs one pod per node,
-# each pod IP inside its node's flannel subnet, answering on its node;
-# kubectl logs and exec work; the kubelets' API refuses anonymous callers;
-# a second apply changes and restarts nothing; a version no profile covers
-# is refused before any host is contacted.  6 hosts: 3 etcd members and 2
-# masters converge, etcd reports 3 healthy members, both apiservers answer.
+# every node Ready on v1.20.2; componentstatuses Healthy; the bundle's
+# images loaded into docker and the kubelet's pause is the bundle's; a
+# 3-replica busybox httpd Deployment from the bundle's image runs one pod
+# per node, each pod IP inside its node's flannel subnet; flannel.1 is a
+# vxlan device on every host; from a pod on every node, HTTP to a pod on
+# every other node; a ClusterIP Service from every host and from a pod; a
+# NodePort on every node; a node down for longer than its flannel lease
+# comes back with its routes everywhere and its pod answers again; kubectl
+# logs and exec work; the kubelets' API refuses anonymous callers; the
+# health certificate cannot read secrets; a second apply changes and
+# restarts nothing; an apiserver that cannot start fails its gate with its
+# own error line; a version no profile covers is refused before any host is
+# contacted.  6 hosts: 3 etcd members and 2 masters converge, etcd reports
+# 3 healthy members, both apiservers answer.
 #
-# flanneld is still the stand-in (tests/standins): pods answer on their own
-# node; traffic across nodes is "Real Kubernetes, part 2".
+# flanneld is the stand-in (tests/standins) with flannel's real vxlan data
+# plane; everything else is the real program.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
