@@ -249,46 +249,56 @@ ctx_check_profile(struct cmd_ctx *c, const char *version)
 	return KX_USAGE;
 }
 
-/* What each role runs and needs from the bundle, as the profile says, at
- * the target version for the components that carry it. */
+/* What one role runs and needs, in the bundle, at the target version for
+ * the components that carry it: the number of problems, each said. */
+static int
+check_role(struct cmd_ctx *c, const char *role)
+{
+	const struct profile *p = c->in.profile;
+	const char *const *lists[2], *const *name;
+	const struct bundle_component *bc;
+	size_t k;
+	int bad = 0;
+
+	lists[0] = profile_runs(p, role);
+	lists[1] = profile_needs(p, role);
+	for (k = 0; k < 2; k++)
+		for (name = lists[k]; *name != NULL; name++) {
+			if ((bc = bundle_find(c->in.bundle, *name)) == NULL) {
+				fprintf(stderr, "korch: %s: the bundle has no "
+				    "%s for Kubernetes %s\n",
+				    c->in.bundle->manifest, *name, c->target);
+				bad++;
+			} else if (profile_versioned(p, *name) &&
+			    strcmp(bc->version, c->target) != 0) {
+				fprintf(stderr, "%s:%u: korch: %s is version "
+				    "%s, not %s like the bundle\n",
+				    c->in.bundle->manifest, bc->line, *name,
+				    bc->version, c->target);
+				bad++;
+			}
+		}
+	return bad;
+}
+
+/* Every role of the inventory, as the profile says (check_role). */
 static int
 ctx_check_bundle(struct cmd_ctx *c)
 {
-	const struct profile *p = c->in.profile;
-	const struct bundle_component *bc;
-	const char *const *lists[2], *const *name, *role;
-	size_t h, i, k, prev;
+	const struct inv_host *h;
+	size_t i, k, prev;
 	int bad = 0, seen;
 
-	for (h = 0; p != NULL && h < c->inv->nhosts; h++)
-	for (i = 0; i < c->inv->hosts[h].nroles; i++) {
-		role = c->inv->hosts[h].roles[i];
-		for (seen = 0, prev = 0; prev < h && !seen; prev++)
-			seen = inventory_host_has_role(&c->inv->hosts[prev],
-			    role);
-		if (seen)
-			continue;
-		lists[0] = profile_runs(p, role);
-		lists[1] = profile_needs(p, role);
-		for (k = 0; k < 2; k++)
-			for (name = lists[k]; *name != NULL; name++) {
-				bc = bundle_find(c->in.bundle, *name);
-				if (bc == NULL) {
-					fprintf(stderr, "korch: %s: the bundle "
-					    "has no %s for Kubernetes %s\n",
-					    c->in.bundle->manifest, *name,
-					    c->target);
-					bad++;
-				} else if (profile_versioned(p, *name) &&
-				    strcmp(bc->version, c->target) != 0) {
-					fprintf(stderr, "%s:%u: korch: %s is "
-					    "version %s, not %s like the "
-					    "bundle\n", c->in.bundle->manifest,
-					    bc->line, *name, bc->version,
-					    c->target);
-					bad++;
-				}
-			}
+	for (i = 0; c->in.profile != NULL && i < c->inv->nhosts; i++) {
+		h = &c->inv->hosts[i];
+		for (k = 0; k < h->nroles; k++) {
+			/* Once a role: its first host's. */
+			for (seen = 0, prev = 0; prev < i && !seen; prev++)
+				seen = inventory_host_has_role(
+				    &c->inv->hosts[prev], h->roles[k]);
+			if (!seen)
+				bad += check_role(c, h->roles[k]);
+		}
 	}
 	if (bad > 0) {
 		fprintf(stderr, "korch: the bundle for %s is incomplete; "
