@@ -63,6 +63,10 @@ unit() {
 	return $rc
 }
 
+# The suites boot hosts of their own and need them fresh: a bed left up
+# (make demo leaves its hosts running) would be reused by `testbed up`.
+tests/testbed/testbed down >/dev/null 2>&1 || true
+
 run_suite build build_plain
 run_suite build-san build_san
 run_suite unit unit
