@@ -24,10 +24,10 @@ PKGLIBS	  := $(shell pkg-config --libs $(PKG) 2>/dev/null)
 
 PROTO_SRC = $(wildcard proto/*.c)
 STATE_SRC = $(wildcard state/*.c)
-# The CLI (main.c, cmd_*.c) is linked into korch only; everything else in
-# controller/ is also linked into the unit tests.
-CLI_SRC	  = controller/main.c $(wildcard controller/cmd_*.c)
-CTL_SRC	  = $(filter-out $(CLI_SRC),$(wildcard controller/*.c))
+# controller/cli/ (main and the commands) is linked into korch only; the
+# rest of controller/ is also linked into the unit and integration tests.
+CLI_SRC	  = $(wildcard controller/cli/*.c)
+CTL_SRC	  = $(filter-out $(CLI_SRC),$(wildcard controller/*/*.c))
 AGENT_SRC = $(filter-out agent/main.c,$(wildcard agent/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))

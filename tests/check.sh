@@ -46,11 +46,11 @@ run_suite() {
 }
 
 build_plain() {
-	make -j"$JOBS" all && echo "ok - plain build (korch, static korch-agent)"
+	make -j"$JOBS" all it-bin && echo "ok - plain build (korch, static korch-agent)"
 }
 build_san() {
 	make -j"$JOBS" BUILD=$SAN SANITIZE=address,undefined \
-	    $SAN/korch $SAN/korch-agent-glibc unit-bin &&
+	    $SAN/korch $SAN/korch-agent-glibc unit-bin it-bin &&
 	    echo "ok - ASan+UBSan build"
 }
 unit() {
@@ -71,7 +71,7 @@ run_suite build build_plain
 run_suite build-san build_san
 run_suite unit unit
 run_suite fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
-run_suite integration tests/integration/run.sh "$SAN"
+run_suite integration tests/integration/run.sh "$SAN" build
 run_suite bundle tests/bundle/check-bundle
 run_suite testbed tests/testbed/testbed selftest
 run_suite e2e tests/e2e/run.sh build

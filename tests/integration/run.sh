@@ -1,60 +1,44 @@
 #!/usr/bin/env bash
-# tests/integration/run.sh BUILD_DIR
+# tests/integration/run.sh BUILD_DIR [BUILD_DIR...]
 #
-# Integration tests of the SSH transport (controller/ssh_session.c) against
-# a throwaway OpenSSH sshd on 127.0.0.1, started here with its own config,
+# Integration tests of the SSH transport (controller/ssh/) against a
+# throwaway OpenSSH sshd on 127.0.0.1, started here with its own config,
 # host keys, authorized_keys and $HOME in a temp dir.  Works as root and
 # unprivileged (then it logs in as the current user).
 #
-# Builds tests/integration/ssh_driver.c twice into BUILD_DIR/tests/
-# integration/: plain, and with -fsanitize=address,undefined (set
-# IT_SANITIZE=0 to skip that one).  Prints TAP lines and a final
+# Runs BUILD_DIR/tests/ssh_driver of every BUILD_DIR given (the Makefile
+# builds it from the controller's objects: `make it-bin`, or `make
+# integration` for plain and ASan+UBSan), then `korch apply` through the
+# sshd with the first BUILD_DIR's korch.  Prints TAP lines and a final
 # "N passed, M failed"; exits non-zero on any failure.
 #
-# Env: CC, IT_SANITIZE (default 1), SSH_DRIVER_ONLY (substring filter of
-# test groups: hostkey upload echo noise mismatch auth connect resolve
-# agentauth sudo timeout real concurrent race bastion).  KORCH_AGENT_BIN: a real
-# korch-agent to check greeting interop with (default BUILD_DIR/korch-agent
-# when it exists), KORCH_DEBUG=1 for state-change logs, IT_KEEP=1 to keep
-# the temp dir (sshd config and logs).
+# Env: SSH_DRIVER_ONLY (substring filter of test groups: hostkey upload
+# echo noise mismatch auth connect resolve agentauth sudo timeout real
+# concurrent race bastion).  KORCH_AGENT_BIN: a real korch-agent to check
+# greeting interop with (default BUILD_DIR/korch-agent when it exists),
+# KORCH_DEBUG=1 for state-change logs, IT_KEEP=1 to keep the temp dir (sshd
+# config and logs).
 set -u
 
-BUILD=${1:-build}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
-OUT=$BUILD/tests/integration
-CC=${CC:-cc}
 SSHD=${SSHD:-/usr/sbin/sshd}
-mkdir -p "$OUT"
 
 fail() { echo "not ok - $*"; echo "0 passed, 1 failed"; exit 1; }
 
-for tool in "$SSHD" ssh-keygen pkg-config; do
-	command -v "$tool" >/dev/null 2>&1 || fail "integration: $tool not found (apt-get install openssh-server openssh-client pkg-config)"
+for tool in "$SSHD" ssh-keygen; do
+	command -v "$tool" >/dev/null 2>&1 || fail "integration: $tool not found (apt-get install openssh-server openssh-client)"
 done
 
-# ---- build ------------------------------------------------------------------
-WARN="-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter"
-# -iquote, not -I: controller/ holds headers (sched.h) that would shadow
-# system ones.
-INC="-iquote $ROOT/proto -iquote $ROOT/controller"
-SRC="$ROOT/tests/integration/ssh_driver.c $ROOT/controller/ssh_session.c
-     $ROOT/controller/known_hosts.c $ROOT/proto/err.c $ROOT/proto/wire.c
-     $ROOT/proto/buf.c $ROOT/proto/fdio.c"
-PKGC=$(pkg-config --cflags libssh2 libevent libcrypto) || fail "pkg-config"
-PKGL=$(pkg-config --libs libssh2 libevent libcrypto) || fail "pkg-config"
-
-# shellcheck disable=SC2086
-$CC -std=c11 -D_GNU_SOURCE $WARN -O1 -g $INC $PKGC -o "$OUT/ssh_driver" $SRC $PKGL \
-	|| fail "build ssh_driver"
-DRIVERS="$OUT/ssh_driver"
-if [ "${IT_SANITIZE:-1}" != 0 ]; then
-	# shellcheck disable=SC2086
-	$CC -std=c11 -D_GNU_SOURCE $WARN -O1 -g -fsanitize=address,undefined \
-		-fno-omit-frame-pointer -fno-sanitize-recover=all $INC $PKGC \
-		-o "$OUT/ssh_driver_san" $SRC $PKGL || fail "build ssh_driver_san"
-	DRIVERS="$DRIVERS $OUT/ssh_driver_san"
-fi
+[ $# -ge 1 ] || fail "usage: run.sh BUILD_DIR [BUILD_DIR...]"
+DRIVERS=
+for b in "$@"; do
+	case $b in /*) ;; *) b=$ROOT/$b ;; esac
+	[ -x "$b/tests/ssh_driver" ] ||
+	    fail "no $b/tests/ssh_driver (make BUILD=$b it-bin)"
+	DRIVERS="$DRIVERS $b/tests/ssh_driver"
+done
+BUILD=$1
+case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 
 # ---- a throwaway sshd -------------------------------------------------------------
 T=$(mktemp -d "${TMPDIR:-/tmp}/korch-it.XXXXXX") || fail "mktemp"
@@ -169,7 +153,8 @@ rm -f "$T/known_hosts_hashed.old"
 total_pass=0
 total_fail=0
 for d in $DRIVERS; do
-	name=$(basename "$d")
+	# Named for its build dir: ssh_driver@build, ssh_driver@san.
+	name=ssh_driver@$(basename "$(dirname "$(dirname "$d")")")
 	rm -rf "$T/home/.korch"
 	# The real agent too, if this build dir has one (greeting interop).
 	if [ -x "$BUILD/korch-agent" ] && [ -z "${KORCH_AGENT_BIN:-}" ]; then

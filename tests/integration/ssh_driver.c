@@ -33,7 +33,7 @@
 #include <openssl/rand.h>
 
 #include "err.h"
-#include "ssh_session.h"
+#include "ssh/ssh_session.h"
 #include "wire.h"
 
 static int port;

@@ -17,11 +17,11 @@
 
 #include <cmocka.h>
 
-#include "bundle.h"
-#include "diag.h"
-#include "digest.h"
+#include "spec/bundle.h"
+#include "base/diag.h"
+#include "base/digest.h"
 #include "err.h"
-#include "vars.h"
+#include "engine/vars.h"
 
 struct fx {
 	char	dir[256];

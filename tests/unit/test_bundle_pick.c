@@ -21,10 +21,10 @@
 
 #include <cmocka.h>
 
-#include "bundle_pick.h"
-#include "diag.h"
+#include "cluster/bundle_pick.h"
+#include "base/diag.h"
 #include "err.h"
-#include "upgrade_plan.h"
+#include "cluster/upgrade_plan.h"
 
 #define ZEROS \
 	"0000000000000000000000000000000000000000000000000000000000000000"

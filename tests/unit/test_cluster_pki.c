@@ -30,10 +30,10 @@
 #include <openssl/x509v3.h>
 
 #include "err.h"
-#include "diag.h"
-#include "vars.h"
-#include "inventory.h"
-#include "cluster_pki.h"
+#include "base/diag.h"
+#include "engine/vars.h"
+#include "spec/inventory.h"
+#include "cluster/cluster_pki.h"
 
 #define INV_HEAD \
 	"cluster:\n" \

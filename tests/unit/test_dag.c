@@ -14,10 +14,10 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "diag.h"
-#include "inventory.h"
-#include "playbook.h"
-#include "dag.h"
+#include "base/diag.h"
+#include "spec/inventory.h"
+#include "spec/playbook.h"
+#include "engine/dag.h"
 
 static char datadir[PATH_MAX];
 

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "diag.h"
+#include "base/diag.h"
 
 static void
 test_format(void **state)

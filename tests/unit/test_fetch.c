@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "digest.h"
+#include "base/digest.h"
 #include "err.h"
-#include "fetch.h"
+#include "engine/fetch.h"
 #include "wire.h"
 
 struct fx {

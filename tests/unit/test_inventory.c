@@ -14,9 +14,9 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "diag.h"
-#include "vars.h"
-#include "inventory.h"
+#include "base/diag.h"
+#include "engine/vars.h"
+#include "spec/inventory.h"
 
 static char datadir[PATH_MAX];
 

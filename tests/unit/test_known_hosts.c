@@ -19,7 +19,7 @@
 #include <openssl/hmac.h>
 
 #include "err.h"
-#include "known_hosts.h"
+#include "ssh/known_hosts.h"
 
 #define ED	LIBSSH2_HOSTKEY_TYPE_ED25519
 #define EC	LIBSSH2_HOSTKEY_TYPE_ECDSA_256

@@ -31,7 +31,7 @@
 #include <openssl/x509v3.h>
 
 #include "err.h"
-#include "pki.h"
+#include "cluster/pki.h"
 
 struct fx {
 	char		 dir[64];

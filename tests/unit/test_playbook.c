@@ -15,8 +15,8 @@
 
 #include "err.h"
 #include "modspec.h"
-#include "diag.h"
-#include "playbook.h"
+#include "base/diag.h"
+#include "spec/playbook.h"
 
 static char datadir[PATH_MAX];
 

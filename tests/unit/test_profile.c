@@ -23,11 +23,11 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "diag.h"
-#include "vars.h"
-#include "inventory.h"
-#include "profile.h"
-#include "render.h"
+#include "base/diag.h"
+#include "engine/vars.h"
+#include "spec/inventory.h"
+#include "spec/profile.h"
+#include "engine/render.h"
 
 static char datadir[PATH_MAX];
 static char pbdir[PATH_MAX];

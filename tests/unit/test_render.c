@@ -17,12 +17,12 @@
 
 #include "err.h"
 #include "wire.h"
-#include "diag.h"
-#include "vars.h"
-#include "inventory.h"
-#include "playbook.h"
-#include "dag.h"
-#include "render.h"
+#include "base/diag.h"
+#include "engine/vars.h"
+#include "spec/inventory.h"
+#include "spec/playbook.h"
+#include "engine/dag.h"
+#include "engine/render.h"
 
 static char datadir[PATH_MAX];
 

@@ -17,8 +17,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "json.h"
-#include "report.h"
+#include "base/json.h"
+#include "engine/report.h"
 #include "wire.h"
 
 /* What a failed health gate with a diagnosis reports, with a terminal

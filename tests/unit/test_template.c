@@ -12,9 +12,9 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "diag.h"
-#include "vars.h"
-#include "template.h"
+#include "base/diag.h"
+#include "engine/vars.h"
+#include "engine/template.h"
 
 static struct vars *
 sample_vars(void)

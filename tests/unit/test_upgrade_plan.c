@@ -18,10 +18,10 @@
 
 #include <cmocka.h>
 
-#include "diag.h"
+#include "base/diag.h"
 #include "err.h"
-#include "inventory.h"
-#include "upgrade_plan.h"
+#include "spec/inventory.h"
+#include "cluster/upgrade_plan.h"
 
 /* ---- versions ------------------------------------------------------------ */
 

@@ -1,0 +1,79 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "base/digest.h"
+#include "err.h"
+
+static void
+to_hex(const unsigned char *md, char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 0xf];
+	}
+	out[64] = '\0';
+}
+
+int
+sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != 32)
+		return KORCH_ERR_INTERNAL;
+	to_hex(md, out);
+	return 0;
+}
+
+int
+sha256_file(const char *path, char out[65], uint64_t *size)
+{
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *ctx = NULL;
+	uint64_t total = 0;
+	ssize_t n;
+	int fd, r = KORCH_ERR_SYSTEM;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return KORCH_ERR_SYSTEM;
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
+			r = KORCH_ERR_INTERNAL;
+			goto out;
+		}
+		total += (uint64_t)n;
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
+		r = KORCH_ERR_INTERNAL;
+		goto out;
+	}
+	to_hex(md, out);
+	if (size != NULL)
+		*size = total;
+	r = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	close(fd);
+	return r;
+}

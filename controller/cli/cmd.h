@@ -1,0 +1,79 @@
+/*
+ * cmd.h - korch's subcommands.  Each lives in its own cmd_<name>.c and is
+ * listed in main.c's table; the dispatcher handles `help` and `--help`.
+ */
+#ifndef KORCH_CMD_H
+#define KORCH_CMD_H
+
+/* Exit codes, documented in `korch help` and README.md. */
+#define KX_OK		0	/* converged / nothing to do */
+#define KX_USAGE	1	/* bad command line or bad input file */
+#define KX_HOSTS	2	/* some hosts failed or were unreachable */
+#define KX_LOCKED	3	/* the state is held by another run */
+#define KX_INTERNAL	4	/* state database or internal error */
+#define KX_INTERRUPTED	130	/* stopped by Ctrl-C / SIGTERM */
+
+#include "engine/sched.h"
+
+struct korch_cmd {
+	const char	*name;
+	const char	*usage;		/* one line: arguments after the name */
+	const char	*summary;	/* one line */
+	const char	*help;		/* the options, already formatted */
+	int		(*exec)(int argc, char **argv);
+};
+
+int cmd_apply(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_bundle(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_etcd(int argc, char **argv);
+
+extern const char korch_version[];
+
+/*
+ * The options every command that runs the engine takes (apply, plan,
+ * upgrade, rollback, etcd restore): its getopt table holds
+ * CMD_RUN_OPTIONS, and its loop hands every option it does not handle
+ * itself to cmd_run_option().
+ */
+enum { CMD_O_STATE = 1000, CMD_O_PLAYBOOKS, CMD_O_BUNDLE, CMD_O_FORKS,
+    CMD_O_ACCEPT, CMD_O_TIMEOUT, CMD_O_JSON };
+#define CMD_RUN_OPTIONS \
+	{ "state", required_argument, NULL, CMD_O_STATE }, \
+	{ "playbooks", required_argument, NULL, CMD_O_PLAYBOOKS }, \
+	{ "bundle", required_argument, NULL, CMD_O_BUNDLE }, \
+	{ "forks", required_argument, NULL, CMD_O_FORKS }, \
+	{ "accept-new-hostkeys", no_argument, NULL, CMD_O_ACCEPT }, \
+	{ "step-timeout", required_argument, NULL, CMD_O_TIMEOUT }, \
+	{ "json", no_argument, NULL, CMD_O_JSON }, \
+	{ "verbose", no_argument, NULL, 'v' }
+
+struct cmd_run_args {
+	const char	*state;		/* NULL: the default state */
+	const char	*playbooks;	/* NULL: the default set */
+	const char	*bundle;	/* NULL: the inventory's */
+	int		 json, verbose;
+	struct sched_opts o;		/* forks, host keys, step timeout */
+};
+
+/* The defaults: 64 forks, 600 s per step. */
+void cmd_run_defaults(struct cmd_run_args *r);
+
+/*
+ * getopt_long()'s value c (argument arg) for command cmd: 0 when it was
+ * one of CMD_RUN_OPTIONS (stored in r), -1 when it was not or its value
+ * is bad (said on stderr, with the command's usage).
+ */
+int cmd_run_option(const char *cmd, int c, const char *arg, char **argv,
+    struct cmd_run_args *r);
+/* The command line as one string for the run record (malloc'd; NULL on
+ * ENOMEM). */
+char *cmd_join_args(int argc, char **argv);
+
+/* Print the usage of one command to stderr (on a usage error). */
+void cmd_usage(const char *name);
+
+#endif

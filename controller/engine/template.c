@@ -1,0 +1,252 @@
+/*
+ * template.c - see template.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "base/diag.h"
+#include "engine/vars.h"
+#include "engine/template.h"
+
+/* Longest variable name; longer is a typo or garbage, not a name. */
+#define NAME_MAX_LEN	128
+
+/* Output under construction.  A local grower rather than struct kbuf:
+ * templates need a C string, not wire framing. */
+struct out {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+	int	 err;		/* first failure; later appends are ignored */
+};
+
+static void
+out_put(struct out *o, const char *s, size_t n)
+{
+	size_t ncap;
+	char *np;
+
+	if (o->err != 0 || n == 0)
+		return;
+	if (n > TEMPLATE_MAX_OUT - o->len) {
+		o->err = KORCH_ERR_TOO_LARGE;
+		return;
+	}
+	if (o->len + n + 1 > o->cap) {
+		ncap = o->cap ? o->cap : 256;
+		while (ncap < o->len + n + 1)
+			ncap *= 2;
+		if ((np = realloc(o->p, ncap)) == NULL) {
+			o->err = KORCH_ERR_ALLOC;
+			return;
+		}
+		o->p = np;
+		o->cap = ncap;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+	o->p[o->len] = '\0';
+}
+
+/* Names already reported undefined, so each is reported once. */
+struct seen {
+	char	**v;
+	size_t	  n;
+};
+
+static int
+seen_add(struct seen *s, const char *name)
+{
+	size_t i;
+	char **nv, *c;
+
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], name) == 0)
+			return 1;
+	/* On ENOMEM the name may be reported twice; harmless. */
+	if ((c = strdup(name)) == NULL)
+		return 0;
+	if ((nv = reallocarray(s->v, s->n + 1, sizeof(*nv))) == NULL) {
+		free(c);
+		return 0;
+	}
+	s->v = nv;
+	s->v[s->n++] = c;
+	return 0;
+}
+
+static void
+seen_free(struct seen *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+static int
+is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '.';
+}
+
+static void
+report(struct diag *d, const struct tmpl_src *src, unsigned line,
+    unsigned col, const char *msg, const char *arg)
+{
+	const char *ctx = src->context;
+
+	if (src->line != 0) {
+		line = src->line;
+		col = src->col;
+	}
+	diag_add(d, src->file, line, col, src->path, "%s%s%s%s%s%s%s", msg,
+	    arg ? " '" : "", arg ? arg : "", arg ? "'" : "",
+	    ctx ? " (" : "", ctx ? ctx : "", ctx ? ")" : "");
+}
+
+/*
+ * One pass does both jobs: with v == NULL and o == NULL it only checks the
+ * syntax.  Returns 0 or KORCH_ERR_TEMPLATE / TOO_LARGE / ALLOC.
+ */
+static int
+scan(const struct tmpl_src *src, const char *text, size_t len,
+    const struct vars *v, struct out *o, struct diag *d)
+{
+	struct seen seen = { NULL, 0 };
+	char name[NAME_MAX_LEN + 1], shown[48];
+	const char *val, *close;
+	unsigned line = 1, col = 1, sline, scol;
+	size_t i = 0, j, lit = 0, ns, ne, k;
+	int bad = 0;
+
+	while (i < len) {
+		if (!(text[i] == '{' && i + 1 < len && text[i + 1] == '{')) {
+			if (text[i] == '\n') {
+				line++;
+				col = 1;
+			} else if (((unsigned char)text[i] & 0xc0) != 0x80)
+				col++;	/* columns count UTF-8 characters */
+			i++;
+			continue;
+		}
+		if (o != NULL)
+			out_put(o, text + lit, i - lit);
+		sline = line;
+		scol = col;
+		close = memmem(text + i + 2, len - i - 2, "}}", 2);
+		if (close == NULL) {
+			report(d, src, sline, scol, "unclosed '{{'", NULL);
+			bad = 1;
+			lit = i = len;
+			break;
+		}
+		j = i + 2;
+		while (j < len && (text[j] == ' ' || text[j] == '\t'))
+			j++;
+		ns = j;
+		while (j < len && is_name_char(text[j]))
+			j++;
+		ne = j;
+		while (j < len && (text[j] == ' ' || text[j] == '\t'))
+			j++;
+		if (text + j != close || ne == ns || ne - ns > NAME_MAX_LEN) {
+			k = (size_t)(close - text) + 2 - i;
+			if (k > sizeof(shown) - 4) {
+				memcpy(shown, text + i, sizeof(shown) - 4);
+				memcpy(shown + sizeof(shown) - 4, "...", 4);
+			} else {
+				memcpy(shown, text + i, k);
+				shown[k] = '\0';
+			}
+			for (k = 0; shown[k] != '\0'; k++)
+				if (shown[k] == '\n' || shown[k] == '\t')
+					shown[k] = ' ';
+			report(d, src, sline, scol, ne == ns ?
+			    "expected a variable name in" :
+			    "malformed variable reference (names are "
+			    "[A-Za-z0-9_.]+)", shown);
+			bad = 1;
+		} else {
+			memcpy(name, text + ns, ne - ns);
+			name[ne - ns] = '\0';
+			if (o != NULL) {
+				if ((val = vars_get(v, name)) != NULL)
+					out_put(o, val, strlen(val));
+				else if (!seen_add(&seen, name)) {
+					report(d, src, sline, scol,
+					    "undefined variable", name);
+					bad = 1;
+				} else
+					bad = 1;
+			}
+		}
+		/* Continue after "}}", keeping line/col in step. */
+		for (k = i; k < (size_t)(close - text) + 2; k++) {
+			if (text[k] == '\n') {
+				line++;
+				col = 1;
+			} else if (((unsigned char)text[k] & 0xc0) != 0x80)
+				col++;
+		}
+		i = lit = (size_t)(close - text) + 2;
+	}
+	if (o != NULL)
+		out_put(o, text + lit, len - lit);
+	seen_free(&seen);
+	if (o != NULL && o->err == KORCH_ERR_TOO_LARGE)
+		diag_add(d, src->file, src->line, src->col, src->path,
+		    "rendered output exceeds %u bytes", TEMPLATE_MAX_OUT);
+	if (o != NULL && o->err != 0)
+		return o->err;
+	return bad ? KORCH_ERR_TEMPLATE : 0;
+}
+
+int
+template_check(const struct tmpl_src *src, const char *text, size_t len,
+    struct diag *d)
+{
+	if (src == NULL || (text == NULL && len > 0))
+		return KORCH_ERR_INVALID_ARG;
+	return scan(src, text, len, NULL, NULL, d);
+}
+
+int
+template_render_src(const struct tmpl_src *src, const char *text, size_t len,
+    const struct vars *v, char **out, size_t *outlen, struct diag *d)
+{
+	struct out o = { NULL, 0, 0, 0 };
+	int r;
+
+	*out = NULL;
+	if (outlen != NULL)
+		*outlen = 0;
+	if (src == NULL || (text == NULL && len > 0))
+		return KORCH_ERR_INVALID_ARG;
+	if ((r = scan(src, text, len, v, &o, d)) != 0)
+		goto out;
+	/* An empty template renders to "", not NULL. */
+	if (o.p == NULL && (o.p = strdup("")) == NULL) {
+		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	*out = o.p;
+	if (outlen != NULL)
+		*outlen = o.len;
+	o.p = NULL;
+ out:
+	free(o.p);
+	return r;
+}
+
+int
+template_render(const char *tmpl_name, const char *text, size_t len,
+    const struct vars *v, char **out, size_t *outlen, struct diag *d)
+{
+	struct tmpl_src src = { tmpl_name, 0, 0, NULL, NULL };
+
+	return template_render_src(&src, text, len, v, out, outlen, d);
+}

@@ -1,0 +1,161 @@
+/*
+ * vars.c - see vars.h.
+ *
+ * A flat array searched linearly: maps hold tens of entries and insertion
+ * order is part of the contract, so a hash table would buy nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "engine/vars.h"
+
+struct var {
+	char	*key;
+	char	*val;
+};
+
+struct vars {
+	const struct vars	*parent;
+	struct var		*v;
+	size_t			 n;
+	size_t			 cap;
+};
+
+struct vars *
+vars_new(const struct vars *parent)
+{
+	struct vars *v;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return NULL;
+	v->parent = parent;
+	return v;
+}
+
+void
+vars_free(struct vars *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < v->n; i++) {
+		free(v->v[i].key);
+		free(v->v[i].val);
+	}
+	free(v->v);
+	free(v);
+}
+
+static struct var *
+find(const struct vars *v, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (strcmp(v->v[i].key, name) == 0)
+			return &v->v[i];
+	return NULL;
+}
+
+int
+vars_set(struct vars *v, const char *name, const char *value)
+{
+	struct var *e, *nv;
+	char *k = NULL, *val = NULL;
+	size_t ncap;
+	int r = KORCH_ERR_ALLOC;
+
+	if (v == NULL || name == NULL || value == NULL)
+		return KORCH_ERR_INVALID_ARG;
+	if ((val = strdup(value)) == NULL)
+		goto out;
+	if ((e = find(v, name)) != NULL) {
+		free(e->val);
+		e->val = val;
+		val = NULL;
+		r = 0;
+		goto out;
+	}
+	if ((k = strdup(name)) == NULL)
+		goto out;
+	if (v->n == v->cap) {
+		ncap = v->cap ? v->cap * 2 : 16;
+		if ((nv = reallocarray(v->v, ncap, sizeof(*nv))) == NULL)
+			goto out;
+		v->v = nv;
+		v->cap = ncap;
+	}
+	v->v[v->n].key = k;
+	v->v[v->n].val = val;
+	v->n++;
+	k = val = NULL;
+	r = 0;
+ out:
+	free(k);
+	free(val);
+	return r;
+}
+
+const char *
+vars_get_local(const struct vars *v, const char *name)
+{
+	const struct var *e;
+
+	if (v == NULL || name == NULL)
+		return NULL;
+	return (e = find(v, name)) != NULL ? e->val : NULL;
+}
+
+const char *
+vars_get(const struct vars *v, const char *name)
+{
+	const char *s;
+
+	for (; v != NULL; v = v->parent)
+		if ((s = vars_get_local(v, name)) != NULL)
+			return s;
+	return NULL;
+}
+
+size_t
+vars_count(const struct vars *v)
+{
+	return v == NULL ? 0 : v->n;
+}
+
+const char *
+vars_key(const struct vars *v, size_t i)
+{
+	return v == NULL || i >= v->n ? NULL : v->v[i].key;
+}
+
+const char *
+vars_value(const struct vars *v, size_t i)
+{
+	return v == NULL || i >= v->n ? NULL : v->v[i].val;
+}
+
+const struct vars *
+vars_parent(const struct vars *v)
+{
+	return v == NULL ? NULL : v->parent;
+}
+
+int
+vars_name_valid(const char *name, size_t len)
+{
+	size_t i;
+	char c;
+
+	if (name == NULL || len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '.'))
+			return 0;
+	}
+	return 1;
+}

@@ -1,0 +1,460 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "spec/bundle.h"
+#include "base/digest.h"
+#include "base/diag.h"
+#include "err.h"
+#include "engine/vars.h"
+
+extern char **environ;
+
+
+static int
+is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 64; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[64] == '\0';
+}
+
+static int
+is_dir(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Unpack a tarball into a new private directory with tar(1): an argv
+ * vector, never a shell. */
+static int
+untar(const char *tarball, char **tmpdir, struct diag *d)
+{
+	char tmpl[] = "/tmp/korch-bundle.XXXXXX";
+	char *argv[] = { "tar", "-xzf", (char *)tarball, "-C", tmpl,
+	    "--no-same-owner", NULL };
+	pid_t pid;
+	int status;
+
+	if (mkdtemp(tmpl) == NULL) {
+		diag_add(d, tarball, 0, 0, NULL, "cannot make a temporary "
+		    "directory: %s", strerror(errno));
+		return KORCH_ERR_PARSE;
+	}
+	argv[4] = tmpl;
+	if (posix_spawnp(&pid, "tar", NULL, NULL, argv, environ) != 0) {
+		diag_add(d, tarball, 0, 0, NULL, "cannot run tar to unpack "
+		    "the bundle");
+		rmdir(tmpl);
+		return KORCH_ERR_PARSE;
+	}
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if ((*tmpdir = strdup(tmpl)) == NULL)
+		return KORCH_ERR_ALLOC;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		diag_add(d, tarball, 0, 0, NULL, "tar could not unpack the "
+		    "bundle");
+		return KORCH_ERR_PARSE;
+	}
+	return 0;
+}
+
+/* Remove the unpacked tree (rm -r, as an argv vector). */
+static void
+remove_tree(const char *dir)
+{
+	char *argv[] = { "rm", "-rf", "--", (char *)dir, NULL };
+	pid_t pid;
+	int status;
+
+	if (posix_spawnp(&pid, "rm", NULL, NULL, argv, environ) == 0)
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+}
+
+/* The bundle's own directory: DIR, or the only subdirectory of DIR when
+ * DIR has no manifest (a tarball with a top-level folder).  NULL if none. */
+static char *
+find_root(const char *dir)
+{
+	char p[PATH_MAX], *only = NULL;
+	struct dirent *e;
+	struct stat st;
+	DIR *dp;
+	int n = 0;
+
+	snprintf(p, sizeof(p), "%s/manifest.yaml", dir);
+	if (access(p, F_OK) == 0)
+		return realpath(dir, NULL);
+	if ((dp = opendir(dir)) == NULL)
+		return NULL;
+	while ((e = readdir(dp)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+			n++;
+			free(only);
+			only = realpath(p, NULL);
+		}
+	}
+	closedir(dp);
+	if (n != 1) {
+		free(only);
+		return NULL;
+	}
+	return only;
+}
+
+static const char *
+scalar(const yaml_node_t *n)
+{
+	return (n != NULL && n->type == YAML_SCALAR_NODE) ?
+	    (const char *)n->data.scalar.value : NULL;
+}
+
+static void
+component_release(struct bundle_component *c)
+{
+	free(c->name);
+	free(c->version);
+	free(c->arch);
+	free(c->path);
+	free(c->ref);
+	memset(c, 0, sizeof(*c));
+}
+
+/* An image reference: registry/name:tag, nothing a command line or a
+ * path could read as more than one word. */
+static int
+ref_valid(const char *s)
+{
+	return s[0] != '\0' && s[0] != '-' && strlen(s) < 256 &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789._-/:@") ==
+	    strlen(s) && strchr(s, ':') != NULL;
+}
+
+/* One components[i] (image 0) or images[i] (image 1) entry. */
+static void
+load_component(struct bundle *b, yaml_document_t *doc, yaml_node_t *item,
+    size_t i, int image, struct diag *d)
+{
+	static const char *const ckeys[] = { "name", "version", "arch",
+	    "path", "sha256", NULL };
+	static const char *const ikeys[] = { "name", "ref", "arch", "path",
+	    "sha256", NULL };
+	struct bundle_component *c = &b->comp[b->ncomp];
+	const char *name, *version, *arch, *path, *sha, *ref = NULL;
+	const char *what = image ? "image" : "component";
+	char ppath[64], full[PATH_MAX], *real = NULL;
+	struct stat st;
+	size_t k;
+
+	snprintf(ppath, sizeof(ppath), "%s[%zu]", image ? "images" :
+	    "components", i);
+	if (item->type != YAML_MAPPING_NODE) {
+		diag_node(d, b->manifest, item, ppath, "expected a mapping, "
+		    "found a %s", diag_yaml_kind(item));
+		return;
+	}
+	if (diag_yaml_check_keys(d, b->manifest, doc, item, ppath,
+	    image ? ikeys : ckeys) > 0)
+		return;
+	name = scalar(diag_yaml_get(doc, item, "name"));
+	version = scalar(diag_yaml_get(doc, item, "version"));
+	arch = scalar(diag_yaml_get(doc, item, "arch"));
+	path = scalar(diag_yaml_get(doc, item, "path"));
+	sha = scalar(diag_yaml_get(doc, item, "sha256"));
+	if (image) {
+		ref = scalar(diag_yaml_get(doc, item, "ref"));
+		version = ref;
+	}
+	if (name == NULL || version == NULL || path == NULL || sha == NULL) {
+		diag_node(d, b->manifest, item, ppath, image ? "every image "
+		    "needs name, ref, path and sha256" : "every component "
+		    "needs name, version, path and sha256");
+		return;
+	}
+	if (image && !ref_valid(ref)) {
+		diag_node(d, b->manifest, diag_yaml_get(doc, item, "ref"),
+		    ppath, "'%s' is not an image reference "
+		    "(registry/name:tag, [a-z0-9._-/:@])", ref);
+		return;
+	}
+	for (k = 0; k < b->ncomp; k++)
+		if (strcmp(b->comp[k].name, name) == 0 &&
+		    (b->comp[k].ref != NULL) == image) {
+			diag_node(d, b->manifest, item, ppath, "%s "
+			    "'%s' is listed twice (first on line %u)", what,
+			    name, b->comp[k].line);
+			return;
+		}
+	if (!is_hex64(sha)) {
+		diag_node(d, b->manifest, diag_yaml_get(doc, item, "sha256"),
+		    ppath, "sha256 must be 64 lowercase hex digits");
+		return;
+	}
+	snprintf(full, sizeof(full), "%s/%s", b->dir, path);
+	/* A path must stay inside the bundle: it names what is uploaded. */
+	if ((real = realpath(full, NULL)) == NULL ||
+	    strncmp(real, b->dir, strlen(b->dir)) != 0 ||
+	    real[strlen(b->dir)] != '/' || stat(real, &st) != 0 ||
+	    !S_ISREG(st.st_mode)) {
+		diag_node(d, b->manifest, diag_yaml_get(doc, item, "path"),
+		    ppath, "%s: %s", path, real == NULL ? "missing from the "
+		    "bundle" : "not a regular file inside the bundle");
+		free(real);
+		return;
+	}
+	memset(c, 0, sizeof(*c));
+	c->path = real;
+	c->name = strdup(name);
+	c->version = strdup(version);
+	c->arch = strdup(arch ? arch : "amd64");
+	c->ref = ref != NULL ? strdup(ref) : NULL;
+	memcpy(c->sha256, sha, 65);
+	c->size = (uint64_t)st.st_size;
+	c->line = (unsigned)item->start_mark.line + 1;
+	if (c->name == NULL || c->version == NULL || c->arch == NULL ||
+	    (ref != NULL && c->ref == NULL)) {
+		diag_node(d, b->manifest, item, ppath, "out of memory");
+		component_release(c);
+		return;
+	}
+	b->ncomp++;
+}
+
+int
+bundle_load(const char *path, struct bundle **out, struct diag *d)
+{
+	static const char *const keys[] = { "bundle", "kubernetes_version",
+	    "components", "images", NULL };
+	struct bundle *b = NULL;
+	yaml_document_t doc;
+	yaml_node_t *root, *comps, *imgs, *n;
+	yaml_node_item_t *it;
+	const char *v;
+	char m[PATH_MAX];
+	size_t len, nimg, i = 0;
+	int r = KORCH_ERR_ALLOC, have_doc = 0, bad;
+
+	*out = NULL;
+	if ((b = calloc(1, sizeof(*b))) == NULL)
+		return KORCH_ERR_ALLOC;
+	len = strlen(path);
+	if (!is_dir(path) && len > 7 &&
+	    strcmp(path + len - 7, ".tar.gz") == 0) {
+		if ((r = untar(path, &b->tmpdir, d)) != 0)
+			goto out;
+		b->dir = find_root(b->tmpdir);
+	} else
+		b->dir = find_root(path);
+	r = KORCH_ERR_PARSE;
+	if (b->dir == NULL) {
+		diag_add(d, path, 0, 0, NULL, "not a bundle: no manifest.yaml "
+		    "(a directory, or a .tar.gz of one)");
+		goto out;
+	}
+	snprintf(m, sizeof(m), "%s/manifest.yaml", b->dir);
+	if ((b->manifest = strdup(m)) == NULL) {
+		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	if ((r = diag_yaml_load(b->manifest, &doc, d)) != 0)
+		goto out;
+	have_doc = 1;
+	r = KORCH_ERR_PARSE;
+	root = yaml_document_get_root_node(&doc);
+	if (root->type != YAML_MAPPING_NODE) {
+		diag_node(d, b->manifest, root, "", "expected a mapping");
+		goto out;
+	}
+	bad = diag_yaml_check_keys(d, b->manifest, &doc, root, "", keys);
+	n = diag_yaml_get(&doc, root, "bundle");
+	if ((v = scalar(n)) == NULL || strcmp(v, "1") != 0) {
+		diag_node(d, b->manifest, n ? n : root, "bundle",
+		    "this korch reads bundle format 1 (bundle: 1)");
+		bad++;
+	}
+	if ((v = scalar(diag_yaml_get(&doc, root, "kubernetes_version"))))
+		b->kubernetes_version = strdup(v);
+	comps = diag_yaml_get(&doc, root, "components");
+	if (comps == NULL || comps->type != YAML_SEQUENCE_NODE) {
+		diag_node(d, b->manifest, comps ? comps : root, "components",
+		    "expected a list of components");
+		goto out;
+	}
+	imgs = diag_yaml_get(&doc, root, "images");
+	if (imgs != NULL && imgs->type != YAML_SEQUENCE_NODE) {
+		diag_node(d, b->manifest, imgs, "images", "expected a list of "
+		    "images");
+		goto out;
+	}
+	len = (size_t)(comps->data.sequence.items.top -
+	    comps->data.sequence.items.start);
+	nimg = imgs == NULL ? 0 : (size_t)(imgs->data.sequence.items.top -
+	    imgs->data.sequence.items.start);
+	if ((b->comp = calloc(len + nimg + 1, sizeof(*b->comp))) == NULL) {
+		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	for (it = comps->data.sequence.items.start;
+	    it < comps->data.sequence.items.top; it++, i++)
+		load_component(b, &doc, yaml_document_get_node(&doc, *it), i,
+		    0, d);
+	for (i = 0; imgs != NULL && i < nimg; i++)
+		load_component(b, &doc, yaml_document_get_node(&doc,
+		    imgs->data.sequence.items.start[i]), i, 1, d);
+	if (bad > 0 || b->ncomp != len + nimg)
+		goto out;
+	*out = b;
+	b = NULL;
+	r = 0;
+out:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	bundle_free(b);
+	return r;
+}
+
+void
+bundle_free(struct bundle *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->ncomp; i++)
+		component_release(&b->comp[i]);
+	free(b->comp);
+	if (b->tmpdir != NULL)
+		remove_tree(b->tmpdir);
+	free(b->tmpdir);
+	free(b->dir);
+	free(b->manifest);
+	free(b->kubernetes_version);
+	free(b);
+}
+
+int
+bundle_verify(const struct bundle *b, struct diag *d)
+{
+	char hex[65];
+	uint64_t size;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < b->ncomp; i++) {
+		if (sha256_file(b->comp[i].path, hex, &size) != 0) {
+			diag_add(d, b->manifest, b->comp[i].line, 0, NULL,
+			    "%s: cannot read %s: %s", b->comp[i].name,
+			    b->comp[i].path, strerror(errno));
+			r = KORCH_ERR_SYSTEM;
+			continue;
+		}
+		if (strcmp(hex, b->comp[i].sha256) != 0) {
+			diag_add(d, b->manifest, b->comp[i].line, 0, NULL,
+			    "%s %s: sha256 mismatch: manifest says %s, the "
+			    "file is %s", b->comp[i].name, b->comp[i].version,
+			    b->comp[i].sha256, hex);
+			if (r == 0)
+				r = KORCH_ERR_HASH_MISMATCH;
+		}
+	}
+	return r;
+}
+
+const struct bundle_component *
+bundle_find(const struct bundle *b, const char *name)
+{
+	size_t i;
+
+	for (i = 0; b != NULL && i < b->ncomp; i++)
+		if (b->comp[i].ref == NULL && strcmp(b->comp[i].name, name) == 0)
+			return &b->comp[i];
+	return NULL;
+}
+
+const struct bundle_component *
+bundle_find_image(const struct bundle *b, const char *name)
+{
+	size_t i;
+
+	for (i = 0; b != NULL && i < b->ncomp; i++)
+		if (b->comp[i].ref != NULL && strcmp(b->comp[i].name, name) == 0)
+			return &b->comp[i];
+	return NULL;
+}
+
+/* A component's name as template names spell it: '-' as '_'. */
+static void
+ident(char *out, size_t len, const char *name)
+{
+	char *p;
+
+	snprintf(out, len, "%s", name);
+	for (p = out; *p != '\0'; p++)
+		if (*p == '-')
+			*p = '_';
+}
+
+int
+bundle_vars(const struct bundle *b, struct vars *v)
+{
+	const struct bundle_component *c;
+	char key[320], id[256], num[32], *images = NULL, *ni;
+	const char *kind;
+	size_t i, len = 0, add;
+	int r = 0;
+
+	if (b->kubernetes_version != NULL)
+		r = vars_set(v, "bundle.kubernetes_version",
+		    b->kubernetes_version);
+	for (i = 0; i < b->ncomp && r == 0; i++) {
+		c = &b->comp[i];
+		ident(id, sizeof(id), c->name);
+		kind = c->ref != NULL ? "image." : "";
+		snprintf(key, sizeof(key), "bundle.%s%s.sha256", kind, id);
+		if ((r = vars_set(v, key, c->sha256)) != 0)
+			break;
+		snprintf(key, sizeof(key), "bundle.%s%s.size", kind, id);
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->size);
+		if ((r = vars_set(v, key, num)) != 0)
+			break;
+		snprintf(key, sizeof(key), "bundle.%s%s.%s", kind, id,
+		    c->ref != NULL ? "ref" : "version");
+		if ((r = vars_set(v, key, c->ref != NULL ? c->ref :
+		    c->version)) != 0 || c->ref == NULL)
+			continue;
+		/* The list a foreach walks, named as the fields are. */
+		add = strlen(id) + 2;
+		if ((ni = realloc(images, len + add)) == NULL) {
+			r = KORCH_ERR_ALLOC;
+			break;
+		}
+		images = ni;
+		len += (size_t)snprintf(images + len, add, "%s%s",
+		    len ? "," : "", id);
+	}
+	if (r == 0)
+		r = vars_set(v, "bundle.images", images != NULL ? images : "");
+	free(images);
+	return r;
+}

@@ -1,0 +1,22 @@
+/*
+ * agent_image.h - the korch-agent binary that korch uploads to hosts.
+ *
+ * korch carries its agent inside itself (linked in by the Makefile), so the
+ * tool is one file.  $KORCH_AGENT_IMAGE names another file to use instead
+ * (tests use it to change the agent under a running inventory).
+ */
+#ifndef KORCH_AGENT_IMAGE_H
+#define KORCH_AGENT_IMAGE_H
+
+#include "ssh/ssh_session.h"
+
+/*
+ * Fill *img with the agent binary and its sha256.  The bytes are either
+ * built in (static) or read from $KORCH_AGENT_IMAGE, in which case the
+ * caller releases them with agent_image_release().  Errors: KORCH_ERR_SYSTEM
+ * (file unreadable), KORCH_ERR_ALLOC.
+ */
+int agent_image_load(struct agent_image *img);
+void agent_image_release(struct agent_image *img);
+
+#endif
