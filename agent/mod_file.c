@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "module.h"
 #include "sha256.h"
+#include "sha256hex.h"
 
 #define FILE_DIFF_READ_MAX	(1u << 20)
 
@@ -32,18 +33,6 @@ struct file_want {
 	int			 secret, parents;
 };
 
-static int
-is_hex64(const char *s)
-{
-	size_t i;
-
-	if (strlen(s) != 64)
-		return 0;
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
 
 static int
 file_args_get(const struct kp_task *t, struct file_want *w,
@@ -79,7 +68,7 @@ file_args_get(const struct kp_task *t, struct file_want *w,
 		w->size = w->content->val_len;
 		return KORCH_OK;
 	}
-	if (!is_hex64(src)) {
+	if (!sha256_hex_valid(src)) {
 		agent_outcome_set(o, KP_ST_FAILED, "file %s: src_sha256 must "
 		    "be 64 lowercase hex digits", w->path);
 		return KORCH_ERR_INVALID_ARG;

@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "wire.h"
+#include "sha256hex.h"
 
 #define KP_MAX_BODY	(KP_MAX_FRAME - 5)	/* length covers type + reqid */
 
@@ -116,7 +117,7 @@ is_lower_hex(const char *s, size_t n)
 
 int
 kp_greeting_parse(const char *line, size_t len, uint32_t *version,
-    char hash[65])
+    char hash[SHA256_HEX_SIZE])
 {
 	const size_t glen = sizeof(KP_GREETING) - 1;
 	uint64_t v = 0;

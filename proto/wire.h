@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "sha256hex.h"
 
 /* 2: FETCH_DATA and the fetch module (an agent still serves 1). */
 #define KP_VERSION		2
@@ -89,7 +90,7 @@ int kp_frame_put(struct kbuf *out, uint8_t type, uint32_t reqid,
 /* Parse the greeting line (without its '\n').  0 and fills the version and
  * a copy of the hash (65 bytes incl. NUL), or KORCH_ERR_BAD_FRAME. */
 int kp_greeting_parse(const char *line, size_t len, uint32_t *version,
-    char hash[65]);
+    char hash[SHA256_HEX_SIZE]);
 
 /* ---- messages ----------------------------------------------------------- */
 

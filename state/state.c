@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fdio.h"
 #include "state-int.h"
 
 /* Short: the busy handler sleeps on the event loop's thread.  The run lock
@@ -482,44 +483,17 @@ kstate_default_path(char *buf, size_t len)
 static int
 make_parent(struct kstate *st, const char *path)
 {
-	struct stat	 sb;
-	char		*dir, *p, *slash;
-	int		 r;
+	char failed[512];
 
-	if ((dir = strdup(path)) == NULL) {
-		kstate_seterr(st, "out of memory");
-		return KORCH_ERR_ALLOC;
-	}
-	if ((slash = strrchr(dir, '/')) == NULL || slash == dir) {
-		r = KORCH_OK;
-		goto out;
-	}
-	*slash = '\0';
-	for (p = dir + 1; ; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (stat(dir, &sb) == 0) {
-			if (!S_ISDIR(sb.st_mode)) {
-				kstate_seterr(st, "%s: not a directory", dir);
-				r = KORCH_ERR_SYSTEM;
-				goto out;
-			}
-		} else if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-			kstate_seterr(st, "creating %s: %s", dir,
+	if (kp_mkdir_parents(path, failed, sizeof(failed)) != KORCH_OK) {
+		if (errno == ENOTDIR)
+			kstate_seterr(st, "%s: not a directory", failed);
+		else
+			kstate_seterr(st, "creating %s: %s", failed,
 			    strerror(errno));
-			r = KORCH_ERR_SYSTEM;
-			goto out;
-		}
-		*p = c;
-		if (c == '\0')
-			break;
+		return KORCH_ERR_SYSTEM;
 	}
-	r = KORCH_OK;
- out:
-	free(dir);
-	return r;
+	return KORCH_OK;
 }
 
 /* Query a pragma that answers with one text row. */

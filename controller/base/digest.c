@@ -6,9 +6,10 @@
 
 #include "base/digest.h"
 #include "err.h"
+#include "sha256hex.h"
 
 static void
-to_hex(const unsigned char *md, char out[65])
+to_hex(const unsigned char *md, char out[SHA256_HEX_SIZE])
 {
 	static const char digits[] = "0123456789abcdef";
 	int i;
@@ -21,7 +22,7 @@ to_hex(const unsigned char *md, char out[65])
 }
 
 int
-sha256_hex(const void *p, size_t n, char out[65])
+sha256_hex(const void *p, size_t n, char out[SHA256_HEX_SIZE])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -34,7 +35,7 @@ sha256_hex(const void *p, size_t n, char out[65])
 }
 
 int
-sha256_file(const char *path, char out[65], uint64_t *size)
+sha256_file(const char *path, char out[SHA256_HEX_SIZE], uint64_t *size)
 {
 	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;

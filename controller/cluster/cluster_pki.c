@@ -18,6 +18,7 @@
 #include "cluster/pki.h"
 #include "engine/vars.h"
 #include "cluster/cluster_pki.h"
+#include "sha256hex.h"
 
 #define APISERVER_PORT	"6443"
 /*
@@ -35,7 +36,7 @@ struct cp_entry {
 	char		*key;		/* PEM, secret; NULL for ca */
 	char		*pub;		/* PEM; sa only */
 	char		*kubeconfig;	/* secret; NULL when none */
-	char		 fp[65];
+	char		 fp[SHA256_HEX_SIZE];
 };
 
 struct cluster_pki {

@@ -40,6 +40,7 @@
 #include "err.h"
 #include "fdio.h"
 #include "cluster/pki.h"
+#include "sha256hex.h"
 
 #define PKI_FILE_MAX	(1024 * 1024)	/* no PEM file of ours is near this */
 #define PKI_SKEW	(5 * 60)	/* notBefore = now - this */
@@ -309,70 +310,43 @@ read_file(struct pki *p, const char *fname, int secret, char **out,
     size_t *lenp)
 {
 	struct stat st;
-	char *buf = NULL;
-	size_t len = 0, size = 0;
-	ssize_t n;
-	int fd = -1, r;
+	size_t len;
+	int fd, r;
 
 	*out = NULL;
 	if ((fd = openat(p->dirfd, fname, O_RDONLY | O_NOFOLLOW |
 	    O_CLOEXEC)) == -1) {
 		if (errno == ENOENT) {
 			seterr(p, "%s/%s: missing", p->dir, fname);
-			r = KORCH_ERR_NOT_FOUND;
-		} else
-			r = sys_fail(p, "open", fname);
-		goto out;
+			return KORCH_ERR_NOT_FOUND;
+		}
+		return sys_fail(p, "open", fname);
 	}
-	if (fstat(fd, &st) == -1) {
-		r = sys_fail(p, "stat", fname);
-		goto out;
+	if (secret && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & 077) != 0 && fchmod(fd, 0600) == -1) {
+		r = sys_fail(p, "chmod", fname);
+		close(fd);
+		return r;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	r = kp_read_fd(fd, PKI_FILE_MAX, out, &len);
+	close(fd);
+	switch (r) {
+	case KORCH_OK:
+		if (lenp != NULL)
+			*lenp = len;
+		return 0;
+	case KORCH_ERR_INVALID_ARG:
 		seterr(p, "%s/%s: not a regular file", p->dir, fname);
-		r = KORCH_ERR_INVALID_ARG;
-		goto out;
-	}
-	if (st.st_size > PKI_FILE_MAX) {
+		return r;
+	case KORCH_ERR_TOO_LARGE:
 		seterr(p, "%s/%s: larger than %d bytes", p->dir, fname,
 		    PKI_FILE_MAX);
-		r = KORCH_ERR_TOO_LARGE;
-		goto out;
+		return r;
+	case KORCH_ERR_SYSTEM:
+		return sys_fail(p, "read", fname);
+	default:
+		return r;
 	}
-	if (secret && (st.st_mode & 077) != 0 && fchmod(fd, 0600) == -1) {
-		r = sys_fail(p, "chmod", fname);
-		goto out;
-	}
-	size = (size_t)st.st_size;
-	if ((buf = malloc(size + 1)) == NULL) {
-		r = KORCH_ERR_ALLOC;
-		goto out;
-	}
-	while (len < size) {
-		n = read(fd, buf + len, size - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = sys_fail(p, "read", fname);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	*out = buf;
-	buf = NULL;
-	if (lenp != NULL)
-		*lenp = len;
-	r = 0;
-out:
-	if (buf != NULL && secret)
-		OPENSSL_cleanse(buf, size + 1);
-	free(buf);
-	if (fd != -1)
-		close(fd);
-	return r;
 }
 
 /* Write fname atomically with mode: a new hidden file, fsync, rename. */
@@ -1385,7 +1359,7 @@ pki_read_pub(struct pki *p, const char *name, char **pub_pem)
 }
 
 int
-pki_fingerprint(struct pki *p, const char *name, char out[65])
+pki_fingerprint(struct pki *p, const char *name, char out[SHA256_HEX_SIZE])
 {
 	X509 *x = NULL;
 	EVP_PKEY *pub = NULL;

@@ -27,6 +27,8 @@
 
 #include <stddef.h>
 
+#include "sha256hex.h"
+
 #define PKI_NAME_MAX	200	/* + ".crt", temp-file decorations < NAME_MAX */
 
 /* pki_req.usage bits: the extendedKeyUsage. */
@@ -132,7 +134,7 @@ void pki_free_secret(char *s);
  * inputs: it changes exactly when the certificate (or key) does.
  * KORCH_ERR_NOT_FOUND, KORCH_ERR_PARSE, KORCH_ERR_SYSTEM, KORCH_ERR_ALLOC.
  */
-int pki_fingerprint(struct pki *p, const char *name, char out[65]);
+int pki_fingerprint(struct pki *p, const char *name, char out[SHA256_HEX_SIZE]);
 
 /*
  * A kubeconfig (YAML) with one cluster (name cluster, server server_url,

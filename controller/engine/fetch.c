@@ -22,6 +22,7 @@
 #include "engine/fetch.h"
 #include "modspec.h"
 #include "wire.h"
+#include "sha256hex.h"
 
 #define PART_SUFFIX	".part"
 #define WHY_MAX		400
@@ -129,29 +130,6 @@ dest_ok(const char *d)
 	return 1;
 }
 
-/* mkdir -p of path's parent, new directories 0700 (a snapshot holds
- * secrets; the operator widens it if they mean to).  -1 with errno. */
-static int
-mkdir_parents(const char *path, char *failed, size_t len)
-{
-	char buf[4096];
-	char *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (p = strchr(buf + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
-		*p = '\0';
-		if (mkdir(buf, 0700) == -1 && errno != EEXIST) {
-			(void)snprintf(failed, len, "%s", buf);
-			return -1;
-		}
-		*p = '/';
-	}
-	return 0;
-}
-
 static int
 rx_begin(struct fetch_rx *rx, const struct kp_fetch_data *m,
     const char *dest, uint64_t max_size)
@@ -176,7 +154,7 @@ rx_begin(struct fetch_rx *rx, const struct kp_fetch_data *m,
 	    (rx->part = malloc(n)) == NULL)
 		return KORCH_ERR_ALLOC;
 	(void)snprintf(rx->part, n, "%s%s", dest, PART_SUFFIX);
-	if (mkdir_parents(rx->part, dir, sizeof(dir)) == -1) {
+	if (kp_mkdir_parents(rx->part, dir, sizeof(dir)) != KORCH_OK) {
 		rx_fail(rx, "creating ", dir, errno);
 		return KORCH_OK;
 	}
@@ -255,7 +233,7 @@ fetch_rx_data(struct fetch_rx *rx, const struct kp_fetch_data *m,
 
 /* The 64 hex digits after "sha256=" in msg, NUL-terminated into out. */
 static int
-msg_sha256(const char *msg, char out[65])
+msg_sha256(const char *msg, char out[SHA256_HEX_SIZE])
 {
 	const char *p;
 	size_t i;
@@ -275,7 +253,7 @@ msg_sha256(const char *msg, char out[65])
 }
 
 static int
-digest_hex(EVP_MD_CTX *md, char out[65])
+digest_hex(EVP_MD_CTX *md, char out[SHA256_HEX_SIZE])
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char d[EVP_MAX_MD_SIZE];
@@ -320,7 +298,7 @@ static void
 rx_commit(struct fetch_rx *rx, const struct kp_task_result *m, char *why,
     size_t len)
 {
-	char want[65], got[65];
+	char want[SHA256_HEX_SIZE], got[SHA256_HEX_SIZE];
 
 	if (!rx->open) {
 		(void)snprintf(why, len, "the agent sent no data");

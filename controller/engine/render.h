@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sha256hex.h"
+
 struct dag;
 struct diag;
 struct kp_task;
@@ -56,7 +58,7 @@ struct rendered_task {
 	size_t		 task;		/* index in the playbook step's tasks */
 	/* sha256 (lowercase hex) of the module and its arguments sorted by
 	 * name: the task's desired state.  watch and key are not in it. */
-	char		 digest[65];
+	char		 digest[SHA256_HEX_SIZE];
 	/* Keys of this host's tasks that watch this one (the services to
 	 * restart when it changes). */
 	char		**watchers;

@@ -34,6 +34,7 @@
 #include "state.h"
 #include "engine/vars.h"
 #include "wire.h"
+#include "sha256hex.h"
 
 /* Where a host is in its run. */
 enum hstate {
@@ -94,7 +95,7 @@ struct shost {
 		uint8_t		*buf;
 		uint64_t	 off, size;
 		uint32_t	 reqid;
-		char		 sha256[65];
+		char		 sha256[SHA256_HEX_SIZE];
 	}			 blob;
 	struct task_note	*notes;
 	size_t			 nnotes;

@@ -17,21 +17,11 @@
 #include "base/diag.h"
 #include "err.h"
 #include "engine/vars.h"
+#include "sha256hex.h"
 
 extern char **environ;
 
 
-static int
-is_hex64(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0';
-}
 
 static int
 is_dir(const char *p)
@@ -206,7 +196,7 @@ load_component(struct bundle *b, yaml_document_t *doc, yaml_node_t *item,
 			    name, b->comp[k].line);
 			return;
 		}
-	if (!is_hex64(sha)) {
+	if (!sha256_hex_valid(sha)) {
 		diag_node(d, b->manifest, diag_yaml_get(doc, item, "sha256"),
 		    ppath, "sha256 must be 64 lowercase hex digits");
 		return;
@@ -229,7 +219,7 @@ load_component(struct bundle *b, yaml_document_t *doc, yaml_node_t *item,
 	c->version = strdup(version);
 	c->arch = strdup(arch ? arch : "amd64");
 	c->ref = ref != NULL ? strdup(ref) : NULL;
-	memcpy(c->sha256, sha, 65);
+	memcpy(c->sha256, sha, SHA256_HEX_SIZE);
 	c->size = (uint64_t)st.st_size;
 	c->line = (unsigned)item->start_mark.line + 1;
 	if (c->name == NULL || c->version == NULL || c->arch == NULL ||
@@ -356,7 +346,7 @@ bundle_free(struct bundle *b)
 int
 bundle_verify(const struct bundle *b, struct diag *d)
 {
-	char hex[65];
+	char hex[SHA256_HEX_SIZE];
 	uint64_t size;
 	size_t i;
 	int r = 0;

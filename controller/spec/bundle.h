@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sha256hex.h"
+
 struct diag;
 struct vars;
 
@@ -37,7 +39,7 @@ struct bundle_component {
 	char		*arch;
 	char		*path;		/* absolute */
 	char		*ref;		/* an image's reference; NULL: a binary */
-	char		 sha256[65];	/* as the manifest says */
+	char		 sha256[SHA256_HEX_SIZE];	/* as the manifest says */
 	uint64_t	 size;		/* of the file on disk */
 	unsigned	 line;		/* manifest line, for messages */
 };

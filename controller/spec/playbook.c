@@ -10,11 +10,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -25,6 +27,7 @@
 #include "engine/template.h"
 #include "spec/inventory.h"
 #include "spec/playbook.h"
+#include "fdio.h"
 
 #define PATHLEN	256
 
@@ -162,43 +165,15 @@ name_valid(const char *s)
 static int
 read_file(const char *path, char **text, size_t *len)
 {
-	FILE *fp = NULL;
-	struct stat st;
-	char *buf = NULL;
-	size_t n;
-	int r = KORCH_ERR_SYSTEM;
+	int fd, r;
 
 	*text = NULL;
 	*len = 0;
-	if ((fp = fopen(path, "rb")) == NULL)
-		goto out;
-	if (fstat(fileno(fp), &st) != 0)
-		goto out;
-	if (!S_ISREG(st.st_mode)) {
-		errno = EINVAL;
-		goto out;
-	}
-	if (st.st_size > (off_t)TEMPLATE_MAX_OUT) {
-		r = KORCH_ERR_TOO_LARGE;
-		goto out;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		r = KORCH_ERR_ALLOC;
-		goto out;
-	}
-	n = fread(buf, 1, (size_t)st.st_size, fp);
-	if (ferror(fp))
-		goto out;
-	buf[n] = '\0';
-	*text = buf;
-	*len = n;
-	buf = NULL;
-	r = 0;
- out:
-	free(buf);
-	if (fp != NULL)
-		fclose(fp);
-	return r;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return KORCH_ERR_SYSTEM;
+	r = kp_read_fd(fd, TEMPLATE_MAX_OUT, text, len);
+	close(fd);
+	return r == KORCH_ERR_INVALID_ARG ? KORCH_ERR_SYSTEM : r;
 }
 
 static int

@@ -9,45 +9,35 @@
 #include "ssh/agent_image.h"
 #include "base/digest.h"
 #include "err.h"
+#include "fdio.h"
 
 /* Defined by the assembler stub the Makefile generates (.incbin). */
 extern const uint8_t korch_agent_image[];
 extern const uint8_t korch_agent_image_end[];
 
 
+/* An agent binary given by path: at most this, a sanity bound. */
+#define AGENT_IMAGE_MAX	(256u << 20)
+
 static int
 read_file(const char *path, uint8_t **data, size_t *len)
 {
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t off = 0;
-	ssize_t n;
-	int fd, r = KORCH_ERR_SYSTEM;
+	char *buf;
+	int fd, r;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return KORCH_ERR_SYSTEM;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size <= 0)
-		goto out;
-	if ((buf = malloc((size_t)st.st_size)) == NULL) {
-		r = KORCH_ERR_ALLOC;
-		goto out;
-	}
-	while (off < (size_t)st.st_size) {
-		n = read(fd, buf + off, (size_t)st.st_size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto out;
-		off += (size_t)n;
-	}
-	*data = buf;
-	*len = off;
-	buf = NULL;
-	r = 0;
-out:
-	free(buf);
+	r = kp_read_fd(fd, AGENT_IMAGE_MAX, &buf, len);
 	close(fd);
-	return r;
+	if (r != KORCH_OK)
+		return r;
+	if (*len == 0) {
+		free(buf);
+		errno = EINVAL;
+		return KORCH_ERR_SYSTEM;
+	}
+	*data = (uint8_t *)buf;
+	return 0;
 }
 
 int

@@ -50,6 +50,7 @@
 #include "ssh/known_hosts.h"
 #include "ssh/ssh_session.h"
 #include "wire.h"
+#include "sha256hex.h"
 
 #define SSH_OUTQ_MAX		(64u << 20)	/* queued for the agent's stdin */
 #define SSH_READ_CHUNK		32768
@@ -229,7 +230,7 @@ struct ssh_conn {
 	char			 noise_first[SSH_NOISE_MAX + 1];
 	size_t			 noise_lines;
 	uint32_t		 greet_ver;
-	char			 greet_hash[65];
+	char			 greet_hash[SHA256_HEX_SIZE];
 
 	/* Running. */
 	struct evbuffer		*outq;		/* to the agent's stdin */
@@ -377,16 +378,6 @@ state_phase(enum ssh_state s)
 	}
 }
 
-static int
-is_hex64(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 64; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[64] == '\0';
-}
 
 /* Copy s into out as one printable line (control bytes become '?'). */
 static void
@@ -1387,7 +1378,7 @@ greet_line(struct ssh_conn *c)
 	const char *line = c->line, *m;
 	size_t len = c->line_len, glen = sizeof(KP_GREETING) - 1;
 	uint32_t ver;
-	char hash[65];
+	char hash[SHA256_HEX_SIZE];
 
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
@@ -2115,7 +2106,7 @@ ssh_conn_start(struct event_base *base, const struct ssh_target *t,
 		return KORCH_ERR_INVALID_ARG;
 	*out = NULL;
 	if (img == NULL || cbs == NULL || img->data == NULL ||
-	    img->len == 0 || !is_hex64(img->sha256))
+	    img->len == 0 || !sha256_hex_valid(img->sha256))
 		return KORCH_ERR_INVALID_ARG;
 	if ((r = conn_new(base, t, MODE_AGENT, &c)) != 0)
 		return r;

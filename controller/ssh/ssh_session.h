@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sha256hex.h"
+
 struct event_base;
 struct ssh_conn;
 struct ssh_bastion;
@@ -31,7 +33,7 @@ struct ssh_bastion;
 struct agent_image {
 	const uint8_t	*data;
 	size_t		 len;
-	char		 sha256[65];
+	char		 sha256[SHA256_HEX_SIZE];
 };
 
 struct ssh_target {

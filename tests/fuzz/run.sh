@@ -14,7 +14,8 @@ top=$(cd "$here/../.." && pwd)
 out=$top/build/fuzz
 CC=${FUZZ_CC:-clang}
 cflags="-std=c11 -D_GNU_SOURCE -g -O1 -I$top/proto"
-src="$top/proto/buf.c $top/proto/wire.c $top/proto/err.c"
+# All of proto/, as the agent and the controller link it (no list kept here).
+src=$(echo "$top"/proto/*.c)
 
 mkdir -p "$out/corpus" "$out/seeds" "$out/artifacts"
 # shellcheck disable=SC2086
