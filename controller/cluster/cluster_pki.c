@@ -21,13 +21,6 @@
 #include "sha256hex.h"
 
 #define APISERVER_PORT	"6443"
-/*
- * A master's controller-manager and scheduler talk to the apiserver on
- * their own host (as kubeadm's do): they fail over with it, never
- * through another master that may be restarting.  The apiserver binds
- * every address and its certificate names 127.0.0.1.
- */
-#define LOCAL_APISERVER_URL	"https://127.0.0.1:" APISERVER_PORT
 #define SA_BITS		2048
 
 struct cp_entry {
@@ -472,11 +465,9 @@ out:
 	return r;
 }
 
-/* Attach a kubeconfig for user (the certificate's CN) to entry name,
- * naming server. */
+/* Attach a kubeconfig for user (the certificate's CN) to entry name. */
 static int
-add_kubeconfig(struct build *b, const char *name, const char *user,
-    const char *server)
+add_kubeconfig(struct build *b, const char *name, const char *user)
 {
 	struct cp_entry *e = find(b->cp, name), *ca = find(b->cp, "ca");
 	int r;
@@ -485,11 +476,11 @@ add_kubeconfig(struct build *b, const char *name, const char *user,
 		berr(b, "internal: no entry %s", name);
 		return KORCH_ERR_INTERNAL;
 	}
-	r = pki_kubeconfig(b->inv->cluster.name, server, ca->crt,
+	r = pki_kubeconfig(b->inv->cluster.name, b->cp->server_url, ca->crt,
 	    user, e->crt, e->key, &e->kubeconfig);
 	if (r != 0)
 		berr(b, "kubeconfig for %s (server %s): %s", name,
-		    server, korch_strerror(r));
+		    b->cp->server_url, korch_strerror(r));
 	return r;
 }
 
@@ -629,22 +620,20 @@ cluster_pki_ensure(const struct inventory *inv, const char *pki_dir,
 		if ((r = issue_host(&b, name, cn, nodes, 1, h, 0,
 		    PKI_SERVER | PKI_CLIENT)) != 0)
 			goto out;
-		if ((r = add_kubeconfig(&b, name, cn, b.cp->server_url)) != 0)
+		if ((r = add_kubeconfig(&b, name, cn)) != 0)
 			goto out;
 	}
 	if ((r = issue(&b, "kube-proxy", "system:kube-proxy", NULL, 0, NULL,
 	    NULL, PKI_CLIENT)) != 0)
 		goto out;
 
-	if ((r = add_kubeconfig(&b, "admin", "admin", b.cp->server_url)) != 0 ||
+	if ((r = add_kubeconfig(&b, "admin", "admin")) != 0 ||
 	    (r = add_kubeconfig(&b, "controller-manager",
-	    "system:kube-controller-manager", LOCAL_APISERVER_URL)) != 0 ||
-	    (r = add_kubeconfig(&b, "scheduler", "system:kube-scheduler",
-	    LOCAL_APISERVER_URL)) != 0 ||
-	    (r = add_kubeconfig(&b, "health", "korch:health",
-	    b.cp->server_url)) != 0 ||
-	    (r = add_kubeconfig(&b, "kube-proxy", "system:kube-proxy",
-	    b.cp->server_url)) != 0)
+	    "system:kube-controller-manager")) != 0 ||
+	    (r = add_kubeconfig(&b, "scheduler", "system:kube-scheduler"))
+	    != 0 ||
+	    (r = add_kubeconfig(&b, "health", "korch:health")) != 0 ||
+	    (r = add_kubeconfig(&b, "kube-proxy", "system:kube-proxy")) != 0)
 		goto out;
 	*out = b.cp;
 	b.cp = NULL;

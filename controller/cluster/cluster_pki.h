@@ -36,13 +36,11 @@
  * renew_days, signed by another CA, or its subject/SANs/usage changed (so a
  * new service CIDR re-issues the apiserver certificate alone).
  *
- * The API server URL in every kubeconfig but two is https://<first master
+ * The API server URL in every kubeconfig is https://<first master
  * address>:6443 (IPv6 bracketed), or the cluster var apiserver_endpoint:
  * a URL used as is when it has "://", else a host[:port] to which https://
  * (and :6443 when no port) is added.  Cluster-level vars only (inventory
- * vars:), since one certificate serves every host.  The controller-manager
- * and scheduler kubeconfigs name https://127.0.0.1:6443: each master's
- * own apiserver.
+ * vars:), since one certificate serves every host.
  *
  * Template variables for one host (cluster_pki_host_vars), PEM text unless
  * noted.  Private keys go only to the hosts that use them:
