@@ -16,11 +16,11 @@
 
 #include "spec/bundle.h"
 #include "err.h"
-#include "cluster/inputs.h"
 #include "spec/inventory.h"
 #include "spec/playbook.h"
 #include "spec/profile.h"
 #include "engine/report.h"
+#include "cluster/run_inputs.h"
 #include "engine/sched.h"
 #include "state.h"
 #include "cluster/upgrade_plan.h"
