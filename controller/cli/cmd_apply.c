@@ -25,7 +25,7 @@
 #include "cluster/run_inputs.h"
 #include "engine/sched.h"
 #include "state.h"
-#include "cluster/upgrade_journal.h"
+#include "cluster/upgrade_view.h"
 
 struct apply_args {
 	const char	*inventory;
@@ -106,7 +106,7 @@ guard_upgrades(struct kstate *st, const struct inventory *inv,
 	int r;
 
 	if ((r = kstate_upgrade_unfinished(st, &u)) == 0) {
-		upgrade_journal_position(st, u, pos, sizeof(pos));
+		upgrade_view_position(st, u, pos, sizeof(pos));
 		fprintf(stderr, "korch: refused: %s is unfinished; finish it "
 		    "with `korch %s` first (apply would mix versions); "
 		    "nothing was changed\n", pos, u->kind);
