@@ -16,16 +16,16 @@
 #include "engine/dag.h"
 #include "base/diag.h"
 #include "err.h"
-#include "cluster/inputs.h"
 #include "spec/inventory.h"
 #include "base/json.h"
 #include "spec/playbook.h"
 #include "spec/profile.h"
 #include "spec/playbook_path.h"
 #include "engine/report.h"
+#include "cluster/run_inputs.h"
 #include "engine/sched.h"
 #include "state.h"
-#include "cluster/upgrade_journal.h"
+#include "cluster/upgrade_view.h"
 
 struct apply_args {
 	const char	*inventory;
@@ -106,7 +106,7 @@ guard_upgrades(struct kstate *st, const struct inventory *inv,
 	int r;
 
 	if ((r = kstate_upgrade_unfinished(st, &u)) == 0) {
-		upgrade_journal_position(st, u, pos, sizeof(pos));
+		upgrade_view_position(st, u, pos, sizeof(pos));
 		fprintf(stderr, "korch: refused: %s is unfinished; finish it "
 		    "with `korch %s` first (apply would mix versions); "
 		    "nothing was changed\n", pos, u->kind);

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "cli/cmd.h"
-#include "cluster/inputs.h"
+#include "cluster/run_inputs.h"
 #include "engine/sched.h"
 #include "ssh/ssh_session.h"
 #include "state.h"

@@ -16,7 +16,7 @@
 #include "base/json.h"
 #include "engine/report.h"
 #include "state.h"
-#include "cluster/upgrade_journal.h"
+#include "cluster/upgrade_view.h"
 
 struct status_data {
 	struct kstate_run	*run;
@@ -75,7 +75,7 @@ print_text(struct kstate *st, const char *path, const struct status_data *sd,
 	printf("\n  %s\n\n", run->args ? run->args : "");
 	if (sd->upg != NULL) {
 		/* In progress: every phase, so the hosts done are seen. */
-		(void)upgrade_journal_print(st, sd->upg, sd->upg_unfinished ||
+		(void)upgrade_view_print(st, sd->upg, sd->upg_unfinished ||
 		    all, stdout);
 		if (sd->upg_unfinished)
 			printf("  run `korch %s` again to go on\n",
@@ -246,7 +246,7 @@ print_json(struct kstate *st, const char *path, const struct status_data *sd)
 	}
 	json_arr_end(j);
 	json_key(j, "upgrade");
-	if (sd->upg == NULL || upgrade_journal_json(st, sd->upg, j) != 0)
+	if (sd->upg == NULL || upgrade_view_json(st, sd->upg, j) != 0)
 		json_null(j);
 	json_kbool(j, "upgrade_unfinished", sd->upg_unfinished);
 	json_key(j, "failures");

@@ -17,15 +17,15 @@
 #include "engine/dag.h"
 #include "base/diag.h"
 #include "err.h"
-#include "cluster/inputs.h"
 #include "spec/inventory.h"
 #include "base/json.h"
 #include "spec/playbook.h"
 #include "spec/profile.h"
+#include "cluster/run_inputs.h"
 #include "state.h"
-#include "cluster/upgrade_journal.h"
 #include "cluster/upgrade_plan.h"
 #include "cluster/upgrade_run.h"
+#include "cluster/upgrade_view.h"
 #include "engine/vars.h"
 
 static int
@@ -370,7 +370,7 @@ finish_json(struct cmd_ctx *c, int64_t run_id, int64_t id, int rc,
 	json_kstr(j, "error", why && *why ? why : NULL);
 	json_key(j, "upgrade");
 	if (id > 0 && kstate_upgrade_get(c->st, id, &u) == 0)
-		(void)upgrade_journal_json(c->st, u, j);
+		(void)upgrade_view_json(c->st, u, j);
 	else
 		json_null(j);
 	json_obj_end(j);
@@ -435,7 +435,7 @@ walk(struct cmd_ctx *c, int64_t id)
 	if (c->a.r.json)
 		return finish_json(c, run_id, id, rc, why), rc;
 	if (kstate_upgrade_get(c->st, id, &u) == 0) {
-		upgrade_journal_position(c->st, u, pos, sizeof(pos));
+		upgrade_view_position(c->st, u, pos, sizeof(pos));
 		if (rc == KX_OK) {
 			printf("%s done: every host on %s", c->kind, c->target);
 			if (u->snapshot != NULL)
@@ -470,11 +470,11 @@ resume_entry(struct cmd_ctx *c)
 {
 	char pos[512];
 
-	upgrade_journal_position(c->st, c->unf, pos, sizeof(pos));
+	upgrade_view_position(c->st, c->unf, pos, sizeof(pos));
 	if (!c->a.r.json)
 		printf("korch %s: resuming %s\n", c->kind, pos);
 	if (c->a.plan) {
-		(void)upgrade_journal_print(c->st, c->unf, 1, stdout);
+		(void)upgrade_view_print(c->st, c->unf, 1, stdout);
 		return KX_OK;
 	}
 	return walk(c, c->unf->id);
@@ -601,7 +601,7 @@ upgrade(struct cmd_ctx *c)
 	if (c->unf != NULL) {
 		struct kver was;
 
-		upgrade_journal_position(c->st, c->unf, pos, sizeof(pos));
+		upgrade_view_position(c->st, c->unf, pos, sizeof(pos));
 		(void)kver_parse(c->unf->to_version, &was);
 		if (strcmp(c->unf->kind, "upgrade") == 0 && !c->a.abandon &&
 		    (c->a.to == NULL || kver_matches(&want, &was)))

@@ -202,7 +202,7 @@ assert_list(const char *const *l, const char *const *want)
 		fail_msg("list has an extra '%s' at %zu", l[i], i);
 }
 
-/* The run-wide variables inputs.c gives profile_vars: the bundle's. */
+/* The run-wide variables run_profile.c gives profile_vars: the bundle's. */
 static struct vars *
 run_vars(const char *kversion)
 {
@@ -681,7 +681,7 @@ test_host_flags(void **state)
 }
 
 /* The shipped 1.20 flags, from profile_vars through render_host_vars, the
- * way inputs.c and render.c chain them. */
+ * way run_profile.c and render.c chain them. */
 static void
 test_shipped_flags_per_host(void **state)
 {

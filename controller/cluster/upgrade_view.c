@@ -1,6 +1,7 @@
 /*
- * upgrade_journal.c - the journal of an upgrade or rollback as text and
- * JSON (see upgrade_journal.h).
+ * upgrade_view.c - the journal of an upgrade or rollback shown: as
+ * JSON, as a summary with a line per phase, as a few words for a refusal
+ * (see upgrade_view.h).
  */
 #include <stdio.h>
 #include <string.h>
@@ -9,10 +10,10 @@
 #include "base/json.h"
 #include "engine/report.h"
 #include "state.h"
-#include "cluster/upgrade_journal.h"
+#include "cluster/upgrade_view.h"
 
 int
-upgrade_journal_json(struct kstate *st, const struct kstate_upgrade *u,
+upgrade_view_json(struct kstate *st, const struct kstate_upgrade *u,
     struct json *j)
 {
 	struct kstate_phase *ph = NULL;
@@ -77,7 +78,7 @@ print_message(FILE *out, const char *m)
 }
 
 int
-upgrade_journal_print(struct kstate *st, const struct kstate_upgrade *u,
+upgrade_view_print(struct kstate *st, const struct kstate_upgrade *u,
     int all, FILE *out)
 {
 	struct kstate_phase *ph = NULL;
@@ -111,7 +112,7 @@ upgrade_journal_print(struct kstate *st, const struct kstate_upgrade *u,
 }
 
 void
-upgrade_journal_position(struct kstate *st, const struct kstate_upgrade *u,
+upgrade_view_position(struct kstate *st, const struct kstate_upgrade *u,
     char *buf, size_t len)
 {
 	struct kstate_phase *ph = NULL;

@@ -1,11 +1,11 @@
 /*
- * inputs.h - what a run derives on the controller before any host is
+ * run_inputs.h - what a run derives on the controller before any host is
  * contacted, besides the inventory and playbooks: the offline bundle
- * (loaded and every hash verified) and the cluster's PKI (created or
- * reused), turned into template variables.
+ * (loaded and every hash verified), the Kubernetes version's profile and
+ * the cluster's PKI (created or reused), turned into template variables.
  */
-#ifndef KORCH_INPUTS_H
-#define KORCH_INPUTS_H
+#ifndef KORCH_RUN_INPUTS_H
+#define KORCH_RUN_INPUTS_H
 
 #include <stddef.h>
 #include <stdio.h>
