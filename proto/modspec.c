@@ -1,3 +1,7 @@
+/*
+ * modspec.c - the module table modspec.h describes: each module's
+ * arguments, one line of help, and the behaviour flags the controller keys on.
+ */
 #include <string.h>
 
 #include "modspec.h"
@@ -56,18 +60,25 @@ static const struct kms_arg fetch_args[] = {
 };
 
 static const struct kms_module modules[] = {
-	{ "file", file_args, "a file's content, mode and owner" },
-	{ "directory", directory_args, "a directory with mode and owner" },
-	{ "absent", absent_args, "a path that must not exist" },
-	{ "envfile", envfile_args, "one KEY=value line in a sysconfig-style file" },
-	{ "sysctl", sysctl_args, "a kernel parameter, persisted and live" },
-	{ "service", service_args, "a systemd unit: file, enabled, running" },
-	{ "command", command_args, "run an argv vector, with guards" },
-	{ "probe", probe_args, "wait for a TCP port or HTTP URL" },
-	{ "observe", observe_args, "report a component's version and state" },
-	{ "fail", fail_args, "fail with a message (with when: a pre-flight check)" },
-	{ "fetch", fetch_args, "copy a file from the host to dest on the controller" },
-	{ NULL, NULL, NULL }
+	{ "file", file_args, "a file's content, mode and owner",
+	    KMS_M_CONTENT_TEMPLATE },
+	{ "directory", directory_args, "a directory with mode and owner", 0 },
+	{ "absent", absent_args, "a path that must not exist", 0 },
+	{ "envfile", envfile_args, "one KEY=value line in a sysconfig-style file",
+	    0 },
+	{ "sysctl", sysctl_args, "a kernel parameter, persisted and live", 0 },
+	{ "service", service_args, "a systemd unit: file, enabled, running",
+	    KMS_M_RESTARTS | KMS_M_UNIT_TEMPLATE },
+	{ "command", command_args, "run an argv vector, with guards", 0 },
+	{ "probe", probe_args, "wait for a TCP port or HTTP URL",
+	    KMS_M_VERIFIES },
+	{ "observe", observe_args, "report a component's version and state",
+	    KMS_M_OBSERVES },
+	{ "fail", fail_args, "fail with a message (with when: a pre-flight check)",
+	    0 },
+	{ "fetch", fetch_args, "copy a file from the host to dest on the controller",
+	    KMS_M_STREAMS_TO_CONTROLLER },
+	{ NULL, NULL, NULL, 0 }
 };
 
 const struct kms_module *

@@ -22,10 +22,31 @@ struct kms_arg {
 	unsigned	 flags;
 };
 
+/*
+ * What a module does beyond running on its host, for the controller to key
+ * on (never its name): kms_module.flags.
+ */
+/* Sends its file to the controller (FETCH_DATA), which checks the copy and
+ * may fail the task after the agent counted it ok or changed. */
+#define KMS_M_STREAMS_TO_CONTROLLER	0x1u
+/* Reports what runs on the host ("version=V active=A" when ok): a
+ * component's state, not a result of its own. */
+#define KMS_M_OBSERVES			0x2u
+/* Restarts what it manages when a task it watches changes (takes
+ * `watch:`); once it has run, a restart an earlier run owed is paid. */
+#define KMS_M_RESTARTS			0x4u
+/* `template:` may give its `content` (a template file). */
+#define KMS_M_CONTENT_TEMPLATE		0x8u
+/* `unit_template:` may give its `unit` (a template file). */
+#define KMS_M_UNIT_TEMPLATE		0x10u
+/* May be one of a step's `verify:` entries. */
+#define KMS_M_VERIFIES			0x20u
+
 struct kms_module {
 	const char		*name;
 	const struct kms_arg	*args;	/* terminated by { NULL, 0 } */
 	const char		*help;
+	unsigned		 flags;	/* KMS_M_* */
 };
 
 /* NULL when there is no such module. */

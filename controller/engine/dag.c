@@ -307,28 +307,104 @@ dag_node_index(const struct dag *g, size_t step, size_t host)
 	return step * g->nhosts + host;
 }
 
+/* Where need n of (step, host) stands: DAG_READY (met), DAG_WAIT or
+ * DAG_BLOCKED, by the rules in dag.h. */
+static enum dag_ready
+need_ready(const struct dag *g, size_t n, size_t host,
+    const enum dag_status *status)
+{
+	const struct idxlist *hs = &g->step_hosts[n];
+	unsigned ok = 0, failed = 0, waiting = 0;
+	size_t j;
+
+	for (j = 0; j < hs->n; j++) {
+		switch (status[dag_node_index(g, n, hs->v[j])]) {
+		case DAG_ST_OUT:
+			break;
+		case DAG_ST_OK:
+			ok++;
+			break;
+		case DAG_ST_FAILED:
+		case DAG_ST_SKIPPED:
+			if (hs->v[j] == host)
+				return DAG_BLOCKED;
+			failed++;
+			break;
+		case DAG_ST_RUNNING:
+			/* Same host, in flight: the agent runs it first and
+			 * skips the step if it fails. */
+			if (hs->v[j] == host)
+				break;
+			waiting++;
+			break;
+		case DAG_ST_PENDING:
+		case DAG_ST_RUNNING_HELD:
+			waiting++;
+			break;
+		}
+	}
+	if (waiting > 0)
+		return DAG_WAIT;
+	return ok == 0 && failed > 0 ? DAG_BLOCKED : DAG_READY;
+}
+
 enum dag_ready
 dag_node_ready(const struct dag *g, size_t step, size_t host,
     const enum dag_status *status)
 {
-	const struct idxlist *nd, *hs;
-	enum dag_status st;
-	size_t i, j;
-	int waiting = 0;
+	const struct idxlist *nd;
+	enum dag_ready r;
+	size_t i;
 
 	if (!dag_applies(g, step, host) ||
 	    status[dag_node_index(g, step, host)] != DAG_ST_PENDING)
 		return DAG_NONE;
 	nd = &g->needs[step];
+	for (i = 0; i < nd->n; i++)
+		if ((r = need_ready(g, nd->v[i], host, status)) != DAG_READY)
+			return r;
+	return DAG_READY;
+}
+
+size_t
+dag_node_running_needs(const struct dag *g, size_t step, size_t host,
+    const enum dag_status *status, size_t *out, size_t max)
+{
+	const struct idxlist *nd;
+	size_t i, n = 0;
+
+	if (!dag_applies(g, step, host))
+		return 0;
+	nd = &g->needs[step];
 	for (i = 0; i < nd->n; i++) {
-		hs = &g->step_hosts[nd->v[i]];
-		for (j = 0; j < hs->n; j++) {
-			st = status[dag_node_index(g, nd->v[i], hs->v[j])];
-			if (st == DAG_ST_FAILED || st == DAG_ST_SKIPPED)
-				return DAG_BLOCKED;
-			if (st != DAG_ST_OK)
-				waiting = 1;
-		}
+		if (!dag_applies(g, nd->v[i], host) ||
+		    status[dag_node_index(g, nd->v[i], host)] !=
+		    DAG_ST_RUNNING)
+			continue;
+		if (n < max)
+			out[n] = nd->v[i];
+		n++;
 	}
-	return waiting ? DAG_WAIT : DAG_READY;
+	return n;
+}
+
+int
+dag_node_need_failed(const struct dag *g, size_t step, size_t host,
+    const enum dag_status *status)
+{
+	const struct idxlist *nd;
+	enum dag_status st;
+	size_t i;
+
+	if (!dag_applies(g, step, host))
+		return 0;
+	nd = &g->needs[step];
+	for (i = 0; i < nd->n; i++) {
+		if (!dag_applies(g, nd->v[i], host))
+			continue;
+		st = status[dag_node_index(g, nd->v[i], host)];
+		if (st == DAG_ST_FAILED || st == DAG_ST_SKIPPED)
+			return 1;
+	}
+	return 0;
 }

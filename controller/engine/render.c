@@ -461,6 +461,7 @@ render_task(struct rctx *c, size_t si, size_t ti, const char *item,
 	    (w->watch = calloc(t->nwatch + 1, sizeof(*w->watch))) == NULL)
 		return KORCH_ERR_ALLOC;
 	rt->module = w->module;
+	rt->mod = t->mod;
 	for (i = 0; i < t->nargs; i++)
 		for (j = 0; j < t->args[i].nvals; j++)
 			if ((r = render_value(c, t, &t->args[i], j,

@@ -39,6 +39,7 @@
 struct dag;
 struct diag;
 struct kp_task;
+struct kms_module;
 struct inventory;
 struct playbook;
 struct vars;
@@ -54,6 +55,7 @@ struct rendered_task {
 	struct kp_task	*wire;
 	char		*key;		/* "step/name" or "step/N" (pb_task.key) */
 	const char	*module;	/* == wire->module */
+	const struct kms_module *mod;	/* its spec: key on mod->flags */
 	int		 verify;
 	size_t		 task;		/* index in the playbook step's tasks */
 	/* sha256 (lowercase hex) of the module and its arguments sorted by

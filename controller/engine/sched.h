@@ -11,7 +11,7 @@
  *
  * A host that fails or cannot be reached leaves the play: barriers stop
  * waiting for it, and a step whose needed step failed everywhere it ran is
- * skipped.  A host that waits on a barrier while others wait for a free
+ * skipped (the rules are dag.h's, dag_node_ready()).  A host that waits on a barrier while others wait for a free
  * session is parked (its session closed) and reconnected later, so a small
  * --forks never deadlocks.
  */

@@ -1,6 +1,7 @@
 /*
  * test_dag.c - the plan: stable topological order, per-host steps,
- * per-step hosts, readiness, and the watch-host check.
+ * per-step hosts, readiness (the scheduler's barrier rules), and the
+ * watch-host check.
  * Fixtures: tests/unit/data/inv/cluster.yaml with pb/good, pb/watch_hosts.
  */
 #include <stdarg.h>
@@ -198,14 +199,27 @@ test_readiness(void **state)
 	assert_int_equal(dag_node_ready(g, ETCD, E1, st), DAG_READY);
 	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_WAIT);
 
-	/* etcd failed on one host: master can never run. */
+	/* etcd failed on one other host: that host left the barrier, and
+	 * master runs where etcd succeeded. */
 	st[dag_node_index(g, ETCD, M1)] = DAG_ST_OK;
 	st[dag_node_index(g, ETCD, E1)] = DAG_ST_FAILED;
-	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_BLOCKED);
+	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_READY);
 	st[dag_node_index(g, ETCD, E1)] = DAG_ST_SKIPPED;
+	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_READY);
+	/* etcd failed on master's own host: master can never run there. */
+	st[dag_node_index(g, ETCD, M1)] = DAG_ST_FAILED;
+	st[dag_node_index(g, ETCD, E1)] = DAG_ST_OK;
 	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_BLOCKED);
+	st[dag_node_index(g, ETCD, M1)] = DAG_ST_OK;
 	st[dag_node_index(g, ETCD, E1)] = DAG_ST_OK;
 	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_READY);
+
+	/* master failed everywhere it ran (m1 alone): node can never run,
+	 * on n1 either, where master does not run. */
+	set_all(g, st, MASTER, DAG_ST_FAILED);
+	assert_int_equal(dag_node_ready(g, NODE, N1, st), DAG_BLOCKED);
+	set_all(g, st, MASTER, DAG_ST_SKIPPED);
+	assert_int_equal(dag_node_ready(g, NODE, N1, st), DAG_BLOCKED);
 
 	/* node waits for master everywhere master runs (m1 only). */
 	set_all(g, st, MASTER, DAG_ST_OK);
@@ -213,6 +227,63 @@ test_readiness(void **state)
 	assert_int_equal(dag_node_ready(g, AFTER_NODE, E1, st), DAG_WAIT);
 	set_all(g, st, NODE, DAG_ST_OK);
 	assert_int_equal(dag_node_ready(g, AFTER_NODE, E1, st), DAG_READY);
+}
+
+/* What the scheduler adds: nodes left out of the run, a need in flight on
+ * the node's own host (pipelined, unless the controller holds it), and a
+ * need that failed on the node's own host. */
+static void
+test_readiness_run(void **state)
+{
+	struct fx *f = *state;
+	const struct dag *g = f->g;
+	enum dag_status st[NSTEPS * NHOSTS];
+	size_t need[4];
+
+	memset(st, 0, sizeof(st));
+	/* base left out on n2 (--limit) and done elsewhere: met. */
+	set_all(g, st, BASE, DAG_ST_OK);
+	st[dag_node_index(g, BASE, N2)] = DAG_ST_OUT;
+	assert_int_equal(dag_node_ready(g, ETCD, M1, st), DAG_READY);
+	assert_int_equal(dag_node_ready(g, BASE, N2, st), DAG_NONE);
+	/* Left out everywhere (a step not selected): met as well. */
+	set_all(g, st, BASE, DAG_ST_OUT);
+	assert_int_equal(dag_node_ready(g, ETCD, M1, st), DAG_READY);
+	assert_int_equal(dag_node_running_needs(g, ETCD, M1, st, need, 4), 0);
+
+	/* etcd done on e1 and in flight on m1: master on m1 may follow it
+	 * at once, requiring it. */
+	st[dag_node_index(g, ETCD, E1)] = DAG_ST_OK;
+	st[dag_node_index(g, ETCD, M1)] = DAG_ST_RUNNING;
+	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_READY);
+	assert_int_equal(dag_node_running_needs(g, MASTER, M1, st, need, 4),
+	    1);
+	assert_int_equal(need[0], ETCD);
+	assert_int_equal(dag_node_running_needs(g, MASTER, M1, st, need, 0),
+	    1);
+	/* ...but not when the controller holds it (a fetch). */
+	st[dag_node_index(g, ETCD, M1)] = DAG_ST_RUNNING_HELD;
+	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_WAIT);
+	assert_int_equal(dag_node_running_needs(g, MASTER, M1, st, need, 4),
+	    0);
+	/* In flight on another host: a barrier, held or not. */
+	st[dag_node_index(g, ETCD, M1)] = DAG_ST_OK;
+	st[dag_node_index(g, ETCD, E1)] = DAG_ST_RUNNING;
+	assert_int_equal(dag_node_ready(g, MASTER, M1, st), DAG_WAIT);
+	assert_int_equal(dag_node_running_needs(g, MASTER, M1, st, need, 4),
+	    0);
+
+	/* Whether a need failed on the node's own host. */
+	st[dag_node_index(g, ETCD, E1)] = DAG_ST_FAILED;
+	assert_false(dag_node_need_failed(g, MASTER, M1, st));
+	st[dag_node_index(g, ETCD, M1)] = DAG_ST_SKIPPED;
+	assert_true(dag_node_need_failed(g, MASTER, M1, st));
+	st[dag_node_index(g, ETCD, M1)] = DAG_ST_FAILED;
+	assert_true(dag_node_need_failed(g, MASTER, M1, st));
+	/* node on n1 needs master, which does not run on n1. */
+	set_all(g, st, MASTER, DAG_ST_FAILED);
+	assert_false(dag_node_need_failed(g, NODE, N1, st));
+	assert_false(dag_node_need_failed(g, BASE, N1, st));
 }
 
 /* A watch on a step that skips some of the watcher's hosts is refused. */
@@ -246,6 +317,8 @@ main(void)
 		    setup_good, teardown),
 		cmocka_unit_test_setup_teardown(test_readiness, setup_good,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_readiness_run,
+		    setup_good, teardown),
 		cmocka_unit_test(test_watch_hosts),
 	};
 
