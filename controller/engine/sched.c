@@ -30,7 +30,7 @@
 #include "engine/render.h"
 #include "engine/report.h"
 #include "engine/sched.h"
-#include "ssh/ssh_session.h"
+#include "ssh/ssh.h"
 #include "state.h"
 #include "engine/vars.h"
 #include "wire.h"
