@@ -13,7 +13,7 @@
 #include "cli/cmd.h"
 #include "cluster/run_inputs.h"
 #include "engine/sched.h"
-#include "ssh/ssh_session.h"
+#include "ssh/agent_image.h"
 #include "state.h"
 
 struct dag;

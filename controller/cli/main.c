@@ -8,7 +8,7 @@
 
 #include "ssh/agent_image.h"
 #include "cli/cmd.h"
-#include "ssh/ssh_session.h"
+#include "ssh/ssh.h"
 
 #ifndef KORCH_VERSION
 #define KORCH_VERSION "0.1.0"

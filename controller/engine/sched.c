@@ -18,7 +18,7 @@
 #include "engine/render.h"
 #include "spec/inventory.h"
 #include "spec/playbook.h"
-#include "ssh/ssh_session.h"
+#include "ssh/ssh.h"
 #include "engine/sched-int.h"
 
 static void

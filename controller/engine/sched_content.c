@@ -20,7 +20,7 @@
 #include "engine/fetch.h"
 #include "engine/render.h"
 #include "spec/bundle.h"
-#include "ssh/ssh_session.h"
+#include "ssh/ssh.h"
 #include "engine/sched-int.h"
 
 /*

@@ -18,7 +18,7 @@
 #include "engine/render.h"
 #include "engine/vars.h"
 #include "spec/inventory.h"
-#include "ssh/ssh_session.h"
+#include "ssh/ssh.h"
 #include "engine/sched-int.h"
 
 const char *const hstate_names[] = {

@@ -8,7 +8,17 @@
 #ifndef KORCH_AGENT_IMAGE_H
 #define KORCH_AGENT_IMAGE_H
 
-#include "ssh/ssh_session.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sha256hex.h"
+
+/* The agent binary to run on hosts; sha256 is its lowercase hex digest. */
+struct agent_image {
+	const uint8_t	*data;
+	size_t		 len;
+	char		 sha256[SHA256_HEX_SIZE];
+};
 
 /*
  * Fill *img with the agent binary and its sha256.  The bytes are either

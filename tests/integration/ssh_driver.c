@@ -1,5 +1,5 @@
 /*
- * ssh_driver.c - integration tests for controller/ssh_session.c against a
+ * ssh_driver.c - integration tests for controller/ssh/ (ssh.h) against a
  * throwaway sshd that run.sh starts on 127.0.0.1.
  *
  *     ssh_driver PORT DIR
@@ -33,7 +33,8 @@
 #include <openssl/rand.h>
 
 #include "err.h"
-#include "ssh/ssh_session.h"
+#include "ssh/agent_image.h"
+#include "ssh/ssh.h"
 #include "wire.h"
 
 static int port;

@@ -1,6 +1,7 @@
 /*
- * ssh_session.h - one host's SSH connection to its korch-agent, driven by a
- * libevent loop with non-blocking libssh2.
+ * ssh.h - the SSH transport: one host's SSH connection to its korch-agent,
+ * driven by a libevent loop with non-blocking libssh2, and the bastion
+ * (jump host) that can carry many of them.
  *
  * A connection walks a state machine: resolve -> connect -> handshake ->
  * host-key check -> auth -> start agent (upload it first when the remote
@@ -17,24 +18,16 @@
  * which may be called from any callback except that it must be the last
  * thing the callback does with the connection.
  */
-#ifndef KORCH_SSH_SESSION_H
-#define KORCH_SSH_SESSION_H
+#ifndef KORCH_SSH_H
+#define KORCH_SSH_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sha256hex.h"
-
+struct agent_image;	/* ssh/agent_image.h */
 struct event_base;
 struct ssh_conn;
 struct ssh_bastion;
-
-/* The agent binary to run on hosts; sha256 is its lowercase hex digest. */
-struct agent_image {
-	const uint8_t	*data;
-	size_t		 len;
-	char		 sha256[SHA256_HEX_SIZE];
-};
 
 struct ssh_target {
 	const char	*name;		/* inventory name, for messages */
@@ -66,7 +59,9 @@ struct ssh_conn_cbs {
 	void	(*gone)(struct ssh_conn *c, int err, const char *msg, void *arg);
 };
 
-/* Once per process, before anything else (libssh2_init). */
+/* Once per process, before anything else (libssh2_init):
+ * KORCH_ERR_INTERNAL if libssh2 cannot start.  ssh_global_cleanup(): once,
+ * after the last connection is freed. */
 int ssh_global_init(void);
 void ssh_global_cleanup(void);
 
@@ -79,7 +74,8 @@ int ssh_conn_start(struct event_base *base, const struct ssh_target *t,
     const struct agent_image *img, const struct ssh_conn_cbs *cbs, void *arg,
     struct ssh_conn **out);
 
-/* Queue bytes for the agent's stdin (copied).  KORCH_ERR_EOF if gone. */
+/* Queue bytes for the agent's stdin (copied).  KORCH_ERR_EOF if gone or
+ * finishing, KORCH_ERR_TOO_LARGE past 64 MiB queued, KORCH_ERR_ALLOC. */
 int ssh_conn_send(struct ssh_conn *c, const void *p, size_t n);
 
 /* Bytes queued for the agent's stdin and not yet written (a sender of
@@ -96,7 +92,7 @@ void ssh_conn_finish(struct ssh_conn *c);
 /* Tear down now (no callback).  NULL-safe. */
 void ssh_conn_free(struct ssh_conn *c);
 
-/* "SHA256:base64" of the host key, once known; else NULL. */
+/* "SHA256:base64" of the host key, once known (owned by c); else NULL. */
 const char *ssh_conn_hostkey_fp(const struct ssh_conn *c);
 /* 1 when this connection uploaded the agent. */
 int ssh_conn_uploaded(const struct ssh_conn *c);
