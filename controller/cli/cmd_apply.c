@@ -1,39 +1,30 @@
 /*
- * cmd_apply.c - `korch apply` and `korch plan`: load and validate every
- * input, take the state lock, run the engine, print the recap (or JSON),
- * and turn the outcome into an exit status.
+ * cmd_apply.c - `korch apply` and `korch plan`: open every input and the
+ * state lock (cmd_open.h), prepare and guard the run, run the engine,
+ * print the recap (or JSON), and turn the outcome into an exit status.
  */
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "ssh/agent_image.h"
 #include "spec/bundle.h"
 #include "cli/cmd.h"
+#include "cli/cmd_open.h"
 #include "engine/dag.h"
 #include "base/diag.h"
 #include "err.h"
 #include "spec/inventory.h"
 #include "base/json.h"
-#include "spec/playbook.h"
-#include "spec/profile.h"
-#include "spec/playbook_path.h"
 #include "engine/report.h"
 #include "cluster/run_inputs.h"
 #include "engine/sched.h"
 #include "state.h"
 #include "cluster/upgrade_view.h"
 
-struct apply_args {
-	const char	*inventory;
-	struct cmd_run_args r;
-};
-
 static int
-parse_args(const char *cmd, int argc, char **argv, struct apply_args *a)
+parse_args(const char *cmd, int argc, char **argv, struct ctx_args *a)
 {
 	enum { O_LIMIT = 256, O_PLAN };
 	static const struct option longopts[] = {
@@ -151,164 +142,64 @@ remember(struct kstate *st, const char *inventory, const char *version,
 	return r;
 }
 
+/* Under the lock, before any host is contacted: the inputs prepared and
+ * checked against the playbooks, the guard against undoing an upgrade,
+ * and the engine's options.  *version: what this apply deploys. */
 static int
-run(const char *kind, int argc, char **argv, int check_only)
+apply_inputs(struct cmd_ctx *c, const char **version)
 {
-	struct apply_args a;
-	struct inventory *inv = NULL;
-	struct playbook *pb = NULL;
-	struct profile_set *profiles = NULL;
-	struct dag *dag = NULL;
-	struct diag *d = NULL;
-	struct kstate *st = NULL;
-	struct report *rep = NULL;
-	struct sched *s = NULL;
-	struct agent_image img;
-	struct run_inputs in;
-	char statepath[PATH_MAX], pbdir[PATH_MAX], msg[1024], what[PATH_MAX + 64];
-	char *args = NULL;
-	const char *version = NULL;
-	int64_t run_id = 0;
-	unsigned hosts, failed, unreach, changed;
-	size_t i;
-	int r, rc = KX_INTERNAL, width = 4, have_img = 0;
-	enum kstate_run_result result = KSTATE_RUN_FAILED;
+	struct sched_opts *o = &c->a.r.o;
+	int r;
 
-	memset(&a, 0, sizeof(a));
-	memset(&in, 0, sizeof(in));
-	/* Before getopt permutes argv: the run record keeps what was typed. */
-	if ((args = cmd_join_args(argc + 1, argv - 1)) == NULL)
-		return KX_INTERNAL;
-	if (parse_args(kind, argc, argv, &a) != 0) {
-		free(args);
-		return KX_USAGE;
-	}
-	a.r.o.check_only |= check_only;
-	if (a.r.o.check_only) {
-		kind = "plan";
-		check_only = 1;
-	}
-
-	/* Every input is loaded and checked before any host is contacted. */
-	if ((d = diag_new()) == NULL)
-		goto out;
-	if ((r = inventory_load(a.inventory, &inv, d)) != 0) {
-		diag_print(d, stderr);
-		fprintf(stderr, "korch: %s: not valid, nothing was changed\n",
-		    a.inventory);
-		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
-		goto out;
-	}
-	if (playbook_dir(a.r.playbooks, argv[-1], pbdir, sizeof(pbdir)) != 0) {
-		fprintf(stderr, "korch: cannot find the playbooks; name them "
-		    "with --playbooks DIR\n");
-		rc = KX_USAGE;
-		goto out;
-	}
-	if ((r = playbook_load(pbdir, &pb, d)) != 0 ||
-	    (r = profile_set_load(pbdir, &profiles, d)) != 0 ||
-	    (r = dag_build(pb, inv, &dag, d)) != 0) {
-		diag_print(d, stderr);
-		fprintf(stderr, "korch: %s: not valid, nothing was changed\n",
-		    pbdir);
-		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
-		goto out;
-	}
-	if (a.r.state != NULL)
-		snprintf(statepath, sizeof(statepath), "%s", a.r.state);
-	else if (kstate_default_path(statepath, sizeof(statepath)) != 0) {
-		fprintf(stderr, "korch: no home directory for the state; "
-		    "use --state FILE\n");
-		rc = KX_USAGE;
-		goto out;
-	}
-	if ((r = agent_image_load(&img)) != 0) {
-		fprintf(stderr, "korch: cannot load the agent binary: %s\n",
-		    korch_strerror(r));
-		goto out;
-	}
-	have_img = 1;
-
-	if ((r = kstate_open(statepath, &st)) != 0) {
-		fprintf(stderr, "korch: state %s: %s\n", statepath,
-		    kstate_errmsg(st));
-		goto out;
-	}
-	msg[0] = '\0';
-	if ((r = kstate_run_begin(st, kind, args, &run_id, msg,
-	    sizeof(msg))) != 0) {
-		if (r == KORCH_ERR_LOCKED) {
-			fprintf(stderr, "korch: another korch run holds the "
-			    "state %s:\n  %s\nWait for it to finish; nothing "
-			    "was changed.\n", statepath, msg);
-			rc = KX_LOCKED;
-		} else
-			fprintf(stderr, "korch: state %s: %s\n", statepath,
-			    kstate_errmsg(st));
-		goto out;
-	}
-	if (msg[0] != '\0' && !a.r.json)
-		fprintf(stderr, "korch: note: %s\n", msg);
 	/* Under the lock: two runs must not both make certificates. */
 	/* Certificates made are news even with --json: stderr. */
-	if ((r = inputs_prepare(inv, profiles, a.r.bundle, statepath, stderr,
-	    &in, d)) != 0) {
-		diag_print(d, stderr);
-		fprintf(stderr, "korch: %s; nothing was changed\n",
-		    r == KORCH_ERR_HASH_MISMATCH ? "the bundle does not verify" :
-		    "cannot prepare the run");
-		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
-		goto end;
-	}
+	if ((r = ctx_prepare(c, c->a.r.bundle, stderr)) != KX_OK)
+		return r;
 	/* The version this apply deploys: as the inventory says, else as its
 	 * bundle holds. */
-	version = inv->cluster.kubernetes_version;
-	if (version == NULL && in.bundle != NULL)
-		version = in.bundle->kubernetes_version;
-	if (!check_only && (r = guard_upgrades(st, inv, version)) != KX_OK) {
-		rc = r;
-		goto end;
-	}
-	if ((r = inputs_check_bundle(&in, pb, dag, d)) != 0) {
-		diag_print(d, stderr);
+	*version = c->inv->cluster.kubernetes_version;
+	if (*version == NULL && c->in.bundle != NULL)
+		*version = c->in.bundle->kubernetes_version;
+	if (!o->check_only &&
+	    (r = guard_upgrades(c->st, c->inv, *version)) != KX_OK)
+		return r;
+	if ((r = inputs_check_bundle(&c->in, c->pb, c->dag, c->d)) != 0) {
+		diag_print(c->d, stderr);
 		fprintf(stderr, "korch: the playbooks need what the bundle "
 		    "lacks; nothing was changed\n");
-		rc = r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
-		goto end;
+		return r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
 	}
-	a.r.o.bundle = in.bundle;
-	a.r.o.host_vars = inputs_host_vars;
-	a.r.o.host_vars_arg = &in;
+	o->bundle = c->in.bundle;
+	o->host_vars = inputs_host_vars;
+	o->host_vars_arg = &c->in;
+	return KX_OK;
+}
 
-	rep = report_new(stdout, stderr, (a.r.json ? REPORT_JSON : 0) |
-	    (a.r.verbose ? REPORT_VERBOSE : 0) |
-	    (a.r.o.check_only ? REPORT_CHECK : 0), (unsigned)inv->nhosts);
-	if (rep == NULL)
-		goto end;
-	for (i = 0; i < inv->nhosts; i++)
-		if ((int)strlen(inv->hosts[i].name) > width)
-			width = (int)strlen(inv->hosts[i].name);
-	report_set_name_width(rep, width);
-	msg[0] = '\0';
-	if ((r = sched_new(inv, pb, dag, st, run_id, &img, &a.r.o, rep, &s, msg,
-	    sizeof(msg))) != 0) {
-		fprintf(stderr, "korch: %s\n", msg[0] ? msg : korch_strerror(r));
-		if (r == KORCH_ERR_INVALID_ARG)
-			rc = KX_USAGE;
-		goto end;
-	}
-	snprintf(what, sizeof(what), "korch %s %s", kind, a.inventory);
-	report_begin(rep, what, run_id, (unsigned)inv->nhosts,
-	    (unsigned)dag_nsteps(dag));
-	r = sched_run(s);
-	sched_outcome(s, &hosts, &failed, &unreach, &changed);
-	if (r != 0 && r != KORCH_ERR_INTERRUPTED)
-		goto end;
-	report_recap_header(rep);
-	sched_recap(s);
+/* One run of the engine over what is open, and what came of it. */
+struct apply_run {
+	struct report	*rep;
+	struct sched	*s;
+	const char	*version;
+	unsigned	 hosts, failed, unreach, changed;
+	enum kstate_run_result result;
+};
+
+/* The recap and the verdict of a run that ended (r: sched_run()'s
+ * 0 or KORCH_ERR_INTERRUPTED), what later commands are to find in the
+ * state, the JSON summary.  Exit code. */
+static int
+apply_verdict(struct cmd_ctx *c, struct apply_run *ar, int r)
+{
+	char msg[1024];
+	int rc, check_only = c->a.r.o.check_only;
+	unsigned hosts = ar->hosts, failed = ar->failed, unreach = ar->unreach,
+	    changed = ar->changed;
+
+	report_recap_header(ar->rep);
+	sched_recap(ar->s);
 	if (r == KORCH_ERR_INTERRUPTED) {
 		rc = KX_INTERRUPTED;
-		result = KSTATE_RUN_ABORTED;
+		ar->result = KSTATE_RUN_ABORTED;
 		snprintf(msg, sizeof(msg), "interrupted: run again to finish");
 	} else if (failed + unreach > 0) {
 		rc = KX_HOSTS;
@@ -318,8 +209,8 @@ run(const char *kind, int argc, char **argv, int check_only)
 		    check_only ? "checked" : "converged", failed, unreach);
 	} else {
 		rc = KX_OK;
-		result = KSTATE_RUN_CONVERGED;
-		if (a.r.o.check_only)
+		ar->result = KSTATE_RUN_CONVERGED;
+		if (check_only)
 			snprintf(msg, sizeof(msg), "plan: %u change%s pending "
 			    "on %u host%s", changed, changed == 1 ? "" : "s",
 			    hosts, hosts == 1 ? "" : "s");
@@ -328,30 +219,76 @@ run(const char *kind, int argc, char **argv, int check_only)
 			    "%u change%s", hosts, hosts == 1 ? "" : "s",
 			    changed, changed == 1 ? "" : "s");
 	}
-	report_verdict(rep, msg, rc == KX_OK);
-	if (!check_only && remember(st, a.inventory, version, rc == KX_OK) != 0)
-		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(st));
-	if (a.r.json)
-		(void)print_json(kind, run_id, s, hosts, failed, unreach,
-		    rc == KX_OK);
-end:
-	if (kstate_run_end(st, run_id, result, rc) != 0)
-		fprintf(stderr, "korch: cannot record the end of the run: "
-		    "%s\n", kstate_errmsg(st));
-out:
-	sched_free(s);
-	report_free(rep);
-	kstate_close(st);
-	if (have_img)
-		agent_image_release(&img);
-	inputs_release(&in);
-	dag_free(dag);
-	playbook_free(pb);
-	profile_set_free(profiles);
-	inventory_free(inv);
-	diag_free(d);
-	free(args);
+	report_verdict(ar->rep, msg, rc == KX_OK);
+	if (!check_only && remember(c->st, c->a.inventory, ar->version,
+	    rc == KX_OK) != 0)
+		fprintf(stderr, "korch: state: %s\n", kstate_errmsg(c->st));
+	if (c->a.r.json)
+		(void)print_json(c->kind, c->run_id, ar->s, hosts, failed,
+		    unreach, rc == KX_OK);
 	return rc;
+}
+
+/* The report, the scheduler, the run.  Exit code. */
+static int
+apply_engine(struct cmd_ctx *c, struct apply_run *ar)
+{
+	struct inventory *inv = c->inv;
+	char msg[1024], what[PATH_MAX + 64];
+	size_t i;
+	int r, width = 4;
+
+	ar->rep = report_new(stdout, stderr, (c->a.r.json ? REPORT_JSON : 0) |
+	    (c->a.r.verbose ? REPORT_VERBOSE : 0) |
+	    (c->a.r.o.check_only ? REPORT_CHECK : 0), (unsigned)inv->nhosts);
+	if (ar->rep == NULL)
+		return KX_INTERNAL;
+	for (i = 0; i < inv->nhosts; i++)
+		if ((int)strlen(inv->hosts[i].name) > width)
+			width = (int)strlen(inv->hosts[i].name);
+	report_set_name_width(ar->rep, width);
+	msg[0] = '\0';
+	if ((r = sched_new(inv, c->pb, c->dag, c->st, c->run_id, &c->img,
+	    &c->a.r.o, ar->rep, &ar->s, msg, sizeof(msg))) != 0) {
+		fprintf(stderr, "korch: %s\n", msg[0] ? msg : korch_strerror(r));
+		return r == KORCH_ERR_INVALID_ARG ? KX_USAGE : KX_INTERNAL;
+	}
+	snprintf(what, sizeof(what), "korch %s %s", c->kind, c->a.inventory);
+	report_begin(ar->rep, what, c->run_id, (unsigned)inv->nhosts,
+	    (unsigned)dag_nsteps(c->dag));
+	r = sched_run(ar->s);
+	sched_outcome(ar->s, &ar->hosts, &ar->failed, &ar->unreach,
+	    &ar->changed);
+	if (r != 0 && r != KORCH_ERR_INTERRUPTED)
+		return KX_INTERNAL;
+	return apply_verdict(c, ar, r);
+}
+
+static int
+run(const char *kind, int argc, char **argv, int check_only)
+{
+	struct cmd_ctx c;
+	struct apply_run ar;
+	int rc;
+
+	memset(&ar, 0, sizeof(ar));
+	ar.result = KSTATE_RUN_FAILED;
+	if ((rc = ctx_init(&c, kind, argc, argv)) != KX_OK)
+		return ctx_finish(&c, rc);
+	if (parse_args(kind, argc, argv, &c.a) != 0)
+		return ctx_finish(&c, KX_USAGE);
+	c.a.r.o.check_only |= check_only;
+	if (c.a.r.o.check_only)
+		c.kind = "plan";
+	/* Every input is loaded and checked before any host is contacted. */
+	if ((rc = ctx_open(&c, argv, CTX_OPEN_NEW_STATE)) == KX_OK &&
+	    (rc = apply_inputs(&c, &ar.version)) == KX_OK)
+		rc = apply_engine(&c, &ar);
+	/* Once the lock is held, a run that went wrong is a failed one. */
+	ctx_end_run(&c, ar.result, rc);
+	sched_free(ar.s);
+	report_free(ar.rep);
+	return ctx_finish(&c, rc);
 }
 
 int

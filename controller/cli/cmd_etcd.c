@@ -14,7 +14,7 @@
 
 #include "spec/bundle.h"
 #include "cli/cmd.h"
-#include "cli/cmd_ctx.h"
+#include "cli/cmd_target.h"
 #include "base/diag.h"
 #include "base/digest.h"
 #include "err.h"
@@ -164,7 +164,7 @@ cmd_etcd(int argc, char **argv)
 	if ((rc = ctx_init(&c, "etcd-restore", argc, argv)) != KX_OK ||
 	    parse_args(argc - 1, argv + 1, &c.a, &snap) != 0)
 		return ctx_finish(&c, rc != KX_OK ? rc : KX_USAGE);
-	rc = ctx_open(&c, argv);
+	rc = ctx_open(&c, argv, CTX_OPEN_UPGRADE);
 	if (rc == KX_OK)
 		rc = restore(&c, snap);
 	return ctx_finish(&c, rc);

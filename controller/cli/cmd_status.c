@@ -48,6 +48,37 @@ find_rh(const struct status_data *sd, const char *host)
 	return NULL;
 }
 
+/* The run's host errors and failed tasks, under one header. */
+static void
+print_problems(const struct status_data *sd)
+{
+	size_t i;
+	int header = 0;
+
+	for (i = 0; i < sd->nrh; i++) {
+		if (sd->rh[i].error == NULL)
+			continue;
+		if (!header++)
+			printf("\nproblems in run #%lld:\n",
+			    (long long)sd->run->id);
+		printf("  %s: %s: %s\n", sd->rh[i].host,
+		    kstate_outcome_name(sd->rh[i].outcome),
+		    sd->rh[i].error);
+	}
+	for (i = 0; i < sd->nfails; i++) {
+		if (!header++)
+			printf("\nproblems in run #%lld:\n",
+			    (long long)sd->run->id);
+		printf("  %s: %s %s: ", sd->fails[i].host,
+		    sd->fails[i].task_key,
+		    kstate_status_name(sd->fails[i].status));
+		/* A gate's diagnosis is several lines: indented,
+		 * and cleaned of control characters. */
+		report_write_message(stdout, sd->fails[i].message ?
+		    sd->fails[i].message : "", 4);
+	}
+}
+
 static void
 print_text(struct kstate *st, const char *path, const struct status_data *sd,
     int all)
@@ -101,32 +132,7 @@ print_text(struct kstate *st, const char *path, const struct status_data *sd,
 			    rh->failed, rh->skipped);
 		printf("\n");
 	}
-	if (sd->nfails > 0 || sd->nrh > 0) {
-		int header = 0;
-
-		for (i = 0; i < sd->nrh; i++) {
-			if (sd->rh[i].error == NULL)
-				continue;
-			if (!header++)
-				printf("\nproblems in run #%lld:\n",
-				    (long long)run->id);
-			printf("  %s: %s: %s\n", sd->rh[i].host,
-			    kstate_outcome_name(sd->rh[i].outcome),
-			    sd->rh[i].error);
-		}
-		for (i = 0; i < sd->nfails; i++) {
-			if (!header++)
-				printf("\nproblems in run #%lld:\n",
-				    (long long)run->id);
-			printf("  %s: %s %s: ", sd->fails[i].host,
-			    sd->fails[i].task_key,
-			    kstate_status_name(sd->fails[i].status));
-			/* A gate's diagnosis is several lines: indented,
-			 * and cleaned of control characters. */
-			report_write_message(stdout, sd->fails[i].message ?
-			    sd->fails[i].message : "", 4);
-		}
-	}
+	print_problems(sd);
 	if (sd->ncomp > 0) {
 		printf("\n%-*s  %-24s %-10s %-10s %s\n", w, "HOST", "COMPONENT",
 		    "DESIRED", "OBSERVED", "ACTIVE");
@@ -158,13 +164,76 @@ print_text(struct kstate *st, const char *path, const struct status_data *sd,
 	}
 }
 
+/* One host of the JSON: what the state knows of it and its last run. */
+static void
+json_host(struct json *j, const struct status_data *sd,
+    const struct kstate_host *h)
+{
+	const struct kstate_run_host *rh;
+	size_t k;
+
+	json_obj_begin(j);
+	json_kstr(j, "name", h->name);
+	json_kstr(j, "address", h->address);
+	json_kbool(j, "reachable", h->reachable);
+	json_kint(j, "last_contact_ms", h->last_contact);
+	json_kstr(j, "hostkey", h->hostkey_fp);
+	json_kstr(j, "error", h->last_error);
+	json_key(j, "facts");
+	json_raw(j, h->facts_json);
+	rh = find_rh(sd, h->name);
+	json_key(j, "last_run");
+	if (rh == NULL)
+		json_null(j);
+	else {
+		json_obj_begin(j);
+		json_kstr(j, "outcome", kstate_outcome_name(rh->outcome));
+		json_kint(j, "ok", rh->ok);
+		json_kint(j, "changed", rh->changed);
+		json_kint(j, "failed", rh->failed);
+		json_kint(j, "skipped", rh->skipped);
+		json_kbool(j, "unreachable",
+		    rh->outcome == KSTATE_HOST_UNREACHABLE);
+		json_kstr(j, "error", rh->error);
+		json_obj_end(j);
+	}
+	json_key(j, "components");
+	json_arr_begin(j);
+	for (k = 0; k < sd->ncomp; k++) {
+		if (strcmp(sd->comp[k].host, h->name) != 0)
+			continue;
+		json_obj_begin(j);
+		json_kstr(j, "name", sd->comp[k].component);
+		json_kstr(j, "desired", sd->comp[k].desired);
+		json_kstr(j, "observed", sd->comp[k].observed);
+		json_kstr(j, "active", sd->comp[k].active);
+		json_kint(j, "observed_at_ms", sd->comp[k].observed_at);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "tasks");
+	json_arr_begin(j);
+	for (k = 0; k < sd->nobs; k++) {
+		if (strcmp(sd->obs[k].host, h->name) != 0)
+			continue;
+		json_obj_begin(j);
+		json_kstr(j, "task", sd->obs[k].task_key);
+		json_kstr(j, "status", kstate_status_name(sd->obs[k].status));
+		json_kstr(j, "digest", sd->obs[k].digest);
+		json_kint(j, "changed_at_ms", sd->obs[k].changed_at);
+		json_kint(j, "run_id", sd->obs[k].run_id);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
 static int
 print_json(struct kstate *st, const char *path, const struct status_data *sd)
 {
-	const struct kstate_run_host *rh;
 	struct json *j;
 	const char *out;
-	size_t i, k;
+	size_t i;
 	int r;
 
 	if ((j = json_new()) == NULL)
@@ -187,63 +256,8 @@ print_json(struct kstate *st, const char *path, const struct status_data *sd)
 	}
 	json_key(j, "hosts");
 	json_arr_begin(j);
-	for (i = 0; i < sd->nhosts; i++) {
-		json_obj_begin(j);
-		json_kstr(j, "name", sd->hosts[i].name);
-		json_kstr(j, "address", sd->hosts[i].address);
-		json_kbool(j, "reachable", sd->hosts[i].reachable);
-		json_kint(j, "last_contact_ms", sd->hosts[i].last_contact);
-		json_kstr(j, "hostkey", sd->hosts[i].hostkey_fp);
-		json_kstr(j, "error", sd->hosts[i].last_error);
-		json_key(j, "facts");
-		json_raw(j, sd->hosts[i].facts_json);
-		rh = find_rh(sd, sd->hosts[i].name);
-		json_key(j, "last_run");
-		if (rh == NULL)
-			json_null(j);
-		else {
-			json_obj_begin(j);
-			json_kstr(j, "outcome", kstate_outcome_name(rh->outcome));
-			json_kint(j, "ok", rh->ok);
-			json_kint(j, "changed", rh->changed);
-			json_kint(j, "failed", rh->failed);
-			json_kint(j, "skipped", rh->skipped);
-			json_kbool(j, "unreachable",
-			    rh->outcome == KSTATE_HOST_UNREACHABLE);
-			json_kstr(j, "error", rh->error);
-			json_obj_end(j);
-		}
-		json_key(j, "components");
-		json_arr_begin(j);
-		for (k = 0; k < sd->ncomp; k++) {
-			if (strcmp(sd->comp[k].host, sd->hosts[i].name) != 0)
-				continue;
-			json_obj_begin(j);
-			json_kstr(j, "name", sd->comp[k].component);
-			json_kstr(j, "desired", sd->comp[k].desired);
-			json_kstr(j, "observed", sd->comp[k].observed);
-			json_kstr(j, "active", sd->comp[k].active);
-			json_kint(j, "observed_at_ms", sd->comp[k].observed_at);
-			json_obj_end(j);
-		}
-		json_arr_end(j);
-		json_key(j, "tasks");
-		json_arr_begin(j);
-		for (k = 0; k < sd->nobs; k++) {
-			if (strcmp(sd->obs[k].host, sd->hosts[i].name) != 0)
-				continue;
-			json_obj_begin(j);
-			json_kstr(j, "task", sd->obs[k].task_key);
-			json_kstr(j, "status",
-			    kstate_status_name(sd->obs[k].status));
-			json_kstr(j, "digest", sd->obs[k].digest);
-			json_kint(j, "changed_at_ms", sd->obs[k].changed_at);
-			json_kint(j, "run_id", sd->obs[k].run_id);
-			json_obj_end(j);
-		}
-		json_arr_end(j);
-		json_obj_end(j);
-	}
+	for (i = 0; i < sd->nhosts; i++)
+		json_host(j, sd, &sd->hosts[i]);
 	json_arr_end(j);
 	json_key(j, "upgrade");
 	if (sd->upg == NULL || upgrade_view_json(st, sd->upg, j) != 0)
