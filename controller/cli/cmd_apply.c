@@ -25,6 +25,9 @@
 #include "engine/report.h"
 #include "engine/sched.h"
 #include "state.h"
+#include "state_lock.h"
+#include "state_settings.h"
+#include "state_upgrade.h"
 #include "cluster/upgrade_journal.h"
 
 struct apply_args {

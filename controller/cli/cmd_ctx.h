@@ -14,7 +14,7 @@
 #include "cluster/inputs.h"
 #include "engine/sched.h"
 #include "ssh/ssh_session.h"
-#include "state.h"
+#include "state_lock.h"
 
 struct dag;
 struct diag;

@@ -21,6 +21,8 @@
 #include "spec/inventory.h"
 #include "cluster/upgrade_plan.h"
 #include "cluster/upgrade_run.h"
+#include "state_settings.h"
+#include "state_upgrade.h"
 
 static int
 parse_args(int argc, char **argv, struct ctx_args *a, const char **snap)

@@ -8,7 +8,7 @@
 
 #include "base/json.h"
 #include "engine/report.h"
-#include "state.h"
+#include "state_upgrade.h"
 #include "cluster/upgrade_journal.h"
 
 int

@@ -23,6 +23,8 @@
 #include "engine/report.h"
 #include "engine/sched.h"
 #include "state.h"
+#include "state_query.h"
+#include "state_upgrade.h"
 #include "cluster/upgrade_plan.h"
 #include "cluster/upgrade_run.h"
 #include "engine/vars.h"

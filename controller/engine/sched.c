@@ -32,6 +32,8 @@
 #include "engine/sched.h"
 #include "ssh/ssh_session.h"
 #include "state.h"
+#include "state_query.h"
+#include "state_record.h"
 #include "engine/vars.h"
 #include "wire.h"
 #include "sha256hex.h"
