@@ -113,151 +113,210 @@ write_live(const char *path, const char *val, struct agent_outcome *o)
 	return KORCH_OK;
 }
 
+/* One sysctl task: its arguments, then what comparing found. */
+struct sysctl_job {
+	const char	*name, *file;
+	int		 live, missing;
+	char		 want[SYSCTL_VALUE_MAX], cur[SYSCTL_VALUE_MAX];
+	char		*live_path, *raw;	/* /proc/sys file, its text */
+	size_t		 raw_len;
+	char		*old, *new, *line, *dir;	/* sysctl.d file */
+	size_t		 old_len, new_len;
+	int		 live_diff, file_diff, file_exists;
+	struct stat	 st;		/* of the file, when it exists */
+};
+
+/* The arguments, checked; KORCH_OK or the task failed (o says why). */
+static int
+job_args(struct sysctl_job *j, const struct kp_task *t,
+    struct agent_outcome *o)
+{
+	const char *val;
+
+	if (agent_arg_bool(t, "live", 1, &j->live, o) != KORCH_OK ||
+	    agent_arg_enum(t, "missing", missing_names, MISSING_FAIL,
+	    &j->missing, o) != KORCH_OK)
+		return KORCH_ERR_INVALID_ARG;
+	j->name = agent_arg_str(t, "name", "");
+	val = agent_arg_str(t, "value", "");
+	j->file = agent_arg_str(t, "file", NULL);
+	if (!valid_name(j->name)) {
+		agent_outcome_set(o, KP_ST_FAILED,
+		    "sysctl: bad name \"%.64s\"", j->name);
+		return KORCH_ERR_INVALID_ARG;
+	}
+	if (strpbrk(val, "\n\r") != NULL ||
+	    strlen(val) >= sizeof(j->want)) {
+		agent_outcome_set(o, KP_ST_FAILED, "sysctl %s: bad value",
+		    j->name);
+		return KORCH_ERR_INVALID_ARG;
+	}
+	if (j->file != NULL && agent_arg_path(t, "file", &j->file, o) !=
+	    KORCH_OK)
+		return KORCH_ERR_INVALID_ARG;
+	normalize(val, strlen(val), j->want, sizeof(j->want));
+	return KORCH_OK;
+}
+
+/* The kernel's value now, normalized into j->cur. */
+static int
+live_read(struct sysctl_job *j, struct agent_outcome *o)
+{
+	int r;
+
+	free(j->raw);
+	j->raw = NULL;
+	if ((r = agent_read_file(j->live_path, SYSCTL_VALUE_MAX - 1, &j->raw,
+	    &j->raw_len, o)) != KORCH_OK)
+		return r;
+	normalize(j->raw, j->raw_len, j->cur, sizeof(j->cur));
+	return KORCH_OK;
+}
+
+/* Compare the live value; a parameter this kernel lacks fails the task
+ * or, with missing=skip, skips it. */
+static int
+live_compare(struct sysctl_job *j, struct agent_outcome *o)
+{
+	const char *procsys;
+	size_t n, i;
+	int r;
+
+	if ((procsys = getenv("KORCH_AGENT_PROCSYS")) == NULL ||
+	    *procsys == '\0')
+		procsys = "/proc/sys";
+	n = strlen(procsys) + strlen(j->name) + 2;
+	if ((j->live_path = malloc(n)) == NULL) {
+		agent_outcome_set(o, KP_ST_FAILED, "out of memory");
+		return KORCH_ERR_ALLOC;
+	}
+	(void)snprintf(j->live_path, n, "%s/%s", procsys, j->name);
+	for (i = strlen(procsys) + 1; j->live_path[i] != '\0'; i++)
+		if (j->live_path[i] == '.')
+			j->live_path[i] = '/';
+	r = live_read(j, o);
+	if (r == KORCH_ERR_NOT_FOUND) {
+		if (j->missing == MISSING_SKIP)
+			agent_outcome_set(o, KP_ST_SKIPPED, "%s does not "
+			    "exist on this kernel (module not loaded?); "
+			    "skipped as missing=skip", j->live_path);
+		else
+			agent_outcome_set(o, KP_ST_FAILED, "%s does not "
+			    "exist on this kernel (module not loaded?)",
+			    j->live_path);
+		return r;
+	}
+	if (r != KORCH_OK)
+		return r;
+	j->live_diff = strcmp(j->cur, j->want) != 0;
+	if (j->live_diff)
+		agent_outcome_diff(o, "--- %s\n+++ %s\n-%s\n+%s\n",
+		    j->live_path, j->live_path, j->cur, j->want);
+	return KORCH_OK;
+}
+
+/* Compare the file: j->new is its text with our line set. */
+static int
+file_compare(struct sysctl_job *j, struct agent_outcome *o)
+{
+	size_t n;
+	int r;
+
+	n = strlen(j->name) + strlen(j->want) + 4;
+	if ((j->line = malloc(n)) == NULL) {
+		agent_outcome_set(o, KP_ST_FAILED, "out of memory");
+		return KORCH_ERR_ALLOC;
+	}
+	(void)snprintf(j->line, n, "%s = %s", j->name, j->want);
+	r = agent_read_file(j->file, SYSCTL_FILE_MAX, &j->old, &j->old_len, o);
+	if (r != KORCH_OK && r != KORCH_ERR_NOT_FOUND)
+		return r;
+	j->file_exists = r == KORCH_OK;
+	if (!j->file_exists && ((j->dir = agent_dirname(j->file)) == NULL ||
+	    stat(j->dir, &j->st) == -1 || !S_ISDIR(j->st.st_mode))) {
+		agent_outcome_set(o, KP_ST_FAILED, "sysctl %s: directory "
+		    "of %s does not exist", j->name, j->file);
+		return KORCH_ERR_NOT_FOUND;
+	}
+	if (j->file_exists && stat(j->file, &j->st) == -1) {
+		agent_outcome_set(o, KP_ST_FAILED, "stat %s: %s", j->file,
+		    strerror(errno));
+		return KORCH_ERR_SYSTEM;
+	}
+	if (agent_lines_set(j->old != NULL ? j->old : "", j->old_len,
+	    match_name, (void *)j->name, j->line, &j->new, &j->new_len) !=
+	    KORCH_OK) {
+		agent_outcome_set(o, KP_ST_FAILED, "out of memory");
+		return KORCH_ERR_ALLOC;
+	}
+	j->file_diff = !j->file_exists || j->new_len != j->old_len ||
+	    memcmp(j->old, j->new, j->old_len) != 0;
+	if (j->file_diff)
+		agent_outcome_diff_text(o, j->file, j->old, j->old_len, j->new,
+		    j->new_len);
+	return KORCH_OK;
+}
+
+/* Make both as wanted: the file first (a value that only lives until
+ * reboot is a trap), then the kernel, read back to be sure. */
+static int
+job_apply(struct sysctl_job *j, struct agent_outcome *o)
+{
+	if (j->file_diff && agent_write_atomic(j->file, j->new, j->new_len,
+	    j->file_exists ? j->st.st_mode & 07777 : 0644,
+	    j->file_exists ? (long long)j->st.st_uid : AGENT_ID_NONE,
+	    j->file_exists ? (long long)j->st.st_gid : AGENT_ID_NONE, o) !=
+	    KORCH_OK)
+		return KORCH_ERR_SYSTEM;
+	if (!j->live_diff)
+		return KORCH_OK;
+	if (write_live(j->live_path, j->want, o) != KORCH_OK ||
+	    live_read(j, o) != KORCH_OK)
+		return KORCH_ERR_SYSTEM;
+	if (strcmp(j->cur, j->want) != 0) {
+		agent_outcome_set(o, KP_ST_FAILED, "%s: kernel reports "
+		    "\"%s\" after writing \"%s\"", j->name, j->cur, j->want);
+		return KORCH_ERR_SYSTEM;
+	}
+	return KORCH_OK;
+}
+
 static int
 sysctl_run(const struct kp_task *t, struct agent_session *s, int check_only,
     struct agent_outcome *o)
 {
-	const char *name, *val, *file, *procsys;
-	char want[SYSCTL_VALUE_MAX], cur[SYSCTL_VALUE_MAX], *live_path = NULL;
-	char *raw = NULL, *old = NULL, *new = NULL, *line = NULL, *dir = NULL;
+	struct sysctl_job j;
 	char did[256] = "";
-	size_t raw_len, old_len = 0, new_len = 0, n, i;
-	int live, missing, live_diff = 0, file_diff = 0, file_exists = 0, r;
-	struct stat st;
 
-	if (agent_arg_bool(t, "live", 1, &live, o) != KORCH_OK ||
-	    agent_arg_enum(t, "missing", missing_names, MISSING_FAIL, &missing,
-	    o) != KORCH_OK)
+	memset(&j, 0, sizeof(j));
+	if (job_args(&j, t, o) != KORCH_OK ||
+	    (j.live && live_compare(&j, o) != KORCH_OK) ||
+	    (j.file != NULL && file_compare(&j, o) != KORCH_OK))
 		goto out;
-	name = agent_arg_str(t, "name", "");
-	val = agent_arg_str(t, "value", "");
-	file = agent_arg_str(t, "file", NULL);
-	if (!valid_name(name)) {
-		agent_outcome_set(o, KP_ST_FAILED, "sysctl: bad name \"%.64s\"",
-		    name);
+	if (!j.live_diff && !j.file_diff) {
+		agent_outcome_set(o, KP_ST_OK, "%s = %s", j.name, j.want);
 		goto out;
 	}
-	if (strpbrk(val, "\n\r") != NULL || strlen(val) >= sizeof(want)) {
-		agent_outcome_set(o, KP_ST_FAILED, "sysctl %s: bad value", name);
-		goto out;
-	}
-	if (file != NULL && agent_arg_path(t, "file", &file, o) != KORCH_OK)
-		goto out;
-	normalize(val, strlen(val), want, sizeof(want));
-
-	if (live) {
-		if ((procsys = getenv("KORCH_AGENT_PROCSYS")) == NULL ||
-		    *procsys == '\0')
-			procsys = "/proc/sys";
-		n = strlen(procsys) + strlen(name) + 2;
-		if ((live_path = malloc(n)) == NULL) {
-			agent_outcome_set(o, KP_ST_FAILED, "out of memory");
-			goto out;
-		}
-		(void)snprintf(live_path, n, "%s/%s", procsys, name);
-		for (i = strlen(procsys) + 1; live_path[i] != '\0'; i++)
-			if (live_path[i] == '.')
-				live_path[i] = '/';
-		r = agent_read_file(live_path, SYSCTL_VALUE_MAX - 1, &raw,
-		    &raw_len, o);
-		if (r == KORCH_ERR_NOT_FOUND) {
-			if (missing == MISSING_SKIP)
-				agent_outcome_set(o, KP_ST_SKIPPED, "%s does not "
-				    "exist on this kernel (module not loaded?); "
-				    "skipped as missing=skip", live_path);
-			else
-				agent_outcome_set(o, KP_ST_FAILED, "%s does not "
-				    "exist on this kernel (module not loaded?)",
-				    live_path);
-			goto out;
-		}
-		if (r != KORCH_OK)
-			goto out;
-		normalize(raw, raw_len, cur, sizeof(cur));
-		live_diff = strcmp(cur, want) != 0;
-		if (live_diff)
-			agent_outcome_diff(o, "--- %s\n+++ %s\n-%s\n+%s\n",
-			    live_path, live_path, cur, want);
-	}
-
-	if (file != NULL) {
-		n = strlen(name) + strlen(want) + 4;
-		if ((line = malloc(n)) == NULL) {
-			agent_outcome_set(o, KP_ST_FAILED, "out of memory");
-			goto out;
-		}
-		(void)snprintf(line, n, "%s = %s", name, want);
-		r = agent_read_file(file, SYSCTL_FILE_MAX, &old, &old_len, o);
-		if (r != KORCH_OK && r != KORCH_ERR_NOT_FOUND)
-			goto out;
-		file_exists = r == KORCH_OK;
-		if (!file_exists && ((dir = agent_dirname(file)) == NULL ||
-		    stat(dir, &st) == -1 || !S_ISDIR(st.st_mode))) {
-			agent_outcome_set(o, KP_ST_FAILED, "sysctl %s: directory "
-			    "of %s does not exist", name, file);
-			goto out;
-		}
-		if (file_exists && stat(file, &st) == -1) {
-			agent_outcome_set(o, KP_ST_FAILED, "stat %s: %s", file,
-			    strerror(errno));
-			goto out;
-		}
-		if (agent_lines_set(old != NULL ? old : "", old_len,
-		    match_name, (void *)name, line, &new, &new_len) !=
-		    KORCH_OK) {
-			agent_outcome_set(o, KP_ST_FAILED, "out of memory");
-			goto out;
-		}
-		file_diff = !file_exists || new_len != old_len ||
-		    memcmp(old, new, old_len) != 0;
-		if (file_diff)
-			agent_outcome_diff_text(o, file, old, old_len, new,
-			    new_len);
-	}
-
-	if (!live_diff && !file_diff) {
-		agent_outcome_set(o, KP_ST_OK, "%s = %s", name, want);
-		goto out;
-	}
-	if (file_diff)
-		agent_strlcat_sep(did, sizeof(did), file);
-	if (live_diff)
+	if (j.file_diff)
+		agent_strlcat_sep(did, sizeof(did), j.file);
+	if (j.live_diff)
 		agent_strlcat_sep(did, sizeof(did), "live");
 	if (check_only) {
 		agent_outcome_set(o, KP_ST_CHANGED, "would set %s = %s (%s)",
-		    name, want, did);
+		    j.name, j.want, did);
 		goto out;
 	}
-	/* Persist first: a value that only lives until reboot is a trap. */
-	if (file_diff && agent_write_atomic(file, new, new_len,
-	    file_exists ? st.st_mode & 07777 : 0644,
-	    file_exists ? (long long)st.st_uid : AGENT_ID_NONE,
-	    file_exists ? (long long)st.st_gid : AGENT_ID_NONE, o) != KORCH_OK)
+	if (job_apply(&j, o) != KORCH_OK)
 		goto out;
-	if (live_diff) {
-		if (write_live(live_path, want, o) != KORCH_OK)
-			goto out;
-		free(raw);
-		raw = NULL;
-		if (agent_read_file(live_path, SYSCTL_VALUE_MAX - 1, &raw,
-		    &raw_len, o) != KORCH_OK)
-			goto out;
-		normalize(raw, raw_len, cur, sizeof(cur));
-		if (strcmp(cur, want) != 0) {
-			agent_outcome_set(o, KP_ST_FAILED, "%s: kernel reports "
-			    "\"%s\" after writing \"%s\"", name, cur, want);
-			goto out;
-		}
-	}
-	agent_outcome_set(o, KP_ST_CHANGED, "set %s = %s (%s)", name, want,
-	    did);
+	agent_outcome_set(o, KP_ST_CHANGED, "set %s = %s (%s)", j.name,
+	    j.want, did);
 out:
-	free(live_path);
-	free(raw);
-	free(old);
-	free(new);
-	free(line);
-	free(dir);
+	free(j.live_path);
+	free(j.raw);
+	free(j.old);
+	free(j.new);
+	free(j.line);
+	free(j.dir);
 	return KORCH_OK;
 }
 

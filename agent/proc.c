@@ -100,56 +100,120 @@ set_status(struct agent_proc_result *r, int status)
 		r->signal = WTERMSIG(status);
 }
 
-int
-agent_proc_run(const struct agent_proc *p, struct agent_proc_result *r)
+/* The child's pipes: its stdout, its stderr, and the exec report. */
+struct pipes {
+	int	 out[2], err[2], rep[2];
+};
+
+static void
+pipes_close(struct pipes *pp)
 {
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, rep[2] = { -1, -1 };
-	struct pollfd pfd[2];
-	long long start, deadline = 0, exited_at = 0;
-	int status, e, ret, alive = 1, nopen, timeout, i, saved;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (pp->out[i] != -1)
+			close(pp->out[i]);
+		if (pp->err[i] != -1)
+			close(pp->err[i]);
+		if (pp->rep[i] != -1)
+			close(pp->rep[i]);
+	}
+}
+
+/* Fork the child; the parent keeps the pipes' read ends. */
+static int
+start(const struct agent_proc *p, struct pipes *pp, pid_t *pid)
+{
+	if (pipe2(pp->out, O_CLOEXEC) == -1 ||
+	    pipe2(pp->err, O_CLOEXEC) == -1 ||
+	    pipe2(pp->rep, O_CLOEXEC) == -1)
+		return KORCH_ERR_SYSTEM;
+	if ((*pid = fork()) == -1)
+		return KORCH_ERR_SYSTEM;
+	if (*pid == 0)
+		child(p, pp->out[1], pp->err[1], pp->rep[1]);
+	close(pp->out[1]);
+	close(pp->err[1]);
+	close(pp->rep[1]);
+	pp->out[1] = pp->err[1] = pp->rep[1] = -1;
+	return KORCH_OK;
+}
+
+/* Blocks until exec succeeded (EOF: 0) or failed (an errno: 1, the child
+ * reaped). */
+static int
+exec_failed(struct pipes *pp, pid_t pid, struct agent_proc_result *r)
+{
+	ssize_t n;
+	int e, status;
+
+	do
+		n = read(pp->rep[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(e))
+		return 0;
+	r->exec_errno = e;
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	return 1;
+}
+
+/* Read what is ready; a pipe at EOF (or failing) is closed. */
+static void
+read_ready(struct pollfd pfd[2], struct pipes *pp, struct agent_proc_result *r)
+{
 	char buf[READ_SIZE];
 	ssize_t n;
-	pid_t pid;
+	int i;
 
-	memset(r, 0, sizeof(*r));
-	r->code = -1;
-	if (p == NULL || p->argv == NULL || p->argv[0] == NULL) {
-		errno = EINVAL;
-		return KORCH_ERR_SYSTEM;
+	for (i = 0; i < 2; i++) {
+		if (pfd[i].fd == -1 || pfd[i].revents == 0)
+			continue;
+		n = read(pfd[i].fd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0) {
+			close(pfd[i].fd);
+			if (i == 0)
+				pp->out[0] = -1;
+			else
+				pp->err[0] = -1;
+			pfd[i].fd = -1;
+			continue;
+		}
+		out_add(i == 0 ? &r->out : &r->err, buf, (size_t)n);
 	}
-	if (pipe2(outp, O_CLOEXEC) == -1 || pipe2(errp, O_CLOEXEC) == -1 ||
-	    pipe2(rep, O_CLOEXEC) == -1) {
-		ret = KORCH_ERR_SYSTEM;
-		goto out;
-	}
-	if ((pid = fork()) == -1) {
-		ret = KORCH_ERR_SYSTEM;
-		goto out;
-	}
-	if (pid == 0)
-		child(p, outp[1], errp[1], rep[1]);
-	close(outp[1]);
-	close(errp[1]);
-	close(rep[1]);
-	outp[1] = errp[1] = rep[1] = -1;
+}
 
-	/* Blocks until exec succeeded (EOF) or failed (an errno). */
-	do
-		n = read(rep[0], &e, sizeof(e));
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(e)) {
-		r->exec_errno = e;
-		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-			;
-		ret = KORCH_OK;
-		goto out;
-	}
+/* Kill the child's whole group on its timeout, and reap it. */
+static void
+kill_timed_out(pid_t pid, struct agent_proc_result *r)
+{
+	int status;
+
+	r->timed_out = 1;
+	(void)kill(-pid, SIGKILL);
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	set_status(r, status);
+}
+
+/* Capture the child's output until it exited and its pipes are drained,
+ * killing it at its deadline. */
+static int
+collect(const struct agent_proc *p, pid_t pid, struct pipes *pp,
+    struct agent_proc_result *r)
+{
+	struct pollfd pfd[2];
+	long long start, deadline = 0, exited_at = 0;
+	int status, alive = 1, nopen, timeout, i, saved;
 
 	start = now_ms();
 	if (p->timeout_ms > 0)
 		deadline = start + p->timeout_ms;
-	pfd[0].fd = outp[0];
-	pfd[1].fd = errp[0];
+	pfd[0].fd = pp->out[0];
+	pfd[1].fd = pp->err[0];
 	for (;;) {
 		nopen = 0;
 		for (i = 0; i < 2; i++) {
@@ -172,13 +236,7 @@ agent_proc_run(const struct agent_proc *p, struct agent_proc_result *r)
 		if (!alive && now_ms() - exited_at > DRAIN_MS)
 			break;
 		if (alive && deadline != 0 && now_ms() >= deadline) {
-			r->timed_out = 1;
-			(void)kill(-pid, SIGKILL);
-			(void)kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) == -1 &&
-			    errno == EINTR)
-				;
-			set_status(r, status);
+			kill_timed_out(pid, r);
 			alive = 0;
 			exited_at = now_ms();
 			continue;
@@ -192,44 +250,37 @@ agent_proc_run(const struct agent_proc *p, struct agent_proc_result *r)
 		if (poll(pfd, 2, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
-			ret = KORCH_ERR_SYSTEM;
 			saved = errno;
 			if (alive) {
 				(void)kill(-pid, SIGKILL);
 				(void)waitpid(pid, &status, 0);
 			}
 			errno = saved;
-			goto out;
+			return KORCH_ERR_SYSTEM;
 		}
-		for (i = 0; i < 2; i++) {
-			if (pfd[i].fd == -1 || pfd[i].revents == 0)
-				continue;
-			n = read(pfd[i].fd, buf, sizeof(buf));
-			if (n < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (n <= 0) {
-				close(pfd[i].fd);
-				if (i == 0)
-					outp[0] = -1;
-				else
-					errp[0] = -1;
-				pfd[i].fd = -1;
-				continue;
-			}
-			out_add(i == 0 ? &r->out : &r->err, buf, (size_t)n);
-		}
+		read_ready(pfd, pp, r);
 	}
-	ret = KORCH_OK;
-out:
+	return KORCH_OK;
+}
+
+int
+agent_proc_run(const struct agent_proc *p, struct agent_proc_result *r)
+{
+	struct pipes pp = { { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	int ret, saved;
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	r->code = -1;
+	if (p == NULL || p->argv == NULL || p->argv[0] == NULL) {
+		errno = EINVAL;
+		return KORCH_ERR_SYSTEM;
+	}
+	if ((ret = start(p, &pp, &pid)) == KORCH_OK &&
+	    !exec_failed(&pp, pid, r))
+		ret = collect(p, pid, &pp, r);
 	saved = errno;
-	for (i = 0; i < 2; i++) {
-		if (outp[i] != -1)
-			close(outp[i]);
-		if (errp[i] != -1)
-			close(errp[i]);
-		if (rep[i] != -1)
-			close(rep[i]);
-	}
+	pipes_close(&pp);
 	errno = saved;
 	return ret;
 }

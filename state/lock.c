@@ -1,5 +1,5 @@
 /*
- * lock.c - runs and the run lock.
+ * lock.c - runs and the run lock: beginning and ending a run.
  *
  * The lock itself is flock(LOCK_EX) on "<state>.lock", a side file that is
  * never deleted: the kernel owns it, so it dies with its process (crash,
@@ -25,8 +25,32 @@
 
 #include "err.h"
 #include "state-int.h"
+#include "state_lock.h"
 
 #define KSTATE_KIND_MAX		32
+
+/* The schema's CHECK list (migration 1) says the same. */
+static const char *const run_result_names[] = {
+	[KSTATE_RUN_RUNNING] = "running",
+	[KSTATE_RUN_CONVERGED] = "converged",
+	[KSTATE_RUN_FAILED] = "failed",
+	[KSTATE_RUN_INTERRUPTED] = "interrupted",
+	[KSTATE_RUN_ABORTED] = "aborted",
+};
+
+const char *
+kstate_run_result_name(enum kstate_run_result r)
+{
+	return kstate_name_of(run_result_names, NELEM(run_result_names),
+	    (unsigned)r);
+}
+
+int
+kstate_run_result_parse(const char *name)
+{
+	return kstate_name_index(run_result_names, NELEM(run_result_names),
+	    name);
+}
 
 static const char holder_sql[] =
     "SELECT l.run_id, r.kind, l.pid, l.hostname, l.started_at, l.command,"
@@ -161,16 +185,6 @@ refused(struct kstate *st, const struct identity *me, char *msg, size_t len)
 }
 
 static int
-prep(struct kstate *st, const char *sql, sqlite3_stmt **s)
-{
-	int rc;
-
-	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL)) != SQLITE_OK)
-		return kstate_sqlerr(st, rc, "preparing statement");
-	return KORCH_OK;
-}
-
-static int
 kind_ok(const char *kind)
 {
 	size_t i, n;
@@ -200,21 +214,21 @@ record_start(struct kstate *st, const struct identity *me, const char *kind,
 		goto out;
 	if ((r = read_holder(st, &h, &found)) != KORCH_OK)
 		goto out;
-	if ((r = prep(st, "UPDATE runs SET result = 'interrupted',"
+	if ((r = kstate_prepare(st, "UPDATE runs SET result = 'interrupted',"
 	    " ended_at = coalesce(ended_at, ?1) WHERE result = 'running'",
 	    &upd)) != KORCH_OK ||
-	    (r = prep(st, "DELETE FROM lock", &del)) != KORCH_OK ||
-	    (r = prep(st, "INSERT INTO runs (kind, args, started_at, pid,"
-	    " hostname, user) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &ins)) !=
+	    (r = kstate_prepare(st, "DELETE FROM lock", &del)) != KORCH_OK ||
+	    (r = kstate_prepare(st, "INSERT INTO runs (kind, args, started_at,"
+	    " pid, hostname, user) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &ins)) !=
 	    KORCH_OK ||
-	    (r = prep(st, "INSERT INTO lock (id, run_id, pid, hostname,"
-	    " started_at, command) VALUES (1, ?1, ?2, ?3, ?4,"
+	    (r = kstate_prepare(st, "INSERT INTO lock (id, run_id, pid,"
+	    " hostname, started_at, command) VALUES (1, ?1, ?2, ?3, ?4,"
 	    " ?5 || CASE WHEN ?6 = '' THEN '' ELSE ' ' || ?6 END)", &lck)) !=
 	    KORCH_OK)
 		goto out;
 
 	if (sqlite3_bind_int64(upd, 1, now) != SQLITE_OK) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
+		r = kstate_bind_err(st);
 		goto out;
 	}
 	if ((r = kstate_step_done(st, upd, "retiring stale runs")) != KORCH_OK)
@@ -229,7 +243,7 @@ record_start(struct kstate *st, const struct identity *me, const char *kind,
 	    sqlite3_bind_int64(ins, 4, me->pid) ||
 	    sqlite3_bind_text(ins, 5, me->hostname, -1, SQLITE_STATIC) ||
 	    sqlite3_bind_text(ins, 6, me->user, -1, SQLITE_STATIC)) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
+		r = kstate_bind_err(st);
 		goto out;
 	}
 	if ((r = kstate_step_done(st, ins, "recording run")) != KORCH_OK)
@@ -242,7 +256,7 @@ record_start(struct kstate *st, const struct identity *me, const char *kind,
 	    sqlite3_bind_int64(lck, 4, now) ||
 	    sqlite3_bind_text(lck, 5, kind, -1, SQLITE_STATIC) ||
 	    sqlite3_bind_text(lck, 6, args, -1, SQLITE_STATIC)) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
+		r = kstate_bind_err(st);
 		goto out;
 	}
 	if ((r = kstate_step_done(st, lck, "writing lock")) != KORCH_OK)
@@ -364,10 +378,10 @@ record_end(struct kstate *st, int64_t id, const char *result, int exit_code,
 
 	if ((r = kstate_tx_enter(st, &own)) != KORCH_OK)
 		goto out;
-	if ((r = prep(st, "UPDATE runs SET ended_at = ?1, result = ?2,"
-	    " exit_code = ?3 WHERE id = ?4", &upd)) != KORCH_OK ||
-	    (r = prep(st, "DELETE FROM lock WHERE run_id = ?1", &del)) !=
-	    KORCH_OK)
+	if ((r = kstate_prepare(st, "UPDATE runs SET ended_at = ?1,"
+	    " result = ?2, exit_code = ?3 WHERE id = ?4", &upd)) != KORCH_OK ||
+	    (r = kstate_prepare(st, "DELETE FROM lock WHERE run_id = ?1",
+	    &del)) != KORCH_OK)
 		goto out;
 	if (sqlite3_bind_int64(upd, 1, kstate_now_ms()) ||
 	    sqlite3_bind_text(upd, 2, result, -1, SQLITE_STATIC) ||
@@ -375,7 +389,7 @@ record_end(struct kstate *st, int64_t id, const char *result, int exit_code,
 	    sqlite3_bind_null(upd, 3)) ||
 	    sqlite3_bind_int64(upd, 4, id) ||
 	    sqlite3_bind_int64(del, 1, id)) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
+		r = kstate_bind_err(st);
 		goto out;
 	}
 	if ((r = kstate_step_done(st, upd, "ending run")) != KORCH_OK ||

@@ -9,8 +9,8 @@
  * KSTATE_SCHEMA_VERSION in state.h.
  *
  * Conventions: timestamps INTEGER ms since the epoch; enum-like columns are
- * TEXT with a CHECK listing the names of the tables in state.c and
- * upgrade.c; ids referencing runs are NULLed (not cascaded) where the row
+ * TEXT with a CHECK listing the names of the tables in record.c, lock.c
+ * and upgrade.c; ids referencing runs are NULLed (not cascaded) where the row
  * describes a host (or an upgrade) rather than a run.
  */
 #include <stddef.h>

@@ -1,7 +1,8 @@
 /*
  * query.c - reading state back for `korch status`: runs, hosts, observed
- * rows, per-host outcomes, results and pending restarts, as owned arrays.
- * Not the hot path: statements are prepared per call and finalized.
+ * rows, per-host outcomes, results, pending restarts and components, as
+ * owned arrays; first the row-reading calls upgrade.c's reads share.  Not
+ * the hot path: statements are prepared per call and finalized.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,13 +10,14 @@
 
 #include "err.h"
 #include "state-int.h"
+#include "state_query.h"
 
 int
 kstate_collect(struct kstate *st, sqlite3_stmt *s, size_t esize,
     decode_fn decode, clear_fn clear, void **out, size_t *nout)
 {
 	char	*v = NULL, *nv;
-	size_t	 n = 0, cap = 0, i;
+	size_t	 n = 0, cap = 0;
 	int	 rc, r;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -51,19 +53,62 @@ kstate_collect(struct kstate *st, sqlite3_stmt *s, size_t esize,
 	n = 0;
 	r = KORCH_OK;
  out:
-	for (i = 0; i < n; i++)
-		clear(v + i * esize);
+	kstate_free_array(v, n, esize, clear);
+	return r;
+}
+
+void
+kstate_free_array(void *v, size_t n, size_t esize, clear_fn clear)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && i < n; i++)
+		clear((char *)v + i * esize);
 	free(v);
+}
+
+int
+kstate_list_begin(struct kstate *st, const char *sql, void **out, size_t *n,
+    sqlite3_stmt **s)
+{
+	int r;
+
+	*s = NULL;
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if (out == NULL || n == NULL)
+		return KORCH_ERR_INVALID_ARG;
+	*out = NULL;
+	*n = 0;
+	return kstate_prepare(st, sql, s);
+}
+
+int
+kstate_list_end(struct kstate *st, sqlite3_stmt *s, int r, size_t esize,
+    decode_fn decode, clear_fn clear, void **out, size_t *n)
+{
+	if (r == KORCH_OK)
+		r = kstate_collect(st, s, esize, decode, clear, out, n);
+	sqlite3_finalize(s);
 	return r;
 }
 
 int
-kstate_prepare(struct kstate *st, const char *sql, sqlite3_stmt **s)
+kstate_one(struct kstate *st, sqlite3_stmt *s, const char *none,
+    size_t esize, decode_fn decode, clear_fn clear, void **out)
 {
-	int rc;
+	void	*v = NULL;
+	size_t	 n = 0;
+	int	 r;
 
-	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL)) != SQLITE_OK)
-		return kstate_sqlerr(st, rc, "preparing query");
+	if ((r = kstate_collect(st, s, esize, decode, clear, &v, &n)) !=
+	    KORCH_OK)
+		return r;
+	if (n == 0) {
+		kstate_seterr(st, "%s", none);
+		return KORCH_ERR_NOT_FOUND;
+	}
+	*out = v;		/* an array of one, freed as one */
 	return KORCH_OK;
 }
 
@@ -71,17 +116,6 @@ static int64_t
 col_i64(sqlite3_stmt *s, int col)
 {
 	return sqlite3_column_int64(s, col);	/* NULL reads as 0 */
-}
-
-static int
-col_enum(sqlite3_stmt *s, int col, int (*parse)(const char *), int *out)
-{
-	int v = parse((const char *)sqlite3_column_text(s, col));
-
-	if (v < 0)
-		return KORCH_ERR_STATE;
-	*out = v;
-	return KORCH_OK;
 }
 
 /* ---- runs ---- */
@@ -112,7 +146,8 @@ run_decode(sqlite3_stmt *s, void *p)
 		return r;
 	run->started_at = col_i64(s, 3);
 	run->ended_at = col_i64(s, 4);
-	if ((r = col_enum(s, 5, kstate_run_result_parse, &v)) != KORCH_OK)
+	if ((r = kstate_col_enum(s, 5, kstate_run_result_parse, &v)) !=
+	    KORCH_OK)
 		return r;
 	run->result = (enum kstate_run_result)v;
 	run->exit_code = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 :
@@ -129,19 +164,8 @@ static int
 run_one(struct kstate *st, sqlite3_stmt *s, const char *what,
     struct kstate_run **out)
 {
-	void	*v = NULL;
-	size_t	 n = 0;
-	int	 r;
-
-	if ((r = kstate_collect(st, s, sizeof(struct kstate_run), run_decode,
-	    run_clear, &v, &n)) != KORCH_OK)
-		return r;
-	if (n == 0) {
-		kstate_seterr(st, "%s", what);
-		return KORCH_ERR_NOT_FOUND;
-	}
-	*out = v;		/* an array of one: kstate_run_free() */
-	return KORCH_OK;
+	return kstate_one(st, s, what, sizeof(struct kstate_run), run_decode,
+	    run_clear, (void **)out);
 }
 
 int
@@ -160,7 +184,7 @@ kstate_run_last(struct kstate *st, const char *kind, struct kstate_run **out)
 	    KORCH_OK)
 		goto out;
 	if (kstate_bind_text(s, 1, kind) != SQLITE_OK) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
+		r = kstate_bind_err(st);
 		goto out;
 	}
 	r = run_one(st, s, "no run recorded yet", out);
@@ -184,7 +208,7 @@ kstate_run_get(struct kstate *st, int64_t id, struct kstate_run **out)
 	    " WHERE id = ?1", &s)) != KORCH_OK)
 		goto out;
 	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
+		r = kstate_bind_err(st);
 		goto out;
 	}
 	r = run_one(st, s, "no such run", out);
@@ -196,10 +220,7 @@ kstate_run_get(struct kstate *st, int64_t id, struct kstate_run **out)
 void
 kstate_run_free(struct kstate_run *run)
 {
-	if (run == NULL)
-		return;
-	run_clear(run);
-	free(run);
+	kstate_free_array(run, 1, sizeof(*run), run_clear);
 }
 
 /*
@@ -210,25 +231,14 @@ static int
 list_by_host(struct kstate *st, const char *sql, const char *host,
     size_t size, decode_fn decode, clear_fn clear, void **out, size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
+	sqlite3_stmt	*s;
 	int		 r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
+	if ((r = kstate_list_begin(st, sql, out, n, &s)) != KORCH_OK)
 		return r;
-	if (out == NULL || n == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
-	*n = 0;
-	if ((r = kstate_prepare(st, sql, &s)) != KORCH_OK)
-		goto out;
-	if (kstate_bind_text(s, 1, host) != SQLITE_OK) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
-		goto out;
-	}
-	r = kstate_collect(st, s, size, decode, clear, out, n);
- out:
-	sqlite3_finalize(s);
-	return r;
+	if (kstate_bind_text(s, 1, host) != SQLITE_OK)
+		r = kstate_bind_err(st);
+	return kstate_list_end(st, s, r, size, decode, clear, out, n);
 }
 
 /* ---- hosts ---- */
@@ -265,37 +275,21 @@ host_decode(sqlite3_stmt *s, void *p)
 int
 kstate_hosts_list(struct kstate *st, struct kstate_host **out, size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	void		*v = NULL;
+	sqlite3_stmt	*s;
 	int		 r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
+	if ((r = kstate_list_begin(st, "SELECT name, address, facts,"
+	    " hostkey_fp, last_contact, last_run_id, reachable, last_error"
+	    " FROM hosts ORDER BY name", (void **)out, n, &s)) != KORCH_OK)
 		return r;
-	if (out == NULL || n == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
-	*n = 0;
-	if ((r = kstate_prepare(st, "SELECT name, address, facts, hostkey_fp,"
-	    " last_contact, last_run_id, reachable, last_error"
-	    " FROM hosts ORDER BY name", &s)) != KORCH_OK)
-		goto out;
-	r = kstate_collect(st, s, sizeof(**out), host_decode, host_clear,
-	    &v, n);
-	if (r == KORCH_OK)
-		*out = v;
- out:
-	sqlite3_finalize(s);
-	return r;
+	return kstate_list_end(st, s, r, sizeof(**out), host_decode,
+	    host_clear, (void **)out, n);
 }
 
 void
 kstate_hosts_free(struct kstate_host *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		host_clear(&v[i]);
-	free(v);
+	kstate_free_array(v, n, sizeof(*v), host_clear);
 }
 
 /* ---- observed ---- */
@@ -320,7 +314,7 @@ observed_decode(sqlite3_stmt *s, void *p)
 	    (r = kstate_col_strdup(s, 1, &o->task_key)) != KORCH_OK ||
 	    (r = kstate_col_strdup(s, 2, &o->digest)) != KORCH_OK)
 		return r;
-	if ((r = col_enum(s, 3, kstate_status_parse, &v)) != KORCH_OK)
+	if ((r = kstate_col_enum(s, 3, kstate_status_parse, &v)) != KORCH_OK)
 		return r;
 	o->status = (enum kstate_status)v;
 	o->changed_at = col_i64(s, 4);
@@ -335,18 +329,14 @@ kstate_observed_list(struct kstate *st, const char *host,
 {
 	return list_by_host(st, "SELECT host, task_key, digest, status,"
 	    " changed_at, ok_at, run_id FROM observed"
-	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key", host, sizeof(**out), observed_decode, observed_clear,
-	    (void **)out, n);
+	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key", host,
+	    sizeof(**out), observed_decode, observed_clear, (void **)out, n);
 }
 
 void
 kstate_observed_free(struct kstate_observed *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		observed_clear(&v[i]);
-	free(v);
+	kstate_free_array(v, n, sizeof(*v), observed_clear);
 }
 
 /* ---- per-host outcomes of a run ---- */
@@ -369,7 +359,7 @@ run_host_decode(sqlite3_stmt *s, void *p)
 	h->run_id = col_i64(s, 0);
 	if ((r = kstate_col_strdup(s, 1, &h->host)) != KORCH_OK)
 		return r;
-	if ((r = col_enum(s, 2, kstate_outcome_parse, &v)) != KORCH_OK)
+	if ((r = kstate_col_enum(s, 2, kstate_outcome_parse, &v)) != KORCH_OK)
 		return r;
 	h->outcome = (enum kstate_outcome)v;
 	h->ok = sqlite3_column_int(s, 3);
@@ -383,41 +373,24 @@ int
 kstate_run_hosts_list(struct kstate *st, int64_t run_id,
     struct kstate_run_host **out, size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	void		*v = NULL;
+	sqlite3_stmt	*s;
 	int		 r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
+	if ((r = kstate_list_begin(st, "SELECT run_id, host, outcome, ok,"
+	    " changed, failed, skipped, error FROM run_hosts"
+	    " WHERE run_id = ?1 ORDER BY host", (void **)out, n, &s)) !=
+	    KORCH_OK)
 		return r;
-	if (out == NULL || n == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
-	*n = 0;
-	if ((r = kstate_prepare(st, "SELECT run_id, host, outcome, ok, changed,"
-	    " failed, skipped, error FROM run_hosts WHERE run_id = ?1"
-	    " ORDER BY host", &s)) != KORCH_OK)
-		goto out;
-	if (sqlite3_bind_int64(s, 1, run_id) != SQLITE_OK) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
-		goto out;
-	}
-	r = kstate_collect(st, s, sizeof(**out), run_host_decode,
-	    run_host_clear, &v, n);
-	if (r == KORCH_OK)
-		*out = v;
- out:
-	sqlite3_finalize(s);
-	return r;
+	if (sqlite3_bind_int64(s, 1, run_id) != SQLITE_OK)
+		r = kstate_bind_err(st);
+	return kstate_list_end(st, s, r, sizeof(**out), run_host_decode,
+	    run_host_clear, (void **)out, n);
 }
 
 void
 kstate_run_hosts_free(struct kstate_run_host *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		run_host_clear(&v[i]);
-	free(v);
+	kstate_free_array(v, n, sizeof(*v), run_host_clear);
 }
 
 /* ---- task results ---- */
@@ -449,7 +422,7 @@ result_decode(sqlite3_stmt *s, void *p)
 	    (r = kstate_col_strdup(s, 4, &t->module)) != KORCH_OK ||
 	    (r = kstate_col_strdup(s, 5, &t->desired_digest)) != KORCH_OK)
 		return r;
-	if ((r = col_enum(s, 6, kstate_status_parse, &v)) != KORCH_OK)
+	if ((r = kstate_col_enum(s, 6, kstate_status_parse, &v)) != KORCH_OK)
 		return r;
 	t->status = (enum kstate_status)v;
 	t->changed = sqlite3_column_int(s, 7) != 0;
@@ -465,46 +438,29 @@ int
 kstate_results_list(struct kstate *st, int64_t run_id, const char *host,
     int flags, struct kstate_task_result **out, size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	void		*v = NULL;
+	sqlite3_stmt	*s;
 	int		 r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if (out == NULL || n == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
-	*n = 0;
-	if ((r = kstate_prepare(st, "SELECT run_id, host, step, task_key,"
+	if ((r = kstate_list_begin(st, "SELECT run_id, host, step, task_key,"
 	    " module, desired_digest, status, changed, message, diff,"
 	    " started_at, duration_ms FROM task_results"
 	    " WHERE run_id = ?1 AND (?2 IS NULL OR host = ?2)"
 	    "  AND (?3 = 0 OR status IN ('failed', 'unreachable'))"
-	    " ORDER BY host, started_at, task_key", &s)) != KORCH_OK)
-		goto out;
+	    " ORDER BY host, started_at, task_key", (void **)out, n, &s)) !=
+	    KORCH_OK)
+		return r;
 	if (sqlite3_bind_int64(s, 1, run_id) ||
 	    kstate_bind_text(s, 2, host) ||
-	    sqlite3_bind_int(s, 3, (flags & KSTATE_RESULTS_FAILED_ONLY) != 0)) {
-		r = kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
-		goto out;
-	}
-	r = kstate_collect(st, s, sizeof(**out), result_decode, result_clear,
-	    &v, n);
-	if (r == KORCH_OK)
-		*out = v;
- out:
-	sqlite3_finalize(s);
-	return r;
+	    sqlite3_bind_int(s, 3, (flags & KSTATE_RESULTS_FAILED_ONLY) != 0))
+		r = kstate_bind_err(st);
+	return kstate_list_end(st, s, r, sizeof(**out), result_decode,
+	    result_clear, (void **)out, n);
 }
 
 void
 kstate_results_free(struct kstate_task_result *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		result_clear(&v[i]);
-	free(v);
+	kstate_free_array(v, n, sizeof(*v), result_clear);
 }
 
 /* ---- pending restarts ---- */
@@ -540,19 +496,17 @@ kstate_pending_restarts_list(struct kstate *st, const char *host,
 {
 	return list_by_host(st, "SELECT host, task_key, reason,"
 	    " since_run, since_at FROM pending_restarts"
-	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key", host, sizeof(**out), pending_decode, pending_clear,
-	    (void **)out, n);
+	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key", host,
+	    sizeof(**out), pending_decode, pending_clear, (void **)out, n);
 }
 
 void
 kstate_pending_restarts_free(struct kstate_pending *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		pending_clear(&v[i]);
-	free(v);
+	kstate_free_array(v, n, sizeof(*v), pending_clear);
 }
+
+/* ---- components ---- */
 
 static void
 component_clear(void *p)
@@ -589,16 +543,12 @@ kstate_components_list(struct kstate *st, const char *host,
 {
 	return list_by_host(st, "SELECT host, component, desired,"
 	    " observed, active, observed_at, run_id FROM components"
-	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, component", host, sizeof(**out), component_decode, component_clear,
-	    (void **)out, n);
+	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, component", host,
+	    sizeof(**out), component_decode, component_clear, (void **)out, n);
 }
 
 void
 kstate_components_free(struct kstate_component *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		component_clear(&v[i]);
-	free(v);
+	kstate_free_array(v, n, sizeof(*v), component_clear);
 }

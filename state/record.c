@@ -1,12 +1,53 @@
 /*
  * record.c - what the scheduler writes while a run goes: task results,
- * observed state, hosts, per-host outcomes and pending restarts.  All of it
- * through cached statements; one transaction per loop tick (a batch).
+ * observed state, hosts, per-host outcomes, pending restarts and
+ * components, and the names their enums are stored as.  All of it through
+ * cached statements; one transaction per loop tick (a batch).
  */
 #include <string.h>
 
 #include "err.h"
 #include "state-int.h"
+#include "state_record.h"
+
+/* The schema's CHECK lists (migration 1) say the same. */
+static const char *const status_names[] = {
+	[KSTATE_OK] = "ok",
+	[KSTATE_CHANGED] = "changed",
+	[KSTATE_FAILED] = "failed",
+	[KSTATE_SKIPPED] = "skipped",
+	[KSTATE_UNREACHABLE] = "unreachable",
+};
+
+static const char *const outcome_names[] = {
+	[KSTATE_HOST_CONVERGED] = "converged",
+	[KSTATE_HOST_FAILED] = "failed",
+	[KSTATE_HOST_UNREACHABLE] = "unreachable",
+};
+
+const char *
+kstate_status_name(enum kstate_status s)
+{
+	return kstate_name_of(status_names, NELEM(status_names), (unsigned)s);
+}
+
+const char *
+kstate_outcome_name(enum kstate_outcome o)
+{
+	return kstate_name_of(outcome_names, NELEM(outcome_names), (unsigned)o);
+}
+
+int
+kstate_status_parse(const char *name)
+{
+	return kstate_name_index(status_names, NELEM(status_names), name);
+}
+
+int
+kstate_outcome_parse(const char *name)
+{
+	return kstate_name_index(outcome_names, NELEM(outcome_names), name);
+}
 
 int
 kstate_record_result(struct kstate *st, const struct kstate_result *res)
@@ -183,6 +224,26 @@ kstate_record_run_host(struct kstate *st, int64_t run_id, const char *host,
 	return kstate_step_done(st, s, "recording host outcome");
 }
 
+/* Entry checks of a pending restart call, and its statement with host
+ * and task key bound as ?1 and ?2. */
+static int
+pending_stmt(struct kstate *st, enum kstate_stmt id, const char *host,
+    const char *task_key, sqlite3_stmt **s)
+{
+	int r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
+	    (r = kstate_need(st, "task key", task_key)) != KORCH_OK)
+		return r;
+	if ((r = kstate_stmt(st, id, s)) != KORCH_OK)
+		return r;
+	if (kstate_bind_text(*s, 1, host) || kstate_bind_text(*s, 2, task_key))
+		return kstate_bind_err(st);
+	return KORCH_OK;
+}
+
 int
 kstate_pending_restart_set(struct kstate *st, const char *host,
     const char *task_key, const char *reason, int64_t run_id)
@@ -190,16 +251,10 @@ kstate_pending_restart_set(struct kstate *st, const char *host,
 	sqlite3_stmt	*s;
 	int		 r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
+	if ((r = pending_stmt(st, KS_PENDING_SET, host, task_key, &s)) !=
+	    KORCH_OK)
 		return r;
-	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
-	    (r = kstate_need(st, "task key", task_key)) != KORCH_OK)
-		return r;
-	if ((r = kstate_stmt(st, KS_PENDING_SET, &s)) != KORCH_OK)
-		return r;
-	if (kstate_bind_text(s, 1, host) ||
-	    kstate_bind_text(s, 2, task_key) ||
-	    kstate_bind_text(s, 3, reason != NULL ? reason : "") ||
+	if (kstate_bind_text(s, 3, reason != NULL ? reason : "") ||
 	    kstate_bind_run(s, 4, run_id) ||
 	    sqlite3_bind_int64(s, 5, kstate_now_ms()))
 		return kstate_bind_err(st);
@@ -213,15 +268,9 @@ kstate_pending_restart_clear(struct kstate *st, const char *host,
 	sqlite3_stmt	*s;
 	int		 r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
+	if ((r = pending_stmt(st, KS_PENDING_CLEAR, host, task_key, &s)) !=
+	    KORCH_OK)
 		return r;
-	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
-	    (r = kstate_need(st, "task key", task_key)) != KORCH_OK)
-		return r;
-	if ((r = kstate_stmt(st, KS_PENDING_CLEAR, &s)) != KORCH_OK)
-		return r;
-	if (kstate_bind_text(s, 1, host) || kstate_bind_text(s, 2, task_key))
-		return kstate_bind_err(st);
 	return kstate_step_done(st, s, "clearing pending restart");
 }
 
@@ -232,16 +281,10 @@ kstate_pending_restart_get(struct kstate *st, const char *host,
 	sqlite3_stmt	*s;
 	int		 rc, r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
-	    (r = kstate_need(st, "task key", task_key)) != KORCH_OK ||
+	if ((r = pending_stmt(st, KS_PENDING_GET, host, task_key, &s)) !=
+	    KORCH_OK ||
 	    (r = kstate_need(st, "result pointer", pending)) != KORCH_OK)
 		return r;
-	if ((r = kstate_stmt(st, KS_PENDING_GET, &s)) != KORCH_OK)
-		return r;
-	if (kstate_bind_text(s, 1, host) || kstate_bind_text(s, 2, task_key))
-		return kstate_bind_err(st);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
 		*pending = rc == SQLITE_ROW;

@@ -10,6 +10,8 @@
 
 #include "state.h"
 
+#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
 /*
  * Statements prepared once (SQLITE_PREPARE_PERSISTENT) and kept for the
  * handle's life: the per-tick path runs these hundreds of times a second.
@@ -44,6 +46,8 @@ struct kstate {
 	char		 errmsg[512];
 };
 
+/* ---- state.c ---- */
+
 /* Entry check: st usable.  Clears the message; KORCH_ERR_INVALID_ARG. */
 int kstate_enter(struct kstate *st);
 
@@ -57,6 +61,9 @@ int kstate_sqlerr(struct kstate *st, int rc, const char *what);
 int kstate_stmt(struct kstate *st, enum kstate_stmt id, sqlite3_stmt **out);
 /* Run a statement that returns no rows; resets it either way. */
 int kstate_step_done(struct kstate *st, sqlite3_stmt *s, const char *what);
+/* The same, with SQLite's code in *rc (to tell one constraint from another). */
+int kstate_step_rc(struct kstate *st, sqlite3_stmt *s, const char *what,
+    int *rc);
 
 /* Bind text, or NULL when s is NULL. */
 int kstate_bind_text(sqlite3_stmt *s, int idx, const char *v);
@@ -66,17 +73,27 @@ int kstate_bind_run(sqlite3_stmt *s, int idx, int64_t run_id);
 int kstate_bind_err(struct kstate *st);
 /* KORCH_ERR_INVALID_ARG with "<what> is required" when v is NULL. */
 int kstate_need(struct kstate *st, const char *what, const void *v);
+/* The same for a string that must not be empty either. */
+int kstate_nonempty(struct kstate *st, const char *what, const char *v);
 
 /* Prepare a one-off statement (finalized by the caller). */
 int kstate_prepare(struct kstate *st, const char *sql, sqlite3_stmt **s);
 
-typedef int (*decode_fn)(sqlite3_stmt *, void *);
-typedef void (*clear_fn)(void *);
-/* Step s to the end, decoding each row into a growing array of esize-byte
- * elements (zeroed before decode).  *out is NULL and *nout 0 when there are
- * no rows.  On failure everything decoded so far is cleared and freed. */
-int kstate_collect(struct kstate *st, sqlite3_stmt *s, size_t esize,
-    decode_fn decode, clear_fn clear, void **out, size_t *nout);
+int64_t kstate_now_ms(void);
+
+/* Copy of a text column, NULL for SQL NULL.  KORCH_ERR_ALLOC. */
+int kstate_col_strdup(sqlite3_stmt *s, int col, char **out);
+/* A text column that must be one of parse's names: its index in *out, or
+ * KORCH_ERR_STATE. */
+int kstate_col_enum(sqlite3_stmt *s, int col, int (*parse)(const char *),
+    int *out);
+
+/* Index of name in names[0..n), -1 when absent or NULL. */
+int kstate_name_index(const char *const *names, size_t n, const char *name);
+/* names[v], or "?" when v is out of range. */
+const char *kstate_name_of(const char *const *names, size_t n, unsigned v);
+
+/* ---- tx.c ---- */
 
 /* Inside a batch do nothing; otherwise open a transaction that
  * kstate_tx_leave() commits (r == 0) or rolls back. */
@@ -91,18 +108,43 @@ int kstate_tx_leave(struct kstate *st, int own, int r);
  */
 int kstate_durable(struct kstate *st);
 
-int64_t kstate_now_ms(void);
+/* The handle closes: commit an open batch (rolled back if that fails). */
+void kstate_batch_close(struct kstate *st);
 
-/* Copy of a text column, NULL for SQL NULL.  KORCH_ERR_ALLOC. */
-int kstate_col_strdup(sqlite3_stmt *s, int col, char **out);
+/* ---- query.c: rows read into owned arrays ---- */
 
-/* Index of name in names[0..n), -1 when absent or NULL. */
-int kstate_name_index(const char *const *names, size_t n, const char *name);
+typedef int (*decode_fn)(sqlite3_stmt *, void *);
+typedef void (*clear_fn)(void *);
+/* Step s to the end, decoding each row into a growing array of esize-byte
+ * elements (zeroed before decode).  *out is NULL and *nout 0 when there are
+ * no rows.  On failure everything decoded so far is cleared and freed. */
+int kstate_collect(struct kstate *st, sqlite3_stmt *s, size_t esize,
+    decode_fn decode, clear_fn clear, void **out, size_t *nout);
+/* Clear each of v's n esize-byte elements, then free v.  NULL-safe. */
+void kstate_free_array(void *v, size_t n, size_t esize, clear_fn clear);
 
-/* Text name -> enum; -1 for an unknown name. */
-int kstate_status_parse(const char *name);
-int kstate_run_result_parse(const char *name);
-int kstate_outcome_parse(const char *name);
+/*
+ * A call that returns a list, in two halves around the caller's binding:
+ * list_begin does the entry checks (KORCH_ERR_INVALID_ARG for out or n
+ * NULL), sets *out NULL and *n 0 and prepares sql into *s (NULL when it
+ * fails); list_end collects the rows when r is KORCH_OK, finalizes s
+ * either way and returns r or the collection's error.
+ */
+int kstate_list_begin(struct kstate *st, const char *sql, void **out,
+    size_t *n, sqlite3_stmt **s);
+int kstate_list_end(struct kstate *st, sqlite3_stmt *s, int r, size_t esize,
+    decode_fn decode, clear_fn clear, void **out, size_t *n);
+
+/* The one row of s (bound by the caller, not finalized) as an array of
+ * one in *out; KORCH_ERR_NOT_FOUND with message none when there is none. */
+int kstate_one(struct kstate *st, sqlite3_stmt *s, const char *none,
+    size_t esize, decode_fn decode, clear_fn clear, void **out);
+
+/* ---- the names enums are stored as: text -> enum, -1 when unknown ---- */
+
+int kstate_status_parse(const char *name);		/* record.c */
+int kstate_outcome_parse(const char *name);		/* record.c */
+int kstate_run_result_parse(const char *name);		/* lock.c */
 
 /* migrations.c: bring the schema to KSTATE_SCHEMA_VERSION. */
 int kstate_migrate(struct kstate *st);

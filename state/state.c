@@ -1,6 +1,8 @@
 /*
- * state.c - opening and closing the state database, batches, the statement
- * cache and the helpers the other files of state/ share.
+ * state.c - the handle: opening (configuration, then migrations) and
+ * closing the state database, its error message, the integrity check and
+ * the default path; the statement cache and the small helpers the other
+ * files of state/ share.
  */
 #include <sys/stat.h>
 
@@ -29,30 +31,6 @@
 #define KSTATE_OPEN_RETRY_MS	20
 /* UPSERT ... DO UPDATE ... WHERE needs 3.24. */
 #define KSTATE_MIN_SQLITE	3024000
-
-static const char *const status_names[] = {
-	[KSTATE_OK] = "ok",
-	[KSTATE_CHANGED] = "changed",
-	[KSTATE_FAILED] = "failed",
-	[KSTATE_SKIPPED] = "skipped",
-	[KSTATE_UNREACHABLE] = "unreachable",
-};
-
-static const char *const run_result_names[] = {
-	[KSTATE_RUN_RUNNING] = "running",
-	[KSTATE_RUN_CONVERGED] = "converged",
-	[KSTATE_RUN_FAILED] = "failed",
-	[KSTATE_RUN_INTERRUPTED] = "interrupted",
-	[KSTATE_RUN_ABORTED] = "aborted",
-};
-
-static const char *const outcome_names[] = {
-	[KSTATE_HOST_CONVERGED] = "converged",
-	[KSTATE_HOST_FAILED] = "failed",
-	[KSTATE_HOST_UNREACHABLE] = "unreachable",
-};
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 static const char *const stmt_sql[KS__COUNT] = {
 	[KS_BEGIN] = "BEGIN IMMEDIATE",
@@ -151,30 +129,6 @@ static const char *const stmt_sql[KS__COUNT] = {
 	[KS_JSON_VALID] = "SELECT json_valid(?1)",
 };
 
-const char *
-kstate_status_name(enum kstate_status s)
-{
-	if ((unsigned)s >= NELEM(status_names))
-		return "?";
-	return status_names[s];
-}
-
-const char *
-kstate_run_result_name(enum kstate_run_result r)
-{
-	if ((unsigned)r >= NELEM(run_result_names))
-		return "?";
-	return run_result_names[r];
-}
-
-const char *
-kstate_outcome_name(enum kstate_outcome o)
-{
-	if ((unsigned)o >= NELEM(outcome_names))
-		return "?";
-	return outcome_names[o];
-}
-
 int
 kstate_name_index(const char *const *names, size_t n, const char *name)
 {
@@ -188,23 +142,12 @@ kstate_name_index(const char *const *names, size_t n, const char *name)
 	return -1;
 }
 
-int
-kstate_status_parse(const char *name)
+const char *
+kstate_name_of(const char *const *names, size_t n, unsigned v)
 {
-	return kstate_name_index(status_names, NELEM(status_names), name);
-}
-
-int
-kstate_run_result_parse(const char *name)
-{
-	return kstate_name_index(run_result_names, NELEM(run_result_names),
-	    name);
-}
-
-int
-kstate_outcome_parse(const char *name)
-{
-	return kstate_name_index(outcome_names, NELEM(outcome_names), name);
+	if (v >= n)
+		return "?";
+	return names[v];
 }
 
 /* ---- shared helpers ---- */
@@ -275,16 +218,34 @@ kstate_stmt(struct kstate *st, enum kstate_stmt id, sqlite3_stmt **out)
 }
 
 int
-kstate_step_done(struct kstate *st, sqlite3_stmt *s, const char *what)
+kstate_step_rc(struct kstate *st, sqlite3_stmt *s, const char *what, int *rc)
 {
-	int rc, r = KORCH_OK;
+	int r = KORCH_OK;
 
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		r = kstate_sqlerr(st, rc, what);
+	*rc = sqlite3_step(s);
+	if (*rc != SQLITE_DONE && *rc != SQLITE_ROW)
+		r = kstate_sqlerr(st, *rc, what);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	return r;
+}
+
+int
+kstate_step_done(struct kstate *st, sqlite3_stmt *s, const char *what)
+{
+	int rc;
+
+	return kstate_step_rc(st, s, what, &rc);
+}
+
+int
+kstate_prepare(struct kstate *st, const char *sql, sqlite3_stmt **s)
+{
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL)) != SQLITE_OK)
+		return kstate_sqlerr(st, rc, "preparing query");
+	return KORCH_OK;
 }
 
 int
@@ -318,93 +279,10 @@ kstate_need(struct kstate *st, const char *what, const void *v)
 	return KORCH_ERR_INVALID_ARG;
 }
 
-/*
- * fsync the WAL through SQLite's own handle on it, which is what a commit
- * does under synchronous=FULL.  Not PRAGMA synchronous: SQLite refuses to
- * change it inside a transaction, and a batch is one.  Not an open() of
- * "<path>-wal" of our own either: SQLite owns that file's name and life,
- * and closing a descriptor drops the process's POSIX locks on the file.
- * The first sync of a new WAL also syncs its directory (the unix VFS does
- * that on its own).
- */
-static int
-sync_wal(struct kstate *st)
-{
-	sqlite3_file	*f = NULL;
-	int		 rc;
-
-	rc = sqlite3_file_control(st->db, "main",
-	    SQLITE_FCNTL_JOURNAL_POINTER, &f);
-	if (rc != SQLITE_OK)
-		return kstate_sqlerr(st, rc, "finding the WAL to sync");
-	if (f == NULL || f->pMethods == NULL) {
-		/* Open WAL mode always has one after a write. */
-		kstate_seterr(st, "%s: no WAL file to sync", st->path);
-		return KORCH_ERR_INTERNAL;
-	}
-	if ((rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL)) != SQLITE_OK) {
-		kstate_seterr(st, "%s: committed, but syncing the WAL failed "
-		    "(error %d): a machine crash may lose the write",
-		    st->path, rc);
-		return KORCH_ERR_STATE;
-	}
-	return KORCH_OK;
-}
-
 int
-kstate_durable(struct kstate *st)
+kstate_nonempty(struct kstate *st, const char *what, const char *v)
 {
-	if (st->in_batch) {
-		st->sync_owed = 1;
-		return KORCH_OK;
-	}
-	return sync_wal(st);
-}
-
-static void
-rollback_quiet(struct kstate *st)
-{
-	sqlite3_stmt *s;
-
-	if (sqlite3_get_autocommit(st->db))
-		return;		/* SQLite already rolled back */
-	if (kstate_stmt(st, KS_ROLLBACK, &s) == KORCH_OK) {
-		sqlite3_step(s);
-		sqlite3_reset(s);
-	}
-}
-
-int
-kstate_tx_enter(struct kstate *st, int *own)
-{
-	sqlite3_stmt	*s;
-	int		 r;
-
-	*own = 0;
-	if (st->in_batch || !sqlite3_get_autocommit(st->db))
-		return KORCH_OK;
-	if ((r = kstate_stmt(st, KS_BEGIN, &s)) != KORCH_OK)
-		return r;
-	if ((r = kstate_step_done(st, s, "beginning transaction")) != KORCH_OK)
-		return r;
-	*own = 1;
-	return KORCH_OK;
-}
-
-int
-kstate_tx_leave(struct kstate *st, int own, int r)
-{
-	sqlite3_stmt *s;
-
-	if (!own)
-		return r;
-	if (r == KORCH_OK) {
-		if ((r = kstate_stmt(st, KS_COMMIT, &s)) == KORCH_OK)
-			r = kstate_step_done(st, s, "committing");
-	}
-	if (r != KORCH_OK)
-		rollback_quiet(st);
-	return r;
+	return kstate_need(st, what, v != NULL && *v != '\0' ? v : NULL);
 }
 
 int64_t
@@ -433,6 +311,18 @@ kstate_col_strdup(sqlite3_stmt *s, int col, char **out)
 		return KORCH_ERR_ALLOC;
 	memcpy(*out, t, (size_t)n);
 	(*out)[n] = '\0';
+	return KORCH_OK;
+}
+
+int
+kstate_col_enum(sqlite3_stmt *s, int col, int (*parse)(const char *),
+    int *out)
+{
+	int v = parse((const char *)sqlite3_column_text(s, col));
+
+	if (v < 0)
+		return KORCH_ERR_STATE;
+	*out = v;
 	return KORCH_OK;
 }
 
@@ -627,21 +517,12 @@ kstate_open(const char *path, struct kstate **out)
 void
 kstate_close(struct kstate *st)
 {
-	sqlite3_stmt	*s;
-	size_t		 i;
+	size_t i;
 
 	if (st == NULL)
 		return;
 	if (st->db != NULL && !st->broken) {
-		if (st->in_batch) {
-			if (kstate_stmt(st, KS_COMMIT, &s) != KORCH_OK ||
-			    kstate_step_done(st, s, "committing") != KORCH_OK)
-				rollback_quiet(st);
-			else if (st->sync_owed)
-				(void)sync_wal(st);
-			st->in_batch = 0;
-			st->sync_owed = 0;
-		}
+		kstate_batch_close(st);
 		kstate_lock_close(st);
 	}
 	for (i = 0; i < KS__COUNT; i++)
@@ -731,77 +612,3 @@ kstate_integrity_ok(struct kstate *st)
 	return r;
 }
 
-/* ---- batches ---- */
-
-int
-kstate_batch_begin(struct kstate *st)
-{
-	sqlite3_stmt	*s;
-	int		 r;
-
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if (st->in_batch || !sqlite3_get_autocommit(st->db)) {
-		kstate_seterr(st, "a batch is already open");
-		return KORCH_ERR_INVALID_ARG;
-	}
-	if ((r = kstate_stmt(st, KS_BEGIN, &s)) != KORCH_OK)
-		return r;
-	if ((r = kstate_step_done(st, s, "beginning batch")) != KORCH_OK)
-		return r;
-	st->in_batch = 1;
-	return KORCH_OK;
-}
-
-int
-kstate_batch_commit(struct kstate *st)
-{
-	sqlite3_stmt	*s;
-	int		 r;
-
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if (!st->in_batch) {
-		kstate_seterr(st, "no batch is open");
-		return KORCH_ERR_INVALID_ARG;
-	}
-	if (sqlite3_get_autocommit(st->db)) {
-		st->in_batch = 0;
-		st->sync_owed = 0;
-		kstate_seterr(st, "the batch was rolled back after an error");
-		return KORCH_ERR_STATE;
-	}
-	if ((r = kstate_stmt(st, KS_COMMIT, &s)) != KORCH_OK)
-		return r;
-	if ((r = kstate_step_done(st, s, "committing batch")) != KORCH_OK)
-		return r;
-	st->in_batch = 0;
-	if (st->sync_owed) {
-		st->sync_owed = 0;
-		return sync_wal(st);
-	}
-	return KORCH_OK;
-}
-
-int
-kstate_batch_rollback(struct kstate *st)
-{
-	sqlite3_stmt	*s;
-	int		 r;
-
-	/* Not kstate_enter(): the message of the failure that led here
-	 * stays readable after the rollback. */
-	if (st == NULL || st->broken || st->db == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	if (!st->in_batch) {
-		kstate_seterr(st, "no batch is open");
-		return KORCH_ERR_INVALID_ARG;
-	}
-	st->in_batch = 0;
-	st->sync_owed = 0;
-	if (sqlite3_get_autocommit(st->db))
-		return KORCH_OK;
-	if ((r = kstate_stmt(st, KS_ROLLBACK, &s)) != KORCH_OK)
-		return r;
-	return kstate_step_done(st, s, "rolling back batch");
-}

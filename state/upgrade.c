@@ -1,5 +1,5 @@
 /*
- * upgrade.c - the upgrade journal (upgrades, upgrade_phases) and settings.
+ * upgrade.c - the upgrade journal (upgrades, upgrade_phases).
  *
  * These are the writes a resumed command trusts, so each one is synced
  * once committed (kstate_durable()), where the per-tick recording settles
@@ -12,8 +12,7 @@
 
 #include "err.h"
 #include "state-int.h"
-
-#define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+#include "state_upgrade.h"
 
 /* The schema's CHECK lists (migration 3) say the same. */
 static const char *const upgrade_status_names[] = {
@@ -44,17 +43,15 @@ static const char *const phase_names[] = {
 const char *
 kstate_upgrade_status_name(enum kstate_upgrade_status s)
 {
-	if ((unsigned)s >= NELEM(upgrade_status_names))
-		return "?";
-	return upgrade_status_names[s];
+	return kstate_name_of(upgrade_status_names,
+	    NELEM(upgrade_status_names), (unsigned)s);
 }
 
 const char *
 kstate_phase_status_name(enum kstate_phase_status s)
 {
-	if ((unsigned)s >= NELEM(phase_status_names))
-		return "?";
-	return phase_status_names[s];
+	return kstate_name_of(phase_status_names, NELEM(phase_status_names),
+	    (unsigned)s);
 }
 
 static int
@@ -69,15 +66,6 @@ phase_status_parse(const char *name)
 {
 	return kstate_name_index(phase_status_names,
 	    NELEM(phase_status_names), name);
-}
-
-static int
-nonempty(struct kstate *st, const char *what, const char *v)
-{
-	if (v != NULL && *v != '\0')
-		return KORCH_OK;
-	kstate_seterr(st, "%s is required", what);
-	return KORCH_ERR_INVALID_ARG;
 }
 
 /*
@@ -130,20 +118,6 @@ atomic_leave(struct kstate *st, int mode, int r)
 	return r;
 }
 
-/* Step a statement that returns no rows; *rc is SQLite's code. */
-static int
-step_rc(struct kstate *st, sqlite3_stmt *s, const char *what, int *rc)
-{
-	int r = KORCH_OK;
-
-	*rc = sqlite3_step(s);
-	if (*rc != SQLITE_DONE && *rc != SQLITE_ROW)
-		r = kstate_sqlerr(st, *rc, what);
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return r;
-}
-
 /* ---- creating ---- */
 
 static int
@@ -181,8 +155,8 @@ create_check(struct kstate *st, const char *kind, const char *from,
 		    "\"rollback\"");
 		return KORCH_ERR_INVALID_ARG;
 	}
-	if ((r = nonempty(st, "from version", from)) != KORCH_OK ||
-	    (r = nonempty(st, "to version", to)) != KORCH_OK)
+	if ((r = kstate_nonempty(st, "from version", from)) != KORCH_OK ||
+	    (r = kstate_nonempty(st, "to version", to)) != KORCH_OK)
 		return r;
 	if (max_unavailable < 1) {
 		kstate_seterr(st, "max unavailable must be at least 1 (got "
@@ -259,7 +233,8 @@ insert_phases(struct kstate *st, int64_t uid,
 			r = kstate_bind_err(st);
 			goto out;
 		}
-		if ((r = step_rc(st, s, "recording phase", &rc)) == KORCH_OK)
+		if ((r = kstate_step_rc(st, s, "recording phase", &rc)) ==
+		    KORCH_OK)
 			continue;
 		/* The only key a valid spec can break is (host, phase). */
 		if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
@@ -501,17 +476,6 @@ kstate_phase_set(struct kstate *st, int64_t upgrade_id, const char *host,
 
 /* ---- reading ---- */
 
-static int
-col_enum(sqlite3_stmt *s, int col, int (*parse)(const char *), int *out)
-{
-	int v = parse((const char *)sqlite3_column_text(s, col));
-
-	if (v < 0)
-		return KORCH_ERR_STATE;
-	*out = v;
-	return KORCH_OK;
-}
-
 #define UPGRADE_COLS "id, kind, from_version, to_version, status," \
 	" max_unavailable, parent_id, snapshot, message, started_at," \
 	" ended_at, run_id"
@@ -539,7 +503,7 @@ upgrade_decode(sqlite3_stmt *s, void *p)
 	    (r = kstate_col_strdup(s, 2, &u->from_version)) != KORCH_OK ||
 	    (r = kstate_col_strdup(s, 3, &u->to_version)) != KORCH_OK)
 		return r;
-	if ((r = col_enum(s, 4, upgrade_status_parse, &v)) != KORCH_OK)
+	if ((r = kstate_col_enum(s, 4, upgrade_status_parse, &v)) != KORCH_OK)
 		return r;
 	u->status = (enum kstate_upgrade_status)v;
 	u->max_unavailable = sqlite3_column_int(s, 5);
@@ -559,20 +523,10 @@ static int
 upgrade_one(struct kstate *st, sqlite3_stmt *s, const char *none,
     struct kstate_upgrade **out)
 {
-	void	*v = NULL;
-	size_t	 n = 0;
-	int	 r;
+	int r;
 
-	if ((r = kstate_collect(st, s, sizeof(struct kstate_upgrade),
-	    upgrade_decode, upgrade_clear, &v, &n)) != KORCH_OK)
-		goto out;
-	if (n == 0) {
-		kstate_seterr(st, "%s", none);
-		r = KORCH_ERR_NOT_FOUND;
-		goto out;
-	}
-	*out = v;		/* an array of one: kstate_upgrade_free() */
- out:
+	r = kstate_one(st, s, none, sizeof(struct kstate_upgrade),
+	    upgrade_decode, upgrade_clear, (void **)out);
 	sqlite3_finalize(s);
 	return r;
 }
@@ -650,10 +604,7 @@ kstate_upgrade_last(struct kstate *st, const char *kind,
 void
 kstate_upgrade_free(struct kstate_upgrade *u)
 {
-	if (u == NULL)
-		return;
-	upgrade_clear(u);
-	free(u);
+	kstate_free_array(u, 1, sizeof(*u), upgrade_clear);
 }
 
 static void
@@ -680,7 +631,7 @@ phase_decode(sqlite3_stmt *s, void *p)
 	    (r = kstate_col_strdup(s, 3, &ph->phase)) != KORCH_OK)
 		return r;
 	ph->batch = sqlite3_column_int(s, 4);
-	if ((r = col_enum(s, 5, phase_status_parse, &v)) != KORCH_OK)
+	if ((r = kstate_col_enum(s, 5, phase_status_parse, &v)) != KORCH_OK)
 		return r;
 	ph->status = (enum kstate_phase_status)v;
 	if ((r = kstate_col_strdup(s, 6, &ph->from_version)) != KORCH_OK ||
@@ -697,111 +648,22 @@ int
 kstate_phases_list(struct kstate *st, int64_t upgrade_id,
     struct kstate_phase **out, size_t *n)
 {
-	sqlite3_stmt	*s = NULL;
-	void		*v = NULL;
+	sqlite3_stmt	*s;
 	int		 r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if (out == NULL || n == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
-	*n = 0;
-	if ((r = kstate_prepare(st, "SELECT upgrade_id, seq, host, phase,"
+	if ((r = kstate_list_begin(st, "SELECT upgrade_id, seq, host, phase,"
 	    " batch, status, from_version, to_version, message, started_at,"
 	    " ended_at, attempts FROM upgrade_phases WHERE upgrade_id = ?1"
-	    " ORDER BY seq", &s)) != KORCH_OK)
-		goto out;
-	if (sqlite3_bind_int64(s, 1, upgrade_id) != SQLITE_OK) {
+	    " ORDER BY seq", (void **)out, n, &s)) != KORCH_OK)
+		return r;
+	if (sqlite3_bind_int64(s, 1, upgrade_id) != SQLITE_OK)
 		r = kstate_bind_err(st);
-		goto out;
-	}
-	r = kstate_collect(st, s, sizeof(**out), phase_decode, phase_clear,
-	    &v, n);
-	if (r == KORCH_OK)
-		*out = v;
- out:
-	sqlite3_finalize(s);
-	return r;
+	return kstate_list_end(st, s, r, sizeof(**out), phase_decode,
+	    phase_clear, (void **)out, n);
 }
 
 void
 kstate_phases_free(struct kstate_phase *v, size_t n)
 {
-	size_t i;
-
-	for (i = 0; v != NULL && i < n; i++)
-		phase_clear(&v[i]);
-	free(v);
-}
-
-/* ---- settings ---- */
-
-int
-kstate_setting_set(struct kstate *st, const char *key, const char *value)
-{
-	sqlite3_stmt	*s = NULL;
-	int		 r;
-
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if ((r = nonempty(st, "setting key", key)) != KORCH_OK)
-		return r;
-	/* The same value again writes nothing. */
-	if ((r = kstate_prepare(st, value == NULL ?
-	    "DELETE FROM settings WHERE key = ?1" :
-	    "INSERT INTO settings (key, value) VALUES (?1, ?2)"
-	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-	    " WHERE value IS NOT excluded.value", &s)) != KORCH_OK)
-		goto out;
-	if (kstate_bind_text(s, 1, key) ||
-	    (value != NULL && kstate_bind_text(s, 2, value))) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
-	if ((r = kstate_step_done(st, s, "recording setting")) != KORCH_OK)
-		goto out;
-	r = kstate_durable(st);
- out:
-	if (r != KORCH_OK) {
-		char tmp[sizeof(st->errmsg)];
-
-		memcpy(tmp, st->errmsg, sizeof(tmp));
-		kstate_seterr(st, "setting %s: %s", key, tmp);
-	}
-	sqlite3_finalize(s);
-	return r;
-}
-
-int
-kstate_setting_get(struct kstate *st, const char *key, char **value)
-{
-	sqlite3_stmt	*s = NULL;
-	int		 rc, r;
-
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if ((r = kstate_need(st, "result pointer", value)) != KORCH_OK)
-		return r;
-	*value = NULL;
-	if ((r = nonempty(st, "setting key", key)) != KORCH_OK)
-		return r;
-	if ((r = kstate_prepare(st, "SELECT value FROM settings WHERE key = ?1",
-	    &s)) != KORCH_OK)
-		goto out;
-	if (kstate_bind_text(s, 1, key) != SQLITE_OK) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		if ((r = kstate_col_strdup(s, 0, value)) != KORCH_OK)
-			kstate_seterr(st, "out of memory");
-	} else if (rc == SQLITE_DONE)
-		r = KORCH_OK;
-	else
-		r = kstate_sqlerr(st, rc, "reading setting");
- out:
-	sqlite3_finalize(s);
-	return r;
+	kstate_free_array(v, n, sizeof(*v), phase_clear);
 }

@@ -21,6 +21,9 @@
 #include "cluster/run_inputs.h"
 #include "engine/sched.h"
 #include "state.h"
+#include "state_lock.h"
+#include "state_upgrade.h"
+#include "state_settings.h"
 #include "cluster/upgrade_view.h"
 
 static int

@@ -21,6 +21,9 @@
 #include "spec/inventory.h"
 #include "cluster/upgrade_plan.h"
 #include "cluster/upgrade_run.h"
+#include "state_settings.h"
+#include "state_upgrade.h"
+#include "state_lock.h"
 
 static int
 parse_args(int argc, char **argv, struct ctx_args *a, const char **snap)

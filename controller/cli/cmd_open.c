@@ -21,6 +21,9 @@
 #include "spec/playbook_path.h"
 #include "spec/profile.h"
 #include "state.h"
+#include "state_lock.h"
+#include "state_upgrade.h"
+#include "state_settings.h"
 
 int
 ctx_init(struct cmd_ctx *c, const char *kind, int argc, char **argv)

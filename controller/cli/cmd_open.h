@@ -19,6 +19,8 @@
 #include "engine/sched.h"
 #include "ssh/agent_image.h"
 #include "state.h"
+#include "state_lock.h"
+#include "state_upgrade.h"
 
 struct dag;
 struct diag;

@@ -15,6 +15,9 @@
 #include "spec/inventory.h"
 #include "spec/profile.h"
 #include "state.h"
+#include "state_lock.h"
+#include "state_query.h"
+#include "state_upgrade.h"
 #include "cluster/upgrade_plan.h"
 
 /*

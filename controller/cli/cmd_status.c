@@ -16,6 +16,10 @@
 #include "base/json.h"
 #include "engine/report.h"
 #include "state.h"
+#include "state_lock.h"
+#include "state_record.h"
+#include "state_query.h"
+#include "state_upgrade.h"
 #include "cluster/upgrade_view.h"
 
 struct status_data {

@@ -11,6 +11,7 @@
 
 #include "cli/cmd_open.h"
 #include "cluster/upgrade_plan.h"
+#include "state_upgrade.h"
 
 struct kstate_phase_spec;
 

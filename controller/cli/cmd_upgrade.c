@@ -18,6 +18,8 @@
 #include "base/json.h"
 #include "spec/profile.h"
 #include "state.h"
+#include "state_query.h"
+#include "state_upgrade.h"
 #include "cluster/upgrade_view.h"
 #include "cluster/upgrade_plan.h"
 

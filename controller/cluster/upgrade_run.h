@@ -1,7 +1,7 @@
 /*
  * upgrade_run.h - the phases of an upgrade or rollback, each run through
  * the engine (sched.h) on the hosts it concerns and recorded in the
- * journal (state.h: upgrades, upgrade_phases) before and after it runs.
+ * journal (state_upgrade.h: upgrades, upgrade_phases) before and after it runs.
  *
  * A phase is a few engine passes, each limited to some steps on some
  * hosts: the cluster's own steps (etcd, master, flannel, node) rendered

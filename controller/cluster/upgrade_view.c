@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "engine/report.h"
 #include "state.h"
+#include "state_upgrade.h"
 #include "cluster/upgrade_view.h"
 
 int

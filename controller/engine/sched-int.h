@@ -34,6 +34,8 @@
 #include "engine/sched.h"
 #include "sha256hex.h"
 #include "state.h"
+#include "state_record.h"
+#include "state_query.h"
 
 struct event;
 struct event_base;

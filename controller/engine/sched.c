@@ -20,6 +20,9 @@
 #include "spec/playbook.h"
 #include "ssh/ssh.h"
 #include "engine/sched-int.h"
+#include "state_lock.h"
+#include "state_record.h"
+#include "state_query.h"
 
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)

@@ -13,6 +13,8 @@
 #include "err.h"
 #include "wire.h"
 #include "engine/sched-int.h"
+#include "state_lock.h"
+#include "state_record.h"
 
 static void
 rec_free(struct rec *r)

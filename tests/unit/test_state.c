@@ -29,6 +29,9 @@
 
 #include "err.h"
 #include "state.h"
+#include "state_lock.h"
+#include "state_query.h"
+#include "state_record.h"
 
 struct fx {
 	char	dir[64];

@@ -30,6 +30,11 @@
 
 #include "err.h"
 #include "state.h"
+#include "state_lock.h"
+#include "state_query.h"
+#include "state_record.h"
+#include "state_settings.h"
+#include "state_upgrade.h"
 
 /*
  * The schema as korch with KSTATE_SCHEMA_VERSION 2 wrote it: migrations 0

@@ -1,0 +1,79 @@
+/*
+ * settings.c - the settings table: small facts one command leaves for the
+ * next.  Synced once committed (kstate_durable()), like the upgrade
+ * journal, because the next command trusts them.
+ */
+#include <string.h>
+
+#include "err.h"
+#include "state-int.h"
+#include "state_settings.h"
+
+int
+kstate_setting_set(struct kstate *st, const char *key, const char *value)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_nonempty(st, "setting key", key)) != KORCH_OK)
+		return r;
+	/* The same value again writes nothing. */
+	if ((r = kstate_prepare(st, value == NULL ?
+	    "DELETE FROM settings WHERE key = ?1" :
+	    "INSERT INTO settings (key, value) VALUES (?1, ?2)"
+	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+	    " WHERE value IS NOT excluded.value", &s)) != KORCH_OK)
+		goto out;
+	if (kstate_bind_text(s, 1, key) ||
+	    (value != NULL && kstate_bind_text(s, 2, value))) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	if ((r = kstate_step_done(st, s, "recording setting")) != KORCH_OK)
+		goto out;
+	r = kstate_durable(st);
+ out:
+	if (r != KORCH_OK) {
+		char tmp[sizeof(st->errmsg)];
+
+		memcpy(tmp, st->errmsg, sizeof(tmp));
+		kstate_seterr(st, "setting %s: %s", key, tmp);
+	}
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+kstate_setting_get(struct kstate *st, const char *key, char **value)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc, r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_need(st, "result pointer", value)) != KORCH_OK)
+		return r;
+	*value = NULL;
+	if ((r = kstate_nonempty(st, "setting key", key)) != KORCH_OK)
+		return r;
+	if ((r = kstate_prepare(st, "SELECT value FROM settings WHERE key = ?1",
+	    &s)) != KORCH_OK)
+		goto out;
+	if (kstate_bind_text(s, 1, key) != SQLITE_OK) {
+		r = kstate_bind_err(st);
+		goto out;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		if ((r = kstate_col_strdup(s, 0, value)) != KORCH_OK)
+			kstate_seterr(st, "out of memory");
+	} else if (rc == SQLITE_DONE)
+		r = KORCH_OK;
+	else
+		r = kstate_sqlerr(st, rc, "reading setting");
+ out:
+	sqlite3_finalize(s);
+	return r;
+}
