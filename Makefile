@@ -42,6 +42,8 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_AGENT = $(filter tests/unit/test_agent_% tests/unit/test_proto_%,$(UNIT_SRC))
 UNIT_CTL   = $(filter-out $(UNIT_AGENT),$(UNIT_SRC))
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+# The tests' shared fixtures (header-only): a change rebuilds every test.
+UNIT_HDR   = $(wildcard tests/unit/*.h)
 
 .PHONY: all deps check unit unit-bin fuzz bench demo clean install
 all: $(BUILD)/korch $(BUILD)/korch-agent
@@ -78,15 +80,15 @@ $(BUILD)/korch-agent-glibc: $(AGENT_LIB_OBJ) $(call aobj,agent/main.c)
 # Unit tests: test_agent_* and test_proto_* link the agent's code (glibc),
 # the others the controller's.  (GNU make picks the pattern with the
 # shortest stem, so the agent rules win for their names.)
-$(BUILD)/tests/test_agent_%: tests/unit/test_agent_%.c $(AGENT_LIB_OBJ)
+$(BUILD)/tests/test_agent_%: tests/unit/test_agent_%.c $(AGENT_LIB_OBJ) $(UNIT_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -DKORCH_AGENT -o $@ $< $(AGENT_LIB_OBJ) -lcmocka
 
-$(BUILD)/tests/test_proto_%: tests/unit/test_proto_%.c $(AGENT_LIB_OBJ)
+$(BUILD)/tests/test_proto_%: tests/unit/test_proto_%.c $(AGENT_LIB_OBJ) $(UNIT_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) -DKORCH_AGENT -o $@ $< $(AGENT_LIB_OBJ) -lcmocka
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(CTL_LIB_OBJ)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(CTL_LIB_OBJ) $(UNIT_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALLCFLAGS) $(PKGCFLAGS) -o $@ $< $(CTL_LIB_OBJ) $(PKGLIBS) -lm -lcmocka
 

@@ -18,9 +18,9 @@ test_file_and_symlink(void **state)
 	tt_write(path, "x", 0644);
 	absent_task(t, path);
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_true(tt_exists(path));
+	assert_true(th_exists(path));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_false(tt_exists(path));
+	assert_false(th_exists(path));
 	assert_int_equal(tt_run(t, 0), KP_ST_OK);
 	assert_int_equal(tt_run(t, 1), KP_ST_OK);
 
@@ -32,7 +32,7 @@ test_file_and_symlink(void **state)
 	absent_task(t, link);
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_non_null(strstr(t->o.msg, "symlink"));
-	assert_false(tt_exists(link));
+	assert_false(th_exists(link));
 	tt_assert_file(target, "keep");
 }
 
@@ -47,7 +47,7 @@ test_directories(void **state)
 	absent_task(t, dir);
 	/* empty directory: no recursive needed */
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_false(tt_exists(dir));
+	assert_false(th_exists(dir));
 
 	assert_int_equal(mkdir(dir, 0755), 0);
 	assert_int_equal(mkdir(tt_path(t, "tree/sub"), 0755), 0);
@@ -64,10 +64,10 @@ test_directories(void **state)
 	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
 	tt_arg(t, "recursive", "1");
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_true(tt_exists(dir));
+	assert_true(th_exists(dir));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_false(tt_exists(dir));
-	assert_true(tt_exists(tt_path(t, "outside/keep")));
+	assert_false(th_exists(dir));
+	assert_true(th_exists(tt_path(t, "outside/keep")));
 	assert_int_equal(tt_run(t, 0), KP_ST_OK);
 }
 

@@ -50,9 +50,9 @@ test_creates_guard(void **state)
 	tt_arg(t, "creates", marker);
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
 	assert_non_null(strstr(t->o.msg, "would run: /bin/sh -c 'echo hello;"));
-	assert_false(tt_exists(marker));
+	assert_false(th_exists(marker));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_true(tt_exists(marker));
+	assert_true(th_exists(marker));
 	assert_string_equal(t->o.diff, "stdout:\nhello\n");
 	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
 	assert_non_null(strstr(t->o.msg, "exists (creates)"));
@@ -73,9 +73,9 @@ test_unless_guard(void **state)
 	tt_arg(t, "unless", marker);
 	/* the guard runs in check mode too; the command does not */
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_false(tt_exists(marker));
+	assert_false(th_exists(marker));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_true(tt_exists(marker));
+	assert_true(th_exists(marker));
 	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
 	assert_non_null(strstr(t->o.msg, "unless guard succeeded"));
 	assert_int_equal(tt_run(t, 1), KP_ST_SKIPPED);
@@ -135,14 +135,30 @@ pid_gone(pid_t pid)
 	return p != NULL && (p = strrchr(buf, ')')) != NULL && p[2] == 'Z';
 }
 
+/* The pid the script wrote to pidfile is gone (killed with its process
+ * group) within two seconds. */
+static void
+assert_pid_gone(const char *pidfile)
+{
+	char *s = th_read(pidfile);
+	pid_t pid;
+	int i;
+
+	assert_non_null(s);
+	pid = (pid_t)atoi(s);
+	free(s);
+	assert_true(pid > 1);
+	for (i = 0; i < 100 && !pid_gone(pid); i++)
+		usleep(20000);
+	assert_true(pid_gone(pid));
+}
+
 static void
 test_timeout_kills_group(void **state)
 {
 	struct tt *t = *state;
-	char pidfile[512], script[700], *s;
+	char pidfile[512], script[700];
 	long long t0;
-	pid_t pid;
-	int i;
 
 	(void)snprintf(pidfile, sizeof(pidfile), "%s", tt_path(t, "pid"));
 	(void)snprintf(script, sizeof(script),
@@ -153,14 +169,7 @@ test_timeout_kills_group(void **state)
 	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
 	assert_true(ms_now() - t0 < 5000);
 	assert_non_null(strstr(t->o.msg, "timed out after 1s"));
-	s = tt_read(pidfile);
-	assert_non_null(s);
-	pid = (pid_t)atoi(s);
-	free(s);
-	assert_true(pid > 1);
-	for (i = 0; i < 100 && !pid_gone(pid); i++)
-		usleep(20000);
-	assert_true(pid_gone(pid));
+	assert_pid_gone(pidfile);
 }
 
 static void
@@ -340,12 +349,12 @@ test_diagnose_only_when_failed(void **state)
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_string_equal(t->o.msg, "ran: /bin/sh -c true");
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);	/* would run */
-	assert_false(tt_exists(ran));
+	assert_false(th_exists(ran));
 
 	sh_task(t, "false");
 	diag_sh(t, dscript);
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_false(tt_exists(ran));
+	assert_false(th_exists(ran));
 
 	/* succeeds on the third of five attempts: never diagnosed */
 	(void)snprintf(count, sizeof(count), "%s", tt_path(t, "n"));
@@ -357,7 +366,7 @@ test_diagnose_only_when_failed(void **state)
 	diag_sh(t, dscript);
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_int_equal(tt_read_lines(count), 3);
-	assert_false(tt_exists(ran));
+	assert_false(th_exists(ran));
 
 	/* fails all three attempts: diagnosed once, after the last */
 	sh_task(t, "exit 7");
@@ -463,10 +472,8 @@ static void
 test_diagnose_hangs(void **state)
 {
 	struct tt *t = *state;
-	char pidfile[512], script[700], *s;
+	char pidfile[512], script[700];
 	long long t0;
-	pid_t pid;
-	int i;
 
 	(void)snprintf(pidfile, sizeof(pidfile), "%s", tt_path(t, "dpid"));
 	(void)snprintf(script, sizeof(script),
@@ -481,14 +488,7 @@ test_diagnose_hangs(void **state)
 	assert_non_null(strstr(t->o.msg, "exit 7: refused\n--- diagnosis "
 	    "(timed out after 1s, process group killed): /bin/sh -c "));
 	assert_non_null(strstr(t->o.msg, " ---\nlooking"));
-	s = tt_read(pidfile);
-	assert_non_null(s);
-	pid = (pid_t)atoi(s);
-	free(s);
-	assert_true(pid > 1);
-	for (i = 0; i < 100 && !pid_gone(pid); i++)
-		usleep(20000);
-	assert_true(pid_gone(pid));
+	assert_pid_gone(pidfile);
 
 	/* the command's own timeout is its failure; the diagnosis follows */
 	sh_task(t, "sleep 30");

@@ -20,7 +20,7 @@ test_create_converge(void **state)
 	tt_arg(t, "mode", "0750");
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
 	assert_non_null(strstr(t->o.msg, "would create"));
-	assert_false(tt_exists(path));
+	assert_false(th_exists(path));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_int_equal(stat(path, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));

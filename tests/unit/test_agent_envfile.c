@@ -62,7 +62,7 @@ test_append_and_create(void **state)
 	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "flanneld"));
 	env_task(t, path, "FLANNEL_ETCD_ENDPOINTS", "http://10.1.10.101:2379");
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_false(tt_exists(path));
+	assert_false(th_exists(path));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	tt_assert_file(path, "FLANNEL_ETCD_ENDPOINTS=http://10.1.10.101:2379\n");
 	assert_int_equal(tt_mode(path), 0644);

@@ -203,7 +203,7 @@ test_streams_and_reassembles(void **state)
 	assert_memory_equal(got, data, n);
 	free(got);
 	/* the agent never writes to dest: that is the controller's path */
-	assert_false(tt_exists(x->dest));
+	assert_false(th_exists(x->dest));
 
 	/* exactly one chunk's worth: one full frame, marked last */
 	write_bytes(x->src, data, KP_BLOB_CHUNK);
@@ -346,7 +346,7 @@ test_check_mode_sends_nothing(void **state)
 	    x->src);
 	assert_string_equal(x->t->o.msg, want);
 	assert_no_output(x);
-	assert_false(tt_exists(x->dest));
+	assert_false(th_exists(x->dest));
 	free(data);
 }
 
@@ -517,26 +517,19 @@ test_through_serve(void **state)
 int
 main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_streams_and_reassembles,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_empty_file,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_missing_file,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_not_regular,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_max_size,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_check_mode_sends_nothing,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_args,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_version_1_session,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_through_serve,
-		    fx_setup, fx_teardown),
+		T(test_streams_and_reassembles),
+		T(test_empty_file),
+		T(test_missing_file),
+		T(test_not_regular),
+		T(test_max_size),
+		T(test_check_mode_sends_nothing),
+		T(test_bad_args),
+		T(test_version_1_session),
+		T(test_through_serve),
 	};
+#undef T
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,7 +28,7 @@ test_inline_converges(void **state)
 	/* check mode first: would create, creates nothing */
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
 	assert_non_null(strstr(t->o.msg, "would create"));
-	assert_false(tt_exists(path));
+	assert_false(th_exists(path));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	tt_assert_file(path, "one\ntwo\n");
 	assert_int_equal(tt_mode(path), 0644);
@@ -381,7 +381,7 @@ test_blob_broken_stream_is_fatal(void **state)
 	ctl_send_blob(&c, other, "other", 5, 5);
 	assert_int_equal(agent_module_run(&t->task, t->s, 0, &t->o),
 	    KORCH_ERR_BAD_FRAME);
-	assert_false(tt_exists(path));
+	assert_false(th_exists(path));
 	blob_task_free(t);
 	ctl_close(&c);
 }

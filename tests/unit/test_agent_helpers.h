@@ -1,26 +1,17 @@
 /*
  * test_agent_helpers.h - shared scaffolding for the agent's unit tests:
- * a scratch directory per test, tasks built from key/value pairs, and
- * small file helpers.  Header-only (static functions) because the build
- * links each tests/unit/test_*.c on its own.
+ * a scratch directory and session per test, tasks built from key/value
+ * pairs, and small file helpers on top of helpers_fs.h.  Header-only
+ * (static functions) because the build links each tests/unit/test_*.c on
+ * its own.
  */
 #ifndef KORCH_TEST_AGENT_HELPERS_H
 #define KORCH_TEST_AGENT_HELPERS_H
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cmocka.h>
+#include "helpers_fs.h"
 
 #include "agent.h"
 #include "err.h"
@@ -99,24 +90,13 @@ tt_run(struct tt *t, int check_only)
 }
 
 static inline int
-tt_rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static inline int
 tt_setup(void **state)
 {
 	struct tt *t = calloc(1, sizeof(*t));
 
 	if (t == NULL)
 		return -1;
-	(void)snprintf(t->dir, sizeof(t->dir), "%s/korch-test-XXXXXX",
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(t->dir) == NULL) {
+	if (th_mkdtemp(t->dir, sizeof(t->dir), "korch-test") != 0) {
 		free(t);
 		return -1;
 	}
@@ -135,7 +115,7 @@ tt_teardown(void **state)
 
 	if (t == NULL)
 		return 0;
-	(void)nftw(t->dir, tt_rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	(void)th_rmtree(t->dir);
 	agent_session_free(t->s);
 	free(t);
 	return 0;
@@ -153,30 +133,10 @@ tt_write(const char *path, const char *content, mode_t mode)
 	close(fd);
 }
 
-/* Whole file, malloc'd and NUL-terminated; NULL when missing. */
-static inline char *
-tt_read(const char *path)
-{
-	char *buf;
-	long n;
-	FILE *f;
-
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return buf;
-}
-
 static inline void
 tt_assert_file(const char *path, const char *want)
 {
-	char *got = tt_read(path);
+	char *got = th_read(path);
 
 	assert_non_null(got);
 	assert_string_equal(got, want);
@@ -190,14 +150,6 @@ tt_mode(const char *path)
 
 	assert_int_equal(lstat(path, &st), 0);
 	return st.st_mode & 07777;
-}
-
-static inline int
-tt_exists(const char *path)
-{
-	struct stat st;
-
-	return lstat(path, &st) == 0;
 }
 
 /* No temp file (".name.korch-XXXXXX") left in dir. */

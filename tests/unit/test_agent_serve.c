@@ -479,8 +479,8 @@ test_check_only_and_watch(void **state)
 		    "would restart (task 20 changed)" :
 		    "restarted (task 20 changed)");
 		expect_done(&c, 2, 2, 0, 1, 0, 0);
-		assert_int_equal(tt_exists(path), !check);
-		got = tt_read(log);
+		assert_int_equal(th_exists(path), !check);
+		got = th_read(log);
 		assert_non_null(got);
 		assert_string_equal(got, check ?
 		    "is-enabled flanneld.service\nis-active flanneld.service\n" :

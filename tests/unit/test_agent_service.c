@@ -51,7 +51,7 @@ calls(struct tt *t)
 	char path[600], *s;
 
 	(void)snprintf(path, sizeof(path), "%s/log", t->dir);
-	s = tt_read(path);
+	s = th_read(path);
 	(void)unlink(path);
 	return s != NULL ? s : strdup("");
 }
@@ -86,7 +86,7 @@ test_new_unit_then_converged(void **state)
 	assert_non_null(strstr(t->o.msg, "would write unit file"));
 	assert_non_null(strstr(t->o.msg, "would start"));
 	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n");
-	assert_false(tt_exists(tt_path(t, "units/etcd.service")));
+	assert_false(th_exists(tt_path(t, "units/etcd.service")));
 
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_calls(t, "daemon-reload\nis-enabled etcd.service\n"
@@ -227,20 +227,16 @@ test_suffix_kept(void **state)
 int
 main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, svc_setup, tt_teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_new_unit_then_converged,
-		    svc_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_unit_change_restarts,
-		    svc_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_watch_and_restart_flag,
-		    svc_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_stop_disable_restarted,
-		    svc_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_failures,
-		    svc_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_suffix_kept,
-		    svc_setup, tt_teardown),
+		T(test_new_unit_then_converged),
+		T(test_unit_change_restarts),
+		T(test_watch_and_restart_flag),
+		T(test_stop_disable_restarted),
+		T(test_failures),
+		T(test_suffix_kept),
 	};
+#undef T
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

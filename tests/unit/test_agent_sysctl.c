@@ -26,7 +26,7 @@ live(struct tt *t, const char *rel)
 	char path[600];
 
 	(void)snprintf(path, sizeof(path), "%s/proc/%s", t->dir, rel);
-	return tt_read(path);
+	return th_read(path);
 }
 
 static void
@@ -101,7 +101,7 @@ test_missing_entry(void **state)
 	tt_arg(t, "missing", "skip");
 	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
 	assert_non_null(strstr(t->o.msg, "missing=skip"));
-	assert_false(tt_exists(conf));
+	assert_false(th_exists(conf));
 }
 
 static void
@@ -126,8 +126,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_live_and_file,
 		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_whitespace_values_and_file_only, tt_setup, tt_teardown),
+		cmocka_unit_test_setup_teardown(test_whitespace_values_and_file_only,
+		    tt_setup, tt_teardown),
 		cmocka_unit_test_setup_teardown(test_missing_entry,
 		    tt_setup, tt_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_names,

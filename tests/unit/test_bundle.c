@@ -4,41 +4,15 @@
  * paths cannot leave the bundle, a .tar.gz works like the directory, and
  * the template variables are named as the playbooks use them.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cmocka.h>
+#include "helpers_ctl.h"
 
 #include "spec/bundle.h"
-#include "base/diag.h"
 #include "base/digest.h"
-#include "err.h"
-#include "engine/vars.h"
 
 struct fx {
 	char	dir[256];
 	char	hash_a[65], hash_b[65];
 };
-
-static void
-put(const char *dir, const char *name, const char *text)
-{
-	char p[512];
-	FILE *fp;
-
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	assert_non_null(fp = fopen(p, "w"));
-	fputs(text, fp);
-	fclose(fp);
-}
 
 static int
 setup(void **state)
@@ -46,13 +20,12 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	char p[512];
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/korch-bundle-test.XXXXXX");
-	if (mkdtemp(f->dir) == NULL)
+	if (th_mkdtemp(f->dir, sizeof(f->dir), "korch-bundle-test") != 0)
 		return -1;
 	snprintf(p, sizeof(p), "%s/bin", f->dir);
 	mkdir(p, 0755);
-	put(f->dir, "bin/kube-apiserver", "apiserver bytes\n");
-	put(f->dir, "bin/mk-docker-opts.sh", "#!/bin/sh\n");
+	th_put(f->dir, "bin/kube-apiserver", "apiserver bytes\n");
+	th_put(f->dir, "bin/mk-docker-opts.sh", "#!/bin/sh\n");
 	sha256_hex("apiserver bytes\n", 16, f->hash_a);
 	sha256_hex("#!/bin/sh\n", 10, f->hash_b);
 	*state = f;
@@ -63,14 +36,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char *argv[] = { "rm", "-rf", f->dir, NULL };
-	pid_t pid = fork();
 
-	if (pid == 0) {
-		execvp("rm", argv);
-		_exit(1);
-	}
-	waitpid(pid, NULL, 0);
+	(void)th_rmtree(f->dir);
 	free(f);
 	return 0;
 }
@@ -87,7 +54,7 @@ manifest(struct fx *f, const char *hash_a, const char *extra)
 	    "  - { name: mk-docker-opts.sh, version: 0.9.1, arch: amd64, "
 	    "path: bin/mk-docker-opts.sh, sha256: %s }\n%s", hash_a,
 	    f->hash_b, extra);
-	put(f->dir, "manifest.yaml", m);
+	th_put(f->dir, "manifest.yaml", m);
 }
 
 static void
@@ -142,8 +109,7 @@ test_manifest_errors(void **state)
 	struct fx *f = *state;
 	struct bundle *b = NULL;
 	struct diag *d = diag_new();
-	char msg[4096] = "", line[512];
-	size_t i;
+	char msg[4096];
 
 	manifest(f, f->hash_a, "  - { name: kube-apiserver, version: 1, path: "
 	    "bin/kube-apiserver, sha256: 0000000000000000000000000000000000000"
@@ -156,11 +122,7 @@ test_manifest_errors(void **state)
 	    "  - { name: odder, version: 1, path: bin/x, sha256: 0, colour: red }\n");
 	assert_int_equal(bundle_load(f->dir, &b, d), KORCH_ERR_PARSE);
 	assert_null(b);
-	for (i = 0; i < diag_count(d); i++) {
-		diag_format(diag_get(d, i), line, sizeof(line));
-		strncat(msg, line, sizeof(msg) - strlen(msg) - 2);
-		strcat(msg, "\n");
-	}
+	th_diag_text(d, msg, sizeof(msg));
 	assert_non_null(strstr(msg, "components[5]: sha256 must be 64"));
 	assert_non_null(strstr(msg, "'kube-apiserver' is listed twice"));
 	assert_non_null(strstr(msg, "bin/etcd: missing from the bundle"));
@@ -182,8 +144,6 @@ test_tarball(void **state)
 	struct diag *d = diag_new();
 	char tgz[300], parent[256], *slash;
 	char *argv[] = { "tar", "-czf", tgz, "-C", parent, NULL, NULL };
-	pid_t pid;
-	int st;
 
 	manifest(f, f->hash_a, "");
 	snprintf(parent, sizeof(parent), "%s", f->dir);
@@ -191,13 +151,7 @@ test_tarball(void **state)
 	*slash = '\0';
 	argv[5] = slash + 1;
 	snprintf(tgz, sizeof(tgz), "%s.tar.gz", f->dir);
-	pid = fork();
-	if (pid == 0) {
-		execvp("tar", argv);
-		_exit(1);
-	}
-	waitpid(pid, &st, 0);
-	assert_int_equal(WEXITSTATUS(st), 0);
+	th_run(argv);
 	assert_int_equal(bundle_load(tgz, &b, d), 0);
 	assert_int_equal(bundle_verify(b, d), 0);
 	assert_non_null(b->tmpdir);
@@ -218,25 +172,10 @@ put_images(struct fx *f, char *hash_pause, char *hash_busybox)
 
 	snprintf(p, sizeof(p), "%s/images", f->dir);
 	mkdir(p, 0755);
-	put(f->dir, "images/pause.tar", IMG_PAUSE);
-	put(f->dir, "images/busybox.tar", IMG_BUSYBOX);
+	th_put(f->dir, "images/pause.tar", IMG_PAUSE);
+	th_put(f->dir, "images/busybox.tar", IMG_BUSYBOX);
 	sha256_hex(IMG_PAUSE, strlen(IMG_PAUSE), hash_pause);
 	sha256_hex(IMG_BUSYBOX, strlen(IMG_BUSYBOX), hash_busybox);
-}
-
-/* Every diagnostic of d formatted, one a line. */
-static void
-all_diags(const struct diag *d, char *msg, size_t len)
-{
-	char line[512];
-	size_t i;
-
-	msg[0] = '\0';
-	for (i = 0; i < diag_count(d); i++) {
-		diag_format(diag_get(d, i), line, sizeof(line));
-		strncat(msg, line, len - strlen(msg) - 2);
-		strcat(msg, "\n");
-	}
 }
 
 /* manifest()'s two components (lines 4 and 5), then images: on line 6
@@ -253,7 +192,7 @@ image_manifest(struct fx *f, const char *images)
 	    "  - { name: mk-docker-opts.sh, version: 0.9.1, arch: amd64, "
 	    "path: bin/mk-docker-opts.sh, sha256: %s }\n"
 	    "images:\n%.2048s", f->hash_a, f->hash_b, images);
-	put(f->dir, "manifest.yaml", m);
+	th_put(f->dir, "manifest.yaml", m);
 }
 
 static void
@@ -338,7 +277,8 @@ test_images_none_and_names(void **state)
 	assert_string_equal(vars_get(v, "bundle.images"), "");
 	bundle_free(b);
 	vars_free(v);
-	put(f->dir, "manifest.yaml", "bundle: 1\ncomponents: []\nimages: []\n");
+	th_put(f->dir, "manifest.yaml",
+	    "bundle: 1\ncomponents: []\nimages: []\n");
 	assert_int_equal(bundle_load(f->dir, &b, d), 0);
 	assert_int_equal(b->ncomp, 0);
 	bundle_free(b);
@@ -386,7 +326,7 @@ expect_image_refused(struct fx *f, const char *entry, const char *want)
 	image_manifest(f, entry);
 	assert_int_equal(bundle_load(f->dir, &b, d), KORCH_ERR_PARSE);
 	assert_null(b);
-	all_diags(d, msg, sizeof(msg));
+	th_diag_text(d, msg, sizeof(msg));
 	if (strstr(msg, want) == NULL)
 		fail_msg("no '%s' in:\n%s", want, msg);
 	diag_free(d);

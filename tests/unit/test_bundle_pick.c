@@ -6,64 +6,25 @@
  * miss lists the versions seen.  Fixture bundles are written into a
  * temporary directory (sha256 values are not checked by bundle_load).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cmocka.h>
+#include "helpers_ctl.h"
 
 #include "cluster/bundle_pick.h"
-#include "base/diag.h"
-#include "err.h"
-#include "cluster/upgrade_plan.h"
 
 #define ZEROS \
 	"0000000000000000000000000000000000000000000000000000000000000000"
 
-static char top[] = "/tmp/korch-bundle-pick-test.XXXXXX";
-
-/* Run argv, expect it to succeed. */
-static void
-run(char *const argv[])
-{
-	pid_t pid = fork();
-	int st;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-}
-
 static void
 rm_rf(const char *p)
 {
-	char *argv[] = { "rm", "-rf", "--", (char *)p, NULL };
-
-	run(argv);
+	assert_int_equal(th_rmtree(p), 0);
 }
 
 static void
 put(const char *path, const char *text)
 {
-	FILE *fp;
-
-	assert_non_null(fp = fopen(path, "w"));
-	fputs(text, fp);
-	assert_int_equal(fclose(fp), 0);
+	th_put(NULL, path, text);
 }
 
 /* The test's own directory of bundles, made fresh for each test. */
@@ -79,7 +40,7 @@ setup(void **state)
 
 	if (f == NULL)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/t%d", top, n++);
+	snprintf(f->dir, sizeof(f->dir), "%s/t%d", th_group_dir(), n++);
 	if (mkdir(f->dir, 0755) != 0)
 		return -1;
 	*state = f;
@@ -94,20 +55,6 @@ teardown(void **state)
 	rm_rf(f->dir);
 	free(f);
 	return 0;
-}
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return mkdtemp(top) == NULL ? -1 : 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	return rmdir(top);
 }
 
 /*
@@ -152,36 +99,10 @@ tarball(const char *dir, const char *name, int keep)
 	    NULL };
 
 	snprintf(tgz, sizeof(tgz), "%s/%s.tar.gz", dir, name);
-	run(argv);
+	th_run(argv);
 	if (!keep) {
 		snprintf(d, sizeof(d), "%s/%s", dir, name);
 		rm_rf(d);
-	}
-}
-
-static struct kver
-K(const char *s)
-{
-	struct kver v;
-
-	if (kver_parse(s, &v) != 0)
-		fail_msg("fixture version '%s' does not parse", s);
-	return v;
-}
-
-/* All of d's messages, one a line. */
-static void
-diag_text(const struct diag *d, char *buf, size_t len)
-{
-	char line[1024];
-	size_t i, used = 0;
-
-	buf[0] = '\0';
-	for (i = 0; i < diag_count(d); i++) {
-		diag_format(diag_get(d, i), line, sizeof(line));
-		used += (size_t)snprintf(buf + used, len - used, "%s\n", line);
-		if (used >= len)
-			break;
 	}
 }
 
@@ -190,7 +111,7 @@ static void
 expect_pick(const char *path, const char *want, const char *chosen_name,
     const char *chosen_ver)
 {
-	struct kver w = K(want);
+	struct kver w = th_kver(want);
 	struct diag *d = diag_new();
 	char ver[64], full[PATH_MAX], msg[4096], *chosen = (char *)"junk";
 	int r;
@@ -199,7 +120,7 @@ expect_pick(const char *path, const char *want, const char *chosen_name,
 	memset(ver, 'x', sizeof(ver));
 	r = bundle_pick(path, &w, &chosen, ver, sizeof(ver), d);
 	if (r != 0) {
-		diag_text(d, msg, sizeof(msg));
+		th_diag_text(d, msg, sizeof(msg));
 		fail_msg("bundle_pick(%s, %s) = %d: %s", path, want, r, msg);
 	}
 	assert_int_equal(diag_count(d), 0);
@@ -219,7 +140,7 @@ expect_pick(const char *path, const char *want, const char *chosen_name,
 static void
 expect_miss(const char *path, const char *want, int rc, ...)
 {
-	struct kver w = K(want);
+	struct kver w = th_kver(want);
 	struct diag *d = diag_new();
 	char ver[64] = "untouched", msg[4096], *chosen = (char *)"junk";
 	const char *s;
@@ -231,7 +152,7 @@ expect_miss(const char *path, const char *want, int rc, ...)
 	assert_null(chosen);
 	assert_string_equal(ver, "untouched");
 	assert_true(diag_count(d) >= 1);
-	diag_text(d, msg, sizeof(msg));
+	th_diag_text(d, msg, sizeof(msg));
 	va_start(ap, rc);
 	while ((s = va_arg(ap, const char *)) != NULL)
 		if (strstr(msg, s) == NULL) {
@@ -266,27 +187,26 @@ test_newest_of_minor(void **state)
 static void
 test_newest_whatever_the_order(void **state)
 {
-	struct fx *f = *state;
-
 	/* the newest first, last and in the middle of the name order */
-	bundle(f->dir, "a", "1.9.20");
-	bundle(f->dir, "b", "1.9.4");
-	bundle(f->dir, "c", "1.9.10");
-	expect_pick(f->dir, "1.9", "a", "1.9.20");
-	teardown(state);
-	setup(state);
-	f = *state;
-	bundle(f->dir, "a", "1.9.4");
-	bundle(f->dir, "b", "1.9.20");
-	bundle(f->dir, "c", "1.9.10");
-	expect_pick(f->dir, "1.9", "b", "1.9.20");
-	teardown(state);
-	setup(state);
-	f = *state;
-	bundle(f->dir, "a", "1.9.4");
-	bundle(f->dir, "b", "1.9.10");
-	bundle(f->dir, "c", "1.9.20");
-	expect_pick(f->dir, "1.9", "c", "1.9.20");
+	static const struct { const char *a, *b, *c, *newest; } t[] = {
+		{ "1.9.20", "1.9.4", "1.9.10", "a" },
+		{ "1.9.4", "1.9.20", "1.9.10", "b" },
+		{ "1.9.4", "1.9.10", "1.9.20", "c" },
+	};
+	struct fx *f;
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (i > 0) {
+			teardown(state);
+			setup(state);
+		}
+		f = *state;
+		bundle(f->dir, "a", t[i].a);
+		bundle(f->dir, "b", t[i].b);
+		bundle(f->dir, "c", t[i].c);
+		expect_pick(f->dir, "1.9", t[i].newest, "1.9.20");
+	}
 }
 
 static void
@@ -426,7 +346,7 @@ pick_quietly(const char *path, const char *want, char **chosen, char *ver,
     size_t verlen, int *rc)
 {
 	char errf[PATH_MAX];
-	struct kver w = K(want);
+	struct kver w = th_kver(want);
 	struct diag *d = diag_new();
 	struct stat st;
 	int saved, fd;
@@ -542,7 +462,7 @@ static void
 test_short_ver_buffer(void **state)
 {
 	struct fx *f = *state;
-	struct kver w = K("1.9");
+	struct kver w = th_kver("1.9");
 	struct diag *d = diag_new();
 	char ver[8], *chosen = NULL;
 
@@ -578,5 +498,6 @@ main(void)
 	};
 #undef T
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, th_group_setup,
+	    th_group_teardown);
 }

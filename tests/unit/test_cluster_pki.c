@@ -8,31 +8,16 @@
  * Each test writes its inventory into a fresh directory and keeps the PKI
  * directory beside it.
  */
-#include <sys/stat.h>
-#include <sys/types.h>
-
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <ftw.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include <cmocka.h>
+#include "helpers_ctl.h"
+
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "err.h"
-#include "base/diag.h"
-#include "engine/vars.h"
-#include "spec/inventory.h"
 #include "cluster/cluster_pki.h"
 
 #define INV_HEAD \
@@ -99,21 +84,12 @@ fx_setup(void **state)
 	struct fx *fx = calloc(1, sizeof(*fx));
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/korch-cpki-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(th_mkdtemp(fx->dir, sizeof(fx->dir), "korch-cpki"),
+	    0);
 	snprintf(fx->pkidir, sizeof(fx->pkidir), "%s/pki", fx->dir);
 	setenv("HOME", fx->dir, 1);
 	*state = fx;
 	return 0;
-}
-
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
 }
 
 static int
@@ -123,7 +99,7 @@ fx_teardown(void **state)
 
 	cluster_pki_free(fx->cp);
 	inventory_free(fx->inv);
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void)th_rmtree(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -133,21 +109,12 @@ static void
 load_inv(struct fx *fx, const char *yaml)
 {
 	char path[128];
-	struct diag *d;
-	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/inventory.yaml", fx->dir);
-	assert_non_null(f = fopen(path, "w"));
-	assert_int_equal(fputs(yaml, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
+	th_put(NULL, path, yaml);
 	inventory_free(fx->inv);
-	fx->inv = NULL;
-	assert_non_null(d = diag_new());
-	if (inventory_load(path, &fx->inv, d) != 0) {
-		diag_print(d, stderr);
-		fail_msg("inventory_load");
-	}
-	diag_free(d);
+	fx->inv = NULL;		/* for the teardown, should the load fail */
+	fx->inv = th_inv_load(path);
 }
 
 static void

@@ -4,60 +4,12 @@
  * watch-host check.
  * Fixtures: tests/unit/data/inv/cluster.yaml with pb/good, pb/watch_hosts.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <limits.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
-
-#include "err.h"
-#include "base/diag.h"
-#include "spec/inventory.h"
-#include "spec/playbook.h"
-#include "engine/dag.h"
-
-static char datadir[PATH_MAX];
-
-/* Fixtures live beside this file; KORCH_TEST_DATA overrides. */
-static void
-init_datadir(void)
-{
-	const char *e = getenv("KORCH_TEST_DATA"), *slash;
-
-	if (e != NULL) {
-		snprintf(datadir, sizeof(datadir), "%s", e);
-		return;
-	}
-	slash = strrchr(__FILE__, '/');
-	snprintf(datadir, sizeof(datadir), "%.*s/data",
-	    slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
-}
-
-struct fx {
-	struct diag		*d;
-	struct inventory	*inv;
-	struct playbook		*pb;
-	struct dag		*g;
-};
+#include "helpers_ctl.h"
 
 static int
 setup_pb(void **state, const char *pbname, int want)
 {
-	char path[PATH_MAX + 64];
-	struct fx *f;
-
-	assert_non_null(f = calloc(1, sizeof(*f)));
-	assert_non_null(f->d = diag_new());
-	snprintf(path, sizeof(path), "%s/inv/cluster.yaml", datadir);
-	assert_int_equal(inventory_load(path, &f->inv, f->d), 0);
-	snprintf(path, sizeof(path), "%s/pb/%s", datadir, pbname);
-	assert_int_equal(playbook_load(path, &f->pb, f->d), 0);
-	assert_int_equal(dag_build(f->pb, f->inv, &f->g, f->d), want);
-	*state = f;
+	*state = th_plan_open(th_data("pb", pbname), want);
 	return 0;
 }
 
@@ -70,20 +22,12 @@ setup_good(void **state)
 static int
 teardown(void **state)
 {
-	struct fx *f = *state;
-
-	dag_free(f->g);
-	playbook_free(f->pb);
-	inventory_free(f->inv);
-	diag_free(f->d);
-	free(f);
+	th_plan_free(*state);
 	return 0;
 }
 
 /* Step indexes of the good set, in file order. */
 enum { BASE, ETCD, AFTER_NODE, MASTER, NODE, GHOST, LATE, NSTEPS };
-/* Hosts of inv/cluster.yaml. */
-enum { M1, N1, N2, E1, NHOSTS };
 
 static void
 expect_list(const size_t *got, size_t n, const size_t *want, size_t wn)
@@ -98,7 +42,7 @@ expect_list(const size_t *got, size_t n, const size_t *want, size_t wn)
 static void
 test_order(void **state)
 {
-	struct fx *f = *state;
+	struct th_plan *f = *state;
 	/* after-node comes early in its file but needs node; ghost has no
 	 * needs, yet file order keeps it after every earlier step. */
 	static const size_t want[] = { BASE, ETCD, MASTER, NODE, AFTER_NODE,
@@ -115,22 +59,21 @@ test_order(void **state)
 static void
 test_host_steps(void **state)
 {
-	struct fx *f = *state;
+	struct th_plan *f = *state;
 	static const size_t m1[] = { BASE, ETCD, MASTER, NODE, AFTER_NODE,
 		LATE };
 	static const size_t n1[] = { BASE, NODE, AFTER_NODE, LATE };
 	static const size_t e1[] = { BASE, ETCD, AFTER_NODE, LATE };
+	static const struct { size_t host; const size_t *want; size_t n; }
+	    t[] = { { M1, m1, 6 }, { N1, n1, 4 }, { N2, n1, 4 },
+	    { E1, e1, 4 } };
 	const size_t *s;
-	size_t n;
+	size_t n, i;
 
-	s = dag_host_steps(f->g, M1, &n);
-	expect_list(s, n, m1, 6);
-	s = dag_host_steps(f->g, N1, &n);
-	expect_list(s, n, n1, 4);
-	s = dag_host_steps(f->g, N2, &n);
-	expect_list(s, n, n1, 4);
-	s = dag_host_steps(f->g, E1, &n);
-	expect_list(s, n, e1, 4);
+	for (i = 0; i < TH_LEN(t); i++) {
+		s = dag_host_steps(f->g, t[i].host, &n);
+		expect_list(s, n, t[i].want, t[i].n);
+	}
 	assert_null(dag_host_steps(f->g, NHOSTS, &n));
 	assert_int_equal(n, 0);
 }
@@ -138,7 +81,7 @@ test_host_steps(void **state)
 static void
 test_step_hosts_and_needs(void **state)
 {
-	struct fx *f = *state;
+	struct th_plan *f = *state;
 	static const size_t etcd[] = { M1, E1 };
 	static const size_t node[] = { M1, N1, N2 };
 	static const size_t late_needs[] = { GHOST };
@@ -175,7 +118,7 @@ set_all(const struct dag *g, enum dag_status *st, size_t step,
 static void
 test_readiness(void **state)
 {
-	struct fx *f = *state;
+	struct th_plan *f = *state;
 	const struct dag *g = f->g;
 	enum dag_status st[NSTEPS * NHOSTS];
 
@@ -235,7 +178,7 @@ test_readiness(void **state)
 static void
 test_readiness_run(void **state)
 {
-	struct fx *f = *state;
+	struct th_plan *f = *state;
 	const struct dag *g = f->g;
 	enum dag_status st[NSTEPS * NHOSTS];
 	size_t need[4];
@@ -290,7 +233,7 @@ test_readiness_run(void **state)
 static void
 test_watch_hosts(void **state)
 {
-	struct fx *f;
+	struct th_plan *f;
 
 	setup_pb(state, "watch_hosts", KORCH_ERR_PARSE);
 	f = *state;
@@ -322,6 +265,5 @@ main(void)
 		cmocka_unit_test(test_watch_hosts),
 	};
 
-	init_datadir();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,18 +3,8 @@
  * matching the agent's sha256, every other ending leaving neither dest nor
  * .part, and a broken stream refused. */
 #include <errno.h>
-#include <ftw.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cmocka.h>
+#include "helpers_fs.h"
 
 #include "base/digest.h"
 #include "err.h"
@@ -29,24 +19,14 @@ struct fx {
 };
 
 static int
-rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(p);
-}
-
-static int
 setup(void **state)
 {
 	struct fx *x = calloc(1, sizeof(*x));
 
 	if (x == NULL)
 		return -1;
-	(void)snprintf(x->dir, sizeof(x->dir), "%s/korch-fetch-XXXXXX",
-	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	if (mkdtemp(x->dir) == NULL || (x->rx = fetch_rx_new()) == NULL) {
+	if (th_mkdtemp(x->dir, sizeof(x->dir), "korch-fetch") != 0 ||
+	    (x->rx = fetch_rx_new()) == NULL) {
 		free(x);
 		return -1;
 	}
@@ -63,17 +43,9 @@ teardown(void **state)
 	struct fx *x = *state;
 
 	fetch_rx_free(x->rx);
-	(void)nftw(x->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	(void)th_rmtree(x->dir);
 	free(x);
 	return 0;
-}
-
-static int
-exists(const char *p)
-{
-	struct stat st;
-
-	return lstat(p, &st) == 0;
 }
 
 static int
@@ -126,6 +98,24 @@ make_data(size_t n)
 	return p;
 }
 
+/* m, received for x->dest, must become a failure whose message holds
+ * want; the caller clears m. */
+static void
+expect_failed(struct fx *x, struct kp_task_result *m, const char *want)
+{
+	assert_int_equal(fetch_rx_result(x->rx, x->dest, m), 0);
+	assert_int_equal(m->status, KP_ST_FAILED);
+	assert_non_null(strstr(m->message, want));
+}
+
+/* Neither the copy nor its .part is left. */
+static void
+expect_no_copy(struct fx *x)
+{
+	assert_false(th_exists(x->dest));
+	assert_false(th_exists(x->part));
+}
+
 static void
 test_complete_copy(void **state)
 {
@@ -142,7 +132,7 @@ test_complete_copy(void **state)
 	assert_int_equal(stat(x->part, &st), 0);
 	assert_int_equal(st.st_size, KP_BLOB_CHUNK);
 	assert_int_equal(st.st_mode & 07777, 0600);
-	assert_false(exists(x->dest));
+	assert_false(th_exists(x->dest));
 	assert_int_equal(chunk(x, 5, KP_BLOB_CHUNK, data + KP_BLOB_CHUNK,
 	    KP_BLOB_CHUNK, 0, NULL), 0);
 	assert_int_equal(chunk(x, 5, 2 * KP_BLOB_CHUNK,
@@ -154,7 +144,7 @@ test_complete_copy(void **state)
 	assert_non_null(strstr(m.message, "fetched"));
 	kp_task_result_clear(&m);
 	assert_int_equal(fetch_rx_open_task(x->rx), 0);
-	assert_false(exists(x->part));
+	assert_false(th_exists(x->part));
 	assert_int_equal(sha256_file(x->dest, got, &size), 0);
 	assert_int_equal(sha256_hex(data, n, want), 0);
 	assert_string_equal(got, want);
@@ -226,23 +216,17 @@ test_mismatch_fails(void **state)
 
 	assert_int_equal(chunk(x, 5, 0, "abcdef", 6, 1, NULL), 0);
 	ok_result(&m, 5, "abcdeX", 6);	/* the agent read other bytes */
-	assert_int_equal(fetch_rx_result(x->rx, x->dest, &m), 0);
-	assert_int_equal(m.status, KP_ST_FAILED);
-	assert_non_null(strstr(m.message, "sha256"));
+	expect_failed(x, &m, "sha256");
 	assert_non_null(strstr(m.message, x->dest));
 	kp_task_result_clear(&m);
-	assert_false(exists(x->dest));
-	assert_false(exists(x->part));
+	expect_no_copy(x);
 
 	/* a result without a sha256 is no proof either */
 	assert_int_equal(chunk(x, 5, 0, "abc", 3, 1, NULL), 0);
 	result(&m, 5, KP_ST_CHANGED, "fetched 3 bytes");
-	assert_int_equal(fetch_rx_result(x->rx, x->dest, &m), 0);
-	assert_int_equal(m.status, KP_ST_FAILED);
-	assert_non_null(strstr(m.message, "no sha256"));
+	expect_failed(x, &m, "no sha256");
 	kp_task_result_clear(&m);
-	assert_false(exists(x->dest));
-	assert_false(exists(x->part));
+	expect_no_copy(x);
 }
 
 static void
@@ -253,20 +237,15 @@ test_incomplete_or_missing_transfer(void **state)
 
 	/* changed without any data */
 	ok_result(&m, 5, "abc", 3);
-	assert_int_equal(fetch_rx_result(x->rx, x->dest, &m), 0);
-	assert_int_equal(m.status, KP_ST_FAILED);
-	assert_non_null(strstr(m.message, "no data"));
+	expect_failed(x, &m, "no data");
 	kp_task_result_clear(&m);
 
 	/* changed without the last chunk */
 	assert_int_equal(chunk(x, 5, 0, "abc", 3, 0, NULL), 0);
 	ok_result(&m, 5, "abc", 3);
-	assert_int_equal(fetch_rx_result(x->rx, x->dest, &m), 0);
-	assert_int_equal(m.status, KP_ST_FAILED);
-	assert_non_null(strstr(m.message, "incomplete"));
+	expect_failed(x, &m, "incomplete");
 	kp_task_result_clear(&m);
-	assert_false(exists(x->dest));
-	assert_false(exists(x->part));
+	expect_no_copy(x);
 }
 
 /* The agent failed (the file shrank, say) after some chunks: the .part
@@ -278,14 +257,13 @@ test_failed_task_removes_part(void **state)
 	struct kp_task_result m;
 
 	assert_int_equal(chunk(x, 5, 0, "abc", 3, 0, NULL), 0);
-	assert_true(exists(x->part));
+	assert_true(th_exists(x->part));
 	result(&m, 5, KP_ST_FAILED, "/var/snap.db: shrank while being read");
 	assert_int_equal(fetch_rx_result(x->rx, x->dest, &m), 0);
 	assert_int_equal(m.status, KP_ST_FAILED);
 	assert_string_equal(m.message, "/var/snap.db: shrank while being read");
 	kp_task_result_clear(&m);
-	assert_false(exists(x->part));
-	assert_false(exists(x->dest));
+	expect_no_copy(x);
 	assert_int_equal(fetch_rx_open_task(x->rx), 0);
 }
 
@@ -295,10 +273,9 @@ test_abort_removes_part(void **state)
 	struct fx *x = *state;
 
 	assert_int_equal(chunk(x, 5, 0, "abc", 3, 0, NULL), 0);
-	assert_true(exists(x->part));
+	assert_true(th_exists(x->part));
 	fetch_rx_abort(x->rx);
-	assert_false(exists(x->part));
-	assert_false(exists(x->dest));
+	expect_no_copy(x);
 	fetch_rx_abort(x->rx);	/* twice is fine */
 	fetch_rx_abort(NULL);
 	/* and a new transfer can start */
@@ -316,7 +293,7 @@ test_broken_stream(void **state)
 	/* the first chunk must be at offset 0 */
 	assert_int_equal(chunk(x, 5, 3, "abc", 3, 0, NULL),
 	    KORCH_ERR_BAD_FRAME);
-	assert_false(exists(x->part));
+	assert_false(th_exists(x->part));
 	assert_int_equal(chunk(x, 5, 0, "abc", 3, 0, NULL), 0);
 	/* a gap, an overlap */
 	assert_int_equal(chunk(x, 5, 4, "d", 1, 0, NULL), KORCH_ERR_BAD_FRAME);
@@ -330,7 +307,7 @@ test_broken_stream(void **state)
 	assert_int_equal(chunk(x, 5, 3, "d", 1, 1, NULL), 0);
 	assert_int_equal(chunk(x, 5, 4, "e", 1, 0, NULL), KORCH_ERR_BAD_FRAME);
 	fetch_rx_abort(x->rx);
-	assert_false(exists(x->part));
+	assert_false(th_exists(x->part));
 
 	/* beyond max_size */
 	assert_int_equal(chunk(x, 7, 0, "abcd", 4, 0, "5"), 0);
@@ -338,7 +315,7 @@ test_broken_stream(void **state)
 	fetch_rx_abort(x->rx);
 	assert_int_equal(chunk(x, 8, 0, "abcde", 5, 1, "5"), 0);
 	fetch_rx_abort(x->rx);
-	assert_false(exists(x->part));
+	assert_false(th_exists(x->part));
 }
 
 /* The controller cannot write the copy: the chunks are still taken (the
@@ -359,9 +336,7 @@ test_unwritable_dest(void **state)
 	assert_int_equal(chunk(x, 5, 0, "abc", 3, 0, NULL), 0);
 	assert_int_equal(chunk(x, 5, 3, "def", 3, 1, NULL), 0);
 	ok_result(&m, 5, "abcdef", 6);
-	assert_int_equal(fetch_rx_result(x->rx, x->dest, &m), 0);
-	assert_int_equal(m.status, KP_ST_FAILED);
-	assert_non_null(strstr(m.message, "failed"));
+	expect_failed(x, &m, "failed");
 	assert_non_null(strstr(m.message, "Not a directory"));
 	kp_task_result_clear(&m);
 	assert_int_equal(fetch_rx_open_task(x->rx), 0);
@@ -380,9 +355,7 @@ test_bad_dest(void **state)
 		(void)snprintf(x->dest, sizeof(x->dest), "%s", bad[i]);
 		assert_int_equal(chunk(x, 5, 0, "abc", 3, 1, NULL), 0);
 		ok_result(&m, 5, "abc", 3);
-		assert_int_equal(fetch_rx_result(x->rx, x->dest, &m), 0);
-		assert_int_equal(m.status, KP_ST_FAILED);
-		assert_non_null(strstr(m.message, "absolute"));
+		expect_failed(x, &m, "absolute");
 		kp_task_result_clear(&m);
 	}
 }
@@ -404,30 +377,21 @@ test_other_tasks_untouched(void **state)
 int
 main(void)
 {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_complete_copy, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_replace_and_stale_part,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_empty_file, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_mismatch_fails, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_incomplete_or_missing_transfer, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_task_removes_part,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_abort_removes_part, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_broken_stream, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_unwritable_dest, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_bad_dest, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_other_tasks_untouched,
-		    setup, teardown),
+		T(test_complete_copy),
+		T(test_replace_and_stale_part),
+		T(test_empty_file),
+		T(test_mismatch_fails),
+		T(test_incomplete_or_missing_transfer),
+		T(test_failed_task_removes_part),
+		T(test_abort_removes_part),
+		T(test_broken_stream),
+		T(test_unwritable_dest),
+		T(test_bad_dest),
+		T(test_other_tasks_untouched),
 	};
+#undef T
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,48 +4,12 @@
  * {{ item }} and {{ item.F }} per item, `when` per item, ids in order,
  * distinct digests, an empty list, an undefined list, item scoped to its
  * task, and a watch on a foreach task refused at load.
- * Fixtures: tests/unit/data/inv/cluster.yaml, playbooks written to /tmp.
+ * Fixtures: tests/unit/data/inv/cluster.yaml, playbooks written to a
+ * scratch directory (removed after the last test, whatever failed).
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <limits.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <cmocka.h>
+#include "helpers_ctl.h"
 
-#include "err.h"
 #include "wire.h"
-#include "base/diag.h"
-#include "engine/vars.h"
-#include "spec/inventory.h"
-#include "spec/playbook.h"
-#include "engine/dag.h"
-#include "engine/render.h"
-
-static char datadir[PATH_MAX];
-
-/* Fixtures live beside this file; KORCH_TEST_DATA overrides. */
-static void
-init_datadir(void)
-{
-	const char *e = getenv("KORCH_TEST_DATA"), *slash;
-
-	if (e != NULL) {
-		snprintf(datadir, sizeof(datadir), "%s", e);
-		return;
-	}
-	slash = strrchr(__FILE__, '/');
-	snprintf(datadir, sizeof(datadir), "%.*s/data",
-	    slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
-}
-
-enum { M1, N1, N2, E1 };
 
 #define SHA_PAUSE \
 	"1111111111111111111111111111111111111111111111111111111111111111"
@@ -79,45 +43,16 @@ static const char good_pb[] =
     "    - name: svc\n"
     "      service: { name: x, unit: \"[Service]\\n\", watch: [s/after] }\n";
 
-struct fx {
-	char			 dir[128];
-	struct diag		*d;
-	struct inventory	*inv;
-	struct playbook		*pb;
-	struct dag		*g;
-	struct vars		*extra;
-};
-
-static void
-put(const char *dir, const char *name, const char *text)
+/* A new playbook directory of one file, text; its path (static). */
+static const char *
+pb_dir(const char *text)
 {
-	char p[512];
-	FILE *fp;
+	static char dir[TH_GROUP_DIR_LEN + 16];
+	static unsigned n;
 
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	assert_non_null(fp = fopen(p, "w"));
-	fputs(text, fp);
-	assert_int_equal(fclose(fp), 0);
-}
-
-static void
-rmrf(const char *dir)
-{
-	char *argv[] = { "rm", "-rf", (char *)dir, NULL };
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execvp("rm", argv);
-		_exit(1);
-	}
-	waitpid(pid, NULL, 0);
-}
-
-static char *
-mktmp(char *dir, size_t len)
-{
-	snprintf(dir, len, "/tmp/korch-foreach-test.XXXXXX");
-	assert_non_null(mkdtemp(dir));
+	(void)snprintf(dir, sizeof(dir), "%s/%u", th_group_dir(), n++);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	th_put(dir, "10-s.yaml", text);
 	return dir;
 }
 
@@ -143,67 +78,16 @@ image_vars(const char *list)
 	return v;
 }
 
-/* A playbook of one file, text, loaded with the test inventory. */
-static struct fx *
+/* A playbook of one file, text, loaded with the test inventory; list is
+ * the images' bundle.images. */
+static struct th_plan *
 fx_load(const char *text, const char *list)
 {
-	char path[PATH_MAX + 64];
-	struct fx *f;
-	int r;
+	struct th_plan *f = th_plan_open(pb_dir(text), 0);
 
-	assert_non_null(f = calloc(1, sizeof(*f)));
-	assert_non_null(f->d = diag_new());
-	mktmp(f->dir, sizeof(f->dir));
-	put(f->dir, "10-s.yaml", text);
-	snprintf(path, sizeof(path), "%s/inv/cluster.yaml", datadir);
-	assert_int_equal(inventory_load(path, &f->inv, f->d), 0);
-	r = playbook_load(f->dir, &f->pb, f->d);
-	/* Loaded whole (templates too): the directory can go now, so a
-	 * failing assertion leaves nothing behind. */
-	rmrf(f->dir);
-	if (r != 0) {
-		diag_print(f->d, stderr);
-		fail_msg("playbook does not load");
-	}
-	assert_int_equal(dag_build(f->pb, f->inv, &f->g, f->d), 0);
 	assert_int_equal(diag_count(f->d), 0);
 	f->extra = image_vars(list);
 	return f;
-}
-
-static void
-fx_free(struct fx *f)
-{
-	vars_free(f->extra);
-	dag_free(f->g);
-	playbook_free(f->pb);
-	inventory_free(f->inv);
-	diag_free(f->d);
-	free(f);
-}
-
-static struct rendered_host *
-render(struct fx *f, size_t host)
-{
-	struct rendered_host *rh = NULL;
-
-	if (render_host_tasks(f->pb, f->g, f->inv, host, NULL, f->extra, &rh,
-	    f->d) != 0) {
-		diag_print(f->d, stderr);
-		fail_msg("render failed");
-	}
-	assert_int_equal(diag_count(f->d), 0);
-	return rh;
-}
-
-static const struct rendered_task *
-task(const struct rendered_host *rh, const char *key)
-{
-	const struct rendered_task *t = rendered_host_find(rh, key);
-
-	if (t == NULL)
-		fail_msg("no task %s on %s", key, rh->name);
-	return t;
 }
 
 /* The values of argument key of t, in order, joined with ' '. */
@@ -223,7 +107,7 @@ args_of(const struct rendered_task *t, const char *key, char *buf,
 static void
 test_loaded(void **state)
 {
-	struct fx *f = fx_load(good_pb, "pause,busybox");
+	struct th_plan *f = fx_load(good_pb, "pause,busybox");
 	const struct pb_task *t;
 
 	(void)state;
@@ -233,7 +117,7 @@ test_loaded(void **state)
 	assert_string_equal(t->foreach_fields, "bundle.image");
 	assert_null(f->pb->steps[0].tasks[2].foreach_list);
 	assert_null(f->pb->steps[0].tasks[2].foreach_fields);
-	fx_free(f);
+	th_plan_free(f);
 }
 
 static void
@@ -241,7 +125,7 @@ test_two_items(void **state)
 {
 	static const char *const keys[] = { "s/t[pause]", "s/t[busybox]",
 	    "s/load[pause]", "s/after" };
-	struct fx *f = fx_load(good_pb, "pause,busybox");
+	struct th_plan *f = fx_load(good_pb, "pause,busybox");
 	const struct rendered_task *a, *b;
 	struct rendered_host *rh;
 	const struct rendered_step *s;
@@ -249,7 +133,7 @@ test_two_items(void **state)
 	size_t i;
 
 	(void)state;
-	rh = render(f, N1);
+	rh = th_render(f, N1);
 	assert_int_equal(rh->nsteps, 2);
 	s = &rh->steps[0];
 	assert_string_equal(s->name, "s");
@@ -270,8 +154,8 @@ test_two_items(void **state)
 	assert_null(rendered_host_find(rh, "s/load[busybox]"));
 	assert_null(rendered_host_find(rh, "s/t"));
 
-	a = task(rh, "s/t[pause]");
-	b = task(rh, "s/t[busybox]");
+	a = th_task(rh, "s/t[pause]");
+	b = th_task(rh, "s/t[busybox]");
 	assert_string_equal(a->module, "file");
 	assert_string_equal(render_task_arg(a, "path"),
 	    "/var/lib/korch/images/pause.tar");
@@ -285,7 +169,7 @@ test_two_items(void **state)
 	/* Different desired states, different digests. */
 	assert_string_not_equal(a->digest, b->digest);
 
-	a = task(rh, "s/load[pause]");
+	a = th_task(rh, "s/load[pause]");
 	assert_string_equal(a->module, "command");
 	args_of(a, "argv", buf, sizeof(buf));
 	assert_string_equal(buf, "docker load --input "
@@ -294,96 +178,102 @@ test_two_items(void **state)
 	assert_string_equal(buf, "docker image inspect korch.local/pause:3.2");
 
 	/* A later task watching a plain task still gets its id. */
-	a = task(rh, "u/svc");
+	a = th_task(rh, "u/svc");
 	assert_int_equal(a->wire->id, 5);
 	assert_int_equal(a->wire->nwatch, 1);
 	assert_int_equal(a->wire->watch[0], 4);
-	assert_int_equal(task(rh, "s/after")->nwatchers, 1);
-	assert_int_equal(task(rh, "s/t[pause]")->nwatchers, 0);
+	assert_int_equal(th_task(rh, "s/after")->nwatchers, 1);
+	assert_int_equal(th_task(rh, "s/t[pause]")->nwatchers, 0);
 	rendered_host_free(rh);
 
 	/* The same items on another host: the host's own values. */
-	rh = render(f, M1);
-	assert_string_equal(render_task_arg(task(rh, "s/t[busybox]"),
+	rh = th_render(f, M1);
+	assert_string_equal(render_task_arg(th_task(rh, "s/t[busybox]"),
 	    "content"), "korch.local/busybox:1.31 " SHA_BUSYBOX " on m1");
 	rendered_host_free(rh);
-	fx_free(f);
+	th_plan_free(f);
 }
 
 static void
 test_digests_per_item(void **state)
 {
-	struct fx *f = fx_load(good_pb, "pause,busybox");
+	struct th_plan *f = fx_load(good_pb, "pause,busybox");
 	struct rendered_host *a, *b;
 	char before[65];
 
 	(void)state;
-	a = render(f, N1);
-	b = render(f, N1);
-	assert_string_equal(task(a, "s/t[pause]")->digest,
-	    task(b, "s/t[pause]")->digest);
-	assert_string_equal(task(a, "s/t[busybox]")->digest,
-	    task(b, "s/t[busybox]")->digest);
-	strcpy(before, task(a, "s/t[busybox]")->digest);
+	a = th_render(f, N1);
+	b = th_render(f, N1);
+	assert_string_equal(th_task(a, "s/t[pause]")->digest,
+	    th_task(b, "s/t[pause]")->digest);
+	assert_string_equal(th_task(a, "s/t[busybox]")->digest,
+	    th_task(b, "s/t[busybox]")->digest);
+	strcpy(before, th_task(a, "s/t[busybox]")->digest);
 	rendered_host_free(b);
 
 	/* Change one item's field: only that item's task changes. */
 	assert_int_equal(vars_set(f->extra, "bundle.image.busybox.sha256",
 	    SHA_PAUSE), 0);
-	b = render(f, N1);
-	assert_string_not_equal(task(b, "s/t[busybox]")->digest, before);
-	assert_string_equal(task(b, "s/t[pause]")->digest,
-	    task(a, "s/t[pause]")->digest);
+	b = th_render(f, N1);
+	assert_string_not_equal(th_task(b, "s/t[busybox]")->digest, before);
+	assert_string_equal(th_task(b, "s/t[pause]")->digest,
+	    th_task(a, "s/t[pause]")->digest);
 	rendered_host_free(a);
 	rendered_host_free(b);
 
 	/* The list's order is the render order. */
 	assert_int_equal(vars_set(f->extra, "bundle.images", "busybox,pause"),
 	    0);
-	a = render(f, N1);
+	a = th_render(f, N1);
 	assert_string_equal(a->steps[0].tasks[0].key, "s/t[busybox]");
 	assert_string_equal(a->steps[0].tasks[1].key, "s/t[pause]");
 	rendered_host_free(a);
-	fx_free(f);
+	th_plan_free(f);
+}
+
+/* With bundle.images list, n1's first step has ntasks tasks, first and
+ * second the first two. */
+static void
+expect_first_step(struct th_plan *f, const char *list, size_t ntasks,
+    const char *first, const char *second)
+{
+	struct rendered_host *rh;
+
+	assert_int_equal(vars_set(f->extra, "bundle.images", list), 0);
+	rh = th_render(f, N1);
+	assert_int_equal(rh->steps[0].ntasks, ntasks);
+	assert_string_equal(rh->steps[0].tasks[0].key, first);
+	assert_string_equal(rh->steps[0].tasks[1].key, second);
+	rendered_host_free(rh);
 }
 
 static void
 test_empty_list(void **state)
 {
-	struct fx *f = fx_load(good_pb, "");
+	struct th_plan *f = fx_load(good_pb, "");
 	struct rendered_host *rh;
 	const struct rendered_step *s;
 
 	(void)state;
-	rh = render(f, N1);
+	rh = th_render(f, N1);
 	s = &rh->steps[0];
 	assert_int_equal(s->ntasks, 1);
 	assert_string_equal(s->tasks[0].key, "s/after");
 	assert_int_equal(s->tasks[0].wire->id, 1);
 	assert_int_equal(rh->ntasks, 2);
-	assert_int_equal(task(rh, "u/svc")->wire->watch[0], 1);
+	assert_int_equal(th_task(rh, "u/svc")->wire->watch[0], 1);
 	rendered_host_free(rh);
 
 	/* One item; empty items in the list are skipped. */
-	assert_int_equal(vars_set(f->extra, "bundle.images", "pause"), 0);
-	rh = render(f, N1);
-	assert_int_equal(rh->steps[0].ntasks, 3);
-	assert_string_equal(rh->steps[0].tasks[0].key, "s/t[pause]");
-	assert_string_equal(rh->steps[0].tasks[1].key, "s/load[pause]");
-	rendered_host_free(rh);
-	assert_int_equal(vars_set(f->extra, "bundle.images", ",busybox,"), 0);
-	rh = render(f, N1);
-	assert_int_equal(rh->steps[0].ntasks, 2);
-	assert_string_equal(rh->steps[0].tasks[0].key, "s/t[busybox]");
-	assert_string_equal(rh->steps[0].tasks[1].key, "s/after");
-	rendered_host_free(rh);
-	fx_free(f);
+	expect_first_step(f, "pause", 3, "s/t[pause]", "s/load[pause]");
+	expect_first_step(f, ",busybox,", 2, "s/t[busybox]", "s/after");
+	th_plan_free(f);
 }
 
 static void
 test_undefined_list(void **state)
 {
-	struct fx *f = fx_load(good_pb, NULL);
+	struct th_plan *f = fx_load(good_pb, NULL);
 	struct rendered_host *rh = (struct rendered_host *)1;
 	const struct diag_entry *e;
 	size_t i;
@@ -406,7 +296,7 @@ test_undefined_list(void **state)
 	for (i = 0; i < diag_count(f->d); i++)
 		assert_non_null(strstr(diag_get(f->d, i)->msg,
 		    "bundle.images"));
-	fx_free(f);
+	th_plan_free(f);
 }
 
 /* item and item.* exist only inside their task, and a field an item lacks
@@ -426,7 +316,7 @@ test_item_scope(void **state)
 	    "    - name: other\n"
 	    "      foreach: { list: bundle.images, fields: bundle.nothing }\n"
 	    "      file: { path: \"/o/{{ item }}\", content: \"{{ item.ref }}\" }\n";
-	struct fx *f = fx_load(pb, "pause,busybox");
+	struct th_plan *f = fx_load(pb, "pause,busybox");
 	struct rendered_host *rh = NULL;
 	const struct diag_entry *e;
 	struct vars *v = NULL;
@@ -450,7 +340,7 @@ test_item_scope(void **state)
 	assert_null(vars_get(v, "item"));
 	assert_null(vars_get(v, "item.ref"));
 	vars_free(v);
-	fx_free(f);
+	th_plan_free(f);
 }
 
 /* when: on item.* decides per item, and fields of other items do not
@@ -471,44 +361,34 @@ test_when_per_item(void **state)
 	    "      foreach: { list: bundle.images, fields: bundle.image }\n"
 	    "      when: item == pause\n"
 	    "      command: { argv: [/bin/echo, \"{{ item.ref }}\"] }\n";
-	struct fx *f = fx_load(pb, "pause,busybox");
+	struct th_plan *f = fx_load(pb, "pause,busybox");
 	struct rendered_host *rh;
 	char buf[256];
 
 	(void)state;
-	rh = render(f, N1);
+	rh = th_render(f, N1);
 	assert_int_equal(rh->ntasks, 2);
-	args_of(task(rh, "s/big[busybox]"), "argv", buf, sizeof(buf));
+	args_of(th_task(rh, "s/big[busybox]"), "argv", buf, sizeof(buf));
 	assert_string_equal(buf, "/bin/echo busybox 900");
-	args_of(task(rh, "s/named[pause]"), "argv", buf, sizeof(buf));
+	args_of(th_task(rh, "s/named[pause]"), "argv", buf, sizeof(buf));
 	assert_string_equal(buf, "/bin/echo korch.local/pause:3.2");
 	assert_null(rendered_host_find(rh, "s/big[pause]"));
 	assert_null(rendered_host_find(rh, "s/named[busybox]"));
 	rendered_host_free(rh);
 	/* A host the second condition drops. */
-	rh = render(f, N2);
+	rh = th_render(f, N2);
 	assert_int_equal(rh->ntasks, 1);
 	assert_null(rendered_host_find(rh, "s/big[busybox]"));
 	rendered_host_free(rh);
-	fx_free(f);
+	th_plan_free(f);
 }
 
 /* Load a playbook that must be refused; its diagnostics. */
 static struct diag *
 load_bad(const char *text)
 {
-	struct playbook *pb = (struct playbook *)1;
-	struct diag *d;
-	char dir[128];
-	int r;
+	struct diag *d = th_pb_refused(pb_dir(text));
 
-	assert_non_null(d = diag_new());
-	mktmp(dir, sizeof(dir));
-	put(dir, "10-s.yaml", text);
-	r = playbook_load(dir, &pb, d);
-	rmrf(dir);
-	assert_int_equal(r, KORCH_ERR_PARSE);
-	assert_null(pb);
 	assert_true(diag_count(d) > 0);
 	return d;
 }
@@ -618,6 +498,6 @@ main(void)
 		cmocka_unit_test(test_foreach_shape),
 	};
 
-	init_datadir();
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, th_group_setup,
+	    th_group_teardown);
 }

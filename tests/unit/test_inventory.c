@@ -3,64 +3,34 @@
  * its exact position and field path, all errors reported in one pass.
  * Fixtures: tests/unit/data/inv/.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <limits.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
-
-#include "err.h"
-#include "base/diag.h"
-#include "engine/vars.h"
-#include "spec/inventory.h"
-
-static char datadir[PATH_MAX];
-
-/* Fixtures live beside this file; KORCH_TEST_DATA overrides. */
-static void
-init_datadir(void)
-{
-	const char *e = getenv("KORCH_TEST_DATA"), *slash;
-
-	if (e != NULL) {
-		snprintf(datadir, sizeof(datadir), "%s", e);
-		return;
-	}
-	slash = strrchr(__FILE__, '/');
-	snprintf(datadir, sizeof(datadir), "%.*s/data",
-	    slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
-}
+#include "helpers_ctl.h"
 
 static const char *
 fixture(const char *name)
 {
-	static char path[PATH_MAX + 64];
-
-	snprintf(path, sizeof(path), "%s/inv/%s", datadir, name);
-	return path;
+	return th_data("inv", name);
 }
 
-/* Is there a diagnostic at line:col with exactly this path whose message
- * contains msg?  Prints the list when not, to make failures readable. */
+/* A diagnostic at line:col with exactly this path whose message contains
+ * msg (prints the list when not, to make failures readable). */
 static void
 expect_diag(const struct diag *d, unsigned line, unsigned col,
     const char *path, const char *msg)
 {
-	const struct diag_entry *e;
-	size_t i;
+	(void)th_expect_diag(d, NULL, line, col, path, msg);
+}
 
-	for (i = 0; i < diag_count(d); i++) {
-		e = diag_get(d, i);
-		if (e->line == line && e->col == col &&
-		    strcmp(e->path, path) == 0 && strstr(e->msg, msg) != NULL)
-			return;
-	}
-	diag_print(d, stderr);
-	fail_msg("no diagnostic %u:%u: %s: ...%s...", line, col, path, msg);
+/* data/inv/<name> must be refused; its diagnostics. */
+static struct diag *
+load_refused(const char *name)
+{
+	struct inventory *inv = NULL;
+	struct diag *d;
+
+	assert_non_null(d = diag_new());
+	assert_int_equal(inventory_load(fixture(name), &inv, d),
+	    KORCH_ERR_PARSE);
+	return d;
 }
 
 static void
@@ -174,6 +144,38 @@ test_valid_full(void **state)
 static void
 test_all_errors_at_once(void **state)
 {
+	static const struct th_want_diag want[] = {
+		{ 2, 9, "cluster.name", "invalid cluster name 'Demo_1'" },
+		{ 3, 13, "cluster.pod_cidr",
+		    "host bits are set in '10.244.1.0/16' "
+		    "(the network is 10.244.0.0/16)" },
+		{ 4, 17, "cluster.service_cidr",
+		    "prefix length must be 0-32, got '33'" },
+		{ 5, 3, "cluster.nmae",
+		    "unknown key 'nmae' (did you mean 'name'?)" },
+		{ 8, 5, "cluster.vars.bad.var", "variable names" },
+		{ 10, 3, "ssh.prot", "(did you mean 'port'?)" },
+		{ 11, 9, "ssh.port", "between 1 and 65535, got 70000" },
+		{ 12, 11, "ssh.become", "only 'sudo'" },
+		{ 17, 11, "hosts[1].name",
+		    "duplicate host name 'master' (first at line 14)" },
+		{ 18, 14, "hosts[1].address",
+		    "duplicate address and port 198.18.1.11:22 "
+		    "(first at line 15)" },
+		{ 19, 12, "hosts[1].roles",
+		    "expected a sequence of roles, got a scalar" },
+		{ 20, 11, "hosts[2].name", "invalid host name '-bad-'" },
+		{ 21, 14, "hosts[2].address", "malformed IPv4 address" },
+		{ 22, 12, "hosts[2].roles", "at least one role" },
+		{ 23, 5, "hosts[3].roles", "missing required key 'roles'" },
+		{ 24, 14, "hosts[3].address", "malformed IPv6 address" },
+		{ 25, 11, "hosts[3].port", "expected an integer, got 'abc'" },
+		{ 27, 14, "hosts[4].address",
+		    "not an IP address or an RFC 1123 host name" },
+		{ 28, 13, "hosts[4].roles[0]", "invalid role 'Node'" },
+		{ 29, 11, "hosts[4].vars",
+		    "expected a mapping, got a sequence" },
+	};
 	struct inventory *inv = (struct inventory *)1;
 	struct diag *d;
 
@@ -182,36 +184,7 @@ test_all_errors_at_once(void **state)
 	assert_int_equal(inventory_load(fixture("errors.yaml"), &inv, d),
 	    KORCH_ERR_PARSE);
 	assert_null(inv);
-	expect_diag(d, 2, 9, "cluster.name", "invalid cluster name 'Demo_1'");
-	expect_diag(d, 3, 13, "cluster.pod_cidr", "host bits are set in "
-	    "'10.244.1.0/16' (the network is 10.244.0.0/16)");
-	expect_diag(d, 4, 17, "cluster.service_cidr", "prefix length must "
-	    "be 0-32, got '33'");
-	expect_diag(d, 5, 3, "cluster.nmae", "unknown key 'nmae' (did you "
-	    "mean 'name'?)");
-	expect_diag(d, 8, 5, "cluster.vars.bad.var", "variable names");
-	expect_diag(d, 10, 3, "ssh.prot", "(did you mean 'port'?)");
-	expect_diag(d, 11, 9, "ssh.port", "between 1 and 65535, got 70000");
-	expect_diag(d, 12, 11, "ssh.become", "only 'sudo'");
-	expect_diag(d, 17, 11, "hosts[1].name", "duplicate host name 'master' "
-	    "(first at line 14)");
-	expect_diag(d, 18, 14, "hosts[1].address", "duplicate address and "
-	    "port 198.18.1.11:22 (first at line 15)");
-	expect_diag(d, 19, 12, "hosts[1].roles", "expected a sequence of "
-	    "roles, got a scalar");
-	expect_diag(d, 20, 11, "hosts[2].name", "invalid host name '-bad-'");
-	expect_diag(d, 21, 14, "hosts[2].address", "malformed IPv4 address");
-	expect_diag(d, 22, 12, "hosts[2].roles", "at least one role");
-	expect_diag(d, 23, 5, "hosts[3].roles", "missing required key "
-	    "'roles'");
-	expect_diag(d, 24, 14, "hosts[3].address", "malformed IPv6 address");
-	expect_diag(d, 25, 11, "hosts[3].port", "expected an integer, got "
-	    "'abc'");
-	expect_diag(d, 27, 14, "hosts[4].address", "not an IP address or an "
-	    "RFC 1123 host name");
-	expect_diag(d, 28, 13, "hosts[4].roles[0]", "invalid role 'Node'");
-	expect_diag(d, 29, 11, "hosts[4].vars", "expected a mapping, got a "
-	    "sequence");
+	th_expect_diags(d, NULL, want, TH_LEN(want));
 	assert_int_equal(diag_count(d), 20);
 	diag_free(d);
 }
@@ -219,13 +192,10 @@ test_all_errors_at_once(void **state)
 static void
 test_syntax_error(void **state)
 {
-	struct inventory *inv = NULL;
 	struct diag *d;
 
 	(void)state;
-	assert_non_null(d = diag_new());
-	assert_int_equal(inventory_load(fixture("syntax.yaml"), &inv, d),
-	    KORCH_ERR_PARSE);
+	d = load_refused("syntax.yaml");
 	assert_int_equal(diag_count(d), 1);
 	expect_diag(d, 6, 10, "", "YAML syntax error: did not find expected "
 	    "',' or ']'");
@@ -236,13 +206,10 @@ test_syntax_error(void **state)
 static void
 test_empty_hosts(void **state)
 {
-	struct inventory *inv = NULL;
 	struct diag *d;
 
 	(void)state;
-	assert_non_null(d = diag_new());
-	assert_int_equal(inventory_load(fixture("empty_hosts.yaml"), &inv, d),
-	    KORCH_ERR_PARSE);
+	d = load_refused("empty_hosts.yaml");
 	expect_diag(d, 2, 8, "hosts", "the hosts list is empty");
 	assert_int_equal(diag_count(d), 1);
 	diag_free(d);
@@ -251,18 +218,18 @@ test_empty_hosts(void **state)
 static void
 test_wrong_shapes(void **state)
 {
-	struct inventory *inv = NULL;
+	static const struct th_want_diag want[] = {
+		{ 1, 10, "cluster", "expected a mapping, got a sequence" },
+		{ 2, 6, "ssh", "expected a mapping, got a scalar" },
+		{ 4, 3, "hosts",
+		    "expected a sequence of hosts, got a mapping" },
+		{ 5, 1, "extra", "unknown key 'extra'" },
+	};
 	struct diag *d;
 
 	(void)state;
-	assert_non_null(d = diag_new());
-	assert_int_equal(inventory_load(fixture("shapes.yaml"), &inv, d),
-	    KORCH_ERR_PARSE);
-	expect_diag(d, 1, 10, "cluster", "expected a mapping, got a sequence");
-	expect_diag(d, 2, 6, "ssh", "expected a mapping, got a scalar");
-	expect_diag(d, 4, 3, "hosts", "expected a sequence of hosts, got a "
-	    "mapping");
-	expect_diag(d, 5, 1, "extra", "unknown key 'extra'");
+	d = load_refused("shapes.yaml");
+	th_expect_diags(d, NULL, want, TH_LEN(want));
 	assert_int_equal(diag_count(d), 4);
 	diag_free(d);
 }
@@ -270,17 +237,16 @@ test_wrong_shapes(void **state)
 static void
 test_duplicates_and_ranges(void **state)
 {
-	struct inventory *inv = NULL;
+	static const struct th_want_diag want[] = {
+		{ 3, 3, "cluster.name", "duplicate key (first at line 2)" },
+		{ 7, 11, "hosts[0].port", "between 1 and 65535, got 0" },
+		{ 8, 19, "hosts[0].roles[1]", "duplicate role 'node'" },
+	};
 	struct diag *d;
 
 	(void)state;
-	assert_non_null(d = diag_new());
-	assert_int_equal(inventory_load(fixture("dupkey.yaml"), &inv, d),
-	    KORCH_ERR_PARSE);
-	expect_diag(d, 3, 3, "cluster.name", "duplicate key (first at line "
-	    "2)");
-	expect_diag(d, 7, 11, "hosts[0].port", "between 1 and 65535, got 0");
-	expect_diag(d, 8, 19, "hosts[0].roles[1]", "duplicate role 'node'");
+	d = load_refused("dupkey.yaml");
+	th_expect_diags(d, NULL, want, TH_LEN(want));
 	/* A bad port is not also reported as a duplicate address. */
 	assert_int_equal(diag_count(d), 3);
 	diag_free(d);
@@ -289,13 +255,10 @@ test_duplicates_and_ranges(void **state)
 static void
 test_missing_file(void **state)
 {
-	struct inventory *inv = NULL;
 	struct diag *d;
 
 	(void)state;
-	assert_non_null(d = diag_new());
-	assert_int_equal(inventory_load(fixture("nope.yaml"), &inv, d),
-	    KORCH_ERR_PARSE);
+	d = load_refused("nope.yaml");
 	assert_int_equal(diag_count(d), 1);
 	assert_non_null(strstr(diag_get(d, 0)->msg, "cannot open"));
 	diag_free(d);
@@ -334,6 +297,5 @@ main(void)
 		cmocka_unit_test(test_validators),
 	};
 
-	init_datadir();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,6 +184,56 @@ test_lookups(void **state)
 	kh_cache_flush();
 }
 
+/* 10.x.y.z, the i-th plain host of a big file. */
+static void
+plain_name(char *buf, size_t len, int i)
+{
+	snprintf(buf, len, "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+}
+
+/* A new file at path of n plain hosts, each with an ed25519 key ked
+ * (line 2i+1) and an ECDSA key kec (line 2i+2), both made here; left open
+ * for more. */
+static FILE *
+big_file(char *path, size_t len, int n, struct key *ked, struct key *kec)
+{
+	char name[64];
+	FILE *fp;
+	int i;
+
+	key_make(ked, "ssh-ed25519", 7);
+	key_make(kec, "ecdsa-sha2-nistp256", 8);
+	tmp_path(path, len);
+	assert_non_null(fp = fopen(path, "w"));
+	for (i = 0; i < n; i++) {
+		plain_name(name, sizeof(name), i);
+		fprintf(fp, "%s ssh-ed25519 %s\n", name, ked->b64);
+		fprintf(fp, "%s ecdsa-sha2-nistp256 %s\n", name, kec->b64);
+	}
+	return fp;
+}
+
+/* Plain host i looked up the way a connection does: the key types, then
+ * the check. */
+static void
+lookup_plain(const char *path, int i, const struct key *ked)
+{
+	char name[64];
+	unsigned mask;
+
+	plain_name(name, sizeof(name), i);
+	assert_int_equal(kh_known_types(path, name, &mask), 0);
+	assert_int_equal(mask, (1u << ED) | (1u << EC));
+	expect(path, name, ked, ED, KH_MATCH, 2 * i + 1);
+}
+
+static double
+seconds(const struct timespec *t0, const struct timespec *t1)
+{
+	return (double)(t1->tv_sec - t0->tv_sec) +
+	    (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 /*
  * 20,000 plain hosts (two key types each), each looked up the way a
  * connection does: the key types, then the check.  A one-collection
@@ -198,21 +248,11 @@ test_many_hosts(void **state)
 	struct key ked, kec;
 	char path[64], name[64], hn[128];
 	struct timespec t0, t1;
-	unsigned mask;
 	FILE *fp;
 	int i;
 
 	(void)state;
-	key_make(&ked, "ssh-ed25519", 7);
-	key_make(&kec, "ecdsa-sha2-nistp256", 8);
-	tmp_path(path, sizeof(path));
-	assert_non_null(fp = fopen(path, "w"));
-	for (i = 0; i < NPLAIN; i++) {
-		fprintf(fp, "10.%d.%d.%d ssh-ed25519 %s\n", i >> 16,
-		    (i >> 8) & 255, i & 255, ked.b64);
-		fprintf(fp, "10.%d.%d.%d ecdsa-sha2-nistp256 %s\n", i >> 16,
-		    (i >> 8) & 255, i & 255, kec.b64);
-	}
+	fp = big_file(path, sizeof(path), NPLAIN, &ked, &kec);
 	for (i = 0; i < NHASHED; i++) {
 		snprintf(name, sizeof(name), "[172.16.%d.%d]:2022", i >> 8,
 		    i & 255);
@@ -221,13 +261,8 @@ test_many_hosts(void **state)
 	}
 	fclose(fp);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < NPLAIN; i += i < 100 ? 1 : 97) {
-		snprintf(name, sizeof(name), "10.%d.%d.%d", i >> 16,
-		    (i >> 8) & 255, i & 255);
-		assert_int_equal(kh_known_types(path, name, &mask), 0);
-		assert_int_equal(mask, (1u << ED) | (1u << EC));
-		expect(path, name, &ked, ED, KH_MATCH, 2 * i + 1);
-	}
+	for (i = 0; i < NPLAIN; i += i < 100 ? 1 : 97)
+		lookup_plain(path, i, &ked);
 	for (i = 0; i < NHASHED; i += 31) {
 		snprintf(name, sizeof(name), "[172.16.%d.%d]:2022", i >> 8,
 		    i & 255);
@@ -235,8 +270,7 @@ test_many_hosts(void **state)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	print_message("# with %d hashed entries: %.2f s\n", NHASHED,
-	    (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	    seconds(&t0, &t1));
 	kh_cache_flush();
 	unlink(path);
 }
@@ -246,37 +280,21 @@ test_many_plain_hosts(void **state)
 {
 	enum { NPLAIN = 20000 };
 	struct key ked, kec;
-	char path[64], name[64];
+	char path[64];
 	struct timespec t0, t1;
-	unsigned mask;
 	FILE *fp;
 	int i;
 
 	(void)state;
-	key_make(&ked, "ssh-ed25519", 7);
-	key_make(&kec, "ecdsa-sha2-nistp256", 8);
-	tmp_path(path, sizeof(path));
-	assert_non_null(fp = fopen(path, "w"));
-	for (i = 0; i < NPLAIN; i++) {
-		fprintf(fp, "10.%d.%d.%d ssh-ed25519 %s\n", i >> 16,
-		    (i >> 8) & 255, i & 255, ked.b64);
-		fprintf(fp, "10.%d.%d.%d ecdsa-sha2-nistp256 %s\n", i >> 16,
-		    (i >> 8) & 255, i & 255, kec.b64);
-	}
+	fp = big_file(path, sizeof(path), NPLAIN, &ked, &kec);
 	fclose(fp);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (i = 0; i < NPLAIN; i++) {
-		snprintf(name, sizeof(name), "10.%d.%d.%d", i >> 16,
-		    (i >> 8) & 255, i & 255);
-		assert_int_equal(kh_known_types(path, name, &mask), 0);
-		assert_int_equal(mask, (1u << ED) | (1u << EC));
-		expect(path, name, &ked, ED, KH_MATCH, 2 * i + 1);
-	}
+	for (i = 0; i < NPLAIN; i++)
+		lookup_plain(path, i, &ked);
 	expect(path, "10.255.0.1", &ked, ED, KH_UNKNOWN, 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	print_message("# %d plain hosts looked up in %.2f s\n", NPLAIN,
-	    (double)(t1.tv_sec - t0.tv_sec) +
-	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	    seconds(&t0, &t1));
 	kh_cache_flush();
 	unlink(path);
 }

@@ -7,22 +7,11 @@
  * Each test gets a fresh directory; the PKI directory inside it does not
  * exist yet, so pki_open() creates it.
  */
-#include <sys/stat.h>
-#include <sys/types.h>
-
 #include <arpa/inet.h>
-#include <ftw.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <cmocka.h>
+#include "helpers_fs.h"
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -46,21 +35,11 @@ fx_setup(void **state)
 	char err[256];
 
 	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/korch-pki-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(th_mkdtemp(fx->dir, sizeof(fx->dir), "korch-pki"), 0);
 	snprintf(fx->pkidir, sizeof(fx->pkidir), "%s/pki", fx->dir);
 	assert_int_equal(pki_open(fx->pkidir, &fx->p, err, sizeof(err)), 0);
 	*state = fx;
 	return 0;
-}
-
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
 }
 
 static int
@@ -69,7 +48,7 @@ fx_teardown(void **state)
 	struct fx *fx = *state;
 
 	pki_free(fx->p);
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	(void)th_rmtree(fx->dir);
 	free(fx);
 	return 0;
 }

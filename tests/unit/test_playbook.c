@@ -3,79 +3,24 @@
  * kind of mistake with its file:line:column and path.
  * Fixtures: tests/unit/data/pb/.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <limits.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
+#include "helpers_ctl.h"
 
-#include "err.h"
 #include "modspec.h"
-#include "base/diag.h"
-#include "spec/playbook.h"
-
-static char datadir[PATH_MAX];
-
-/* Fixtures live beside this file; KORCH_TEST_DATA overrides. */
-static void
-init_datadir(void)
-{
-	const char *e = getenv("KORCH_TEST_DATA"), *slash;
-
-	if (e != NULL) {
-		snprintf(datadir, sizeof(datadir), "%s", e);
-		return;
-	}
-	slash = strrchr(__FILE__, '/');
-	snprintf(datadir, sizeof(datadir), "%.*s/data",
-	    slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
-}
 
 static const char *
 pbdir(const char *name)
 {
-	static char path[PATH_MAX + 64];
-
-	snprintf(path, sizeof(path), "%s/pb/%s", datadir, name);
-	return path;
+	return th_data("pb", name);
 }
 
 /* A diagnostic in a file ending with file, at line:col, with this path,
- * whose message contains msg.  Prints the list when missing. */
-static void
-expect_diag(const struct diag *d, const char *file, unsigned line,
-    unsigned col, const char *path, const char *msg)
-{
-	const struct diag_entry *e;
-	size_t i, fl = strlen(file), el;
-
-	for (i = 0; i < diag_count(d); i++) {
-		e = diag_get(d, i);
-		el = strlen(e->file);
-		if (el >= fl && strcmp(e->file + el - fl, file) == 0 &&
-		    e->line == line && e->col == col &&
-		    strcmp(e->path, path) == 0 && strstr(e->msg, msg) != NULL)
-			return;
-	}
-	diag_print(d, stderr);
-	fail_msg("no diagnostic %s:%u:%u: %s: ...%s...", file, line, col,
-	    path, msg);
-}
+ * whose message contains msg; prints the list when missing. */
+#define expect_diag th_expect_diag
 
 static struct diag *
 load_bad(const char *name)
 {
-	struct playbook *pb = (struct playbook *)1;
-	struct diag *d;
-
-	assert_non_null(d = diag_new());
-	assert_int_equal(playbook_load(pbdir(name), &pb, d), KORCH_ERR_PARSE);
-	assert_null(pb);
-	return d;
+	return th_pb_refused(pbdir(name));
 }
 
 static void
@@ -215,43 +160,43 @@ test_diagnose_arg(void **state)
 static void
 test_bad_modules(void **state)
 {
-	const char *f = "bad_modules/10-mods.yaml";
+	static const struct th_want_diag want[] = {
+		{ 4, 7, "steps[0].tasks[0].flie",
+		    "unknown module 'flie' (did you mean 'file'?)" },
+		{ 5, 25, "steps[0].tasks[1].file.mdoe",
+		    "unknown argument 'mdoe' for module 'file' "
+		    "(did you mean 'mode'?)" },
+		{ 6, 13, "steps[0].tasks[2].file",
+		    "missing required argument 'path' for module 'file'" },
+		{ 7, 23, "steps[0].tasks[3].sysctl.name",
+		    "takes one value, not a list" },
+		{ 9, 7, "steps[0].tasks[4].directory",
+		    "exactly one module; this one also has 'file'" },
+		{ 10, 7, "steps[0].tasks[5]", "task has no module" },
+		{ 11, 34, "steps[0].tasks[6].file",
+		    "give 'content' or 'template', not both" },
+		{ 11, 47, "steps[0].tasks[6].file.template",
+		    "templates/t.tmpl' cannot be read" },
+		{ 12, 25, "steps[0].tasks[7].file.watch",
+		    "'watch' is not available for module 'file'" },
+		{ 13, 13, "steps[0].tasks[8].when",
+		    "expected a condition like 'var == value'" },
+		{ 17, 7, "steps[0].tasks[10].name",
+		    "duplicate task name 'dup' in step (first at line 15)" },
+		{ 19, 24, "steps[0].tasks[11].command.argv", "empty list" },
+		{ 20, 16, "steps[0].tasks[12].service",
+		    "expected a mapping of arguments, got a sequence" },
+		{ 22, 7, "steps[0].verify[0].command",
+		    "verify entries must be probe tasks" },
+		{ 23, 3, "steps[1].hosts", "missing required key 'hosts'" },
+		{ 23, 3, "steps[1]", "at least one task" },
+		{ 23, 9, "steps[1].name", "invalid step name 'Bad_Name'" },
+	};
 	struct diag *d;
 
 	(void)state;
 	d = load_bad("bad_modules");
-	expect_diag(d, f, 4, 7, "steps[0].tasks[0].flie", "unknown module "
-	    "'flie' (did you mean 'file'?)");
-	expect_diag(d, f, 5, 25, "steps[0].tasks[1].file.mdoe", "unknown "
-	    "argument 'mdoe' for module 'file' (did you mean 'mode'?)");
-	expect_diag(d, f, 6, 13, "steps[0].tasks[2].file", "missing required "
-	    "argument 'path' for module 'file'");
-	expect_diag(d, f, 7, 23, "steps[0].tasks[3].sysctl.name", "takes one "
-	    "value, not a list");
-	expect_diag(d, f, 9, 7, "steps[0].tasks[4].directory", "exactly one "
-	    "module; this one also has 'file'");
-	expect_diag(d, f, 10, 7, "steps[0].tasks[5]", "task has no module");
-	expect_diag(d, f, 11, 34, "steps[0].tasks[6].file", "give 'content' "
-	    "or 'template', not both");
-	expect_diag(d, f, 11, 47, "steps[0].tasks[6].file.template",
-	    "templates/t.tmpl' cannot be read");
-	expect_diag(d, f, 12, 25, "steps[0].tasks[7].file.watch", "'watch' is "
-	    "not available for module 'file'");
-	expect_diag(d, f, 13, 13, "steps[0].tasks[8].when", "expected a "
-	    "condition like 'var == value'");
-	expect_diag(d, f, 17, 7, "steps[0].tasks[10].name", "duplicate task "
-	    "name 'dup' in step (first at line 15)");
-	expect_diag(d, f, 19, 24, "steps[0].tasks[11].command.argv", "empty "
-	    "list");
-	expect_diag(d, f, 20, 16, "steps[0].tasks[12].service", "expected a "
-	    "mapping of arguments, got a sequence");
-	expect_diag(d, f, 22, 7, "steps[0].verify[0].command", "verify "
-	    "entries must be probe tasks");
-	expect_diag(d, f, 23, 3, "steps[1].hosts", "missing required key "
-	    "'hosts'");
-	expect_diag(d, f, 23, 3, "steps[1]", "at least one task");
-	expect_diag(d, f, 23, 9, "steps[1].name", "invalid step name "
-	    "'Bad_Name'");
+	th_expect_diags(d, "bad_modules/10-mods.yaml", want, TH_LEN(want));
 	assert_int_equal(diag_count(d), 17);
 	diag_free(d);
 }
@@ -259,30 +204,33 @@ test_bad_modules(void **state)
 static void
 test_bad_references(void **state)
 {
-	const char *a = "bad_refs/10-a.yaml";
+	static const struct th_want_diag want[] = {
+		{ 5, 35, "steps[0].tasks[0].file.template",
+		    "templates/missing.tmpl' cannot be read" },
+		{ 6, 35, "steps[0].tasks[1].file.template",
+		    "'../escape.tmpl' must be a relative path inside" },
+		{ 8, 35, "steps[0].tasks[3].service.watch[0]",
+		    "watch target 'nosuch': step 'alpha' has no task named "
+		    "'nosuch'" },
+		{ 8, 43, "steps[0].tasks[3].service.watch[1]",
+		    "watch target 'later' must come before this task" },
+		{ 8, 50, "steps[0].tasks[3].service.watch[2]",
+		    "'beta/conf' is in step 'beta', which step 'alpha' does "
+		    "not need" },
+		{ 8, 61, "steps[0].tasks[3].service.watch[3]",
+		    "watch target 'zeta/conf': unknown step 'zeta'" },
+		{ 8, 72, "steps[0].tasks[3].service.watch[4]",
+		    "'gamma/conf' is in step 'gamma'" },
+		{ 13, 11, "steps[1].needs[0]",
+		    "unknown step 'alpah' (did you mean 'alpha'?)" },
+		{ 16, 34, "steps[1].tasks[0].file.content", "unclosed '{{'" },
+	};
 	struct diag *d;
 
 	(void)state;
 	d = load_bad("bad_refs");
-	expect_diag(d, a, 5, 35, "steps[0].tasks[0].file.template",
-	    "templates/missing.tmpl' cannot be read");
-	expect_diag(d, a, 6, 35, "steps[0].tasks[1].file.template",
-	    "'../escape.tmpl' must be a relative path inside");
+	th_expect_diags(d, "bad_refs/10-a.yaml", want, TH_LEN(want));
 	expect_diag(d, "bad_refs/templates/broken.tmpl", 2, 3, "",
-	    "unclosed '{{'");
-	expect_diag(d, a, 8, 35, "steps[0].tasks[3].service.watch[0]",
-	    "watch target 'nosuch': step 'alpha' has no task named 'nosuch'");
-	expect_diag(d, a, 8, 43, "steps[0].tasks[3].service.watch[1]",
-	    "watch target 'later' must come before this task");
-	expect_diag(d, a, 8, 50, "steps[0].tasks[3].service.watch[2]",
-	    "'beta/conf' is in step 'beta', which step 'alpha' does not need");
-	expect_diag(d, a, 8, 61, "steps[0].tasks[3].service.watch[3]",
-	    "watch target 'zeta/conf': unknown step 'zeta'");
-	expect_diag(d, a, 8, 72, "steps[0].tasks[3].service.watch[4]",
-	    "'gamma/conf' is in step 'gamma'");
-	expect_diag(d, a, 13, 11, "steps[1].needs[0]", "unknown step 'alpah' "
-	    "(did you mean 'alpha'?)");
-	expect_diag(d, a, 16, 34, "steps[1].tasks[0].file.content",
 	    "unclosed '{{'");
 	expect_diag(d, "bad_refs/20-b.yaml", 6, 9, "steps[1].name",
 	    "duplicate step name 'alpha' (first at ");
@@ -356,6 +304,5 @@ main(void)
 		cmocka_unit_test(test_syntax_and_more),
 	};
 
-	init_datadir();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,48 +9,9 @@
  * tests/unit/data is; KORCH_TEST_PLAYBOOKS overrides), tests/unit/data/inv/
  * cluster.yaml, and profile directories written to /tmp.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <limits.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-#include <cmocka.h>
+#include "helpers_ctl.h"
 
-#include "err.h"
-#include "base/diag.h"
-#include "engine/vars.h"
-#include "spec/inventory.h"
 #include "spec/profile.h"
-#include "engine/render.h"
-
-static char datadir[PATH_MAX];
-static char pbdir[PATH_MAX];
-
-/* Fixtures live beside this file and the shipped playbooks two levels up
- * (tests are run from the repository's root); KORCH_TEST_DATA and
- * KORCH_TEST_PLAYBOOKS override. */
-static void
-init_dirs(void)
-{
-	const char *e, *slash = strrchr(__FILE__, '/');
-	int n = slash ? (int)(slash - __FILE__) : 1;
-	const char *here = slash ? __FILE__ : ".";
-
-	if ((e = getenv("KORCH_TEST_DATA")) != NULL)
-		snprintf(datadir, sizeof(datadir), "%s", e);
-	else
-		snprintf(datadir, sizeof(datadir), "%.*s/data", n, here);
-	if ((e = getenv("KORCH_TEST_PLAYBOOKS")) != NULL)
-		snprintf(pbdir, sizeof(pbdir), "%s", e);
-	else
-		snprintf(pbdir, sizeof(pbdir), "%.*s/../../playbooks", n, here);
-}
 
 /* ---- temporary playbook directories -------------------------------------- */
 
@@ -58,43 +19,14 @@ struct tmp {
 	char	dir[128];
 };
 
-static void
-tmp_make(struct tmp *t, int with_profiles)
-{
-	char p[256];
-
-	snprintf(t->dir, sizeof(t->dir), "/tmp/korch-profile-test.XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	if (with_profiles) {
-		snprintf(p, sizeof(p), "%s/profiles", t->dir);
-		assert_int_equal(mkdir(p, 0755), 0);
-	}
-}
-
 /* profiles/<name> with text. */
 static void
 tmp_put(const struct tmp *t, const char *name, const char *text)
 {
 	char p[512];
-	FILE *fp;
 
 	snprintf(p, sizeof(p), "%s/profiles/%s", t->dir, name);
-	assert_non_null(fp = fopen(p, "w"));
-	fputs(text, fp);
-	assert_int_equal(fclose(fp), 0);
-}
-
-static void
-tmp_remove(struct tmp *t)
-{
-	char *argv[] = { "rm", "-rf", t->dir, NULL };
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		execvp("rm", argv);
-		_exit(1);
-	}
-	waitpid(pid, NULL, 0);
+	th_put(NULL, p, text);
 }
 
 /* A fresh <tmp>/profiles for each test that writes profiles, removed
@@ -103,10 +35,14 @@ static int
 tmp_setup(void **state)
 {
 	struct tmp *t = calloc(1, sizeof(*t));
+	char p[256];
 
 	if (t == NULL)
 		return -1;
-	tmp_make(t, 1);
+	assert_int_equal(th_mkdtemp(t->dir, sizeof(t->dir),
+	    "korch-profile-test"), 0);
+	snprintf(p, sizeof(p), "%s/profiles", t->dir);
+	assert_int_equal(mkdir(p, 0755), 0);
 	*state = t;
 	return 0;
 }
@@ -114,35 +50,18 @@ tmp_setup(void **state)
 static int
 tmp_teardown(void **state)
 {
-	tmp_remove(*state);
-	free(*state);
+	struct tmp *t = *state;
+
+	(void)th_rmtree(t->dir);
+	free(t);
 	return 0;
 }
 
 /* ---- helpers ------------------------------------------------------------- */
 
 /* A diagnostic in a file ending with file, at line:col, with this path,
- * whose message contains msg.  Prints the list when missing. */
-static const struct diag_entry *
-expect_diag(const struct diag *d, const char *file, unsigned line,
-    unsigned col, const char *path, const char *msg)
-{
-	const struct diag_entry *e;
-	size_t i, fl = strlen(file), el;
-
-	for (i = 0; i < diag_count(d); i++) {
-		e = diag_get(d, i);
-		el = strlen(e->file);
-		if (el >= fl && strcmp(e->file + el - fl, file) == 0 &&
-		    e->line == line && e->col == col &&
-		    strcmp(e->path, path) == 0 && strstr(e->msg, msg) != NULL)
-			return e;
-	}
-	diag_print(d, stderr);
-	fail_msg("no diagnostic %s:%u:%u: %s: ...%s...", file, line, col,
-	    path, msg);
-	return NULL;
-}
+ * whose message contains msg; prints the list when missing. */
+#define expect_diag th_expect_diag
 
 /* The directory's profiles must not load: KORCH_ERR_PARSE, no set. */
 static struct diag *
@@ -156,6 +75,21 @@ load_bad(const struct tmp *t)
 	assert_null(ps);
 	assert_true(diag_count(d) > 0);
 	return d;
+}
+
+/* The directory's profiles must not load, with a diagnostic in file at
+ * line:col, path, msg, and count diagnostics in all (not checked when
+ * count is 0). */
+static void
+expect_refused(const struct tmp *t, const char *file, unsigned line,
+    unsigned col, const char *path, const char *msg, size_t count)
+{
+	struct diag *d = load_bad(t);
+
+	expect_diag(d, file, line, col, path, msg);
+	if (count > 0)
+		assert_int_equal(diag_count(d), count);
+	diag_free(d);
 }
 
 static struct profile_set *
@@ -276,7 +210,7 @@ assert_exec_lines(const char *s)
 static void
 test_shipped_pick(void **state)
 {
-	struct profile_set *ps = load_good(pbdir);
+	struct profile_set *ps = load_good(th_playbooks());
 	const struct profile *p;
 	char why[512], buf[64], v[32];
 	int minor;
@@ -352,7 +286,7 @@ test_shipped_roles(void **state)
 	static const char *const none[] = { NULL };
 	static const char *const versions[] = { "1.7.16", "1.8.15", "1.9.11",
 	    "1.20.2" };
-	struct profile_set *ps = load_good(pbdir);
+	struct profile_set *ps = load_good(th_playbooks());
 	const struct profile *p;
 	size_t i;
 
@@ -389,7 +323,7 @@ test_shipped_versioned_steps(void **state)
 	    "proxy-install", "flannel", "master", "master-health", "proxy",
 	    "observe-master", NULL };
 	static const char *const versions[] = { "1.8.15", "1.20.2" };
-	struct profile_set *ps = load_good(pbdir);
+	struct profile_set *ps = load_good(th_playbooks());
 	const struct profile *p;
 	const char *const *s;
 	size_t i;
@@ -422,7 +356,20 @@ test_shipped_versioned_steps(void **state)
 static void
 test_shipped_vars_1_20(void **state)
 {
-	struct profile_set *ps = load_good(pbdir);
+	static const struct th_want_var defaults[] = {
+		/* Rendered against the run-wide variables. */
+		{ "kube_bin_dir", "/opt/kubernetes/1.20.2/bin" },
+		{ "etcd_bin_dir", "/opt/etcd/3.4.13/bin" },
+		{ "flannel_bin_dir", "/opt/flannel/0.13.0/bin" },
+		{ "pod_infra_image", "korch.local/pause:3.2" },
+		/* base's, where 1.20 says nothing; 1.20's own where it does. */
+		{ "authorization_mode", "Node,RBAC" },
+		{ "cgroup_driver", "systemd" },
+		{ "docker_extra_opts", "" },
+		{ "admission_plugins", "NodeRestriction" },
+		{ "kubelet_config", "v1beta1" },
+	};
+	struct profile_set *ps = load_good(th_playbooks());
 	struct vars *v = shipped_vars(ps, "1.20.2");
 	const char *f, *want;
 
@@ -430,20 +377,7 @@ test_shipped_vars_1_20(void **state)
 	assert_string_equal(vars_get(v, "profile.name"), "1.20");
 	assert_non_null(strstr(vars_get(v, "profile.file"),
 	    "profiles/1.20.yaml"));
-	/* Defaults rendered against the run-wide variables. */
-	assert_string_equal(vars_get(v, "kube_bin_dir"),
-	    "/opt/kubernetes/1.20.2/bin");
-	assert_string_equal(vars_get(v, "etcd_bin_dir"), "/opt/etcd/3.4.13/bin");
-	assert_string_equal(vars_get(v, "flannel_bin_dir"),
-	    "/opt/flannel/0.13.0/bin");
-	assert_string_equal(vars_get(v, "pod_infra_image"),
-	    "korch.local/pause:3.2");
-	/* base's, where 1.20 says nothing; 1.20's own where it does. */
-	assert_string_equal(vars_get(v, "authorization_mode"), "Node,RBAC");
-	assert_string_equal(vars_get(v, "cgroup_driver"), "systemd");
-	assert_string_equal(vars_get(v, "docker_extra_opts"), "");
-	assert_string_equal(vars_get(v, "admission_plugins"), "NodeRestriction");
-	assert_string_equal(vars_get(v, "kubelet_config"), "v1beta1");
+	th_expect_vars(v, defaults, TH_LEN(defaults));
 
 	f = vars_get(v, "flags.kube_apiserver");
 	assert_has(f, "--service-account-issuer=");
@@ -477,7 +411,7 @@ test_shipped_vars_1_20(void **state)
 static void
 test_shipped_vars_1_8(void **state)
 {
-	struct profile_set *ps = load_good(pbdir);
+	struct profile_set *ps = load_good(th_playbooks());
 	struct vars *v = shipped_vars(ps, "1.8.15");
 	const char *f;
 
@@ -514,7 +448,7 @@ test_shipped_vars_1_8(void **state)
 static void
 test_shipped_vars_1_7(void **state)
 {
-	struct profile_set *ps = load_good(pbdir);
+	struct profile_set *ps = load_good(th_playbooks());
 	struct vars *v = shipped_vars(ps, "1.7.16");
 	const char *f;
 
@@ -566,7 +500,7 @@ line_of(const char *file, const char *name, unsigned *line, unsigned *col)
 static void
 test_shipped_var_undefined(void **state)
 {
-	struct profile_set *ps = load_good(pbdir);
+	struct profile_set *ps = load_good(th_playbooks());
 	struct vars *run, *v;
 	struct diag *d = diag_new();
 	const struct diag_entry *e;
@@ -584,7 +518,7 @@ test_shipped_var_undefined(void **state)
 	assert_non_null(v = vars_new(NULL));
 	assert_int_equal(profile_vars(pick(ps, "1.20.2"), run, v, d),
 	    KORCH_ERR_TEMPLATE);
-	snprintf(file, sizeof(file), "%s/profiles/base.yaml", pbdir);
+	snprintf(file, sizeof(file), "%s/profiles/base.yaml", th_playbooks());
 	line_of(file, "pod_infra_image", &line, &col);
 	e = expect_diag(d, "profiles/base.yaml", line, col,
 	    "vars.pod_infra_image", "bundle.image.pause.ref");
@@ -601,25 +535,10 @@ test_shipped_var_undefined(void **state)
 
 /* ---- flags rendered per host --------------------------------------------- */
 
-static struct inventory *
-load_inv(void)
-{
-	char path[PATH_MAX + 32];
-	struct inventory *inv = NULL;
-	struct diag *d = diag_new();
-
-	snprintf(path, sizeof(path), "%s/inv/cluster.yaml", datadir);
-	assert_int_equal(inventory_load(path, &inv, d), 0);
-	diag_free(d);
-	return inv;
-}
-
-enum { M1, N1, N2, E1 };
-
 static void
 test_host_flags(void **state)
 {
-	struct inventory *inv = load_inv();
+	struct inventory *inv = th_inv_load(th_data("inv", "cluster.yaml"));
 	struct vars *extra, *v = NULL;
 	struct diag *d = diag_new();
 	const struct diag_entry *e;
@@ -685,8 +604,8 @@ test_host_flags(void **state)
 static void
 test_shipped_flags_per_host(void **state)
 {
-	struct profile_set *ps = load_good(pbdir);
-	struct inventory *inv = load_inv();
+	struct profile_set *ps = load_good(th_playbooks());
+	struct inventory *inv = th_inv_load(th_data("inv", "cluster.yaml"));
 	struct vars *extra = shipped_vars(ps, "1.20.2"), *v = NULL;
 	struct diag *d = diag_new();
 	const char *f;
@@ -895,10 +814,8 @@ test_overlap(void **state)
 	/* One inside the other. */
 	tmp_put(t, "b.yaml", "profile: b\n"
 	    "kubernetes: { from: \"1.9\", to: \"1.9\" }\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/b.yaml", 0, 0, "kubernetes",
-	    "cover the same minor versions");
-	diag_free(d);
+	expect_refused(t, "profiles/b.yaml", 0, 0, "kubernetes",
+	    "cover the same minor versions", 0);
 
 	/* Next to each other is fine. */
 	tmp_put(t, "b.yaml", "profile: b\n"
@@ -912,26 +829,20 @@ test_overlap(void **state)
 	/* The same name twice. */
 	tmp_put(t, "b.yaml", "profile: a\n"
 	    "kubernetes: { from: \"1.11\", to: \"1.12\" }\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/b.yaml", 0, 0, "profile",
-	    "profile 'a' is also defined in");
-	diag_free(d);
+	expect_refused(t, "profiles/b.yaml", 0, 0, "profile",
+	    "profile 'a' is also defined in", 0);
 }
 
 static void
 test_bases(void **state)
 {
-	struct diag *d;
 	struct tmp *t = *state;
 
 	tmp_put(t, "a.yaml", "profile: a\n"
 	    "base: nope\n"
 	    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 2, 7, "base",
-	    "no profile named 'nope'");
-	assert_int_equal(diag_count(d), 1);
-	diag_free(d);
+	expect_refused(t, "profiles/a.yaml", 2, 7, "base",
+	    "no profile named 'nope'", 1);
 
 	/* a -> b -> a */
 	tmp_put(t, "a.yaml", "profile: a\n"
@@ -939,11 +850,9 @@ test_bases(void **state)
 	    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n");
 	tmp_put(t, "b.yaml", "profile: b\n"
 	    "base:   a\n");
-	d = load_bad(t);
 	/* One cycle, reported once: at the first profile in it. */
-	expect_diag(d, "profiles/a.yaml", 2, 7, "base", "inherits from itself");
-	assert_int_equal(diag_count(d), 1);
-	diag_free(d);
+	expect_refused(t, "profiles/a.yaml", 2, 7, "base",
+	    "inherits from itself", 1);
 
 	/* b -> a -> b: the same, whichever file comes first. */
 	tmp_put(t, "a.yaml", "profile: a\n"
@@ -951,27 +860,23 @@ test_bases(void **state)
 	tmp_put(t, "b.yaml", "profile: b\n"
 	    "base: a\n"
 	    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 2, 9, "base", "inherits from itself");
-	diag_free(d);
+	expect_refused(t, "profiles/a.yaml", 2, 9, "base",
+	    "inherits from itself", 0);
 
 	/* a -> a */
 	tmp_put(t, "b.yaml", "profile: b\n");
 	tmp_put(t, "a.yaml", "profile: a\n"
 	    "base: a\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 2, 7, "base", "inherits from itself");
-	assert_int_equal(diag_count(d), 1);
-	diag_free(d);
+	expect_refused(t, "profiles/a.yaml", 2, 7, "base",
+	    "inherits from itself", 1);
 
 	/* A cycle above a good profile: c -> a -> b -> a */
 	tmp_put(t, "a.yaml", "profile: a\nbase: b\n");
 	tmp_put(t, "b.yaml", "profile: b\nbase: a\n");
 	tmp_put(t, "c.yaml", "profile: c\nbase: a\n"
 	    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 2, 7, "base", "inherits from itself");
-	diag_free(d);
+	expect_refused(t, "profiles/a.yaml", 2, 7, "base",
+	    "inherits from itself", 0);
 }
 
 static void
@@ -1073,31 +978,22 @@ test_shape_errors(void **state)
 	/* 'from' above 'to'; a patch version; no minor at all. */
 	tmp_put(t, "a.yaml", "profile: a\n"
 	    "kubernetes: { from: \"1.20\", to: \"1.8\" }\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 2, 13, "kubernetes",
-	    "'from' is above 'to'");
-	assert_int_equal(diag_count(d), 1);
-	diag_free(d);
+	expect_refused(t, "profiles/a.yaml", 2, 13, "kubernetes",
+	    "'from' is above 'to'", 1);
 	tmp_put(t, "a.yaml", "profile: a\n"
 	    "kubernetes: { from: \"1.8.1\", to: \"1.8\" }\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 2, 21, "kubernetes.from",
-	    "expected a minor version");
-	diag_free(d);
+	expect_refused(t, "profiles/a.yaml", 2, 21, "kubernetes.from",
+	    "expected a minor version", 0);
 	tmp_put(t, "a.yaml", "profile: a\n"
 	    "kubernetes: { from: \"1.8\", til: \"1.9\" }\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 2, 28, "kubernetes.til",
-	    "unknown key 'til'");
-	diag_free(d);
+	expect_refused(t, "profiles/a.yaml", 2, 28, "kubernetes.til",
+	    "unknown key 'til'", 0);
 
 	/* No name; a role that is not a mapping; a component that is not a
 	 * name; flags that are not a list. */
 	tmp_put(t, "a.yaml", "base: x\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 1, 1, "profile", "every profile has "
-	    "a name");
-	diag_free(d);
+	expect_refused(t, "profiles/a.yaml", 1, 1, "profile",
+	    "every profile has a name", 0);
 	tmp_put(t, "a.yaml", "profile: a\n"
 	    "roles:\n"
 	    "  master: [kube-apiserver]\n"
@@ -1148,6 +1044,5 @@ main(void)
 		    tmp_teardown),
 	};
 
-	init_dirs();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

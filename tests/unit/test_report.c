@@ -46,16 +46,23 @@ slurp(FILE *f)
 	return buf;
 }
 
+/* Scratch stand-ins for stdout and stderr. */
+static void
+open_outs(FILE **out, FILE **err)
+{
+	assert_non_null(*out = tmpfile());
+	assert_non_null(*err = tmpfile());
+}
+
 static void
 test_task_lines(void **state)
 {
-	FILE *out = tmpfile(), *err = tmpfile();
+	FILE *out, *err;
 	struct report *r;
 	char *got;
 
 	(void)state;
-	assert_non_null(out);
-	assert_non_null(err);
+	open_outs(&out, &err);
 	assert_non_null(r = report_new(out, err, 0, 1));
 	report_task(r, "m1", "master-health/healthz", KP_ST_FAILED, gate_msg,
 	    "stderr:\ncurl: (7) Failed to connect\n");
@@ -86,13 +93,12 @@ static void
 test_recap_lines(void **state)
 {
 	struct report_counts c = { 40, 2, 1, 12 };
-	FILE *out = tmpfile(), *err = tmpfile();
+	FILE *out, *err;
 	struct report *r;
 	char *got;
 
 	(void)state;
-	assert_non_null(out);
-	assert_non_null(err);
+	open_outs(&out, &err);
 	assert_non_null(r = report_new(out, err, 0, 2));
 	report_set_name_width(r, 6);
 	report_recap_header(r);

@@ -8,105 +8,15 @@
  * Forks happen before the parent opens any connection in that test:
  * SQLite connections must not cross fork().
  */
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-
-#include <errno.h>
-#include <ftw.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-#include <sqlite3.h>
-
-#include "err.h"
-#include "state.h"
+#include "helpers_state.h"
 #include "state_lock.h"
 #include "state_query.h"
 #include "state_record.h"
 
-struct fx {
-	char	dir[64];
-	char	path[128];
-};
-
 static int
 fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/korch-state-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/state.db", fx->dir);
-	*state = fx;
-	return 0;
-}
-
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return 0;
-}
-
-static struct kstate *
-open_ok(const char *path)
-{
-	struct kstate	*st = NULL;
-	int		 r;
-
-	r = kstate_open(path, &st);
-	if (r != KORCH_OK)
-		fail_msg("kstate_open: %s: %s", korch_strerror(r),
-		    kstate_errmsg(st));
-	return st;
-}
-
-static long long
-raw_int(const char *path, const char *sql)
-{
-	sqlite3		*db = NULL;
-	sqlite3_stmt	*s = NULL;
-	long long	 v;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
-}
-
-static void
-raw_exec(const char *path, const char *sql)
-{
-	sqlite3 *db = NULL;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	return th_db_setup(state, "korch-state");
 }
 
 static long long
@@ -134,17 +44,7 @@ mode_of(const char *path)
 static int64_t
 begin_run(struct kstate *st, const char *kind)
 {
-	int64_t	id = 0;
-	char	msg[512];
-	int	r;
-
-	r = kstate_run_begin(st, kind, "inventory.yaml", &id, msg,
-	    sizeof(msg));
-	if (r != KORCH_OK)
-		fail_msg("run_begin: %s: %s", korch_strerror(r),
-		    kstate_errmsg(st));
-	assert_true(id > 0);
-	return id;
+	return th_begin_run(st, kind, "inventory.yaml");
 }
 
 static struct kstate_result
@@ -293,19 +193,15 @@ test_wal_and_pragmas(void **state)
 {
 	struct fx	*fx = *state;
 	struct kstate	*st;
-	sqlite3		*db = NULL;
-	sqlite3_stmt	*s = NULL;
+	sqlite3		*db;
+	sqlite3_stmt	*s;
 	char		 wal[200];
 
 	st = open_ok(fx->path);
 	begin_run(st, "apply");
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s,
-	    NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	s = th_raw_row(fx->path, "PRAGMA journal_mode", &db);
 	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	th_raw_done(db, s);
 
 	/* The -wal file takes the database's mode. */
 	snprintf(wal, sizeof(wal), "%s-wal", fx->path);
@@ -860,12 +756,14 @@ test_run_begin_end_rules(void **state)
 }
 
 /* Child: take the lock, say 'R' (or 'E') on ready, then wait for a byte on
- * go (or for SIGKILL), end the run and exit. */
+ * go (or for SIGKILL), end the run and exit.  Returns once the child holds
+ * the lock. */
 static pid_t
 spawn_holder(const char *path, int *ready_fd, int *go_fd)
 {
 	int	ready[2], go[2];
 	pid_t	pid;
+	char	got = 0;
 
 	assert_int_equal(pipe(ready), 0);
 	assert_int_equal(pipe(go), 0);
@@ -896,6 +794,8 @@ spawn_holder(const char *path, int *ready_fd, int *go_fd)
 	close(go[0]);
 	*ready_fd = ready[0];
 	*go_fd = go[1];
+	assert_int_equal(read(*ready_fd, &got, 1), 1);
+	assert_int_equal(got, 'R');
 	return pid;
 }
 
@@ -906,14 +806,11 @@ test_lock_refused_while_held(void **state)
 	struct kstate		*st;
 	struct kstate_run	*run = NULL;
 	char			 msg[1024], want[64], host[256];
-	char			 c = 0;
 	int			 rfd, gfd, status;
 	int64_t			 id = 0;
 	pid_t			 pid;
 
 	pid = spawn_holder(fx->path, &rfd, &gfd);
-	assert_int_equal(read(rfd, &c, 1), 1);
-	assert_int_equal(c, 'R');
 
 	st = open_ok(fx->path);
 	assert_int_equal(kstate_run_begin(st, "apply", "x.yaml", &id, msg,
@@ -961,17 +858,12 @@ test_stale_lock_taken_over(void **state)
 	struct kstate		*st;
 	struct kstate_run	*run = NULL;
 	char			 msg[1024];
-	char			 c = 0;
-	int			 rfd, gfd, status;
+	int			 rfd, gfd;
 	int64_t			 id = 0;
 	pid_t			 pid;
 
 	pid = spawn_holder(fx->path, &rfd, &gfd);
-	assert_int_equal(read(rfd, &c, 1), 1);
-	assert_int_equal(c, 'R');
-	assert_int_equal(kill(pid, SIGKILL), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
+	th_kill_reap(pid);
 	close(rfd);
 	close(gfd);
 

@@ -9,27 +9,9 @@
  * databases and to look behind the module's back.  Forks happen before the
  * parent opens any connection in that test.
  */
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-
-#include <ftw.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <cmocka.h>
-#include <sqlite3.h>
-
-#include "err.h"
-#include "state.h"
+#include "helpers_state.h"
 #include "state_lock.h"
 #include "state_query.h"
 #include "state_record.h"
@@ -154,103 +136,24 @@ static const char *const v2_schema[] = {
 	"PRAGMA user_version = 2;\n",
 };
 
-struct fx {
-	char	dir[64];
-	char	path[128];
-};
-
 static int
 fx_setup(void **state)
 {
-	struct fx *fx = calloc(1, sizeof(*fx));
-
-	assert_non_null(fx);
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/korch-upg-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/state.db", fx->dir);
-	*state = fx;
-	return 0;
-}
-
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
-fx_teardown(void **state)
-{
-	struct fx *fx = *state;
-
-	nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return 0;
-}
-
-static struct kstate *
-open_ok(const char *path)
-{
-	struct kstate	*st = NULL;
-	int		 r;
-
-	r = kstate_open(path, &st);
-	if (r != KORCH_OK)
-		fail_msg("kstate_open: %s: %s", korch_strerror(r),
-		    kstate_errmsg(st));
-	return st;
-}
-
-static long long
-raw_int(const char *path, const char *sql)
-{
-	sqlite3		*db = NULL;
-	sqlite3_stmt	*s = NULL;
-	long long	 v;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
-}
-
-static void
-raw_exec(const char *path, const char *sql)
-{
-	sqlite3	*db = NULL;
-	char	*err = NULL;
-
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", sql, err);
-	sqlite3_close(db);
+	return th_db_setup(state, "korch-upg");
 }
 
 /* The text of sql's one row and column, into buf. */
 static void
 raw_text(const char *path, const char *sql, char *buf, size_t len)
 {
-	sqlite3		*db = NULL;
-	sqlite3_stmt	*s = NULL;
-	const char	*t;
+	sqlite3		*db;
+	sqlite3_stmt	*s = th_raw_row(path, sql, &db);
+	const char	*t = (const char *)sqlite3_column_text(s, 0);
 
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
-	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
-	t = (const char *)sqlite3_column_text(s, 0);
 	assert_non_null(t);
 	assert_true(strlen(t) < len);
 	snprintf(buf, len, "%s", t);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
+	th_raw_done(db, s);
 }
 
 /* Everything in the schema but what migration 3 adds, as text. */
@@ -290,16 +193,7 @@ now_ms(void)
 static int64_t
 begin_run(struct kstate *st, const char *kind)
 {
-	int64_t	id = 0;
-	char	msg[512];
-	int	r;
-
-	r = kstate_run_begin(st, kind, "--to 1.9", &id, msg, sizeof(msg));
-	if (r != KORCH_OK)
-		fail_msg("run_begin: %s: %s", korch_strerror(r),
-		    kstate_errmsg(st));
-	assert_true(id > 0);
-	return id;
+	return th_begin_run(st, kind, "--to 1.9");
 }
 
 #define OK(call) do {							\
@@ -1024,7 +918,7 @@ test_journal_survives_sigkill(void **state)
 	struct kstate_run	*r = NULL;
 	char			*v = NULL, c = 0, msg[1024];
 	size_t			 n = 0;
-	int			 ready[2], status;
+	int			 ready[2];
 	int64_t			 run;
 	pid_t			 pid;
 
@@ -1061,9 +955,7 @@ test_journal_survives_sigkill(void **state)
 	close(ready[1]);
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	assert_int_equal(c, 'R');
-	assert_int_equal(kill(pid, SIGKILL), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
+	th_kill_reap(pid);
 	close(ready[0]);
 
 	st = open_ok(fx->path);
@@ -1153,12 +1045,47 @@ test_journal_in_batches(void **state)
 static void
 test_checks_refuse_bad_rows(void **state)
 {
+	static const struct { const char *sql; int rc; } refused[] = {
+		{ "UPDATE upgrades SET status = 'paused' WHERE id = 1",
+		    SQLITE_CONSTRAINT_CHECK },
+		{ "UPDATE upgrades SET kind = 'downgrade' WHERE id = 1",
+		    SQLITE_CONSTRAINT_CHECK },
+		{ "UPDATE upgrades SET max_unavailable = 0 WHERE id = 1",
+		    SQLITE_CONSTRAINT_CHECK },
+		{ "UPDATE upgrades SET status = NULL WHERE id = 1",
+		    SQLITE_CONSTRAINT_NOTNULL },
+		{ "UPDATE upgrade_phases"
+		    " SET status = 'skipped' WHERE upgrade_id = 1 AND seq = 1",
+		    SQLITE_CONSTRAINT_CHECK },
+		{ "UPDATE upgrade_phases"
+		    " SET phase = 'kubelet' WHERE upgrade_id = 1 AND seq = 1",
+		    SQLITE_CONSTRAINT_CHECK },
+		{ "UPDATE upgrade_phases"
+		    " SET batch = 2 WHERE upgrade_id = 1 AND phase = 'master'",
+		    SQLITE_CONSTRAINT_CHECK },
+		{ "UPDATE upgrade_phases"
+		    " SET attempts = -1 WHERE upgrade_id = 1 AND seq = 1",
+		    SQLITE_CONSTRAINT_CHECK },
+		/* seq is unique within an upgrade. */
+		{ "UPDATE upgrade_phases"
+		    " SET seq = 2 WHERE upgrade_id = 1 AND seq = 1",
+		    SQLITE_CONSTRAINT_UNIQUE },
+		/* Phases belong to an upgrade; a parent must exist. */
+		{ "INSERT INTO upgrade_phases (upgrade_id, seq, host, phase)"
+		    " VALUES (9, 1, 'm1', 'etcd')",
+		    SQLITE_CONSTRAINT_FOREIGNKEY },
+		{ "UPDATE upgrades SET parent_id = 9 WHERE id = 1",
+		    SQLITE_CONSTRAINT_FOREIGNKEY },
+		{ "INSERT INTO settings (key, value) VALUES ('k', NULL)",
+		    SQLITE_CONSTRAINT_NOTNULL },
+	};
 	struct fx		*fx = *state;
 	struct kstate		*st;
 	struct kstate_upgrade	*u = NULL;
 	struct kstate_phase	*ph = NULL;
-	size_t			 n = 0;
+	size_t			 n = 0, i;
 	int64_t			 id;
+	int			 rc;
 
 	st = open_ok(fx->path);
 	id = create_ok(st, 0, "upgrade", 0);
@@ -1166,44 +1093,12 @@ test_checks_refuse_bad_rows(void **state)
 	assert_int_equal(id, 1);
 
 	/* Whatever writes the file, the CHECKs hold. */
-	assert_int_equal(raw_rc(fx->path,
-	    "UPDATE upgrades SET status = 'paused' WHERE id = 1"),
-	    SQLITE_CONSTRAINT_CHECK);
-	assert_int_equal(raw_rc(fx->path,
-	    "UPDATE upgrades SET kind = 'downgrade' WHERE id = 1"),
-	    SQLITE_CONSTRAINT_CHECK);
-	assert_int_equal(raw_rc(fx->path,
-	    "UPDATE upgrades SET max_unavailable = 0 WHERE id = 1"),
-	    SQLITE_CONSTRAINT_CHECK);
-	assert_int_equal(raw_rc(fx->path,
-	    "UPDATE upgrades SET status = NULL WHERE id = 1"),
-	    SQLITE_CONSTRAINT_NOTNULL);
-	assert_int_equal(raw_rc(fx->path, "UPDATE upgrade_phases"
-	    " SET status = 'skipped' WHERE upgrade_id = 1 AND seq = 1"),
-	    SQLITE_CONSTRAINT_CHECK);
-	assert_int_equal(raw_rc(fx->path, "UPDATE upgrade_phases"
-	    " SET phase = 'kubelet' WHERE upgrade_id = 1 AND seq = 1"),
-	    SQLITE_CONSTRAINT_CHECK);
-	assert_int_equal(raw_rc(fx->path, "UPDATE upgrade_phases"
-	    " SET batch = 2 WHERE upgrade_id = 1 AND phase = 'master'"),
-	    SQLITE_CONSTRAINT_CHECK);
-	assert_int_equal(raw_rc(fx->path, "UPDATE upgrade_phases"
-	    " SET attempts = -1 WHERE upgrade_id = 1 AND seq = 1"),
-	    SQLITE_CONSTRAINT_CHECK);
-	/* seq is unique within an upgrade. */
-	assert_int_equal(raw_rc(fx->path, "UPDATE upgrade_phases"
-	    " SET seq = 2 WHERE upgrade_id = 1 AND seq = 1"),
-	    SQLITE_CONSTRAINT_UNIQUE);
-	/* Phases belong to an upgrade; a parent must exist. */
-	assert_int_equal(raw_rc(fx->path, "INSERT INTO upgrade_phases"
-	    " (upgrade_id, seq, host, phase) VALUES (9, 1, 'm1', 'etcd')"),
-	    SQLITE_CONSTRAINT_FOREIGNKEY);
-	assert_int_equal(raw_rc(fx->path,
-	    "UPDATE upgrades SET parent_id = 9 WHERE id = 1"),
-	    SQLITE_CONSTRAINT_FOREIGNKEY);
-	assert_int_equal(raw_rc(fx->path,
-	    "INSERT INTO settings (key, value) VALUES ('k', NULL)"),
-	    SQLITE_CONSTRAINT_NOTNULL);
+	for (i = 0; i < TH_LEN(refused); i++) {
+		rc = raw_rc(fx->path, refused[i].sql);
+		if (rc != refused[i].rc)
+			fail_msg("%s: %d, want %d", refused[i].sql, rc,
+			    refused[i].rc);
+	}
 
 	/* A value the checks were told to ignore is reported, not
 	 * guessed at. */

@@ -6,22 +6,7 @@
  * rollback).  Inventories are written as YAML into a temporary directory
  * and loaded with inventory_load, as korch does.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
-
-#include "base/diag.h"
-#include "err.h"
-#include "spec/inventory.h"
-#include "cluster/upgrade_plan.h"
+#include "helpers_ctl.h"
 
 /* ---- versions ------------------------------------------------------------ */
 
@@ -78,16 +63,6 @@ test_kver_parse_bad(void **state)
 	assert_int_equal(kver_parse(NULL, &v), -1);
 }
 
-static struct kver
-K(const char *s)
-{
-	struct kver v;
-
-	if (kver_parse(s, &v) != 0)
-		fail_msg("fixture version '%s' does not parse", s);
-	return v;
-}
-
 static int
 sign(int x)
 {
@@ -118,8 +93,8 @@ test_kver_cmp(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		a = K(t[i].a);
-		b = K(t[i].b);
+		a = th_kver(t[i].a);
+		b = th_kver(t[i].b);
 		if (sign(kver_cmp(&a, &b)) != t[i].want)
 			fail_msg("kver_cmp(%s, %s) = %d, want sign %d", t[i].a,
 			    t[i].b, kver_cmp(&a, &b), t[i].want);
@@ -152,8 +127,8 @@ test_kver_matches(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		w = K(t[i].want);
-		h = K(t[i].have);
+		w = th_kver(t[i].want);
+		h = th_kver(t[i].have);
 		if (kver_matches(&w, &h) != t[i].m)
 			fail_msg("kver_matches(want %s, have %s) != %d",
 			    t[i].want, t[i].have, t[i].m);
@@ -167,7 +142,7 @@ static int
 refusal(const char *from, const char *to, int allow_down, char *why,
     size_t len)
 {
-	struct kver f = K(from), t = K(to);
+	struct kver f = th_kver(from), t = th_kver(to);
 
 	strcpy(why, "untouched");
 	return upgrade_refusal(&f, &t, allow_down, why, len);
@@ -260,7 +235,7 @@ test_refusal_major(void **state)
 static void
 test_refusal_small_buffer(void **state)
 {
-	struct kver f = K("1.7.16"), t = K("1.9.11");
+	struct kver f = th_kver("1.7.16"), t = th_kver("1.9.11");
 	char why[8];
 
 	(void)state;
@@ -367,45 +342,21 @@ test_phase_names(void **state)
 
 /* ---- phases -------------------------------------------------------------- */
 
-static char tmpdir[] = "/tmp/korch-upgrade-plan-test.XXXXXX";
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	return rmdir(tmpdir);
-}
-
 /* Load an inventory whose hosts: section is hosts_yaml. */
 static struct inventory *
 inv_from(const char *hosts_yaml)
 {
-	struct inventory *inv = NULL;
-	struct diag *d;
-	char path[PATH_MAX];
-	FILE *fp;
-	int r;
+	struct inventory *inv;
+	char path[PATH_MAX], text[8192];
+	int n;
 
-	snprintf(path, sizeof(path), "%s/inventory.yaml", tmpdir);
-	assert_non_null(fp = fopen(path, "w"));
-	fprintf(fp, "cluster:\n  name: test\n  kubernetes_version: "
-	    "\"1.8.15\"\nhosts:\n%s", hosts_yaml);
-	assert_int_equal(fclose(fp), 0);
-	assert_non_null(d = diag_new());
-	r = inventory_load(path, &inv, d);
-	if (r != 0)
-		diag_print(d, stderr);
-	diag_free(d);
+	snprintf(path, sizeof(path), "%s/inventory.yaml", th_group_dir());
+	n = snprintf(text, sizeof(text), "cluster:\n  name: test\n"
+	    "  kubernetes_version: \"1.8.15\"\nhosts:\n%s", hosts_yaml);
+	assert_true(n > 0 && (size_t)n < sizeof(text));
+	th_put(NULL, path, text);
+	inv = th_inv_load(path);
 	assert_int_equal(unlink(path), 0);
-	if (r != 0)
-		fail_msg("fixture inventory does not load");
 	return inv;
 }
 
@@ -748,5 +699,6 @@ main(void)
 		cmocka_unit_test(test_phases_nothing),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, th_group_setup,
+	    th_group_teardown);
 }
