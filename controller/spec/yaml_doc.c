@@ -215,6 +215,31 @@ ydoc_want_str(struct ydoc *y, const yaml_node_t *n, const char *path,
 	return s;
 }
 
+int
+ydoc_want_seq(struct ydoc *y, const yaml_node_t *n, const char *path,
+    const char *what)
+{
+	if (n != NULL && n->type == YAML_SEQUENCE_NODE)
+		return 1;
+	ydoc_bad(y, n, path, "expected a sequence of %s, got %s", what,
+	    diag_yaml_kind(n));
+	return 0;
+}
+
+const char *
+ydoc_item_str(struct ydoc *y, const yaml_node_t *seq, size_t i,
+    const char *path, const char *what, yaml_node_t **at)
+{
+	char sub[YDOC_PATHLEN];
+	yaml_node_t *n;
+
+	n = ydoc_item(y, seq, i);
+	if (at != NULL)
+		*at = n;
+	ydoc_pathf(sub, "%s[%zu]", path, i);
+	return ydoc_want_str(y, n, sub, what);
+}
+
 yaml_node_t *
 ydoc_require(struct ydoc *y, const yaml_node_t *map, const char *key,
     const char *path)

@@ -104,6 +104,14 @@ int ydoc_want_map(struct ydoc *y, const yaml_node_t *n,
  * <what>, got <kind>" and NULL. */
 const char *ydoc_want_str(struct ydoc *y, const yaml_node_t *n,
     const char *path, const char *what);
+/* 1 when n is a sequence, else reported as "expected a sequence of
+ * <what>, got <kind>" (NULL n too), 0. */
+int ydoc_want_seq(struct ydoc *y, const yaml_node_t *n, const char *path,
+    const char *what);
+/* seq's i-th item as ydoc_want_str() sees it, reported at "path[i]";
+ * *at (may be NULL) gets the item's node. */
+const char *ydoc_item_str(struct ydoc *y, const yaml_node_t *seq, size_t i,
+    const char *path, const char *what, yaml_node_t **at);
 /* map[key], or NULL reported as "missing required key" at map, path.key. */
 yaml_node_t *ydoc_require(struct ydoc *y, const yaml_node_t *map,
     const char *key, const char *path);
