@@ -132,6 +132,26 @@ inv_load_vars(struct inv_loader *ld, const yaml_node_t *map,
 	}
 }
 
+/* cluster.<key>, a CIDR, over the default in *dst. */
+static void
+load_cidr(struct ydoc *y, const yaml_node_t *map, const char *key,
+    char **dst)
+{
+	char path[YDOC_PATHLEN], msg[256];
+	yaml_node_t *n;
+	const char *s;
+
+	if ((s = ydoc_key_str(y, map, key, "cluster", 0, &n)) == NULL)
+		return;
+	ydoc_subpath(path, "cluster", key);
+	if (inv_cidr_check(s, msg, sizeof(msg)) != 0)
+		ydoc_bad(y, n, path, "%s", msg);
+	else {
+		free(*dst);
+		*dst = ydoc_dup(y, s);
+	}
+}
+
 static void
 load_cluster(struct inv_loader *ld, const yaml_node_t *root)
 {
@@ -140,7 +160,6 @@ load_cluster(struct inv_loader *ld, const yaml_node_t *root)
 	yaml_node_t *map, *n;
 	struct stat st;
 	const char *s;
-	char msg[256];
 
 	if ((map = ydoc_require(y, root, "cluster", "")) == NULL ||
 	    !ydoc_want_map(y, map, "cluster"))
@@ -165,22 +184,8 @@ load_cluster(struct inv_loader *ld, const yaml_node_t *root)
 		else
 			c->kubernetes_version = ydoc_dup(y, s);
 	}
-	if ((s = ydoc_key_str(y, map, "pod_cidr", "cluster", 0, &n)) != NULL) {
-		if (inv_cidr_check(s, msg, sizeof(msg)) != 0)
-			ydoc_bad(y, n, "cluster.pod_cidr", "%s", msg);
-		else {
-			free(c->pod_cidr);
-			c->pod_cidr = ydoc_dup(y, s);
-		}
-	}
-	if ((s = ydoc_key_str(y, map, "service_cidr", "cluster", 0, &n))) {
-		if (inv_cidr_check(s, msg, sizeof(msg)) != 0)
-			ydoc_bad(y, n, "cluster.service_cidr", "%s", msg);
-		else {
-			free(c->service_cidr);
-			c->service_cidr = ydoc_dup(y, s);
-		}
-	}
+	load_cidr(y, map, "pod_cidr", &c->pod_cidr);
+	load_cidr(y, map, "service_cidr", &c->service_cidr);
 	if ((s = ydoc_key_str(y, map, "dns_domain", "cluster", 0, &n))) {
 		if (!inventory_hostname_valid(s))
 			ydoc_bad(y, n, "cluster.dns_domain", "malformed domain "

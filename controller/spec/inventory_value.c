@@ -14,16 +14,23 @@
 #include "spec/inventory.h"
 #include "spec/inventory-int.h"
 
+/* 1 when s is all lowercase letters, digits and the bytes of extra. */
+static int
+lower_digits_only(const char *s, const char *extra)
+{
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    strchr(extra, *s) != NULL))
+			return 0;
+	return 1;
+}
+
 int
 inventory_role_valid(const char *s)
 {
 	if (s == NULL || *s == '\0')
 		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '_' || *s == '-'))
-			return 0;
-	return 1;
+	return lower_digits_only(s, "_-");
 }
 
 int
@@ -61,11 +68,7 @@ inv_label_valid(const char *s)
 
 	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
 		return 0;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '-'))
-			return 0;
-	return 1;
+	return lower_digits_only(s, "-");
 }
 
 /* A login name: conservative POSIX portable set, no leading '-'. */

@@ -49,34 +49,50 @@ ydoc_root(struct ydoc *y)
 	return yaml_document_get_root_node(&y->doc);
 }
 
-/* ---- reporting ------------------------------------------------------------ */
+/* ---- reporting ----------------------------------------------------------- */
+
+/*
+ * The message is formatted here, whole, because diag has no va_list
+ * entry point; should that fail, diag still counts the problem.
+ */
+static void ydoc_vbad(struct ydoc *, const char *, unsigned, unsigned,
+    const char *, const char *, va_list)
+    __attribute__((format(printf, 6, 0)));
+
+static void
+ydoc_vbad(struct ydoc *y, const char *file, unsigned line, unsigned col,
+    const char *path, const char *fmt, va_list ap)
+{
+	char *msg;
+
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	diag_add(y->d, file, line, col, path, "%s",
+	    msg != NULL ? msg : "(out of memory)");
+	free(msg);
+	y->nbad++;
+}
 
 void
 ydoc_bad(struct ydoc *y, const yaml_node_t *n, const char *path,
     const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ydoc_vbad(y, y->file, ydoc_line(n), ydoc_col(n), path, fmt, ap);
 	va_end(ap);
-	diag_node(y->d, y->file, n, path, "%s", msg);
-	y->nbad++;
 }
 
 void
 ydoc_bad_at(struct ydoc *y, const char *file, unsigned line, unsigned col,
     const char *path, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ydoc_vbad(y, file, line, col, path, fmt, ap);
 	va_end(ap);
-	diag_add(y->d, file, line, col, path, "%s", msg);
-	y->nbad++;
 }
 
 char *
@@ -106,7 +122,7 @@ ydoc_subpath(char *buf, const char *path, const char *key)
 	ydoc_pathf(buf, "%s%s%s", path, *path ? "." : "", key);
 }
 
-/* ---- nodes ---------------------------------------------------------------- */
+/* ---- nodes --------------------------------------------------------------- */
 
 unsigned
 ydoc_line(const yaml_node_t *n)
@@ -175,7 +191,7 @@ ydoc_scalar(const yaml_node_t *n)
 	return diag_yaml_is_null(n) ? NULL : ydoc_text(n);
 }
 
-/* ---- checking getters ----------------------------------------------------- */
+/* ---- checking getters ---------------------------------------------------- */
 
 int
 ydoc_check_keys(struct ydoc *y, const yaml_node_t *map, const char *path,
@@ -297,7 +313,7 @@ ydoc_key_int(struct ydoc *y, const yaml_node_t *map, const char *key,
 	return 0;
 }
 
-/* ---- directories ---------------------------------------------------------- */
+/* ---- directories --------------------------------------------------------- */
 
 static int
 cmp_str(const void *a, const void *b)

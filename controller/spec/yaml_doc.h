@@ -13,6 +13,7 @@
  *
  * Field paths name the field as the user wrote it (`hosts[2].roles`,
  * 0-based); a path longer than YDOC_PATHLEN is cut, never overrun.
+ * Messages are kept whole.
  */
 #ifndef KORCH_YAML_DOC_H
 #define KORCH_YAML_DOC_H
@@ -46,7 +47,7 @@ void ydoc_close(struct ydoc *y);
 /* The open document's root node (never NULL: an empty file fails open). */
 yaml_node_t *ydoc_root(struct ydoc *y);
 
-/* ---- reporting ------------------------------------------------------------ */
+/* ---- reporting ----------------------------------------------------------- */
 
 /* One problem at n's position (NULL n: the file, without position). */
 void ydoc_bad(struct ydoc *y, const yaml_node_t *n, const char *path,
@@ -64,7 +65,7 @@ void ydoc_pathf(char *buf, const char *fmt, ...)
 /* buf (YDOC_PATHLEN bytes) = "path.key", or "key" when path is "". */
 void ydoc_subpath(char *buf, const char *path, const char *key);
 
-/* ---- nodes ---------------------------------------------------------------- */
+/* ---- nodes --------------------------------------------------------------- */
 
 /* 1-based line and column of n, as diag prints them; 0 for NULL. */
 unsigned ydoc_line(const yaml_node_t *n);
@@ -89,7 +90,7 @@ const char *ydoc_text(const yaml_node_t *n);
 /* A scalar's text unless it is a plain null, else NULL. */
 const char *ydoc_scalar(const yaml_node_t *n);
 
-/* ---- checking getters (report, then NULL / 0 / -1) ------------------------ */
+/* ---- checking getters (report, then NULL / 0 / -1) ----------------------- */
 
 /*
  * map's keys: scalars, each once, and each one of allowed (NULL-
@@ -127,7 +128,7 @@ const char *ydoc_key_str(struct ydoc *y, const yaml_node_t *map,
 int ydoc_key_int(struct ydoc *y, const yaml_node_t *map, const char *key,
     const char *path, long lo, long hi, int *val);
 
-/* ---- directories ---------------------------------------------------------- */
+/* ---- directories --------------------------------------------------------- */
 
 /*
  * The *.yaml names in dir (no dot files), sorted; with regular_only,
