@@ -1,3 +1,8 @@
+/*
+ * bundle.c - see bundle.h: a bundle directory or tarball found and
+ * unpacked, its manifest read and checked (components, then images),
+ * hashes verified, and the template variables it gives.
+ */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +18,7 @@
 #include <yaml.h>
 
 #include "spec/bundle.h"
+#include "spec/yaml_doc.h"
 #include "base/digest.h"
 #include "base/diag.h"
 #include "err.h"
@@ -20,8 +26,6 @@
 #include "sha256hex.h"
 
 extern char **environ;
-
-
 
 static int
 is_dir(const char *p)
@@ -113,13 +117,6 @@ find_root(const char *dir)
 	return only;
 }
 
-static const char *
-scalar(const yaml_node_t *n)
-{
-	return (n != NULL && n->type == YAML_SCALAR_NODE) ?
-	    (const char *)n->data.scalar.value : NULL;
-}
-
 static void
 component_release(struct bundle_component *c)
 {
@@ -143,8 +140,8 @@ ref_valid(const char *s)
 
 /* One components[i] (image 0) or images[i] (image 1) entry. */
 static void
-load_component(struct bundle *b, yaml_document_t *doc, yaml_node_t *item,
-    size_t i, int image, struct diag *d)
+load_component(struct bundle *b, struct ydoc *y, yaml_node_t *item,
+    size_t i, int image)
 {
 	static const char *const ckeys[] = { "name", "version", "arch",
 	    "path", "sha256", NULL };
@@ -160,45 +157,43 @@ load_component(struct bundle *b, yaml_document_t *doc, yaml_node_t *item,
 	snprintf(ppath, sizeof(ppath), "%s[%zu]", image ? "images" :
 	    "components", i);
 	if (item->type != YAML_MAPPING_NODE) {
-		diag_node(d, b->manifest, item, ppath, "expected a mapping, "
-		    "found a %s", diag_yaml_kind(item));
+		ydoc_bad(y, item, ppath, "expected a mapping, found a %s",
+		    diag_yaml_kind(item));
 		return;
 	}
-	if (diag_yaml_check_keys(d, b->manifest, doc, item, ppath,
-	    image ? ikeys : ckeys) > 0)
+	if (ydoc_check_keys(y, item, ppath, image ? ikeys : ckeys) > 0)
 		return;
-	name = scalar(diag_yaml_get(doc, item, "name"));
-	version = scalar(diag_yaml_get(doc, item, "version"));
-	arch = scalar(diag_yaml_get(doc, item, "arch"));
-	path = scalar(diag_yaml_get(doc, item, "path"));
-	sha = scalar(diag_yaml_get(doc, item, "sha256"));
+	name = ydoc_text(ydoc_get(y, item, "name"));
+	version = ydoc_text(ydoc_get(y, item, "version"));
+	arch = ydoc_text(ydoc_get(y, item, "arch"));
+	path = ydoc_text(ydoc_get(y, item, "path"));
+	sha = ydoc_text(ydoc_get(y, item, "sha256"));
 	if (image) {
-		ref = scalar(diag_yaml_get(doc, item, "ref"));
+		ref = ydoc_text(ydoc_get(y, item, "ref"));
 		version = ref;
 	}
 	if (name == NULL || version == NULL || path == NULL || sha == NULL) {
-		diag_node(d, b->manifest, item, ppath, image ? "every image "
-		    "needs name, ref, path and sha256" : "every component "
-		    "needs name, version, path and sha256");
+		ydoc_bad(y, item, ppath, image ? "every image needs name, "
+		    "ref, path and sha256" : "every component needs name, "
+		    "version, path and sha256");
 		return;
 	}
 	if (image && !ref_valid(ref)) {
-		diag_node(d, b->manifest, diag_yaml_get(doc, item, "ref"),
-		    ppath, "'%s' is not an image reference "
-		    "(registry/name:tag, [a-z0-9._-/:@])", ref);
+		ydoc_bad(y, ydoc_get(y, item, "ref"), ppath, "'%s' is not an "
+		    "image reference (registry/name:tag, [a-z0-9._-/:@])",
+		    ref);
 		return;
 	}
 	for (k = 0; k < b->ncomp; k++)
 		if (strcmp(b->comp[k].name, name) == 0 &&
 		    (b->comp[k].ref != NULL) == image) {
-			diag_node(d, b->manifest, item, ppath, "%s "
-			    "'%s' is listed twice (first on line %u)", what,
-			    name, b->comp[k].line);
+			ydoc_bad(y, item, ppath, "%s '%s' is listed twice "
+			    "(first on line %u)", what, name, b->comp[k].line);
 			return;
 		}
 	if (!sha256_hex_valid(sha)) {
-		diag_node(d, b->manifest, diag_yaml_get(doc, item, "sha256"),
-		    ppath, "sha256 must be 64 lowercase hex digits");
+		ydoc_bad(y, ydoc_get(y, item, "sha256"), ppath, "sha256 must "
+		    "be 64 lowercase hex digits");
 		return;
 	}
 	snprintf(full, sizeof(full), "%s/%s", b->dir, path);
@@ -207,9 +202,9 @@ load_component(struct bundle *b, yaml_document_t *doc, yaml_node_t *item,
 	    strncmp(real, b->dir, strlen(b->dir)) != 0 ||
 	    real[strlen(b->dir)] != '/' || stat(real, &st) != 0 ||
 	    !S_ISREG(st.st_mode)) {
-		diag_node(d, b->manifest, diag_yaml_get(doc, item, "path"),
-		    ppath, "%s: %s", path, real == NULL ? "missing from the "
-		    "bundle" : "not a regular file inside the bundle");
+		ydoc_bad(y, ydoc_get(y, item, "path"), ppath, "%s: %s", path,
+		    real == NULL ? "missing from the bundle" : "not a regular "
+		    "file inside the bundle");
 		free(real);
 		return;
 	}
@@ -221,29 +216,81 @@ load_component(struct bundle *b, yaml_document_t *doc, yaml_node_t *item,
 	c->ref = ref != NULL ? strdup(ref) : NULL;
 	memcpy(c->sha256, sha, SHA256_HEX_SIZE);
 	c->size = (uint64_t)st.st_size;
-	c->line = (unsigned)item->start_mark.line + 1;
+	c->line = ydoc_line(item);
 	if (c->name == NULL || c->version == NULL || c->arch == NULL ||
 	    (ref != NULL && c->ref == NULL)) {
-		diag_node(d, b->manifest, item, ppath, "out of memory");
+		ydoc_bad(y, item, ppath, "out of memory");
 		component_release(c);
 		return;
 	}
 	b->ncomp++;
 }
 
-int
-bundle_load(const char *path, struct bundle **out, struct diag *d)
+/* DIR/manifest.yaml into b->comp; 0, KORCH_ERR_PARSE (reported in d) or
+ * KORCH_ERR_ALLOC. */
+static int
+read_manifest(struct bundle *b, struct diag *d)
 {
 	static const char *const keys[] = { "bundle", "kubernetes_version",
 	    "components", "images", NULL };
-	struct bundle *b = NULL;
-	yaml_document_t doc;
+	struct ydoc y;
 	yaml_node_t *root, *comps, *imgs, *n;
-	yaml_node_item_t *it;
 	const char *v;
+	size_t len, nimg, i;
+	int r;
+
+	memset(&y, 0, sizeof(y));
+	y.d = d;
+	if ((r = ydoc_open(&y, b->manifest)) != 0)
+		return r;
+	r = KORCH_ERR_PARSE;
+	root = ydoc_root(&y);
+	if (root->type != YAML_MAPPING_NODE) {
+		ydoc_bad(&y, root, "", "expected a mapping");
+		goto out;
+	}
+	ydoc_check_keys(&y, root, "", keys);
+	n = ydoc_get(&y, root, "bundle");
+	if ((v = ydoc_text(n)) == NULL || strcmp(v, "1") != 0)
+		ydoc_bad(&y, n ? n : root, "bundle", "this korch reads bundle "
+		    "format 1 (bundle: 1)");
+	if ((v = ydoc_text(ydoc_get(&y, root, "kubernetes_version"))))
+		b->kubernetes_version = strdup(v);
+	comps = ydoc_get(&y, root, "components");
+	if (comps == NULL || comps->type != YAML_SEQUENCE_NODE) {
+		ydoc_bad(&y, comps ? comps : root, "components", "expected a "
+		    "list of components");
+		goto out;
+	}
+	imgs = ydoc_get(&y, root, "images");
+	if (imgs != NULL && imgs->type != YAML_SEQUENCE_NODE) {
+		ydoc_bad(&y, imgs, "images", "expected a list of images");
+		goto out;
+	}
+	len = ydoc_count(comps);
+	nimg = ydoc_count(imgs);
+	if ((b->comp = calloc(len + nimg + 1, sizeof(*b->comp))) == NULL) {
+		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	for (i = 0; i < len; i++)
+		load_component(b, &y, ydoc_item(&y, comps, i), i, 0);
+	for (i = 0; i < nimg; i++)
+		load_component(b, &y, ydoc_item(&y, imgs, i), i, 1);
+	if (y.nbad == 0 && b->ncomp == len + nimg)
+		r = 0;
+ out:
+	ydoc_close(&y);
+	return r;
+}
+
+int
+bundle_load(const char *path, struct bundle **out, struct diag *d)
+{
+	struct bundle *b = NULL;
 	char m[PATH_MAX];
-	size_t len, nimg, i = 0;
-	int r = KORCH_ERR_ALLOC, have_doc = 0, bad;
+	size_t len;
+	int r = KORCH_ERR_ALLOC;
 
 	*out = NULL;
 	if ((b = calloc(1, sizeof(*b))) == NULL)
@@ -267,59 +314,11 @@ bundle_load(const char *path, struct bundle **out, struct diag *d)
 		r = KORCH_ERR_ALLOC;
 		goto out;
 	}
-	if ((r = diag_yaml_load(b->manifest, &doc, d)) != 0)
-		goto out;
-	have_doc = 1;
-	r = KORCH_ERR_PARSE;
-	root = yaml_document_get_root_node(&doc);
-	if (root->type != YAML_MAPPING_NODE) {
-		diag_node(d, b->manifest, root, "", "expected a mapping");
-		goto out;
-	}
-	bad = diag_yaml_check_keys(d, b->manifest, &doc, root, "", keys);
-	n = diag_yaml_get(&doc, root, "bundle");
-	if ((v = scalar(n)) == NULL || strcmp(v, "1") != 0) {
-		diag_node(d, b->manifest, n ? n : root, "bundle",
-		    "this korch reads bundle format 1 (bundle: 1)");
-		bad++;
-	}
-	if ((v = scalar(diag_yaml_get(&doc, root, "kubernetes_version"))))
-		b->kubernetes_version = strdup(v);
-	comps = diag_yaml_get(&doc, root, "components");
-	if (comps == NULL || comps->type != YAML_SEQUENCE_NODE) {
-		diag_node(d, b->manifest, comps ? comps : root, "components",
-		    "expected a list of components");
-		goto out;
-	}
-	imgs = diag_yaml_get(&doc, root, "images");
-	if (imgs != NULL && imgs->type != YAML_SEQUENCE_NODE) {
-		diag_node(d, b->manifest, imgs, "images", "expected a list of "
-		    "images");
-		goto out;
-	}
-	len = (size_t)(comps->data.sequence.items.top -
-	    comps->data.sequence.items.start);
-	nimg = imgs == NULL ? 0 : (size_t)(imgs->data.sequence.items.top -
-	    imgs->data.sequence.items.start);
-	if ((b->comp = calloc(len + nimg + 1, sizeof(*b->comp))) == NULL) {
-		r = KORCH_ERR_ALLOC;
-		goto out;
-	}
-	for (it = comps->data.sequence.items.start;
-	    it < comps->data.sequence.items.top; it++, i++)
-		load_component(b, &doc, yaml_document_get_node(&doc, *it), i,
-		    0, d);
-	for (i = 0; imgs != NULL && i < nimg; i++)
-		load_component(b, &doc, yaml_document_get_node(&doc,
-		    imgs->data.sequence.items.start[i]), i, 1, d);
-	if (bad > 0 || b->ncomp != len + nimg)
+	if ((r = read_manifest(b, d)) != 0)
 		goto out;
 	*out = b;
 	b = NULL;
-	r = 0;
-out:
-	if (have_doc)
-		yaml_document_delete(&doc);
+ out:
 	bundle_free(b);
 	return r;
 }

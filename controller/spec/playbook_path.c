@@ -1,3 +1,7 @@
+/*
+ * playbook_path.c - see playbook_path.h: the playbook directory from the
+ * command line, the environment, or the korch binary's own location.
+ */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
