@@ -288,8 +288,9 @@ load_module(struct pb_loader *ld, const yaml_node_t *map, const char *path,
 	yaml_node_t *k, *v;
 	char sub[YDOC_PATHLEN];
 	size_t n = 0, i;
-	int is_file = strcmp(m->name, "file") == 0;
-	int is_service = strcmp(m->name, "service") == 0;
+	int content_tmpl = (m->flags & KMS_M_CONTENT_TEMPLATE) != 0;
+	int unit_tmpl = (m->flags & KMS_M_UNIT_TEMPLATE) != 0;
+	int watches = (m->flags & KMS_M_RESTARTS) != 0;
 
 	if (map == NULL || map->type != YAML_MAPPING_NODE) {
 		ydoc_bad(y, map, path, "expected a mapping of arguments, got "
@@ -298,12 +299,12 @@ load_module(struct pb_loader *ld, const yaml_node_t *map, const char *path,
 	}
 	for (spec = m->args; spec->name != NULL && n < 28; spec++)
 		cands[n++] = spec->name;
-	if (is_file)
+	if (content_tmpl)
 		cands[n++] = "template";
-	if (is_service) {
+	if (unit_tmpl)
 		cands[n++] = "unit_template";
+	if (watches)
 		cands[n++] = "watch";
-	}
 	cands[n] = NULL;
 	/* Duplicates and non-scalar keys; unknown ones are reported below
 	 * with a module-specific message. */
@@ -318,15 +319,15 @@ load_module(struct pb_loader *ld, const yaml_node_t *map, const char *path,
 		if ((key = ydoc_scalar(k)) == NULL || v == NULL)
 			continue;
 		ydoc_pathf(sub, "%s.%s", path, key);
-		if (is_file && strcmp(key, "template") == 0) {
+		if (content_tmpl && strcmp(key, "template") == 0) {
 			load_template(ld, v, sub, t, "content");
 			continue;
 		}
-		if (is_service && strcmp(key, "unit_template") == 0) {
+		if (unit_tmpl && strcmp(key, "unit_template") == 0) {
 			load_template(ld, v, sub, t, "unit");
 			continue;
 		}
-		if (is_service && strcmp(key, "watch") == 0) {
+		if (watches && strcmp(key, "watch") == 0) {
 			load_watch(y, v, sub, t);
 			continue;
 		}
@@ -358,7 +359,7 @@ load_module(struct pb_loader *ld, const yaml_node_t *map, const char *path,
 	    ydoc_get(y, map, t->tmpl_arg) != NULL)
 		ydoc_bad(y, ydoc_get(y, map, t->tmpl_arg), path,
 		    "give '%s' or '%s', not both", t->tmpl_arg,
-		    is_file ? "template" : "unit_template");
+		    content_tmpl ? "template" : "unit_template");
 }
 
 /*
@@ -463,7 +464,7 @@ load_task(struct pb_loader *ld, const yaml_node_t *map, const char *path,
 			    "service, command, probe)");
 		return;
 	}
-	if (verify && strcmp(t->mod->name, "probe") != 0) {
+	if (verify && !(t->mod->flags & KMS_M_VERIFIES)) {
 		ydoc_pathf(sub, "%s.%s", path, t->mod->name);
 		ydoc_bad(y, modkey, sub, "verify entries must be probe tasks, "
 		    "not '%s'", t->mod->name);
