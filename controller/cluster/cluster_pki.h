@@ -40,7 +40,9 @@
  * address>:6443 (IPv6 bracketed), or the cluster var apiserver_endpoint:
  * a URL used as is when it has "://", else a host[:port] to which https://
  * (and :6443 when no port) is added.  Cluster-level vars only (inventory
- * vars:), since one certificate serves every host.
+ * vars:), since one certificate serves every host.  With the inventory's
+ * apiserver_lb local it is https://127.0.0.1:6443 on every host: a
+ * master's own apiserver, or the haproxy in front of all of them.
  *
  * Template variables for one host (cluster_pki_host_vars), PEM text unless
  * noted.  Private keys go only to the hosts that use them:

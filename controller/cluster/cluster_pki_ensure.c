@@ -21,6 +21,9 @@
 #include "cluster/cluster_pki-int.h"
 
 #define APISERVER_PORT	"6443"
+/* apiserver_lb local: on a master its own apiserver, on every other host
+ * the haproxy in front of all of them, at the same address. */
+#define LOCAL_APISERVER_URL	"https://127.0.0.1:" APISERVER_PORT
 #define SA_BITS		2048
 
 /* Owned strings (SAN lists). */
@@ -250,6 +253,24 @@ nomem:
 	*url = NULL;
 	berr(b, "out of memory");
 	return KORCH_ERR_ALLOC;
+}
+
+/* With apiserver_lb local every kubeconfig names 127.0.0.1; the
+ * endpoint's host stays in the apiserver's SANs. */
+static int
+local_endpoint(struct build *b)
+{
+	char *url;
+
+	if (strcmp(b->inv->cluster.apiserver_lb, "local") != 0)
+		return 0;
+	if ((url = strdup(LOCAL_APISERVER_URL)) == NULL) {
+		berr(b, "out of memory");
+		return KORCH_ERR_ALLOC;
+	}
+	free(b->cp->server_url);
+	b->cp->server_url = url;
+	return 0;
 }
 
 /*
@@ -647,6 +668,7 @@ cluster_pki_ensure(const struct inventory *inv, const char *pki_dir,
 	}
 	if ((r = server_endpoint(&b, first_master, &b.cp->server_url,
 	    &host)) != 0 ||
+	    (r = local_endpoint(&b)) != 0 ||
 	    (r = pki_open(pki_dir, &b.p, err, errlen)) != 0 ||
 	    (r = ensure_ca_and_sa(&b)) != 0 ||
 	    (r = issue_etcd(&b)) != 0 ||

@@ -1,6 +1,6 @@
 /*
  * bundle.c - see bundle.h: a bundle directory or tarball found and
- * unpacked, its manifest read and checked (components, then images),
+ * unpacked, its manifest read and checked (components, images, packages),
  * hashes verified, and the template variables it gives.
  */
 #include <dirent.h>
@@ -138,10 +138,26 @@ ref_valid(const char *s)
 	    strlen(s) && strchr(s, ':') != NULL;
 }
 
-/* One components[i] (image 0) or images[i] (image 1) entry. */
+/* A distribution package's name or version: of chars, starting with a
+ * letter or digit, so no path or command line reads it as an option or
+ * as more than one word. */
+static int
+pkg_word_valid(const char *s, const char *chars)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < 128 && strchr("+-.~:", s[0]) == NULL &&
+	    strspn(s, chars) == n;
+}
+
+static const char *const kind_list[] = { "components", "images",
+    "packages" };
+static const char *const kind_what[] = { "component", "image", "package" };
+
+/* One components[i], images[i] or packages[i] entry. */
 static void
 load_component(struct bundle *b, struct ydoc *y, yaml_node_t *item,
-    size_t i, int image)
+    size_t i, enum bundle_kind kind)
 {
 	static const char *const ckeys[] = { "name", "version", "arch",
 	    "path", "sha256", NULL };
@@ -149,44 +165,53 @@ load_component(struct bundle *b, struct ydoc *y, yaml_node_t *item,
 	    "sha256", NULL };
 	struct bundle_component *c = &b->comp[b->ncomp];
 	const char *name, *version, *arch, *path, *sha, *ref = NULL;
-	const char *what = image ? "image" : "component";
+	const char *what = kind_what[kind];
 	char ppath[64], full[PATH_MAX], *real = NULL;
 	struct stat st;
 	size_t k;
 
-	snprintf(ppath, sizeof(ppath), "%s[%zu]", image ? "images" :
-	    "components", i);
+	snprintf(ppath, sizeof(ppath), "%s[%zu]", kind_list[kind], i);
 	if (item->type != YAML_MAPPING_NODE) {
 		ydoc_bad(y, item, ppath, "expected a mapping, found a %s",
 		    diag_yaml_kind(item));
 		return;
 	}
-	if (ydoc_check_keys(y, item, ppath, image ? ikeys : ckeys) > 0)
+	if (ydoc_check_keys(y, item, ppath, kind == BUNDLE_IMAGE ? ikeys :
+	    ckeys) > 0)
 		return;
 	name = ydoc_text(ydoc_get(y, item, "name"));
 	version = ydoc_text(ydoc_get(y, item, "version"));
 	arch = ydoc_text(ydoc_get(y, item, "arch"));
 	path = ydoc_text(ydoc_get(y, item, "path"));
 	sha = ydoc_text(ydoc_get(y, item, "sha256"));
-	if (image) {
+	if (kind == BUNDLE_IMAGE) {
 		ref = ydoc_text(ydoc_get(y, item, "ref"));
 		version = ref;
 	}
 	if (name == NULL || version == NULL || path == NULL || sha == NULL) {
-		ydoc_bad(y, item, ppath, image ? "every image needs name, "
-		    "ref, path and sha256" : "every component needs name, "
-		    "version, path and sha256");
+		ydoc_bad(y, item, ppath, kind == BUNDLE_IMAGE ? "every image "
+		    "needs name, ref, path and sha256" : "every %s needs name, "
+		    "version, path and sha256", what);
 		return;
 	}
-	if (image && !ref_valid(ref)) {
+	if (kind == BUNDLE_IMAGE && !ref_valid(ref)) {
 		ydoc_bad(y, ydoc_get(y, item, "ref"), ppath, "'%s' is not an "
 		    "image reference (registry/name:tag, [a-z0-9._-/:@])",
 		    ref);
 		return;
 	}
+	if (kind == BUNDLE_PACKAGE && (!pkg_word_valid(name,
+	    "abcdefghijklmnopqrstuvwxyz0123456789+.-") ||
+	    !pkg_word_valid(version, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.+~:-"))) {
+		ydoc_bad(y, item, ppath, "'%s' '%s' is not a package name and "
+		    "version ([a-z0-9+.-] and [A-Za-z0-9.+~:-])", name,
+		    version);
+		return;
+	}
 	for (k = 0; k < b->ncomp; k++)
 		if (strcmp(b->comp[k].name, name) == 0 &&
-		    (b->comp[k].ref != NULL) == image) {
+		    b->comp[k].kind == kind) {
 			ydoc_bad(y, item, ppath, "%s '%s' is listed twice "
 			    "(first on line %u)", what, name, b->comp[k].line);
 			return;
@@ -209,6 +234,7 @@ load_component(struct bundle *b, struct ydoc *y, yaml_node_t *item,
 		return;
 	}
 	memset(c, 0, sizeof(*c));
+	c->kind = kind;
 	c->path = real;
 	c->name = strdup(name);
 	c->version = strdup(version);
@@ -232,12 +258,12 @@ static int
 read_manifest(struct bundle *b, struct diag *d)
 {
 	static const char *const keys[] = { "bundle", "kubernetes_version",
-	    "components", "images", NULL };
+	    "components", "images", "packages", NULL };
 	struct ydoc y;
-	yaml_node_t *root, *comps, *imgs, *n;
+	yaml_node_t *root, *list[3], *n;
 	const char *v;
-	size_t len, nimg, i;
-	int r;
+	size_t total = 0, i;
+	int r, k;
 
 	memset(&y, 0, sizeof(y));
 	y.d = d;
@@ -256,28 +282,25 @@ read_manifest(struct bundle *b, struct diag *d)
 		    "format 1 (bundle: 1)");
 	if ((v = ydoc_text(ydoc_get(&y, root, "kubernetes_version"))))
 		b->kubernetes_version = strdup(v);
-	comps = ydoc_get(&y, root, "components");
-	if (comps == NULL || comps->type != YAML_SEQUENCE_NODE) {
-		ydoc_bad(&y, comps ? comps : root, "components", "expected a "
-		    "list of components");
-		goto out;
+	for (k = BUNDLE_BINARY; k <= BUNDLE_PACKAGE; k++) {
+		list[k] = ydoc_get(&y, root, kind_list[k]);
+		if ((list[k] == NULL && k == BUNDLE_BINARY) ||
+		    (list[k] != NULL && list[k]->type != YAML_SEQUENCE_NODE)) {
+			ydoc_bad(&y, list[k] ? list[k] : root, kind_list[k],
+			    "expected a list of %s", kind_list[k]);
+			goto out;
+		}
+		total += ydoc_count(list[k]);
 	}
-	imgs = ydoc_get(&y, root, "images");
-	if (imgs != NULL && imgs->type != YAML_SEQUENCE_NODE) {
-		ydoc_bad(&y, imgs, "images", "expected a list of images");
-		goto out;
-	}
-	len = ydoc_count(comps);
-	nimg = ydoc_count(imgs);
-	if ((b->comp = calloc(len + nimg + 1, sizeof(*b->comp))) == NULL) {
+	if ((b->comp = calloc(total + 1, sizeof(*b->comp))) == NULL) {
 		r = KORCH_ERR_ALLOC;
 		goto out;
 	}
-	for (i = 0; i < len; i++)
-		load_component(b, &y, ydoc_item(&y, comps, i), i, 0);
-	for (i = 0; i < nimg; i++)
-		load_component(b, &y, ydoc_item(&y, imgs, i), i, 1);
-	if (y.nbad == 0 && b->ncomp == len + nimg)
+	for (k = BUNDLE_BINARY; k <= BUNDLE_PACKAGE; k++)
+		for (i = 0; i < ydoc_count(list[k]); i++)
+			load_component(b, &y, ydoc_item(&y, list[k], i), i,
+			    (enum bundle_kind)k);
+	if (y.nbad == 0 && b->ncomp == total)
 		r = 0;
  out:
 	ydoc_close(&y);
@@ -370,47 +393,81 @@ bundle_verify(const struct bundle *b, struct diag *d)
 	return r;
 }
 
-const struct bundle_component *
-bundle_find(const struct bundle *b, const char *name)
+static const struct bundle_component *
+find_kind(const struct bundle *b, enum bundle_kind kind, const char *name)
 {
 	size_t i;
 
 	for (i = 0; b != NULL && i < b->ncomp; i++)
-		if (b->comp[i].ref == NULL && strcmp(b->comp[i].name, name) == 0)
+		if (b->comp[i].kind == kind && strcmp(b->comp[i].name, name) == 0)
 			return &b->comp[i];
 	return NULL;
+}
+
+const struct bundle_component *
+bundle_find(const struct bundle *b, const char *name)
+{
+	return find_kind(b, BUNDLE_BINARY, name);
 }
 
 const struct bundle_component *
 bundle_find_image(const struct bundle *b, const char *name)
 {
-	size_t i;
-
-	for (i = 0; b != NULL && i < b->ncomp; i++)
-		if (b->comp[i].ref != NULL && strcmp(b->comp[i].name, name) == 0)
-			return &b->comp[i];
-	return NULL;
+	return find_kind(b, BUNDLE_IMAGE, name);
 }
 
-/* A component's name as template names spell it: '-' as '_'. */
+const struct bundle_component *
+bundle_find_package(const struct bundle *b, const char *name)
+{
+	return find_kind(b, BUNDLE_PACKAGE, name);
+}
+
+/* A component's name as template names spell it: '-' as '_' (a
+ * package's '.' and '+' too: its name is also a file name on the host). */
 static void
-ident(char *out, size_t len, const char *name)
+ident(char *out, size_t len, const struct bundle_component *c)
 {
 	char *p;
 
-	snprintf(out, len, "%s", name);
+	snprintf(out, len, "%s", c->name);
 	for (p = out; *p != '\0'; p++)
-		if (*p == '-')
+		if (*p == '-' || (c->kind == BUNDLE_PACKAGE &&
+		    (*p == '.' || *p == '+')))
 			*p = '_';
+}
+
+/* Append id to the comma-joined list *list; 0 or KORCH_ERR_ALLOC. */
+static int
+list_add(char **list, size_t *len, const char *id)
+{
+	size_t add = strlen(id) + 2;
+	char *n;
+
+	if ((n = realloc(*list, *len + add)) == NULL)
+		return KORCH_ERR_ALLOC;
+	*list = n;
+	*len += (size_t)snprintf(n + *len, add, "%s%s", *len ? "," : "", id);
+	return 0;
+}
+
+/* bundle.<prefix><id>.<field> = val. */
+static int
+set_field(struct vars *v, const char *prefix, const char *id,
+    const char *field, const char *val)
+{
+	char key[320];
+
+	snprintf(key, sizeof(key), "bundle.%s%s.%s", prefix, id, field);
+	return vars_set(v, key, val);
 }
 
 int
 bundle_vars(const struct bundle *b, struct vars *v)
 {
+	static const char *const prefix[] = { "", "image.", "package." };
 	const struct bundle_component *c;
-	char key[320], id[256], num[32], *images = NULL, *ni;
-	const char *kind;
-	size_t i, len = 0, add;
+	char id[256], num[32], *list[3] = { NULL, NULL, NULL };
+	size_t i, len[3] = { 0, 0, 0 };
 	int r = 0;
 
 	if (b->kubernetes_version != NULL)
@@ -418,32 +475,30 @@ bundle_vars(const struct bundle *b, struct vars *v)
 		    b->kubernetes_version);
 	for (i = 0; i < b->ncomp && r == 0; i++) {
 		c = &b->comp[i];
-		ident(id, sizeof(id), c->name);
-		kind = c->ref != NULL ? "image." : "";
-		snprintf(key, sizeof(key), "bundle.%s%s.sha256", kind, id);
-		if ((r = vars_set(v, key, c->sha256)) != 0)
-			break;
-		snprintf(key, sizeof(key), "bundle.%s%s.size", kind, id);
+		ident(id, sizeof(id), c);
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)c->size);
-		if ((r = vars_set(v, key, num)) != 0)
+		if ((r = set_field(v, prefix[c->kind], id, "sha256",
+		    c->sha256)) != 0 ||
+		    (r = set_field(v, prefix[c->kind], id, "size", num)) != 0)
 			break;
-		snprintf(key, sizeof(key), "bundle.%s%s.%s", kind, id,
-		    c->ref != NULL ? "ref" : "version");
-		if ((r = vars_set(v, key, c->ref != NULL ? c->ref :
-		    c->version)) != 0 || c->ref == NULL)
-			continue;
-		/* The list a foreach walks, named as the fields are. */
-		add = strlen(id) + 2;
-		if ((ni = realloc(images, len + add)) == NULL) {
-			r = KORCH_ERR_ALLOC;
-			break;
-		}
-		images = ni;
-		len += (size_t)snprintf(images + len, add, "%s%s",
-		    len ? "," : "", id);
+		if (c->kind == BUNDLE_IMAGE)
+			r = set_field(v, prefix[c->kind], id, "ref", c->ref);
+		else
+			r = set_field(v, prefix[c->kind], id, "version",
+			    c->version);
+		if (r == 0 && c->kind == BUNDLE_PACKAGE)
+			r = set_field(v, prefix[c->kind], id, "name", c->name);
+		/* The lists a foreach walks, named as the fields are. */
+		if (r == 0 && c->kind != BUNDLE_BINARY)
+			r = list_add(&list[c->kind], &len[c->kind], id);
 	}
 	if (r == 0)
-		r = vars_set(v, "bundle.images", images != NULL ? images : "");
-	free(images);
+		r = vars_set(v, "bundle.images", list[BUNDLE_IMAGE] != NULL ?
+		    list[BUNDLE_IMAGE] : "");
+	if (r == 0)
+		r = vars_set(v, "bundle.packages", list[BUNDLE_PACKAGE] != NULL ?
+		    list[BUNDLE_PACKAGE] : "");
+	free(list[BUNDLE_IMAGE]);
+	free(list[BUNDLE_PACKAGE]);
 	return r;
 }

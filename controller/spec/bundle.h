@@ -12,6 +12,9 @@
  *     images:                      # optional: container images, each a
  *       - { name: pause, ref: "korch.local/pause:3.2",   # `docker save`
  *           path: images/pause.tar, sha256: <64 hex> }   # archive
+ *     packages:                    # optional: distribution packages
+ *       - { name: haproxy, version: 2.6.12-1+deb12u4,    # (.deb), installed
+ *           path: debs/haproxy.deb, sha256: <64 hex> }   # in list order
  *
  * Nothing is ever pulled from a registry: a cluster's images travel in
  * the bundle and are loaded into each node's container runtime.
@@ -32,13 +35,20 @@
 struct diag;
 struct vars;
 
+enum bundle_kind {
+	BUNDLE_BINARY,
+	BUNDLE_IMAGE,
+	BUNDLE_PACKAGE,
+};
+
 /* Read-only after bundle_load(). */
 struct bundle_component {
+	enum bundle_kind kind;
 	char		*name;
 	char		*version;
 	char		*arch;
 	char		*path;		/* absolute */
-	char		*ref;		/* an image's reference; NULL: a binary */
+	char		*ref;		/* an image's reference, else NULL */
 	char		 sha256[SHA256_HEX_SIZE];	/* as the manifest says */
 	uint64_t	 size;		/* of the file on disk */
 	unsigned	 line;		/* manifest line, for messages */
@@ -48,7 +58,7 @@ struct bundle {
 	char			*dir;		/* absolute */
 	char			*manifest;	/* DIR/manifest.yaml */
 	char			*kubernetes_version;
-	struct bundle_component	*comp;		/* binaries, then images */
+	struct bundle_component	*comp;		/* binaries, images, packages */
 	size_t			 ncomp;
 	char			*tmpdir;	/* unpacked tarball, or NULL */
 };
@@ -73,11 +83,17 @@ const struct bundle_component *bundle_find(const struct bundle *b,
 /* The image named name, or NULL. */
 const struct bundle_component *bundle_find_image(const struct bundle *b,
     const char *name);
+/* The package named name, or NULL. */
+const struct bundle_component *bundle_find_package(const struct bundle *b,
+    const char *name);
 
 /* Template variables bundle.<name>.sha256, .size, .version for every
  * binary ('-' in a name becomes '_': bundle.kube_apiserver.sha256);
  * bundle.image.<name>.sha256, .size, .ref for every image and
- * bundle.images, their names comma-joined (for a foreach); and
+ * bundle.images, their names comma-joined (for a foreach);
+ * bundle.package.<name>.sha256, .size, .version, .name (as the
+ * distribution spells it) for every package and bundle.packages, in the
+ * manifest's order (the order to install them); and
  * bundle.kubernetes_version.  0 or KORCH_ERR_ALLOC. */
 int bundle_vars(const struct bundle *b, struct vars *v);
 

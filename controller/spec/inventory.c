@@ -33,7 +33,8 @@
 
 static const char *const top_keys[] = { "cluster", "ssh", "hosts", NULL };
 static const char *const cluster_keys[] = { "name", "kubernetes_version",
-	"pod_cidr", "service_cidr", "dns_domain", "bundle", "vars", NULL };
+	"pod_cidr", "service_cidr", "dns_domain", "apiserver_lb", "bundle",
+	"vars", NULL };
 static const char *const ssh_keys[] = { "user", "port", "private_key",
 	"known_hosts", "become", "bastion", "connect_timeout", NULL };
 static const char *const bastion_keys[] = { "address", "port", "user",
@@ -195,6 +196,15 @@ load_cluster(struct inv_loader *ld, const yaml_node_t *root)
 			c->dns_domain = ydoc_dup(y, s);
 		}
 	}
+	if ((s = ydoc_key_str(y, map, "apiserver_lb", "cluster", 0, &n))) {
+		if (strcmp(s, "none") != 0 && strcmp(s, "local") != 0)
+			ydoc_bad(y, n, "cluster.apiserver_lb", "expected none "
+			    "or local, got '%s'", s);
+		else {
+			free(c->apiserver_lb);
+			c->apiserver_lb = ydoc_dup(y, s);
+		}
+	}
 	if ((s = ydoc_key_str(y, map, "bundle", "cluster", 0, &n)) != NULL &&
 	    (c->bundle = resolve_path(ld, n, "cluster.bundle", s)) != NULL) {
 		if (stat(c->bundle, &st) != 0)
@@ -287,6 +297,7 @@ set_defaults(struct inv_loader *ld)
 	inv->cluster.pod_cidr = ydoc_dup(y, "10.244.0.0/16");
 	inv->cluster.service_cidr = ydoc_dup(y, "10.254.0.0/16");
 	inv->cluster.dns_domain = ydoc_dup(y, "cluster.local");
+	inv->cluster.apiserver_lb = ydoc_dup(y, "none");
 	inv->ssh.known_hosts = resolve_path(ld, NULL, "ssh.known_hosts",
 	    "~/.ssh/known_hosts");
 	if ((inv->vars = vars_new(NULL)) == NULL)
@@ -322,6 +333,7 @@ cluster_vars(struct inv_loader *ld)
 	setvar(ld, v, "cluster.pod_cidr", c->pod_cidr);
 	setvar(ld, v, "cluster.service_cidr", c->service_cidr);
 	setvar(ld, v, "cluster.dns_domain", c->dns_domain);
+	setvar(ld, v, "cluster.apiserver_lb", c->apiserver_lb);
 	if (c->bundle != NULL)
 		setvar(ld, v, "cluster.bundle", c->bundle);
 }
@@ -412,6 +424,7 @@ inventory_free(struct inventory *inv)
 	free(inv->cluster.pod_cidr);
 	free(inv->cluster.service_cidr);
 	free(inv->cluster.dns_domain);
+	free(inv->cluster.apiserver_lb);
 	free(inv->cluster.bundle);
 	free(inv->ssh.user);
 	free(inv->ssh.private_key);

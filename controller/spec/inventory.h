@@ -8,6 +8,12 @@
  *     pod_cidr: 10.244.0.0/16      # default 10.244.0.0/16, host bits zero
  *     service_cidr: 10.254.0.0/16  # default 10.254.0.0/16
  *     dns_domain: cluster.local    # default cluster.local
+ *     apiserver_lb: local          # how hosts reach the apiservers: none
+ *                                  # (default; the first master, or the
+ *                                  # apiserver_endpoint var), local (each
+ *                                  # master its own apiserver, every other
+ *                                  # host an haproxy on 127.0.0.1:6443
+ *                                  # over all masters)
  *     bundle: ./bundle             # optional directory, must exist
  *     vars: { key: value }         # scalars; defaults for host vars
  *   ssh:                           # optional
@@ -74,6 +80,7 @@ struct inv_cluster {
 	char		*pod_cidr;
 	char		*service_cidr;
 	char		*dns_domain;
+	char		*apiserver_lb;		/* "none" or "local" */
 	char		*bundle;		/* absolute; NULL when not given */
 };
 

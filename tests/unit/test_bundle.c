@@ -421,6 +421,84 @@ test_image_wrong_sha(void **state)
 	diag_free(d);
 }
 
+/* ---- packages: distribution packages, installed in the manifest's order -- */
+
+#define DEB_LUA		"liblua deb\n"
+#define DEB_HAPROXY	"haproxy deb\n"
+
+static void
+test_packages(void **state)
+{
+	struct fx *f = *state;
+	struct bundle *b = NULL;
+	struct diag *d = diag_new();
+	struct vars *v = vars_new(NULL);
+	const struct bundle_component *c;
+	char hl[SHA256_HEX_SIZE], hh[SHA256_HEX_SIZE], m[2048], p[512];
+
+	snprintf(p, sizeof(p), "%s/debs", f->dir);
+	mkdir(p, 0755);
+	th_put(f->dir, "debs/lua.deb", DEB_LUA);
+	th_put(f->dir, "debs/haproxy.deb", DEB_HAPROXY);
+	sha256_hex(DEB_LUA, strlen(DEB_LUA), hl);
+	sha256_hex(DEB_HAPROXY, strlen(DEB_HAPROXY), hh);
+	snprintf(m, sizeof(m), " []\npackages:\n"
+	    "  - { name: liblua5.3-0, version: 5.3.6-2, path: debs/lua.deb, "
+	    "sha256: %s }\n"
+	    "  - { name: haproxy, version: \"2.6.12-1+deb12u4\", "
+	    "path: debs/haproxy.deb, sha256: %s }\n", hl, hh);
+	image_manifest(f, m);
+	assert_int_equal(bundle_load(f->dir, &b, d), 0);
+	assert_int_equal(diag_count(d), 0);
+	assert_int_equal(b->ncomp, 4);
+	assert_int_equal(bundle_verify(b, d), 0);
+	/* A package is neither a binary nor an image. */
+	assert_null(bundle_find(b, "haproxy"));
+	assert_null(bundle_find_image(b, "haproxy"));
+	assert_null(bundle_find_package(b, "kube-apiserver"));
+	assert_non_null(c = bundle_find_package(b, "haproxy"));
+	assert_int_equal(c->kind, BUNDLE_PACKAGE);
+	assert_string_equal(c->version, "2.6.12-1+deb12u4");
+	assert_null(c->ref);
+
+	assert_int_equal(bundle_vars(b, v), 0);
+	/* The manifest's order is the install order; the names as file
+	 * and variable names spell them. */
+	assert_string_equal(vars_get(v, "bundle.packages"),
+	    "liblua5_3_0,haproxy");
+	assert_string_equal(vars_get(v, "bundle.package.liblua5_3_0.name"),
+	    "liblua5.3-0");
+	assert_string_equal(vars_get(v,
+	    "bundle.package.liblua5_3_0.version"), "5.3.6-2");
+	assert_string_equal(vars_get(v, "bundle.package.haproxy.sha256"), hh);
+	assert_string_equal(vars_get(v, "bundle.package.haproxy.size"), "12");
+	assert_string_equal(vars_get(v, "bundle.images"), "");
+	assert_null(vars_get(v, "bundle.haproxy.sha256"));
+	bundle_free(b);
+	b = NULL;
+	vars_free(v);
+
+	/* A name or version a command line could misread is refused. */
+	snprintf(m, sizeof(m), " []\npackages:\n"
+	    "  - { name: -haproxy, version: 1, path: debs/haproxy.deb, "
+	    "sha256: %s }\n"
+	    "  - { name: haproxy, version: \"1 2\", path: debs/haproxy.deb, "
+	    "sha256: %s }\n"
+	    "  - { name: lua, version: 1, path: debs/lua.deb, sha256: %s }\n"
+	    "  - { name: lua, version: 2, path: debs/lua.deb, sha256: %s }\n",
+	    hh, hh, hl, hl);
+	image_manifest(f, m);
+	assert_int_equal(bundle_load(f->dir, &b, d), KORCH_ERR_PARSE);
+	assert_null(b);
+	th_expect_diag(d, "manifest.yaml", 9, 5, "packages[0]", "'-haproxy' '1' "
+	    "is not a package name and version");
+	th_expect_diag(d, "manifest.yaml", 10, 5, "packages[1]", "'haproxy' '1 2' "
+	    "is not a package name and version");
+	th_expect_diag(d, "manifest.yaml", 12, 5, "packages[3]", "package 'lua' "
+	    "is listed twice (first on line 11)");
+	diag_free(d);
+}
+
 int
 main(void)
 {
@@ -438,6 +516,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_image_errors, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_packages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_image_wrong_sha, setup,
 		    teardown),
 	};

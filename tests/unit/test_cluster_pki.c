@@ -62,6 +62,12 @@ static const char inv_endpoint[] = INV_HEAD
     "    apiserver_endpoint: https://lb.example.com:8443\n"
     INV_HOSTS;
 
+static const char inv_local_lb[] = INV_HEAD
+    "  apiserver_lb: local\n"
+    "  vars:\n"
+    "    apiserver_endpoint: https://lb.example.com:8443\n"
+    INV_HOSTS;
+
 static const char inv_no_master[] = INV_HEAD
     "hosts:\n"
     "  - name: n1\n"
@@ -284,6 +290,45 @@ test_endpoint(void **state)
 	assert_non_null(strstr(vars_get(v, "pki.kubeconfig_admin"),
 	    "server: \"https://lb.example.com:8443\""));
 	vars_free(v);
+}
+
+/* apiserver_lb local: every kubeconfig names 127.0.0.1 (a master's own
+ * apiserver, elsewhere the haproxy); the endpoint stays a SAN. */
+static void
+test_local_lb(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const want[] = { "DNS:lb.example.com",
+	    "IP:127.0.0.1" };
+	static const char *const kc[] = { "pki.kubeconfig_admin",
+	    "pki.kubeconfig_controller_manager", "pki.kubeconfig_scheduler",
+	    "pki.kubeconfig_health", "pki.kubeconfig_kube_proxy",
+	    "pki.kubeconfig_kubelet" };
+	struct vars *v;
+	size_t i, h, seen = 0;
+	X509 *x;
+
+	load_inv(fx, inv_local_lb);
+	ensure(fx);
+	assert_string_equal(cluster_pki_server_url(fx->cp),
+	    "https://127.0.0.1:6443");
+	x = cert(fx, "apiserver");
+	expect_sans(x, want, 2, 0);
+	X509_free(x);
+	for (h = 0; h < fx->inv->nhosts; h++) {
+		assert_non_null(v = vars_new(NULL));
+		assert_int_equal(cluster_pki_host_vars(fx->cp, fx->inv, h, v),
+		    0);
+		for (i = 0; i < sizeof(kc) / sizeof(kc[0]); i++) {
+			if (vars_get(v, kc[i]) == NULL)
+				continue;
+			seen++;
+			assert_non_null(strstr(vars_get(v, kc[i]),
+			    "server: \"https://127.0.0.1:6443\""));
+		}
+		vars_free(v);
+	}
+	assert_true(seen >= 6);
 }
 
 static void
@@ -604,6 +649,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_apiserver_sans,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_endpoint,
+		    fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_local_lb,
 		    fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_component_certs,
 		    fx_setup, fx_teardown),

@@ -282,12 +282,42 @@ test_validators(void **state)
 	assert_false(inventory_role_valid(""));
 }
 
+/* How hosts reach the apiservers: none unless the inventory says local;
+ * any other value is refused where it stands. */
+static void
+test_apiserver_lb(void **state)
+{
+	struct inventory *inv = NULL;
+	struct diag *d;
+
+	(void)state;
+	assert_non_null(d = diag_new());
+	assert_int_equal(inventory_load(fixture("valid_min.yaml"), &inv, d), 0);
+	assert_string_equal(inv->cluster.apiserver_lb, "none");
+	assert_string_equal(vars_get(inv->vars, "cluster.apiserver_lb"),
+	    "none");
+	inventory_free(inv);
+	assert_int_equal(inventory_load(fixture("lb_local.yaml"), &inv, d), 0);
+	assert_string_equal(inv->cluster.apiserver_lb, "local");
+	assert_string_equal(vars_get(inv->vars, "cluster.apiserver_lb"),
+	    "local");
+	inventory_free(inv);
+	inv = NULL;
+	assert_int_equal(inventory_load(fixture("lb_bad.yaml"), &inv, d),
+	    KORCH_ERR_PARSE);
+	assert_null(inv);
+	th_expect_diag(d, "lb_bad.yaml", 3, 17, "cluster.apiserver_lb",
+	    "expected none or local, got 'haproxy'");
+	diag_free(d);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_defaults),
 		cmocka_unit_test(test_valid_full),
+		cmocka_unit_test(test_apiserver_lb),
 		cmocka_unit_test(test_all_errors_at_once),
 		cmocka_unit_test(test_syntax_error),
 		cmocka_unit_test(test_empty_hosts),
