@@ -110,6 +110,36 @@ set_first(struct vars *v, const struct inventory *inv, size_t host_idx,
 }
 
 static int
+set_has_role(struct vars *v, const struct inv_host *h, const char *role,
+    const char *name)
+{
+	return vars_set(v, name, inventory_host_has_role(h, role) ? "yes" :
+	    "no");
+}
+
+/* haproxy's backend lines, one per master (IPv6 bracketed). */
+static int
+set_lb_servers(struct vars *v, const struct inventory *inv)
+{
+	const struct inv_host *h;
+	struct sbuild b;
+	size_t i;
+	int r, n = 0, v6;
+
+	if ((r = sb_open(&b)) != 0)
+		return r;
+	for (i = 0; i < inv->nhosts; i++) {
+		h = &inv->hosts[i];
+		if (!inventory_host_has_role(h, "master"))
+			continue;
+		v6 = strchr(h->address, ':') != NULL;
+		fprintf(b.fp, "%s    server %s %s%s%s:6443", n++ ? "\n" : "",
+		    h->name, v6 ? "[" : "", h->address, v6 ? "]" : "");
+	}
+	return sb_set(&b, v, "apiserver_lb_servers");
+}
+
+static int
 set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
 {
 	const struct inv_host *h = &inv->hosts[host_idx], *m;
@@ -142,7 +172,11 @@ set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
 	 * do a cluster-wide thing once (write flannel's config into etcd). */
 	if ((r = set_first(v, inv, host_idx, "etcd", "host.first_etcd")) != 0 ||
 	    (r = set_first(v, inv, host_idx, "master",
-	    "host.first_master")) != 0)
+	    "host.first_master")) != 0 ||
+	    (r = set_has_role(v, h, "etcd", "host.is_etcd")) != 0 ||
+	    (r = set_has_role(v, h, "master", "host.is_master")) != 0 ||
+	    (r = set_has_role(v, h, "node", "host.is_node")) != 0 ||
+	    (r = set_lb_servers(v, inv)) != 0)
 		return r;
 	if ((m = inventory_first_with_role(inv, "master", NULL)) != NULL)
 		return vars_set(v, "first_master_address", m->address);

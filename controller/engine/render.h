@@ -18,10 +18,16 @@
  *                                when there is no master
  *     host.first_etcd, host.first_master  "yes" on the first host with
  *                                that role, else "no"
+ *     host.is_etcd, host.is_master, host.is_node  "yes" when the host has
+ *                                that role, else "no"
+ *     apiserver_lb_servers       the load balancer's backends: an haproxy
+ *                                "server NAME ADDR:6443" line per master,
+ *                                indented 4, no trailing newline
  *     facts.<key>                each fact the agent reported
  *     facts.os_family            debian, redhat or unsupported
  *   run-wide (extra):          bundle.<component>.sha256|size|version,
  *                                bundle.images, bundle.image.<name>.*,
+ *                                bundle.packages, bundle.package.<name>.*,
  *                                pki.* (see cluster_pki.h), the profile's
  *                                defaults, and flags.<component> (the
  *                                profile's flags, rendered last: profile.h)
