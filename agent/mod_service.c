@@ -27,6 +27,10 @@ enum { STATE_STARTED, STATE_STOPPED, STATE_RESTARTED };
 static const char *const state_names[] = {
 	"started", "stopped", "restarted", NULL
 };
+/* What a watched change does: restart (the default) or reload. */
+static const char *const on_change_names[] = {
+	"restart", "reload", NULL
+};
 
 static const char *const unit_suffixes[] = {
 	".service", ".socket", ".timer", ".target", ".mount", ".path", NULL
@@ -107,6 +111,7 @@ past(const char *verb)
 		{ "daemon-reload", "reloaded systemd" }, { "enable", "enabled" },
 		{ "disable", "disabled" }, { "start", "started" },
 		{ "stop", "stopped" }, { "restart", "restarted" },
+		{ "reload", "reloaded" },
 	};
 	size_t i;
 
@@ -208,7 +213,8 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 	const struct kp_kv *unit;
 	struct svc v;
 	char why[64] = "", state_out[64];
-	int enabled, state, restart, unit_changed = 0, active, on;
+	int enabled, state, restart, reload, watched = 0, unit_changed = 0;
+	int active, on;
 	uint32_t i;
 
 	memset(&v, 0, sizeof(v));
@@ -218,6 +224,8 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 	if (agent_arg_bool(t, "enabled", 1, &enabled, o) != KORCH_OK ||
 	    agent_arg_bool(t, "restart", 0, &restart, o) != KORCH_OK ||
 	    agent_arg_enum(t, "state", state_names, STATE_STARTED, &state,
+	    o) != KORCH_OK ||
+	    agent_arg_enum(t, "on_change", on_change_names, 0, &reload,
 	    o) != KORCH_OK)
 		return KORCH_OK;
 	name = agent_arg_str(t, "name", "");
@@ -264,6 +272,7 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 			if (agent_session_task_changed(s, t->watch[i])) {
 				(void)snprintf(why, sizeof(why), "(task %u "
 				    "changed)", t->watch[i]);
+				watched = 1;
 				break;
 			}
 		}
@@ -273,7 +282,10 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 			(void)snprintf(why, sizeof(why), "(restart=1)");
 		if (why[0] == '\0' && state == STATE_RESTARTED)
 			(void)snprintf(why, sizeof(why), "(state=restarted)");
-		if (why[0] != '\0' && act(&v, "restart", 1, why) < 0)
+		/* A watched change reloads when the task says so (haproxy:
+		 * no connection dropped); anything else restarts. */
+		if (why[0] != '\0' && act(&v, reload && watched ? "reload" :
+		    "restart", 1, why) < 0)
 			return KORCH_OK;
 	}
 

@@ -31,7 +31,7 @@ static const struct kms_arg sysctl_args[] = {
 };
 static const struct kms_arg service_args[] = {
 	{ "name", REQ }, { "unit", 0 }, { "unit_dir", 0 }, { "enabled", 0 },
-	{ "state", 0 }, { "restart", 0 }, { NULL, 0 }
+	{ "state", 0 }, { "restart", 0 }, { "on_change", 0 }, { NULL, 0 }
 };
 static const struct kms_arg command_args[] = {
 	{ "argv", REQ | REP }, { "creates", 0 }, { "unless", REP },

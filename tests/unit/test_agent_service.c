@@ -161,6 +161,39 @@ test_watch_and_restart_flag(void **state)
 	    "start etcd.service\n");
 }
 
+/* on_change: reload turns a watched change into a reload; a restart the
+ * controller owes stays a restart. */
+static void
+test_watch_reload(void **state)
+{
+	struct tt *t = *state;
+
+	svc_task(t, 9, unit1);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	free(calls(t));
+
+	svc_task(t, 9, NULL);
+	tt_arg(t, "on_change", "reload");
+	t->watch[0] = 6;
+	t->task.nwatch = 1;
+	assert_int_equal(agent_session_mark_changed(t->s, 6), KORCH_OK);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_non_null(strstr(t->o.msg, "reloaded (task 6 changed)"));
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n"
+	    "reload etcd.service\n");
+
+	svc_task(t, 9, NULL);
+	tt_arg(t, "on_change", "reload");
+	tt_arg(t, "restart", "1");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n"
+	    "restart etcd.service\n");
+
+	svc_task(t, 9, NULL);
+	tt_arg(t, "on_change", "sometimes");
+	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+}
+
 static void
 test_stop_disable_restarted(void **state)
 {
@@ -232,6 +265,7 @@ main(void)
 		T(test_new_unit_then_converged),
 		T(test_unit_change_restarts),
 		T(test_watch_and_restart_flag),
+		T(test_watch_reload),
 		T(test_stop_disable_restarted),
 		T(test_failures),
 		T(test_suffix_kept),
