@@ -196,8 +196,8 @@ EOF
 # ---- bundles: the real 1.20.2, and the same code labelled 1.20.3 with etcd 3.5
 KBIN=$("$E2E_ROOT/tests/kube/build") || { notok "the real Kubernetes $V binaries (tests/kube/build)"; finish; exit 1; }
 ok "the real Kubernetes $V binaries are built ($KBIN)"
-mk --kube-bin "$KBIN" "$V" "$B/bundle-$V"
-mk --kube-bin "$KBIN" --label "$TO" --etcd 3.5 "$V" "$B/bundle-$TO"
+mk --kube-bin "$KBIN" --lb "$V" "$B/bundle-$V"
+mk --kube-bin "$KBIN" --label "$TO" --etcd 3.5 --lb "$V" "$B/bundle-$TO"
 check "bundle $V: etcd $ETCD_OLD" grep -q "name: etcd, version: $ETCD_OLD," "$B/bundle-$V/manifest.yaml"
 check "bundle $TO (relabelled $V): Kubernetes $TO" grep -qE "^kubernetes_version: \"?$TO\"?\$" "$B/bundle-$TO/manifest.yaml"
 check "bundle $TO: etcd $ETCD_NEW" grep -q "name: etcd, version: $ETCD_NEW," "$B/bundle-$TO/manifest.yaml"
@@ -208,7 +208,7 @@ echo "# booting 6 test-bed hosts"
 "$TB" up 6 >&2 || { notok "test bed up 6"; finish; exit 1; }
 "$TB" inventory --kubernetes-version "$V" etcd,master etcd,master etcd node node node | awk -v b="$B/bundle-$V" '
 	{ print }
-	/^  service_cidr:/ { print "  bundle: " b }' >"$INV"
+	/^  service_cidr:/ { print "  bundle: " b; print "  apiserver_lb: local" }' >"$INV"
 CLUSTER=$(awk '/^  name:/ { print $2; exit }' "$INV")
 EPS=
 for m in $MEMBERS; do EPS=$EPS${EPS:+,}https://$(addr $m):2379; done
@@ -220,6 +220,13 @@ check "6 hosts (3 etcd members, 2 masters, 3 nodes) on the real $V converge (exi
 echo "# converge: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 for _ in $(seq 90); do nodes_on "$V" >/dev/null && break; sleep 2; done
 check "every node Ready on v$V" nodes_on "$V"
+# apiserver_lb local: every host but the masters runs haproxy over both
+# masters, and every kubeconfig names 127.0.0.1.
+for h in node3 $NODES; do
+	check "$h: haproxy runs, both masters up behind it" on $h 'systemctl is-active --quiet haproxy && curl -sf --max-time 5 --cacert /etc/haproxy/korch-ca.crt https://127.0.0.1:6443/readyz >/dev/null && [ "$(grep -c "^    server " /etc/haproxy/haproxy.cfg)" = 2 ]'
+done
+check "the kubelets and kube-proxy name 127.0.0.1:6443" on node4 'grep -q "server: \"https://127.0.0.1:6443\"" /etc/kubernetes/kubelet.kubeconfig && grep -q "server: \"https://127.0.0.1:6443\"" /etc/kubernetes/kube-proxy.kubeconfig'
+check "the masters run no haproxy" on node1 '! systemctl is-active --quiet haproxy'
 
 # ---- the workload: 3 replicas, a PDB, preferred anti-affinity, a ClusterIP Service
 on "$MASTER" 'cat > /tmp/web.yaml' <<'EOF'
