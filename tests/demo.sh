@@ -16,6 +16,7 @@
 # afterwards (`tests/testbed/testbed down`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tests/e2e/lib.sh
 
 TB=tests/testbed/testbed
 DEMO=$PWD/build/demo
@@ -42,9 +43,7 @@ echo "== booting 4 test-bed hosts (the first time builds a Debian base image: ~1
 $TB down >/dev/null 2>&1 || true	# fresh hosts for a fresh state
 rm -rf "$DEMO/state.db" "$DEMO/state.db-wal" "$DEMO/state.db-shm" "$DEMO/backups"
 $TB up 4
-$TB inventory --kubernetes-version "$V" etcd,master node node node |
-	awk -v b="$B/bundle-$V" '{ print } /^  service_cidr:/ { print "  bundle: " b }' \
-	>"$DEMO/inventory.yaml"
+bundle_inventory "$DEMO/inventory.yaml" "$B/bundle-$V" --kubernetes-version "$V" etcd,master node node node
 echo "== inventory: $DEMO/inventory.yaml"
 
 export KORCH_STATE=$DEMO/state.db
@@ -65,28 +64,8 @@ echo "== kubectl get componentstatuses"
 $TB ssh node1 kubectl get componentstatuses 2>/dev/null
 echo
 echo "== a Deployment of the bundle's busybox image: httpd, one pod per node"
-$TB ssh node1 'kubectl apply -f -' <<'EOF'
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: hello }
-spec:
-  replicas: 3
-  selector: { matchLabels: { app: hello } }
-  template:
-    metadata: { labels: { app: hello } }
-    spec:
-      affinity:
-        podAntiAffinity:
-          requiredDuringSchedulingIgnoredDuringExecution:
-            - labelSelector: { matchLabels: { app: hello } }
-              topologyKey: kubernetes.io/hostname
-      containers:
-        - name: httpd
-          image: korch.local/busybox:1.35
-          imagePullPolicy: Never
-          command: [sh, -c, "mkdir -p /www && echo \"hello from $(hostname)\" > /www/index.html && exec httpd -f -p 8080 -h /www"]
-          readinessProbe: { httpGet: { path: /, port: 8080 }, periodSeconds: 2 }
-EOF
+# shellcheck disable=SC2016 # $(hostname) is the pod's shell's to expand
+web_deployment hello one-per-node 'echo \"hello from $(hostname)\"' | $TB ssh node1 'kubectl apply -f -'
 $TB ssh node1 kubectl rollout status deployment/hello --timeout=180s
 $TB ssh node1 kubectl get pods -o wide
 pod=$($TB ssh node1 kubectl get pods -l app=hello -o 'jsonpath={.items[0].status.podIP}')

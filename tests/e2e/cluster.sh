@@ -13,38 +13,10 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BUILD=$(cd "${1:-build}" && pwd)
-KORCH=$BUILD/korch
-W=$(mktemp -d /tmp/korch-e2e-cluster.XXXXXX)
+e2e_begin cluster "$@"
 trap 'rm -rf "$W"' EXIT
-INV=$W/inventory.yaml
-export KORCH_STATE=$W/state.db
-export NO_COLOR=1
 V=1.8.15
 BUNDLE=$W/bundle-$V
-
-apply() { # apply OUT [args...]: korch apply --json; status in $RC
-	local out=$1; shift
-	"$KORCH" apply "$INV" --json "$@" >"$out.json" 2>"$out.err"
-	RC=$?
-	[ "$RC" -eq 0 ] || { echo "# korch apply exit $RC:"; sed 's/^/#   /' "$out.err" | tail -20; \
-	    python3 -c 'import json,sys
-d=json.load(open(sys.argv[1]))
-for h in d["hosts"]:
-    for t in h["tasks"]:
-        if t["status"] == "failed": print("#   %s %s: %s" % (h["name"], t["task"], t["message"]))
-    if h["error"]: print("#   %s: %s" % (h["name"], h["error"]))' "$out.json" 2>/dev/null; }
-}
-cluster_inventory() { # cluster_inventory ROLES...: the bed's inventory + the bundle
-	"$TB" inventory "$@" | awk -v b="$BUNDLE" '
-		{ print }
-		/^  service_cidr:/ { print "  bundle: " b }' >"$INV"
-}
-etcd_curl() { # etcd_curl HOST PATH
-	on "$1" curl -s --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/client.crt \
-	    --key /etc/etcd/pki/client.key "https://127.0.0.1:2379$2"
-}
-started() { unit_started "$1" "$2"; }
 
 "$E2E_ROOT/tests/bundle/make-bundle" "$V" "$BUNDLE" >/dev/null ||
 	{ notok "make-bundle $V"; finish; exit 1; }
@@ -53,7 +25,7 @@ started() { unit_started "$1" "$2"; }
 
 echo "# booting 4 test-bed hosts"
 "$TB" up 4 >&2 || { notok "test bed up 4"; finish; exit 1; }
-cluster_inventory etcd,master node node node
+bundle_inventory "$INV" "$BUNDLE" etcd,master node node node
 MASTER=node1
 NODES="node2 node3 node4"
 
@@ -109,21 +81,13 @@ for n in $NODES; do
 	check "$n registered and Ready" grep -q "$n=True" <<<"$ready"
 done
 
-SERVICES_MASTER="etcd kube-apiserver kube-controller-manager kube-scheduler"
-SERVICES_NODE="flanneld docker kubelet kube-proxy"
-declare -A T0
-for s in $SERVICES_MASTER; do T0[$MASTER/$s]=$(started $MASTER $s); done
-for n in $NODES; do for s in $SERVICES_NODE; do T0[$n/$s]=$(started $n $s); done; done
+record_starts "$MASTER" "$NODES"
 
 # ---- second apply: nothing changes, nothing restarts
 apply "$W/a2"
 check "second cluster apply exits 0" [ "$RC" -eq 0 ]
-check "second cluster apply: 0 changed" [ "$(json "$W/a2.json" "sum(h['changed'] for h in d['hosts'])")" -eq 0 ]
-same=1
-for k in "${!T0[@]}"; do
-	[ "$(started "${k%%/*}" "${k#*/}")" = "${T0[$k]}" ] || { same=0; echo "# restarted: $k"; }
-done
-check "second cluster apply restarted no service" [ "$same" -eq 1 ]
+check "second cluster apply: 0 changed" [ "$(total_changed "$W/a2.json")" -eq 0 ]
+check "second cluster apply restarted no service" none_restarted
 
 # ---- a new service CIDR: the apiserver certificate is re-issued and only
 # what depends on the service range restarts
@@ -133,13 +97,13 @@ check "apply with a new service CIDR exits 0" [ "$RC" -eq 0 ]
 check "the apiserver certificate was re-issued" grep -q "pki: apiserver: SANs changed" "$W/a3.err"
 check "the new certificate carries the new service IP" \
     bash -c "'$TB' ssh $MASTER cat /etc/kubernetes/pki/apiserver.crt | openssl x509 -noout -text | grep -q 'IP Address:10.96.0.1'"
-check "kube-apiserver restarted" [ "$(started $MASTER kube-apiserver)" != "${T0[$MASTER/kube-apiserver]}" ]
-check "etcd not restarted" [ "$(started $MASTER etcd)" = "${T0[$MASTER/etcd]}" ]
-check "kube-scheduler not restarted" [ "$(started $MASTER kube-scheduler)" = "${T0[$MASTER/kube-scheduler]}" ]
+check "kube-apiserver restarted" [ "$(unit_started $MASTER kube-apiserver)" != "${T0[$MASTER/kube-apiserver]}" ]
+check "etcd not restarted" [ "$(unit_started $MASTER etcd)" = "${T0[$MASTER/etcd]}" ]
+check "kube-scheduler not restarted" [ "$(unit_started $MASTER kube-scheduler)" = "${T0[$MASTER/kube-scheduler]}" ]
 for n in $NODES; do
 	check "$n: flanneld and docker not restarted" \
-	    [ "$(started $n flanneld)" = "${T0[$n/flanneld]}" -a "$(started $n docker)" = "${T0[$n/docker]}" ]
-	check "$n: kube-proxy not restarted" [ "$(started $n kube-proxy)" = "${T0[$n/kube-proxy]}" ]
+	    [ "$(unit_started $n flanneld)" = "${T0[$n/flanneld]}" -a "$(unit_started $n docker)" = "${T0[$n/docker]}" ]
+	check "$n: kube-proxy not restarted" [ "$(unit_started $n kube-proxy)" = "${T0[$n/kube-proxy]}" ]
 done
 "$KORCH" status --json >"$W/s.json"
 check "status shows per-host components" [ "$(json "$W/s.json" "len(d['hosts'])")" -eq 4 ]
@@ -147,7 +111,7 @@ check "status shows per-host components" [ "$(json "$W/s.json" "len(d['hosts'])"
 # ---- 6 hosts: three etcd members, two masters
 "$TB" up 6 >&2 || notok "test bed up 6"
 export KORCH_STATE=$W/state6.db
-cluster_inventory etcd,master etcd,master etcd node node node
+bundle_inventory "$INV" "$BUNDLE" etcd,master etcd,master etcd node node node
 # ... with a named apt mirror this time (the file only: nothing installs).
 sed -i 's|^  bundle: .*|&\n  vars: { apt_repo_url: "http://mirror.example/debian", apt_repo_suite: bookworm }|' "$INV"
 apply "$W/b1"

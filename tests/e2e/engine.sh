@@ -11,28 +11,17 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BUILD=$(cd "${1:-build}" && pwd)
-KORCH=$BUILD/korch
-W=$(mktemp -d /tmp/korch-e2e.XXXXXX)
+e2e_begin engine "$@"
 trap 'rm -rf "$W"' EXIT
 PB=$E2E_ROOT/examples/demo/playbooks
-INV=$W/inventory.yaml
-export KORCH_STATE=$W/state.db
-export NO_COLOR=1
 HOSTS="node1 node2 node3 node4"
-
-apply() { # apply OUT.json [args...]: korch apply --json, exit status in $RC
-	local out=$1; shift
-	"$KORCH" apply "$INV" --playbooks "$PB" --json "$@" >"$out" 2>"$out.err"
-	RC=$?
-}
 
 echo "# booting 4 test-bed hosts"
 "$TB" up 4 >&2 || { notok "test bed up 4"; finish; exit 1; }
 make_inventory "$INV" etcd,master node node node
 
 # ---- first apply converges every host
-apply "$W/a1.json"
+apply "$W/a1" --playbooks "$PB"
 check "first apply exits 0" [ "$RC" -eq 0 ]
 for h in $HOSTS; do
 	check "first apply changed $h" [ "$(host_field "$W/a1.json" $h changed)" -gt 0 ]
@@ -50,7 +39,7 @@ declare -A T0
 for h in $HOSTS; do T0[$h]=$(unit_started $h korch-demo); done
 
 # ---- second apply: nothing changes, nothing restarts
-apply "$W/a2.json"
+apply "$W/a2" --playbooks "$PB"
 check "second apply exits 0" [ "$RC" -eq 0 ]
 for h in $HOSTS; do
 	check "second apply: 0 changed on $h" [ "$(host_field "$W/a2.json" $h changed)" -eq 0 ]
@@ -68,7 +57,7 @@ check "plan: node1 would not change" [ "$(host_field "$W/p1.json" node1 changed)
 check "plan did not touch node2's file" bash -c "! '$TB' ssh node2 grep -q bonjour /etc/korch-demo/app.conf"
 
 # ---- one host's variable: only that host changes, only its service restarts
-apply "$W/a3.json"
+apply "$W/a3" --playbooks "$PB"
 check "apply after a host var change exits 0" [ "$RC" -eq 0 ]
 check "node2 changed" [ "$(host_field "$W/a3.json" node2 changed)" -gt 0 ]
 check "node2's file has the new value" on node2 grep -q bonjour /etc/korch-demo/app.conf
@@ -81,14 +70,14 @@ done
 # ---- fewer sessions than hosts: hosts waiting on a barrier (config needs
 # sysctl on every host) give their session up and come back.
 set_host_var "$INV" node1 greeting forks
-apply "$W/f1.json" --forks 1
+apply "$W/f1" --playbooks "$PB" --forks 1
 check "--forks 1 still converges" [ "$RC" -eq 0 ]
 check "--forks 1 applied the change" on node1 grep -q forks /etc/korch-demo/app.conf
 
 # ---- a stopped host: the others converge, it is reported unreachable
 "$TB" stop node4 >&2
 set_host_var "$INV" node3 greeting hola
-apply "$W/a4.json"
+apply "$W/a4" --playbooks "$PB"
 check "apply with a host down exits 2" [ "$RC" -eq 2 ]
 check "node4 reported unreachable" [ "$(host_field "$W/a4.json" node4 unreachable)" = true ]
 check "node3 converged meanwhile" [ "$(host_field "$W/a4.json" node3 failed)" -eq 0 ]
@@ -99,12 +88,12 @@ check "state says node4 unreachable" \
 check "state says node4 not reachable" \
     [ "$(json "$W/s4.json" "[h for h in d['hosts'] if h['name']=='node4'][0]['reachable']")" = false ]
 "$TB" start node4 >&2
-apply "$W/a5.json"
+apply "$W/a5" --playbooks "$PB"
 check "node4 back: apply exits 0" [ "$RC" -eq 0 ]
 
 # ---- a replaced host key is refused, with both fingerprints
 on node3 'rm -f /etc/ssh/ssh_host_* && ssh-keygen -q -t ed25519 -N "" -f /etc/ssh/ssh_host_ed25519_key && systemctl restart ssh'
-apply "$W/a6.json"
+apply "$W/a6" --playbooks "$PB"
 check "apply with a changed host key exits 2" [ "$RC" -eq 2 ]
 err=$(host_field "$W/a6.json" node3 error)
 check "host key error names both fingerprints" \
@@ -112,8 +101,8 @@ check "host key error names both fingerprints" \
 check "other hosts still converge" [ "$(host_field "$W/a6.json" node1 failed)" -eq 0 ]
 # The operator accepts the new key: remove the old one, record the new.
 KH=$(awk '/^  known_hosts:/ { print $2 }' "$INV")
-ssh-keygen -R "$(awk '/name: node3/ { getline; print $2 }' "$INV")" -f "$KH" >/dev/null 2>&1
-apply "$W/a7.json" --accept-new-hostkeys
+ssh-keygen -R "$(host_addr node3)" -f "$KH" >/dev/null 2>&1
+apply "$W/a7" --playbooks "$PB" --accept-new-hostkeys
 check "new host key accepted after removal from known_hosts" [ "$RC" -eq 0 ]
 
 # ---- kill -9 of the controller mid-run, then resume
@@ -167,15 +156,15 @@ check "integrity_check ok after resume" [ "$(sqlite3 "$KORCH_STATE" "pragma inte
 # ---- become: sudo as the non-root user ops
 make_inventory "$INV" --user ops --become etcd,master node node node
 for h in $HOSTS; do set_host_var "$INV" $h greeting from-ops; done
-KORCH_STATE=$W/state-ops.db apply "$W/b1.json"
+KORCH_STATE=$W/state-ops.db apply "$W/b1" --playbooks "$PB"
 check "apply as ops with become: sudo exits 0" [ "$RC" -eq 0 ]
 for h in $HOSTS; do
 	check "$h converged through sudo" [ "$(host_field "$W/b1.json" $h failed)" -eq 0 ]
 done
 check "files written through sudo are root's" [ "$(on node1 stat -c %U /etc/korch-demo/app.conf)" = root ]
 check "the agent lives in ops' home" on node1 bash -c 'ls /home/ops/.korch/agent-* >/dev/null'
-KORCH_STATE=$W/state-ops.db apply "$W/b2.json"
-check "second apply as ops: 0 changed" [ "$(json "$W/b2.json" "sum(h['changed'] for h in d['hosts'])")" -eq 0 ]
+KORCH_STATE=$W/state-ops.db apply "$W/b2" --playbooks "$PB"
+check "second apply as ops: 0 changed" [ "$(total_changed "$W/b2.json")" -eq 0 ]
 
 # ---- bad input: clear error, nothing contacted
 printf 'cluster:\n  name: x\nhosts:\n  - name: a\n    adress: 1.2.3.4\n' >"$W/bad.yaml"

@@ -48,9 +48,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BUILD=$(cd "${1:-build}" && pwd)
-KORCH=$BUILD/korch
-W=$(mktemp -d /tmp/korch-e2e-real-upgrade.XXXXXX)
+e2e_begin real-upgrade "$@"
 SAMPLER_PID= API_PID= SVC_HOST=
 cleanup() {
 	[ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null
@@ -59,9 +57,6 @@ cleanup() {
 	if [ "${KORCH_E2E_KEEP:-0}" = 1 ]; then echo "# kept $W"; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
-INV=$W/inventory.yaml
-export KORCH_STATE=$W/state.db
-export NO_COLOR=1
 # The tree's playbooks, also for a sanitizer build in build/san.
 export KORCH_PLAYBOOKS=$E2E_ROOT/playbooks
 V=1.20.2
@@ -75,36 +70,7 @@ MEMBERS="node1 node2 node3"
 NODES="node4 node5 node6"
 ALL="node1 node2 node3 node4 node5 node6"
 
-# korch OUT ARGS...: run korch, output in OUT.out/OUT.err, status in $RC.
-korch() {
-	local out=$1; shift
-	"$KORCH" "$@" >"$W/$out.out" 2>"$W/$out.err"
-	RC=$?
-}
 tail_of() { tail -n "${2:-20}" "$W/$1.out" "$W/$1.err" 2>/dev/null | sed 's/^/#   /'; }
-# Ask the state (python's sqlite3: the CLI may not be installed).
-sql() {
-	python3 - "$KORCH_STATE" "$1" <<'EOF'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=10)
-for row in db.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in row))
-EOF
-}
-phase() { sql "SELECT status FROM upgrade_phases WHERE upgrade_id = (SELECT max(id) FROM upgrades) AND host = '$1' AND phase = '$2'"; }
-wait_phase() { # wait_phase HOST PHASE STATUS [SECS]: poll while korch ($PID) runs
-	local i
-	for ((i = 0; i < ${4:-600} * 5; i++)); do
-		[ "$(phase "$1" "$2")" = "$3" ] && return 0
-		kill -0 "$PID" 2>/dev/null || return 1
-		sleep 0.2
-	done
-	return 1
-}
-journal_count() { sql "SELECT count(*) FROM upgrades"; }
-addr() { awk -v n="$1" '$0 == "  - name: " n { getline; print $2 }' "$INV"; }
-# kubectl on the first master; ssh hands the remote shell one string.
-kc() { on "$MASTER" "kubectl $(printf '%q ' "$@")"; }
 # etcdctl 3.5 on node1 against every member (v3), or API=2 on its own.
 etcdctl35() {
 	if [ "${API:-3}" = 2 ]; then
@@ -126,7 +92,7 @@ sys.exit(0 if len(got) == 3 and all(v == want for _, v in got) else 1)
 EOF
 }
 etcd_version_doc() { on $MASTER curl -s --max-time 5 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/client.crt \
-    --key /etc/etcd/pki/client.key "https://$(addr node1):2379/version"; }
+    --key /etc/etcd/pki/client.key "https://$(host_addr node1):2379/version"; }
 cluster_version() { etcd_version_doc | python3 -c 'import json,sys; print(json.load(sys.stdin)["etcdcluster"])' 2>/dev/null; }
 # all_on KUBE ETCD: every Kubernetes component korch observes reports
 # KUBE and every etcd ETCD (korch status --json), the counts as listed.
@@ -206,19 +172,18 @@ check "bundle $TO: the kube-apiserver says v$TO" bash -c "'$B/bundle-$TO/bin/kub
 # ---- 6 hosts, the real 1.20.2 cluster
 echo "# booting 6 test-bed hosts"
 "$TB" up 6 >&2 || { notok "test bed up 6"; finish; exit 1; }
-"$TB" inventory --kubernetes-version "$V" etcd,master etcd,master etcd node node node | awk -v b="$B/bundle-$V" '
-	{ print }
-	/^  service_cidr:/ { print "  bundle: " b; print "  apiserver_lb: local" }' >"$INV"
+bundle_inventory "$INV" "$B/bundle-$V" --kubernetes-version "$V" etcd,master etcd,master etcd node node node
+sed -i '/^  bundle: /a\  apiserver_lb: local' "$INV"
 CLUSTER=$(awk '/^  name:/ { print $2; exit }' "$INV")
 EPS=
-for m in $MEMBERS; do EPS=$EPS${EPS:+,}https://$(addr $m):2379; done
+for m in $MEMBERS; do EPS=$EPS${EPS:+,}https://$(host_addr $m):2379; done
 t0=$(date +%s.%N)
 korch apply apply "$INV"
 t1=$(date +%s.%N)
 check "6 hosts (3 etcd members, 2 masters, 3 nodes) on the real $V converge (exit 0)" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || { tail_of apply 30; "$TB" down >&2; finish; exit 1; }
 echo "# converge: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
-for _ in $(seq 90); do nodes_on "$V" >/dev/null && break; sleep 2; done
+retry 90 2 nodes_on "$V" >/dev/null
 check "every node Ready on v$V" nodes_on "$V"
 # apiserver_lb local: every host but the masters runs haproxy over both
 # masters, and every kubeconfig names 127.0.0.1.
@@ -229,35 +194,9 @@ check "the kubelets and kube-proxy name 127.0.0.1:6443" on node4 'grep -q "serve
 check "the masters run no haproxy" on node1 '! systemctl is-active --quiet haproxy'
 
 # ---- the workload: 3 replicas, a PDB, preferred anti-affinity, a ClusterIP Service
-on "$MASTER" 'cat > /tmp/web.yaml' <<'EOF'
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: web }
-spec:
-  replicas: 3
-  selector: { matchLabels: { app: web } }
-  template:
-    metadata: { labels: { app: web } }
-    spec:
-      affinity:
-        podAntiAffinity:
-          # preferred, not required: an evicted pod may share a node
-          preferredDuringSchedulingIgnoredDuringExecution:
-            - weight: 100
-              podAffinityTerm:
-                labelSelector: { matchLabels: { app: web } }
-                topologyKey: kubernetes.io/hostname
-      terminationGracePeriodSeconds: 30
-      containers:
-        - name: httpd
-          image: korch.local/busybox:1.35
-          imagePullPolicy: Never
-          command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && echo serving && exec httpd -f -v -p 8080 -h /www"]
-          ports: [{ containerPort: 8080 }]
-          readinessProbe: { httpGet: { path: /, port: 8080 }, periodSeconds: 2 }
-          # The usual graceful drain: keep serving while the endpoint
-          # removal reaches every kube-proxy.
-          lifecycle: { preStop: { exec: { command: [sleep, "5"] } } }
+{
+	web_deployment web drainable
+	cat <<'EOF'
 ---
 apiVersion: policy/v1beta1
 kind: PodDisruptionBudget
@@ -266,15 +205,11 @@ spec:
   minAvailable: 2
   selector: { matchLabels: { app: web } }
 ---
-apiVersion: v1
-kind: Service
-metadata: { name: web }
-spec:
-  selector: { app: web }
-  ports: [{ port: 80, targetPort: 8080 }]
 EOF
+	web_service web
+} | on "$MASTER" 'cat > /tmp/web.yaml'
 check "kubectl apply of the Deployment, its PodDisruptionBudget and a ClusterIP Service" kc apply -f /tmp/web.yaml
-for _ in $(seq 120); do pods_ready 3 && break; sleep 2; done
+retry 120 2 pods_ready 3
 check "3 web pods Running and Ready" pods_ready 3
 kc get pods -l app=web -o wide --no-headers 2>/dev/null | awk '{ print "#   " $1, $2, $3, $6, $7 }'
 CIP=$(kc get service web -o 'jsonpath={.spec.clusterIP}')
@@ -284,7 +219,7 @@ PKI=$(dirname "$KORCH_STATE")/pki/$CLUSTER
 ls "$PKI" | tr '\n' ' ' | sed 's/^/# pki: /'; echo
 healthz_from_here() { # healthz_from_here HOST
 	[ "$(curl -s --max-time 1 --cacert "$PKI/ca.crt" --cert "$PKI/health.crt" --key "$PKI/health.key" \
-	    "https://$(addr "$1"):6443/healthz")" = ok ]
+	    "https://$(host_addr "$1"):6443/healthz")" = ok ]
 }
 for m in $MASTERS; do check "the apiserver on $m answers /healthz from this machine" healthz_from_here $m; done
 
@@ -294,7 +229,7 @@ on $MASTER "rm -f /tmp/korch-svc.log /tmp/korch-svc.stop; setsid sh -c 'while [ 
 	( t=\$(date +%s%3N); c=\$(curl -s -o /dev/null -w %{http_code} --max-time 1 http://$CIP/); echo \"\$t \$c\" >> /tmp/korch-svc.log ) &
 	sleep 0.1
 done' </dev/null >/dev/null 2>&1 &"
-A1=$(addr node1) A2=$(addr node2)
+A1=$(host_addr node1) A2=$(host_addr node2)
 hz() { curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert "$PKI/ca.crt" --cert "$PKI/health.crt" --key "$PKI/health.key" "https://$1:6443/healthz"; }
 # One line a poll: "t ok1" (node1 answered), "t ok2" (node1 did not, node2
 # did) or "t fail:C1,C2" (both HTTP codes; 000 = no answer within 1 s).
@@ -313,9 +248,8 @@ hz() { curl -s -o /dev/null -w '%{http_code}' --max-time 1 --cacert "$PKI/ca.crt
 	wait
 ) &
 API_PID=$!
-"$E2E_ROOT/tests/e2e/sampler" "$W/up.jsonl" $ALL 2>"$W/sampler.err" &
-SAMPLER_PID=$!
-sleep 3
+start_sampler up $ALL
+sleep 1 # 3 s since the watchers started, with start_sampler's 2
 check "the Service client on $MASTER is recording" on $MASTER 'test -s /tmp/korch-svc.log'
 check "the apiserver poller is recording" test -s "$W/api.log"
 
@@ -323,16 +257,9 @@ check "the apiserver poller is recording" test -s "$W/api.log"
 korch plan upgrade --to "$TO" --plan
 check "--plan succeeds" [ "$RC" -eq 0 ]
 sed 's/^/#   /' "$W/plan.out"
-check "--plan: snapshot, etcd members one at a time, masters, then the nodes one by one" python3 - "$W/plan.out" <<'EOF'
-import re, sys
-rows = [" ".join(l.split()[1:3]) + (" " + l.split()[4].rstrip(":") if "batch" in l else "")
-        for l in open(sys.argv[1]) if re.match(r"\s+\d+\. ", l)]
-want = ["snapshot node1", "etcd node1", "etcd node2", "etcd node3", "master node1",
-        "master node2", "node node4 1", "node node5 2", "node node6 3"]
-if rows != want:
-    print("# %s" % rows)
-    sys.exit(1)
-EOF
+check "--plan: snapshot, etcd members one at a time, masters, then the nodes one by one" plan_is "$W/plan.out" \
+    "snapshot node1" "etcd node1" "etcd node2" "etcd node3" "master node1" \
+    "master node2" "node node4 1" "node node5 2" "node node6 3"
 check "--plan: each etcd member moves $ETCD_OLD -> $ETCD_NEW" \
     [ "$(grep -cE "^ +[0-9]+\. etcd +node[123] .*etcd $ETCD_OLD -> $ETCD_NEW" "$W/plan.out")" -eq 3 ]
 check "--plan: kubelet $V -> $TO on the nodes" [ "$(grep -cE "^ +[0-9]+\. node .*kubelet $V -> $TO" "$W/plan.out")" -eq 3 ]
@@ -376,7 +303,7 @@ sleep 3
 touch "$W/api.stop"
 on $MASTER 'touch /tmp/korch-svc.stop'
 wait "$API_PID" 2>/dev/null; API_PID=
-kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null; SAMPLER_PID=
+stop_sampler
 sleep 2
 on $MASTER 'cat /tmp/korch-svc.log' >"$W/svc.log"
 SVC_HOST=
@@ -386,7 +313,7 @@ check "every etcd member reports $ETCD_NEW (endpoint status)" members_on "$ETCD_
 for _ in $(seq 30); do [ "$(cluster_version)" = 3.5.0 ] && break; sleep 1; done
 echo "# etcd /version: $(etcd_version_doc)"
 check "the etcd cluster version is 3.5.0" [ "$(cluster_version)" = 3.5.0 ]
-check "every etcd member runs from /opt/etcd/$ETCD_NEW" bash -c "for h in $MEMBERS; do '$TB' ssh \$h systemctl show -p ExecStart etcd | grep -q /opt/etcd/$ETCD_NEW/bin/etcd || exit 1; done"
+check "every etcd member runs from /opt/etcd/$ETCD_NEW" etcd_runs_from "$ETCD_NEW" $MEMBERS
 cfg=$(API=2 etcdctl35 get /flannel/network/config 2>&1)
 echo "# flannel config: $cfg"
 check "flannel's network config (a v2 key) survived" grep -q '"Network"' <<<"$cfg"
@@ -418,10 +345,10 @@ awk '$2 != 200 { print $2 }' "$W/svc.log" | sort | uniq -c | sed 's/^/#   Servic
 awk '$2 !~ /^ok/ { print $2 }' "$W/api.log" | sort | uniq -c | sed 's/^/#   apiserver poll failures (node1,node2 HTTP codes): /'
 
 # ---- Kubernetes
-for _ in $(seq 60); do nodes_on "$TO" >/dev/null && break; sleep 2; done
+retry 60 2 nodes_on "$TO" >/dev/null
 check "every node Ready and schedulable on kubeletVersion v$TO" nodes_on "$TO"
 check "every Kubernetes component reports $TO and every etcd $ETCD_NEW (korch status)" all_on "$TO" "$ETCD_NEW"
-for _ in $(seq 60); do pods_ready 3 && break; sleep 2; done
+retry 60 2 pods_ready 3
 check "every web pod Running and Ready" pods_ready 3
 kc get pods -l app=web -o wide --no-headers 2>/dev/null | awk '{ print "#   " $1, $2, $3, $6, $7 }'
 

@@ -24,39 +24,12 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BUILD=$(cd "${1:-build}" && pwd)
-KORCH=$BUILD/korch
-W=$(mktemp -d /tmp/korch-e2e-real.XXXXXX)
+e2e_begin real "$@"
 trap 'rm -rf "$W"' EXIT
-INV=$W/inventory.yaml
-export KORCH_STATE=$W/state.db
-export NO_COLOR=1
 # The tree's playbooks, also for a sanitizer build in build/san.
 export KORCH_PLAYBOOKS=$E2E_ROOT/playbooks
 V=1.20.2
 BUNDLE=$W/bundle-$V
-
-apply() { # apply OUT [args...]: korch apply --json; status in $RC
-	local out=$1; shift
-	"$KORCH" apply "$INV" --json "$@" >"$out.json" 2>"$out.err"
-	RC=$?
-	[ "$RC" -eq 0 ] || { echo "# korch apply exit $RC:"; sed 's/^/#   /' "$out.err" | tail -20; \
-	    python3 -c 'import json,sys
-d=json.load(open(sys.argv[1]))
-for h in d["hosts"]:
-    for t in h["tasks"]:
-        if t["status"] == "failed": print("#   %s %s: %s" % (h["name"], t["task"], t["message"].replace("\n", "\n#     ")))
-    if h["error"]: print("#   %s: %s" % (h["name"], h["error"]))' "$out.json" 2>/dev/null; }
-}
-cluster_inventory() { # cluster_inventory ROLES...: the bed's inventory + the bundle
-	"$TB" inventory --kubernetes-version "$V" "$@" | awk -v b="$BUNDLE" '
-		{ print }
-		/^  service_cidr:/ { print "  bundle: " b }' >"$INV"
-}
-# kubectl on the master; ssh hands the remote shell one string, so each
-# argument is quoted for it.
-kc() { on "$MASTER" "kubectl $(printf '%q ' "$@")"; }
-started() { unit_started "$1" "$2"; }
 
 KBIN=$("$E2E_ROOT/tests/kube/build") || { notok "the real Kubernetes $V binaries (tests/kube/build)"; finish; exit 1; }
 ok "the real Kubernetes $V binaries are built ($KBIN)"
@@ -70,7 +43,7 @@ MASTER=node1
 NODES="node2 node3 node4"
 
 # ---- a version no profile covers: refused, no host contacted
-cluster_inventory etcd,master node node node
+bundle_inventory "$INV" "$BUNDLE" --kubernetes-version "$V" etcd,master node node node
 sed -e "s|^  bundle: .*|  bundle: $W/b121|" -e 's|kubernetes_version: .*|kubernetes_version: "1.21.0"|' \
     "$INV" >"$W/inv121.yaml"
 "$KORCH" apply "$W/inv121.yaml" >"$W/v121.out" 2>&1
@@ -111,35 +84,13 @@ check "componentstatuses: controller-manager, scheduler and etcd Healthy" \
     bash -c "[ \$(grep -c ' Healthy ' <<<'$cs') -eq 3 ]"
 
 # ---- a Deployment from the bundle's image, one pod per node
-on "$MASTER" 'cat > /tmp/web.yaml' <<'EOF'
-apiVersion: apps/v1
-kind: Deployment
-metadata: { name: web }
-spec:
-  replicas: 3
-  selector: { matchLabels: { app: web } }
-  template:
-    metadata: { labels: { app: web } }
-    spec:
-      affinity:
-        podAntiAffinity:
-          requiredDuringSchedulingIgnoredDuringExecution:
-            - labelSelector: { matchLabels: { app: web } }
-              topologyKey: kubernetes.io/hostname
-      containers:
-        - name: httpd
-          image: korch.local/busybox:1.35
-          imagePullPolicy: Never
-          command: [sh, -c, "mkdir -p /www && hostname > /www/index.html && echo serving && exec httpd -f -v -p 8080 -h /www"]
-          ports: [{ containerPort: 8080 }]
-          readinessProbe: { httpGet: { path: /, port: 8080 }, periodSeconds: 2 }
-EOF
+web_deployment web one-per-node | on "$MASTER" 'cat > /tmp/web.yaml'
 check "kubectl apply of the Deployment" kc apply -f /tmp/web.yaml
 running() { # 3 web pods Running and Ready, each with its IP
 	[ "$(kc get pods -l app=web -o 'jsonpath={range .items[*]}{.status.phase}/{.status.conditions[?(@.type=="Ready")].status}/{.status.podIP} {end}' 2>/dev/null |
 	    tr ' ' '\n' | grep -cE '^Running/True/[0-9.]+$')" -eq 3 ]
 }
-for _ in $(seq 90); do running && break; sleep 2; done
+retry 90 2 running
 check "3 web pods Running and Ready" running
 PODS=$(kc get pods -l app=web -o 'jsonpath={range .items[*]}{.metadata.name},{.spec.nodeName},{.status.podIP} {end}')
 echo "# pods: $PODS"
@@ -170,13 +121,9 @@ for a in $PODS; do
 		check "pod on $anode -> pod on $bnode ($bip): HTTP 200" [ "$(pod_get "$apod" "$bip" 8080)" = 200 ]
 	done
 done
-on "$MASTER" 'cat > /tmp/web-svc.yaml' <<'EOF'
-apiVersion: v1
-kind: Service
-metadata: { name: web }
-spec:
-  selector: { app: web }
-  ports: [{ port: 80, targetPort: 8080 }]
+{
+	web_service web
+	cat <<'EOF'
 ---
 apiVersion: v1
 kind: Service
@@ -186,6 +133,7 @@ spec:
   selector: { app: web }
   ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }]
 EOF
+} | on "$MASTER" 'cat > /tmp/web-svc.yaml'
 check "kubectl apply of a ClusterIP and a NodePort Service" kc apply -f /tmp/web-svc.yaml
 CIP=$(kc get service web -o 'jsonpath={.spec.clusterIP}')
 svc_ok() { # svc_ok HOST URL: HTTP 200 within a few tries (kube-proxy syncs)
@@ -202,7 +150,7 @@ done
 first=${PODS%% *}; first=${first%%,*}
 check "ClusterIP $CIP:80 answers 200 from a pod" [ "$(pod_get "$first" "$CIP" 80)" = 200 ]
 for n in $NODES; do
-	addr=$(awk -v n="$n" '$0 == "  - name: " n { getline; print $2 }' "$INV")
+	addr=$(host_addr "$n")
 	check "NodePort 30080 answers 200 on $n ($addr)" svc_ok "$MASTER" "http://$addr:30080/"
 done
 # ---- lease churn: a node away for longer than its lease's TTL comes back
@@ -261,19 +209,11 @@ code=$(on "$MASTER" curl -s -o /dev/null -w '%{http_code}' --cacert /etc/kuberne
 check "the health certificate may not read secrets ($code)" [ "$code" = 403 ]
 
 # ---- second apply: nothing changes, nothing restarts
-SERVICES_MASTER="etcd kube-apiserver kube-controller-manager kube-scheduler"
-SERVICES_NODE="flanneld docker kubelet kube-proxy"
-declare -A T0
-for s in $SERVICES_MASTER; do T0[$MASTER/$s]=$(started $MASTER $s); done
-for n in $NODES; do for s in $SERVICES_NODE; do T0[$n/$s]=$(started $n $s); done; done
+record_starts "$MASTER" "$NODES"
 apply "$W/a2"
 check "second apply exits 0" [ "$RC" -eq 0 ]
-check "second apply: 0 changed" [ "$(json "$W/a2.json" "sum(h['changed'] for h in d['hosts'])")" -eq 0 ]
-same=1
-for k in "${!T0[@]}"; do
-	[ "$(started "${k%%/*}" "${k#*/}")" = "${T0[$k]}" ] || { same=0; echo "# restarted: $k"; }
-done
-check "second apply restarted no service (ActiveEnterTimestamp unchanged)" [ "$same" -eq 1 ]
+check "second apply: 0 changed" [ "$(total_changed "$W/a2.json")" -eq 0 ]
+check "second apply restarted no service (ActiveEnterTimestamp unchanged)" none_restarted
 check "the pods still run" running
 
 # ---- a broken apiserver: the failed gate says why (the unit's state and
@@ -293,7 +233,7 @@ check "korch status shows the diagnosis too" grep -q "NoSuchPlugin" "$W/bad-stat
 cp "$W/inv-good.yaml" "$INV"
 apply "$W/fixed"
 check "the next apply with the inventory fixed converges" [ "$RC" -eq 0 ]
-for _ in $(seq 60); do running && break; sleep 2; done
+retry 60 2 running
 check "the pods still run after the apiserver came back" running
 
 # ---- 6 hosts: 3 etcd members, 2 masters, 3 nodes
@@ -301,14 +241,14 @@ check "the pods still run after the apiserver came back" running
 echo "# booting 6 test-bed hosts"
 "$TB" up 6 >&2 || { notok "test bed up 6"; finish; exit 1; }
 rm -f "$KORCH_STATE"
-cluster_inventory etcd,master etcd,master etcd node node node
+bundle_inventory "$INV" "$BUNDLE" --kubernetes-version "$V" etcd,master etcd,master etcd node node node
 MASTER=node1
 NODES="node4 node5 node6"
 apply "$W/b1"
 check "6 hosts (3 etcd members, 2 masters) converge (exit 0)" [ "$RC" -eq 0 ]
 EPS=
 for m in node1 node2 node3; do
-	EPS=$EPS${EPS:+,}https://$(awk -v n="$m" '$0 == "  - name: " n { getline; print $2 }' "$INV"):2379
+	EPS=$EPS${EPS:+,}https://$(host_addr "$m"):2379
 done
 healthy=$(on node1 env ETCDCTL_API=3 "/opt/etcd/3.4.23/bin/etcdctl" --endpoints "$EPS" --cacert /etc/etcd/pki/ca.crt \
     --cert /etc/etcd/pki/client.crt --key /etc/etcd/pki/client.key endpoint health 2>&1 | grep -c 'is healthy')

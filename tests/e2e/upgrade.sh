@@ -31,18 +31,13 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-BUILD=$(cd "${1:-build}" && pwd)
-KORCH=$BUILD/korch
-W=$(mktemp -d /tmp/korch-e2e-upgrade.XXXXXX)
+e2e_begin upgrade "$@"
 SAMPLER_PID=
 cleanup() {
 	[ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null
 	rm -rf "$W"
 }
 trap cleanup EXIT
-INV=$W/inventory.yaml
-export KORCH_STATE=$W/state.db
-export NO_COLOR=1
 # The tree's playbooks, also for a sanitizer build in build/san.
 export KORCH_PLAYBOOKS=$E2E_ROOT/playbooks
 B=$W/bundles
@@ -57,32 +52,6 @@ mk --omit kubelet 1.9.11 "$W/nokubelet/bundle-1.9.11"
 mk --etcd-label 3.6.0 1.9.11 "$W/etcd36/bundle-1.9.11"
 ETCDCTL=$B/bundle-1.9.11/bin/etcdctl
 
-# korch OUT ARGS...: run korch, output in OUT.out/OUT.err, status in $RC.
-korch() {
-	local out=$1; shift
-	"$KORCH" "$@" >"$W/$out.out" 2>"$W/$out.err"
-	RC=$?
-}
-# Ask the state (python's sqlite3: the CLI may not be installed).
-sql() {
-	python3 - "$KORCH_STATE" "$1" <<'EOF'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=10)
-for row in db.execute(sys.argv[2]):
-    print("|".join("" if v is None else str(v) for v in row))
-EOF
-}
-# Status of PHASE on HOST in the newest journal entry.
-phase() { sql "SELECT status FROM upgrade_phases WHERE upgrade_id = (SELECT max(id) FROM upgrades) AND host = '$1' AND phase = '$2'"; }
-# wait_phase HOST PHASE STATUS [SECS]: poll until it is so.
-wait_phase() {
-	local i
-	for ((i = 0; i < ${4:-120} * 5; i++)); do
-		[ "$(phase "$1" "$2")" = "$3" ] && return 0
-		sleep 0.2
-	done
-	return 1
-}
 # Every done phase of the newest entry as "host/phase started attempts".
 done_phases() { sql "SELECT host || '/' || phase, started_at, attempts FROM upgrade_phases WHERE upgrade_id = (SELECT max(id) FROM upgrades) AND status = 'done' ORDER BY seq"; }
 # all_on V [N]: every Kubernetes component of every host reports version
@@ -126,25 +95,10 @@ etcdctl_on() {
 }
 flannel_config() { API=2 etcdctl_on get /flannel/network/config; }
 quiet() { "$@" >/dev/null 2>&1; }
-journal_count() { sql "SELECT count(*) FROM upgrades"; }
-start_sampler() { # start_sampler NAME HOST...
-	local name=$1
-	shift
-	"$E2E_ROOT/tests/e2e/sampler" "$W/$name.jsonl" "$@" 2>"$W/$name.sampler.err" &
-	SAMPLER_PID=$!
-	sleep 2
-}
-stop_sampler() {
-	kill "$SAMPLER_PID" 2>/dev/null
-	wait "$SAMPLER_PID" 2>/dev/null
-	SAMPLER_PID=
-}
 
 echo "# booting 4 test-bed hosts"
 "$TB" up 4 >&2 || { notok "test bed up 4"; finish; exit 1; }
-"$TB" inventory etcd,master node node node | awk -v b="$W/old/bundle-1.7.16" '
-	{ sub(/kubernetes_version: "1.8.15"/, "kubernetes_version: \"1.7.16\""); print }
-	/^  service_cidr:/ { print "  bundle: " b }' >"$INV"
+bundle_inventory "$INV" "$W/old/bundle-1.7.16" --kubernetes-version 1.7.16 etcd,master node node node
 
 # ---- a 1.7 cluster: 1.9 is two minors away, 1.8 is the next one
 korch apply17 apply "$INV"
@@ -180,18 +134,15 @@ korch sick upgrade --to 1.9
 check "an unhealthy etcd is refused (exit 2)" [ "$RC" -eq 2 ]
 check "the refusal names the member" grep -q "etcd member https://.*:2379 is not healthy" "$W/sick.err"
 on $MASTER systemctl start etcd
-for i in $(seq 1 60); do healthz && break; sleep 1; done
+retry 60 1 healthz
 check "refusals recorded no upgrade (only 1.7 -> 1.8)" [ "$(journal_count)" = 1 ]
 check "refusals changed nothing" [ "$(apiserver_version)" = v1.8.15 ]
-for i in $(seq 1 60); do nodes_on 1.8.15 >/dev/null && break; sleep 1; done
+retry 60 1 nodes_on 1.8.15 >/dev/null
 
 korch plan upgrade --to 1.9 --plan
 check "--plan succeeds" [ "$RC" -eq 0 ]
-check "--plan: snapshot, master, then the nodes one by one" python3 - "$W/plan.out" <<'EOF'
-import re, sys
-rows = [l.split()[1:3] for l in open(sys.argv[1]) if re.match(r"\s+\d+\. ", l)]
-sys.exit(rows != [["snapshot", "node1"], ["master", "node1"], ["node", "node2"], ["node", "node3"], ["node", "node4"]])
-EOF
+check "--plan: snapshot, master, then the nodes one by one" plan_is "$W/plan.out" \
+    "snapshot node1" "master node1" "node node2 1" "node node3 2" "node node4 3"
 check "--plan says what is swapped and the worst capacity" grep -q "kubelet 1.8.15 -> 1.9.11" "$W/plan.out"
 check "--plan changed nothing" [ "$(journal_count)" = 1 ]
 
@@ -252,7 +203,7 @@ check "the apply refusal says which upgrade" grep -q "upgrade #2 .* is unfinishe
 BEFORE=$(done_phases)
 stop_sampler
 check "never more than 1 master and 1 node down at once (node2, node3)" "$E2E_ROOT/tests/e2e/sampler-check" "$W/up.jsonl" --masters $MASTER --nodes node2,node3 --max-nodes-down 1
-for i in $(seq 1 60); do on node4 true 2>/dev/null && break; sleep 1; done
+retry 60 1 on node4 true 2>/dev/null
 start_sampler up4 $MASTER $NODES
 korch up4 upgrade --to 1.9
 check "after node4 is back, the same command finishes" [ "$RC" -eq 0 ]
@@ -332,27 +283,19 @@ mk --etcd-label 3.4.99 1.9.11 "$B6/bundle-1.9.11"
 export KORCH_STATE=$W/state6.db
 MASTER=node1
 NODES="node4 node5 node6"
-"$TB" inventory etcd,master etcd,master etcd node node node | awk -v b="$B6/bundle-1.8.15" '
-	{ print } /^  service_cidr:/ { print "  bundle: " b }' >"$W/inv6.yaml"
+bundle_inventory "$W/inv6.yaml" "$B6/bundle-1.8.15" etcd,master etcd,master etcd node node node
 korch apply6 apply "$W/inv6.yaml"
 check "6 hosts: 1.8.15 converges" [ "$RC" -eq 0 ]
 korch plan6 upgrade --to 1.9 --max-unavailable 2 --plan
-check "6 hosts: the plan rolls etcd members, then masters, then nodes two by two" python3 - "$W/plan6.out" <<'EOF'
-import re, sys
-rows = [" ".join(l.split()[1:3]) + (" " + l.split()[4].rstrip(":") if "batch" in l else "")
-        for l in open(sys.argv[1]) if re.match(r"\s+\d+\. ", l)]
-want = ["snapshot node1", "etcd node1", "etcd node2", "etcd node3", "master node1",
-        "master node2", "node node4 1", "node node5 1", "node node6 2"]
-if rows != want:
-    print("# %s" % rows)
-    sys.exit(1)
-EOF
+check "6 hosts: the plan rolls etcd members, then masters, then nodes two by two" plan_is "$W/plan6.out" \
+    "snapshot node1" "etcd node1" "etcd node2" "etcd node3" "master node1" \
+    "master node2" "node node4 1" "node node5 1" "node node6 2"
 check "6 hosts: the plan says etcd moves to 3.4.99" grep -q "etcd 3.4.23 -> 3.4.99" "$W/plan6.out"
 start_sampler six node1 node2 node3 node4 node5 node6
 korch up6 upgrade --to 1.9 --max-unavailable 2
 stop_sampler
 check "6 hosts: the upgrade completes" [ "$RC" -eq 0 ]
-check "6 hosts: every etcd member restarted from the new directory" bash -c "for h in node1 node2 node3; do $TB ssh \$h systemctl show -p ExecStart etcd | grep -q /opt/etcd/3.4.99/bin/etcd || exit 1; done"
+check "6 hosts: every etcd member restarted from the new directory" etcd_runs_from 3.4.99 node1 node2 node3
 check "6 hosts: the etcd cluster is healthy, 3 members" [ "$(etcdctl_on member list | grep -c started)" = 3 ]
 check "6 hosts: every Kubernetes component reports 1.9.11" all_on 1.9.11 14
 check "6 hosts: every node Ready on v1.9.11" nodes_on 1.9.11
@@ -373,7 +316,7 @@ if rows != want:
     print("# %s" % rows)
     sys.exit(1)
 EOF
-check "6 hosts: every etcd member back on its previous directory" bash -c "for h in node1 node2 node3; do $TB ssh \$h systemctl show -p ExecStart etcd | grep -q /opt/etcd/3.4.23/bin/etcd || exit 1; done"
+check "6 hosts: every etcd member back on its previous directory" etcd_runs_from 3.4.23 node1 node2 node3
 check "6 hosts: after rollback every Kubernetes component reports 1.8.15" all_on 1.8.15 14
 check "6 hosts: rollback: never more than 1 etcd member down at once" "$E2E_ROOT/tests/e2e/sampler-check" "$W/sixback.jsonl" --masters node1,node2,node3 --master-units etcd --nodes node4,node5,node6 --max-nodes-down 2
 

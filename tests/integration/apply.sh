@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by run.sh once its throwaway sshd is up ($T, $PORT, $BUILD, $ROOT):
 # `korch apply` / `plan` / `status` end to end, controller -> sshd -> the
 # real static agent, under the build's korch (run.sh is given the ASan+UBSan
@@ -17,6 +18,27 @@ a_check() {
 }
 a_json() {
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@"
+}
+# it_inventory FILE HOST-VARS [CLUSTER-VARS]: an inventory of the one host
+# "local" (127.0.0.1, this sshd, role node) with vars HOST-VARS, and the
+# cluster "it" with vars CLUSTER-VARS (YAML flow mappings).
+it_inventory() {
+	{
+		printf 'cluster:\n  name: it\n'
+		[ -z "${3:-}" ] || printf '  vars: %s\n' "$3"
+		cat <<EOF
+ssh:
+  user: $(id -un)
+  port: $PORT
+  private_key: $T/id_ed25519
+  known_hosts: $T/known_hosts
+hosts:
+  - name: local
+    address: 127.0.0.1
+    roles: [node]
+    vars: $2
+EOF
+	} > "$1"
 }
 
 # A systemctl stand-in that keeps unit state in files and logs each call.
@@ -39,21 +61,7 @@ mkdir -p "$T/procsys/net/ipv4" "$T/target"
 echo 0 > "$T/procsys/net/ipv4/ip_forward"
 : > "$T/systemctl.log"
 
-cat > "$T/inv.yaml" <<EOF
-cluster:
-  name: it
-  vars: { color: blue }
-ssh:
-  user: $(id -un)
-  port: $PORT
-  private_key: $T/id_ed25519
-  known_hosts: $T/known_hosts
-hosts:
-  - name: local
-    address: 127.0.0.1
-    roles: [node]
-    vars: { root: $T/target }
-EOF
+it_inventory "$T/inv.yaml" "{ root: $T/target }" "{ color: blue }"
 export KORCH_STATE=$T/state.db
 rm -rf "$T/home/.korch"
 PB=$ROOT/tests/integration/playbook
@@ -104,20 +112,7 @@ a_check "status lists observed tasks" [ "$(a_json "$T/s.json" "len(d['hosts'][0]
 # the copy (the controller's) both live under $T, in different trees.
 PBF=$ROOT/tests/integration/playbook-fetch
 fetch_inv() {	# fetch_inv FILE SRC DEST
-	cat > "$1" <<EOI
-cluster:
-  name: it
-ssh:
-  user: $(id -un)
-  port: $PORT
-  private_key: $T/id_ed25519
-  known_hosts: $T/known_hosts
-hosts:
-  - name: local
-    address: 127.0.0.1
-    roles: [node]
-    vars: { root: $T/target, fetch_src: "$2", fetch_dest: "$3" }
-EOI
+	it_inventory "$1" "{ root: $T/target, fetch_src: \"$2\", fetch_dest: \"$3\" }"
 }
 F_SRC=$T/target/var/lib/etcd/snapshot.db
 F_DEST=$T/controller/backups/local/snapshot.db
