@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "base/grow.h"
 #include "engine/vars.h"
 
 struct var {
@@ -64,7 +65,6 @@ vars_set(struct vars *v, const char *name, const char *value)
 {
 	struct var *e, *nv;
 	char *k = NULL, *val = NULL;
-	size_t ncap;
 	int r = KORCH_ERR_ALLOC;
 
 	if (v == NULL || name == NULL || value == NULL)
@@ -80,13 +80,9 @@ vars_set(struct vars *v, const char *name, const char *value)
 	}
 	if ((k = strdup(name)) == NULL)
 		goto out;
-	if (v->n == v->cap) {
-		ncap = v->cap ? v->cap * 2 : 16;
-		if ((nv = reallocarray(v->v, ncap, sizeof(*nv))) == NULL)
-			goto out;
-		v->v = nv;
-		v->cap = ncap;
-	}
+	if ((nv = grow_room(v->v, v->n, &v->cap, sizeof(*nv), 16)) == NULL)
+		goto out;
+	v->v = nv;
 	v->v[v->n].key = k;
 	v->v[v->n].val = val;
 	v->n++;

@@ -11,23 +11,12 @@
 #include <yaml.h>
 
 #include "base/diag.h"
+#include "base/strlist.h"
 #include "spec/profile.h"
 #include "spec/profile-int.h"
 #include "spec/yaml_doc.h"
 #include "engine/template.h"
 #include "engine/vars.h"
-
-static void
-strlist_free(struct strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
 
 /* A sequence of names ([a-z0-9.-]+) into l (always a valid list after). */
 static void
@@ -43,7 +32,7 @@ load_names(struct ydoc *y, const yaml_node_t *n, const char *path,
 		    diag_yaml_kind(n));
 		n = NULL;
 	}
-	if ((l->v = calloc(ydoc_count(n) + 1, sizeof(*l->v))) == NULL) {
+	if (strlist_reserve(l, ydoc_count(n)) != 0) {
 		y->oom = 1;
 		return;
 	}
@@ -59,8 +48,8 @@ load_names(struct ydoc *y, const yaml_node_t *n, const char *path,
 			ydoc_bad(y, it, sub, "expected a name ([a-z0-9._-]+)");
 			continue;
 		}
-		if ((l->v[l->n] = ydoc_dup(y, s)) != NULL)
-			l->n++;
+		if (strlist_add(l, s) != 0)
+			y->oom = 1;
 	}
 }
 
@@ -175,12 +164,12 @@ load_roles(struct ydoc *y, const yaml_node_t *n, struct profile *p)
 		snprintf(path, sizeof(path), "roles.%s.runs", k);
 		if ((l = ydoc_get(y, v, "runs")) != NULL)
 			load_names(y, l, path, &r->runs);
-		else if ((r->runs.v = calloc(1, sizeof(char *))) == NULL)
+		else if (strlist_reserve(&r->runs, 0) != 0)
 			y->oom = 1;
 		snprintf(path, sizeof(path), "roles.%s.needs", k);
 		if ((l = ydoc_get(y, v, "needs")) != NULL)
 			load_names(y, l, path, &r->needs);
-		else if ((r->needs.v = calloc(1, sizeof(char *))) == NULL)
+		else if (strlist_reserve(&r->needs, 0) != 0)
 			y->oom = 1;
 	}
 }
