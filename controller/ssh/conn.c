@@ -280,6 +280,19 @@ conn_fail(struct ssh_conn *c, int err, const char *fmt, ...)
 
 /* ---- events and timers -------------------------------------------------- */
 
+/* Arm or disarm ev as want says; *armed is what it is now. */
+static void
+event_want(struct event *ev, int want, int *armed)
+{
+	if (want == *armed)
+		return;
+	if (want)
+		event_add(ev, NULL);
+	else
+		event_del(ev);
+	*armed = want;
+}
+
 /* Arm exactly the directions asked for; a socket without events yet is
  * left alone. */
 void
@@ -287,20 +300,8 @@ io_watch_want(struct io_watch *w, int rd, int wr)
 {
 	if (w->ev_rd == NULL)
 		return;
-	if (rd != w->want_rd) {
-		if (rd)
-			event_add(w->ev_rd, NULL);
-		else
-			event_del(w->ev_rd);
-		w->want_rd = rd;
-	}
-	if (wr != w->want_wr) {
-		if (wr)
-			event_add(w->ev_wr, NULL);
-		else
-			event_del(w->ev_wr);
-		w->want_wr = wr;
-	}
+	event_want(w->ev_rd, rd, &w->want_rd);
+	event_want(w->ev_wr, wr, &w->want_wr);
 }
 
 /* Both events for fd, neither armed.  KORCH_ERR_ALLOC: w holds none. */
