@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "base/diag.h"
+#include "base/grow.h"
 
 /* A mistake repeated in a generated file should not eat all memory. */
 #define DIAG_MAX_ENTRIES	10000
@@ -51,7 +52,6 @@ diag_vadd(struct diag *d, const char *file, unsigned line, unsigned col,
     const char *path, const char *fmt, va_list ap)
 {
 	struct diag_entry e, *nv;
-	size_t ncap;
 	int r = KORCH_ERR_ALLOC, len;
 	char *msg = NULL;
 
@@ -72,13 +72,9 @@ diag_vadd(struct diag *d, const char *file, unsigned line, unsigned col,
 	e.line = line;
 	e.col = col;
 	e.msg = msg;
-	if (d->n == d->cap) {
-		ncap = d->cap ? d->cap * 2 : 16;
-		if ((nv = reallocarray(d->v, ncap, sizeof(*nv))) == NULL)
-			goto out;
-		d->v = nv;
-		d->cap = ncap;
-	}
+	if ((nv = grow_room(d->v, d->n, &d->cap, sizeof(*nv), 16)) == NULL)
+		goto out;
+	d->v = nv;
 	d->v[d->n++] = e;
 	return 0;
  out:

@@ -1,5 +1,9 @@
+/*
+ * digest.c - see digest.h: sha256 through OpenSSL's EVP interface.
+ */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -8,29 +12,41 @@
 #include "err.h"
 #include "sha256hex.h"
 
-static void
-to_hex(const unsigned char *md, char out[SHA256_HEX_SIZE])
+void
+digest_hex(const unsigned char *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
-	int i;
+	size_t i;
 
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 0xf];
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
 	}
-	out[64] = '\0';
+	out[2 * n] = '\0';
+}
+
+int
+sha256_raw(const void *p, size_t n, unsigned char md[SHA256_RAW_SIZE])
+{
+	unsigned char buf[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(p, n, buf, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != SHA256_RAW_SIZE)
+		return KORCH_ERR_INTERNAL;
+	memcpy(md, buf, SHA256_RAW_SIZE);
+	return 0;
 }
 
 int
 sha256_hex(const void *p, size_t n, char out[SHA256_HEX_SIZE])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[SHA256_RAW_SIZE];
+	int r;
 
-	if (EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32)
-		return KORCH_ERR_INTERNAL;
-	to_hex(md, out);
+	if ((r = sha256_raw(p, n, md)) != 0)
+		return r;
+	digest_hex(md, sizeof(md), out);
 	return 0;
 }
 
@@ -65,11 +81,12 @@ sha256_file(const char *path, char out[SHA256_HEX_SIZE], uint64_t *size)
 		}
 		total += (uint64_t)n;
 	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
+	    mdlen != SHA256_RAW_SIZE) {
 		r = KORCH_ERR_INTERNAL;
 		goto out;
 	}
-	to_hex(md, out);
+	digest_hex(md, SHA256_RAW_SIZE, out);
 	if (size != NULL)
 		*size = total;
 	r = 0;

@@ -5,11 +5,10 @@
 
 #include "err.h"
 #include "base/json.h"
+#include "base/strbuf.h"
 
 struct json {
-	char	*buf;
-	size_t	 len, cap;
-	int	 err;
+	struct strbuf	 b;	/* its err is the writer's sticky error */
 	int	 depth;
 	/* Per level: does the next item need a comma, are we after a key? */
 	unsigned char	need_comma[JSON_MAX_DEPTH + 1];
@@ -27,37 +26,14 @@ json_free(struct json *j)
 {
 	if (j == NULL)
 		return;
-	free(j->buf);
+	free(j->b.p);
 	free(j);
 }
 
 static void
 put(struct json *j, const char *p, size_t n)
 {
-	char *nb;
-	size_t ncap;
-
-	if (j->err)
-		return;
-	if (j->len + n + 1 > j->cap) {
-		ncap = j->cap ? j->cap : 256;
-		while (ncap < j->len + n + 1) {
-			if (ncap > SIZE_MAX / 2) {
-				j->err = KORCH_ERR_TOO_LARGE;
-				return;
-			}
-			ncap *= 2;
-		}
-		if ((nb = realloc(j->buf, ncap)) == NULL) {
-			j->err = KORCH_ERR_ALLOC;
-			return;
-		}
-		j->buf = nb;
-		j->cap = ncap;
-	}
-	memcpy(j->buf + j->len, p, n);
-	j->len += n;
-	j->buf[j->len] = '\0';
+	strbuf_put(&j->b, p, n);
 }
 
 /* Comma handling before any value (or key). */
@@ -79,7 +55,7 @@ open_level(struct json *j, char c)
 	sep(j);
 	put(j, &c, 1);
 	if (j->depth >= JSON_MAX_DEPTH) {
-		j->err = KORCH_ERR_TOO_LARGE;
+		j->b.err = KORCH_ERR_TOO_LARGE;
 		return;
 	}
 	j->depth++;
@@ -90,7 +66,7 @@ static void
 close_level(struct json *j, char c)
 {
 	if (j->depth == 0 || j->after_key) {
-		j->err = KORCH_ERR_INTERNAL;
+		j->b.err = KORCH_ERR_INTERNAL;
 		return;
 	}
 	j->depth--;
@@ -251,12 +227,12 @@ void json_kbool(struct json *j, const char *k, int v) { json_key(j, k); json_boo
 int
 json_finish(struct json *j, const char **out, size_t *len)
 {
-	if (j->err)
-		return j->err;
-	if (j->depth != 0 || j->after_key || j->buf == NULL)
+	if (j->b.err)
+		return j->b.err;
+	if (j->depth != 0 || j->after_key || j->b.p == NULL)
 		return KORCH_ERR_INTERNAL;
-	*out = j->buf;
+	*out = j->b.p;
 	if (len != NULL)
-		*len = j->len;
+		*len = j->b.len;
 	return 0;
 }

@@ -15,6 +15,8 @@
 
 #include "engine/sched.h"
 
+struct option;
+
 struct korch_cmd {
 	const char	*name;
 	const char	*usage;		/* one line: arguments after the name */
@@ -36,11 +38,11 @@ extern const char korch_version[];
 /*
  * The options every command that runs the engine takes (apply, plan,
  * upgrade, rollback, etcd restore): its getopt table holds
- * CMD_RUN_OPTIONS, and its loop hands every option it does not handle
- * itself to cmd_run_option().
+ * CMD_RUN_OPTIONS, its own options are numbered from CMD_O_OWN, and its
+ * loop reads them with cmd_run_getopt(), which keeps the shared ones.
  */
-enum { CMD_O_STATE = 1000, CMD_O_PLAYBOOKS, CMD_O_BUNDLE, CMD_O_FORKS,
-    CMD_O_ACCEPT, CMD_O_TIMEOUT, CMD_O_JSON };
+enum { CMD_O_OWN = 256, CMD_O_STATE = 1000, CMD_O_PLAYBOOKS, CMD_O_BUNDLE,
+    CMD_O_FORKS, CMD_O_ACCEPT, CMD_O_TIMEOUT, CMD_O_JSON };
 #define CMD_RUN_OPTIONS \
 	{ "state", required_argument, NULL, CMD_O_STATE }, \
 	{ "playbooks", required_argument, NULL, CMD_O_PLAYBOOKS }, \
@@ -59,16 +61,27 @@ struct cmd_run_args {
 	struct sched_opts o;		/* forks, host keys, step timeout */
 };
 
-/* The defaults: 64 forks, 600 s per step. */
-void cmd_run_defaults(struct cmd_run_args *r);
+/* Before the first cmd_run_getopt(): r gets the defaults (64 forks,
+ * 600 s per step) and getopt starts again at argv[1]. */
+void cmd_run_begin(struct cmd_run_args *r);
 
 /*
- * getopt_long()'s value c (argument arg) for command cmd: 0 when it was
- * one of CMD_RUN_OPTIONS (stored in r), -1 when it was not or its value
- * is bad (said on stderr, with the command's usage).
+ * The next of command cmd's own options on its command line (getopt_long()
+ * over longopts): its value (optarg holds its argument), after storing in
+ * r each of CMD_RUN_OPTIONS met on the way; 0 when the options are over
+ * (optind at the first operand); -1 for an unknown option, a missing or
+ * bad value (said on stderr, with the command's usage).
  */
-int cmd_run_option(const char *cmd, int c, const char *arg, char **argv,
-    struct cmd_run_args *r);
+int cmd_run_getopt(const char *cmd, int argc, char **argv,
+    const struct option *longopts, struct cmd_run_args *r);
+
+/*
+ * The one operand left after the options, or NULL when there is none or
+ * more than one: said on stderr as "korch <shown>: <none or many>", with
+ * cmd's usage.
+ */
+const char *cmd_operand(const char *cmd, const char *shown, int argc,
+    char **argv, const char *none, const char *many);
 /* The command line as one string for the run record (malloc'd; NULL on
  * ENOMEM). */
 char *cmd_join_args(int argc, char **argv);

@@ -29,7 +29,7 @@
 static int
 parse_args(const char *cmd, int argc, char **argv, struct ctx_args *a)
 {
-	enum { O_LIMIT = 256, O_PLAN };
+	enum { O_LIMIT = CMD_O_OWN, O_PLAN };
 	static const struct option longopts[] = {
 		{ "limit", required_argument, NULL, O_LIMIT },
 		{ "plan", no_argument, NULL, O_PLAN },
@@ -38,26 +38,17 @@ parse_args(const char *cmd, int argc, char **argv, struct ctx_args *a)
 	};
 	int c;
 
-	cmd_run_defaults(&a->r);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":v", longopts, NULL)) != -1) {
+	cmd_run_begin(&a->r);
+	while ((c = cmd_run_getopt(cmd, argc, argv, longopts, &a->r)) > 0) {
 		switch (c) {
 		case O_LIMIT:		a->r.o.limit = optarg; break;
 		case O_PLAN:		a->r.o.check_only = 1; break;
-		default:
-			if (cmd_run_option(cmd, c, optarg, argv, &a->r) != 0)
-				return -1;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "korch %s: %s\n", cmd, optind >= argc ?
-		    "which inventory? (korch apply INVENTORY)" :
-		    "one inventory file only");
-		cmd_usage(cmd);
+	if (c < 0 || (a->inventory = cmd_operand(cmd, cmd, argc, argv,
+	    "which inventory? (korch apply INVENTORY)",
+	    "one inventory file only")) == NULL)
 		return -1;
-	}
-	a->inventory = argv[optind];
 	return 0;
 }
 

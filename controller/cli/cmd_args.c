@@ -46,15 +46,19 @@ cmd_join_args(int argc, char **argv)
 }
 
 void
-cmd_run_defaults(struct cmd_run_args *r)
+cmd_run_begin(struct cmd_run_args *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->o.forks = 64;
 	r->o.step_timeout_ms = 600 * 1000;
+	optind = 1;
+	opterr = 0;
 }
 
-int
-cmd_run_option(const char *cmd, int c, const char *arg, char **argv,
+/* getopt_long()'s value c (argument arg), not one of the command's own:
+ * 0 when it was one of CMD_RUN_OPTIONS (stored in r), else -1. */
+static int
+run_option(const char *cmd, int c, const char *arg, char **argv,
     struct cmd_run_args *r)
 {
 	unsigned v;
@@ -87,4 +91,30 @@ cmd_run_option(const char *cmd, int c, const char *arg, char **argv,
 	}
 	cmd_usage(cmd);
 	return -1;
+}
+
+int
+cmd_run_getopt(const char *cmd, int argc, char **argv,
+    const struct option *longopts, struct cmd_run_args *r)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, ":v", longopts, NULL)) != -1) {
+		if (c >= CMD_O_OWN && c < CMD_O_STATE)
+			return c;
+		if (run_option(cmd, c, optarg, argv, r) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+const char *
+cmd_operand(const char *cmd, const char *shown, int argc, char **argv,
+    const char *none, const char *many)
+{
+	if (optind == argc - 1)
+		return argv[optind];
+	fprintf(stderr, "korch %s: %s\n", shown, optind >= argc ? none : many);
+	cmd_usage(cmd);
+	return NULL;
 }

@@ -28,7 +28,7 @@
 static int
 parse_args(int argc, char **argv, struct ctx_args *a, const char **snap)
 {
-	enum { O_INV = 256, O_YES };
+	enum { O_INV = CMD_O_OWN, O_YES };
 	static const struct option longopts[] = {
 		{ "inventory", required_argument, NULL, O_INV },
 		{ "yes", no_argument, NULL, O_YES },
@@ -37,26 +37,17 @@ parse_args(int argc, char **argv, struct ctx_args *a, const char **snap)
 	};
 	int c;
 
-	cmd_run_defaults(&a->r);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":v", longopts, NULL)) != -1) {
+	cmd_run_begin(&a->r);
+	while ((c = cmd_run_getopt("etcd", argc, argv, longopts, &a->r)) > 0) {
 		switch (c) {
 		case O_INV:		a->inventory = optarg; break;
 		case O_YES:		a->yes = 1; break;
-		default:
-			if (cmd_run_option("etcd", c, optarg, argv, &a->r) != 0)
-				return -1;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "korch etcd restore: %s\n", optind >= argc ?
-		    "which snapshot? (korch etcd restore SNAPSHOT --yes)" :
-		    "one snapshot file only");
-		cmd_usage("etcd");
+	if (c < 0 || (*snap = cmd_operand("etcd", "etcd restore", argc, argv,
+	    "which snapshot? (korch etcd restore SNAPSHOT --yes)",
+	    "one snapshot file only")) == NULL)
 		return -1;
-	}
-	*snap = argv[optind];
 	return 0;
 }
 

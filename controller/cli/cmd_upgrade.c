@@ -26,7 +26,7 @@
 static int
 parse_args(const char *cmd, int argc, char **argv, struct ctx_args *a)
 {
-	enum { O_TO = 256, O_INV, O_MAXU, O_PLAN, O_DOWN, O_ABANDON };
+	enum { O_TO = CMD_O_OWN, O_INV, O_MAXU, O_PLAN, O_DOWN, O_ABANDON };
 	static const struct option longopts[] = {
 		{ "to", required_argument, NULL, O_TO },
 		{ "inventory", required_argument, NULL, O_INV },
@@ -39,10 +39,8 @@ parse_args(const char *cmd, int argc, char **argv, struct ctx_args *a)
 	};
 	int c, rollback = strcmp(cmd, "rollback") == 0;
 
-	cmd_run_defaults(&a->r);
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":v", longopts, NULL)) != -1) {
+	cmd_run_begin(&a->r);
+	while ((c = cmd_run_getopt(cmd, argc, argv, longopts, &a->r)) > 0) {
 		if (rollback && (c == O_TO || c == O_DOWN || c == O_ABANDON ||
 		    c == O_MAXU)) {
 			fprintf(stderr, "korch rollback: --to, "
@@ -59,11 +57,10 @@ parse_args(const char *cmd, int argc, char **argv, struct ctx_args *a)
 		case O_PLAN:		a->plan = 1; break;
 		case O_DOWN:		a->allow_downgrade = 1; break;
 		case O_ABANDON:		a->abandon = 1; break;
-		default:
-			if (cmd_run_option(cmd, c, optarg, argv, &a->r) != 0)
-				return -1;
 		}
 	}
+	if (c < 0)
+		return -1;
 	if (optind != argc) {
 		fprintf(stderr, "korch %s: unexpected argument %s\n", cmd,
 		    argv[optind]);

@@ -29,7 +29,8 @@ struct cluster_pki {
 
 /* Wipe and free what e holds; e is zeroed. */
 void cp_entry_clear(struct cp_entry *e);
-/* The entry of file stem name, or NULL; owned by cp. */
+/* The entry of file stem name, or NULL (also for a NULL cp or name);
+ * owned by cp. */
 struct cp_entry *cp_find(const struct cluster_pki *cp, const char *name);
 /* buf = prefix + host name; 0, or KORCH_ERR_TOO_LARGE (never truncated,
  * so two long names cannot collide). */

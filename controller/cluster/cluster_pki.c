@@ -44,7 +44,7 @@ cp_find(const struct cluster_pki *cp, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < cp->n; i++)
+	for (i = 0; cp != NULL && name != NULL && i < cp->n; i++)
 		if (strcmp(cp->e[i].name, name) == 0)
 			return &cp->e[i];
 	return NULL;
@@ -207,19 +207,15 @@ cluster_pki_name(const struct cluster_pki *cp, size_t i)
 const char *
 cluster_pki_fp(const struct cluster_pki *cp, const char *name)
 {
-	const struct cp_entry *e;
+	const struct cp_entry *e = cp_find(cp, name);
 
-	if (cp == NULL || name == NULL || (e = cp_find(cp, name)) == NULL)
-		return NULL;
-	return e->fp;
+	return e != NULL ? e->fp : NULL;
 }
 
 const char *
 cluster_pki_cert(const struct cluster_pki *cp, const char *name)
 {
-	const struct cp_entry *e;
+	const struct cp_entry *e = cp_find(cp, name);
 
-	if (cp == NULL || name == NULL || (e = cp_find(cp, name)) == NULL)
-		return NULL;
-	return e->crt;
+	return e != NULL ? e->crt : NULL;
 }

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "err.h"
+#include "base/grow.h"
+#include "base/strlist.h"
 #include "spec/inventory.h"
 #include "cluster/pki.h"
 #include "engine/vars.h"
@@ -25,12 +27,6 @@
  * the haproxy in front of all of them, at the same address. */
 #define LOCAL_APISERVER_URL	"https://127.0.0.1:" APISERVER_PORT
 #define SA_BITS		2048
-
-/* Owned strings (SAN lists). */
-struct strlist {
-	char		**v;
-	size_t		 n, cap;
-};
 
 /* One cluster_pki_ensure() call. */
 struct build {
@@ -57,43 +53,7 @@ berr(struct build *b, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* ---- string lists ----------------------------------------------------------- */
-
-static void
-sl_free(struct strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-static int
-sl_addn(struct strlist *l, const char *s, size_t len)
-{
-	char **nv;
-	size_t ncap;
-
-	if (l->n == l->cap) {
-		ncap = l->cap ? l->cap * 2 : 16;
-		if ((nv = realloc(l->v, ncap * sizeof(*nv))) == NULL)
-			return KORCH_ERR_ALLOC;
-		l->v = nv;
-		l->cap = ncap;
-	}
-	if ((l->v[l->n] = strndup(s, len)) == NULL)
-		return KORCH_ERR_ALLOC;
-	l->n++;
-	return 0;
-}
-
-static int
-sl_add(struct strlist *l, const char *s)
-{
-	return sl_addn(l, s, strlen(s));
-}
+/* ---- SAN lists --------------------------------------------------------------- */
 
 static int
 is_ip(const char *s)
@@ -106,21 +66,21 @@ is_ip(const char *s)
 
 /* An address or name: into ips when it parses as one, else into dns. */
 static int
-sl_add_addr(struct strlist *dns, struct strlist *ips, const char *s,
+san_add_addr(struct strlist *dns, struct strlist *ips, const char *s,
     size_t len)
 {
 	char buf[256];
 
 	if (len >= sizeof(buf))
-		return sl_addn(dns, s, len);	/* pki rejects it by name */
+		return strlist_addn(dns, s, len);	/* pki rejects it by name */
 	memcpy(buf, s, len);
 	buf[len] = '\0';
-	return sl_addn(is_ip(buf) ? ips : dns, s, len);
+	return strlist_addn(is_ip(buf) ? ips : dns, s, len);
 }
 
 /* Each non-empty, space-trimmed item of a comma-separated list. */
 static int
-sl_add_csv(struct strlist *dns, struct strlist *ips, const char *csv)
+san_add_csv(struct strlist *dns, struct strlist *ips, const char *csv)
 {
 	const char *s = csv, *e, *end;
 	int r;
@@ -132,7 +92,7 @@ sl_add_csv(struct strlist *dns, struct strlist *ips, const char *csv)
 			s++;
 		while (e > s && isspace((unsigned char)e[-1]))
 			e--;
-		if (e > s && (r = sl_add_addr(dns, ips, s, (size_t)(e - s)))
+		if (e > s && (r = san_add_addr(dns, ips, s, (size_t)(e - s)))
 		    != 0)
 			return r;
 		s = end != NULL ? end + 1 : NULL;
@@ -282,19 +242,14 @@ load_entry(struct build *b, const char *name, int with_key, int is_sa)
 {
 	struct cluster_pki *cp = b->cp;
 	struct cp_entry e, *ne;
-	size_t ncap;
 	int r;
 
 	memset(&e, 0, sizeof(e));
-	if (cp->n == cp->cap) {
-		ncap = cp->cap ? cp->cap * 2 : 16;
-		if ((ne = realloc(cp->e, ncap * sizeof(*ne))) == NULL) {
-			r = KORCH_ERR_ALLOC;
-			goto fail;
-		}
-		cp->e = ne;
-		cp->cap = ncap;
+	if ((ne = grow_room(cp->e, cp->n, &cp->cap, sizeof(*ne), 16)) == NULL) {
+		r = KORCH_ERR_ALLOC;
+		goto fail;
 	}
+	cp->e = ne;
 	if ((e.name = strdup(name)) == NULL) {
 		r = KORCH_ERR_ALLOC;
 		goto fail;
@@ -361,17 +316,17 @@ issue_host(struct build *b, const char *name, const char *cn,
 	struct strlist dns = { 0 }, ips = { 0 };
 	int r;
 
-	if ((r = sl_add(&dns, h->name)) != 0 ||
-	    (r = sl_add_addr(&dns, &ips, h->address, strlen(h->address)))
-	    != 0 || (loopback && ((r = sl_add(&dns, "localhost")) != 0 ||
-	    (r = sl_add(&ips, "127.0.0.1")) != 0))) {
+	if ((r = strlist_add(&dns, h->name)) != 0 ||
+	    (r = san_add_addr(&dns, &ips, h->address, strlen(h->address)))
+	    != 0 || (loopback && ((r = strlist_add(&dns, "localhost")) != 0 ||
+	    (r = strlist_add(&ips, "127.0.0.1")) != 0))) {
 		berr(b, "out of memory");
 		goto out;
 	}
 	r = issue(b, name, cn, orgs, norgs, &dns, &ips, usage);
 out:
-	sl_free(&dns);
-	sl_free(&ips);
+	strlist_free(&dns);
+	strlist_free(&ips);
 	return r;
 }
 
@@ -398,31 +353,31 @@ issue_apiserver(struct build *b, const char *endpoint_host)
 		r = KORCH_ERR_ALLOC;
 		goto nomem;
 	}
-	if ((r = sl_add(&dns, "kubernetes")) != 0 ||
-	    (r = sl_add(&dns, "kubernetes.default")) != 0 ||
-	    (r = sl_add(&dns, "kubernetes.default.svc")) != 0 ||
-	    (r = sl_add(&dns, fqdn)) != 0 ||
-	    (r = sl_add(&dns, "localhost")) != 0 ||
-	    (r = sl_add(&ips, svcip)) != 0 ||
-	    (r = sl_add(&ips, "127.0.0.1")) != 0 ||
-	    (r = sl_add_addr(&dns, &ips, endpoint_host,
+	if ((r = strlist_add(&dns, "kubernetes")) != 0 ||
+	    (r = strlist_add(&dns, "kubernetes.default")) != 0 ||
+	    (r = strlist_add(&dns, "kubernetes.default.svc")) != 0 ||
+	    (r = strlist_add(&dns, fqdn)) != 0 ||
+	    (r = strlist_add(&dns, "localhost")) != 0 ||
+	    (r = strlist_add(&ips, svcip)) != 0 ||
+	    (r = strlist_add(&ips, "127.0.0.1")) != 0 ||
+	    (r = san_add_addr(&dns, &ips, endpoint_host,
 	    strlen(endpoint_host))) != 0)
 		goto nomem;
 	for (i = 0; i < inv->nhosts; i++) {
 		if (!inventory_host_has_role(&inv->hosts[i], "master"))
 			continue;
-		if ((r = sl_add(&dns, inv->hosts[i].name)) != 0 ||
-		    (r = sl_add_addr(&dns, &ips, inv->hosts[i].address,
+		if ((r = strlist_add(&dns, inv->hosts[i].name)) != 0 ||
+		    (r = san_add_addr(&dns, &ips, inv->hosts[i].address,
 		    strlen(inv->hosts[i].address))) != 0)
 			goto nomem;
 	}
 	if ((extra = vars_get(inv->vars, "apiserver_extra_sans")) != NULL &&
-	    (r = sl_add_csv(&dns, &ips, extra)) != 0)
+	    (r = san_add_csv(&dns, &ips, extra)) != 0)
 		goto nomem;
 	for (i = 0; i < b->o.nextra_sans; i++) {
 		if (b->o.extra_sans[i] == NULL)
 			continue;
-		if ((r = sl_add_csv(&dns, &ips, b->o.extra_sans[i])) != 0)
+		if ((r = san_add_csv(&dns, &ips, b->o.extra_sans[i])) != 0)
 			goto nomem;
 	}
 	r = issue(b, "apiserver", "kube-apiserver", NULL, 0, &dns, &ips,
@@ -432,8 +387,8 @@ nomem:
 	berr(b, "out of memory");
 out:
 	free(fqdn);
-	sl_free(&dns);
-	sl_free(&ips);
+	strlist_free(&dns);
+	strlist_free(&ips);
 	return r;
 }
 

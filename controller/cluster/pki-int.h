@@ -30,6 +30,8 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "base/strlist.h"
+
 struct pki_req;
 
 #define PKI_FILE_MAX	(1024 * 1024)	/* no PEM file of ours is near this */
@@ -63,8 +65,6 @@ void pki_append(char *buf, size_t size, const char *fmt, ...)
 int pki_name_valid(const char *s);
 /* Non-empty, no control characters. */
 int pki_text_valid(const char *s);
-/* Lowercase hex of in[0..n) into out (2 * n + 1 bytes). */
-void pki_hex(const unsigned char *in, size_t n, char *out);
 /* "YYYY-MM-DD HH:MM:SS UTC", or "(unknown date)". */
 void pki_fmt_time(const ASN1_TIME *t, char *buf, size_t size);
 /* Wipe n bytes of s and free it; NULL-safe. */
@@ -72,28 +72,20 @@ void pki_free_secret_n(char *s, size_t n);
 
 /* ---- pki_names.c: canonical string sets ---- */
 
-/* A sorted, duplicate-free list of strings (SANs as "DNS:x" / "IP:x",
- * subject O values) once strset_finish() has run.  Zero-initialise; free
- * with strset_free. */
-struct strset {
-	char		**v;
-	size_t		 n, cap;
-};
-
-void strset_free(struct strset *s);
-/* Sort and drop duplicates. */
-void strset_finish(struct strset *s);
-int strset_has(const struct strset *s, const char *str);
-int strset_equal(const struct strset *a, const struct strset *b);
+/*
+ * A certificate's names as a strlist (base/strlist.h) that
+ * strlist_sort_unique() has made a set: SANs as "DNS:x" / "IP:x",
+ * subject O values.  Such sets compare with strlist_equal().
+ */
 
 /* The request's SANs and O values as finished sets (KORCH_ERR_INVALID_ARG
  * for a bad O, DNS name or IP, with the message in p). */
 int pki_req_sets(struct pki *p, const struct pki_req *req,
-    struct strset *sans, struct strset *orgs);
+    struct strlist *sans, struct strlist *orgs);
 /* The certificate's SANs ("?" when the extension does not parse). */
-int pki_cert_sans(X509 *x, struct strset *out);
+int pki_cert_sans(X509 *x, struct strlist *out);
 /* Every value of nid in the name, as UTF-8 (not finished). */
-int pki_name_values(const X509_NAME *nm, int nid, struct strset *out);
+int pki_name_values(const X509_NAME *nm, int nid, struct strlist *out);
 
 /* ---- pki_store.c: files and PEM ---- */
 
@@ -133,8 +125,8 @@ int pki_save_pem(struct pki *p, enum pem_kind kind, const char *name,
  * else the leaf profile with usage and sans.  orgs and sans may be NULL.
  */
 int pki_build_cert(struct pki *p, EVP_PKEY *key, X509 *issuer,
-    EVP_PKEY *issuer_key, const char *cn, const struct strset *orgs,
-    const struct strset *sans, unsigned usage, int days, int is_ca,
+    EVP_PKEY *issuer_key, const char *cn, const struct strlist *orgs,
+    const struct strlist *sans, unsigned usage, int days, int is_ca,
     X509 **out);
 /* A new EC P-256 key. */
 int pki_gen_ec(struct pki *p, EVP_PKEY **out);

@@ -175,19 +175,6 @@ pki_text_valid(const char *s)
 }
 
 void
-pki_hex(const unsigned char *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 0xf];
-	}
-	out[2 * n] = '\0';
-}
-
-void
 pki_fmt_time(const ASN1_TIME *t, char *buf, size_t size)
 {
 	struct tm tm;

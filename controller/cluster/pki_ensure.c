@@ -197,10 +197,10 @@ out:
  */
 static int
 cert_ok(struct pki *p, const struct pki_req *req,
-    const struct strset *want_sans, const struct strset *want_orgs, X509 *x,
+    const struct strlist *want_sans, const struct strlist *want_orgs, X509 *x,
     EVP_PKEY *key, int renew_days, char *why, size_t whylen)
 {
-	struct strset sans = { 0 }, cns = { 0 }, orgs = { 0 };
+	struct strlist sans = { 0 }, cns = { 0 }, orgs = { 0 };
 	const ASN1_TIME *na = X509_get0_notAfter(x);
 	char date[64];
 	const char *sep = "";
@@ -240,13 +240,13 @@ cert_ok(struct pki *p, const struct pki_req *req,
 	    NID_organizationName, &orgs)) != 0 ||
 	    (r = pki_cert_sans(x, &sans)) != 0)
 		goto out;
-	strset_finish(&orgs);
+	strlist_sort_unique(&orgs);
 	if (cns.n != 1 || strcmp(cns.v[0], req->cn) != 0) {
 		pki_append(why, whylen, "subject changed: CN \"%s\" -> \"%s\"",
 		    cns.n > 0 ? cns.v[0] : "", req->cn);
 		sep = "; ";
 	}
-	if (!strset_equal(&orgs, want_orgs)) {
+	if (!strlist_equal(&orgs, want_orgs)) {
 		pki_append(why, whylen, "%ssubject changed: O [", sep);
 		for (i = 0; i < orgs.n; i++)
 			pki_append(why, whylen, "%s%s", i ? "," : "",
@@ -258,14 +258,14 @@ cert_ok(struct pki *p, const struct pki_req *req,
 		pki_append(why, whylen, "]");
 		sep = "; ";
 	}
-	if (!strset_equal(&sans, want_sans)) {
+	if (!strlist_equal(&sans, want_sans)) {
 		pki_append(why, whylen, "%sSANs changed:", sep);
 		for (i = 0; i < want_sans->n; i++)
-			if (!strset_has(&sans, want_sans->v[i]))
+			if (!strlist_has(&sans, want_sans->v[i]))
 				pki_append(why, whylen, " +%s",
 				    want_sans->v[i]);
 		for (i = 0; i < sans.n; i++)
-			if (!strset_has(want_sans, sans.v[i]))
+			if (!strlist_has(want_sans, sans.v[i]))
 				pki_append(why, whylen, " -%s", sans.v[i]);
 		sep = "; ";
 	}
@@ -280,9 +280,9 @@ cert_ok(struct pki *p, const struct pki_req *req,
 	}
 	r = sep[0] == '\0';
 out:
-	strset_free(&sans);
-	strset_free(&cns);
-	strset_free(&orgs);
+	strlist_free(&sans);
+	strlist_free(&cns);
+	strlist_free(&orgs);
 	return r;
 }
 
@@ -290,7 +290,7 @@ int
 pki_ensure_cert(struct pki *p, const struct pki_req *req, int renew_days,
     int *regenerated, char *why, size_t whylen)
 {
-	struct strset sans = { 0 }, orgs = { 0 };
+	struct strlist sans = { 0 }, orgs = { 0 };
 	X509 *x = NULL, *nx = NULL;
 	EVP_PKEY *key = NULL, *nkey = NULL;
 	char reason[512] = "";
@@ -369,8 +369,8 @@ pki_ensure_cert(struct pki *p, const struct pki_req *req, int renew_days,
 	p->err[0] = '\0';
 	r = 0;
 out:
-	strset_free(&sans);
-	strset_free(&orgs);
+	strlist_free(&sans);
+	strlist_free(&orgs);
 	X509_free(x);
 	X509_free(nx);
 	EVP_PKEY_free(key);

@@ -26,6 +26,7 @@
 
 #include "err.h"
 #include "fdio.h"
+#include "base/digest.h"
 #include "cluster/pki.h"
 #include "cluster/pki-int.h"
 #include "sha256hex.h"
@@ -96,7 +97,7 @@ pki_write_file(struct pki *p, const char *fname, const char *data, size_t len,
 			r = pki_ossl_fail(p, "random temporary name");
 			goto out;
 		}
-		pki_hex(rnd, sizeof(rnd), rhex);
+		digest_hex(rnd, sizeof(rnd), rhex);
 		snprintf(tmp, sizeof(tmp), ".%s.tmp-%s", fname, rhex);
 		fd = openat(p->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, mode);
@@ -369,8 +370,7 @@ pki_fingerprint(struct pki *p, const char *name, char out[SHA256_HEX_SIZE])
 {
 	X509 *x = NULL;
 	EVP_PKEY *pub = NULL;
-	unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char *der = NULL;
 	int n, r;
 
 	if (out != NULL)
@@ -387,17 +387,12 @@ pki_fingerprint(struct pki *p, const char *name, char out[SHA256_HEX_SIZE])
 	if (r != 0)
 		goto out;
 	n = x != NULL ? i2d_X509(x, &der) : i2d_PUBKEY(pub, &der);
-	if (n <= 0) {
+	if (n <= 0)
 		r = pki_ossl_fail(p, "DER encoding");
-		goto out;
-	}
-	if (EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32) {
+	else if (sha256_hex(der, (size_t)n, out) != 0)
 		r = pki_ossl_fail(p, "SHA-256");
-		goto out;
-	}
-	pki_hex(md, mdlen, out);
-	r = 0;
+	else
+		r = 0;
 out:
 	OPENSSL_free(der);
 	X509_free(x);

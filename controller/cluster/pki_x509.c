@@ -35,7 +35,7 @@ add_ext(struct pki *p, X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 
 /* subjectAltName from "DNS:x" / "IP:x" strings. */
 static int
-add_sans(struct pki *p, X509 *x, const struct strset *sans)
+add_sans(struct pki *p, X509 *x, const struct strlist *sans)
 {
 	GENERAL_NAMES *gens = NULL;
 	GENERAL_NAME *gn = NULL;
@@ -93,7 +93,7 @@ out:
  * usage and sans. */
 static int
 add_profile(struct pki *p, X509 *x, X509 *issuer, int is_ca, unsigned usage,
-    const struct strset *sans)
+    const struct strlist *sans)
 {
 	X509V3_CTX ctx;
 	char eku[64] = "";
@@ -140,7 +140,7 @@ add_profile(struct pki *p, X509 *x, X509 *issuer, int is_ca, unsigned usage,
  */
 int
 pki_build_cert(struct pki *p, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-    const char *cn, const struct strset *orgs, const struct strset *sans,
+    const char *cn, const struct strlist *orgs, const struct strlist *sans,
     unsigned usage, int days, int is_ca, X509 **out)
 {
 	X509 *x = NULL;

@@ -6,85 +6,13 @@
 
 #include "err.h"
 #include "base/diag.h"
+#include "base/strbuf.h"
+#include "base/strlist.h"
 #include "engine/vars.h"
 #include "engine/template.h"
 
 /* Longest variable name; longer is a typo or garbage, not a name. */
 #define NAME_MAX_LEN	128
-
-/* Output under construction.  A local grower rather than struct kbuf:
- * templates need a C string, not wire framing. */
-struct out {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-	int	 err;		/* first failure; later appends are ignored */
-};
-
-static void
-out_put(struct out *o, const char *s, size_t n)
-{
-	size_t ncap;
-	char *np;
-
-	if (o->err != 0 || n == 0)
-		return;
-	if (n > TEMPLATE_MAX_OUT - o->len) {
-		o->err = KORCH_ERR_TOO_LARGE;
-		return;
-	}
-	if (o->len + n + 1 > o->cap) {
-		ncap = o->cap ? o->cap : 256;
-		while (ncap < o->len + n + 1)
-			ncap *= 2;
-		if ((np = realloc(o->p, ncap)) == NULL) {
-			o->err = KORCH_ERR_ALLOC;
-			return;
-		}
-		o->p = np;
-		o->cap = ncap;
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
-/* Names already reported undefined, so each is reported once. */
-struct seen {
-	char	**v;
-	size_t	  n;
-};
-
-static int
-seen_add(struct seen *s, const char *name)
-{
-	size_t i;
-	char **nv, *c;
-
-	for (i = 0; i < s->n; i++)
-		if (strcmp(s->v[i], name) == 0)
-			return 1;
-	/* On ENOMEM the name may be reported twice; harmless. */
-	if ((c = strdup(name)) == NULL)
-		return 0;
-	if ((nv = reallocarray(s->v, s->n + 1, sizeof(*nv))) == NULL) {
-		free(c);
-		return 0;
-	}
-	s->v = nv;
-	s->v[s->n++] = c;
-	return 0;
-}
-
-static void
-seen_free(struct seen *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		free(s->v[i]);
-	free(s->v);
-}
 
 static int
 is_name_char(char c)
@@ -114,9 +42,9 @@ report(struct diag *d, const struct tmpl_src *src, unsigned line,
  */
 static int
 scan(const struct tmpl_src *src, const char *text, size_t len,
-    const struct vars *v, struct out *o, struct diag *d)
+    const struct vars *v, struct strbuf *o, struct diag *d)
 {
-	struct seen seen = { NULL, 0 };
+	struct strlist seen = { 0 };	/* names reported undefined, once each */
 	char name[NAME_MAX_LEN + 1], shown[48];
 	const char *val, *close;
 	unsigned line = 1, col = 1, sline, scol;
@@ -134,7 +62,7 @@ scan(const struct tmpl_src *src, const char *text, size_t len,
 			continue;
 		}
 		if (o != NULL)
-			out_put(o, text + lit, i - lit);
+			strbuf_put(o, text + lit, i - lit);
 		sline = line;
 		scol = col;
 		close = memmem(text + i + 2, len - i - 2, "}}", 2);
@@ -175,10 +103,13 @@ scan(const struct tmpl_src *src, const char *text, size_t len,
 			name[ne - ns] = '\0';
 			if (o != NULL) {
 				if ((val = vars_get(v, name)) != NULL)
-					out_put(o, val, strlen(val));
-				else if (!seen_add(&seen, name)) {
+					strbuf_put(o, val, strlen(val));
+				else if (!strlist_has(&seen, name)) {
 					report(d, src, sline, scol,
 					    "undefined variable", name);
+					/* On ENOMEM the name may be reported
+					 * twice; harmless. */
+					(void)strlist_add(&seen, name);
 					bad = 1;
 				} else
 					bad = 1;
@@ -195,8 +126,8 @@ scan(const struct tmpl_src *src, const char *text, size_t len,
 		i = lit = (size_t)(close - text) + 2;
 	}
 	if (o != NULL)
-		out_put(o, text + lit, len - lit);
-	seen_free(&seen);
+		strbuf_put(o, text + lit, len - lit);
+	strlist_free(&seen);
 	if (o != NULL && o->err == KORCH_ERR_TOO_LARGE)
 		diag_add(d, src->file, src->line, src->col, src->path,
 		    "rendered output exceeds %u bytes", TEMPLATE_MAX_OUT);
@@ -218,7 +149,7 @@ int
 template_render_src(const struct tmpl_src *src, const char *text, size_t len,
     const struct vars *v, char **out, size_t *outlen, struct diag *d)
 {
-	struct out o = { NULL, 0, 0, 0 };
+	struct strbuf o = { .max = TEMPLATE_MAX_OUT };
 	int r;
 
 	*out = NULL;

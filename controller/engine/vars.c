@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "base/grow.h"
 #include "engine/vars.h"
 
 struct var {
@@ -63,39 +64,27 @@ int
 vars_set(struct vars *v, const char *name, const char *value)
 {
 	struct var *e, *nv;
-	char *k = NULL, *val = NULL;
-	size_t ncap;
-	int r = KORCH_ERR_ALLOC;
+	char *k = NULL, *val;
 
 	if (v == NULL || name == NULL || value == NULL)
 		return KORCH_ERR_INVALID_ARG;
 	if ((val = strdup(value)) == NULL)
-		goto out;
+		return KORCH_ERR_ALLOC;
 	if ((e = find(v, name)) != NULL) {
 		free(e->val);
 		e->val = val;
-		val = NULL;
-		r = 0;
-		goto out;
+		return 0;
 	}
-	if ((k = strdup(name)) == NULL)
-		goto out;
-	if (v->n == v->cap) {
-		ncap = v->cap ? v->cap * 2 : 16;
-		if ((nv = reallocarray(v->v, ncap, sizeof(*nv))) == NULL)
-			goto out;
-		v->v = nv;
-		v->cap = ncap;
+	if ((k = strdup(name)) == NULL ||
+	    (nv = grow_room(v->v, v->n, &v->cap, sizeof(*nv), 16)) == NULL) {
+		free(k);
+		free(val);
+		return KORCH_ERR_ALLOC;
 	}
+	v->v = nv;
 	v->v[v->n].key = k;
-	v->v[v->n].val = val;
-	v->n++;
-	k = val = NULL;
-	r = 0;
- out:
-	free(k);
-	free(val);
-	return r;
+	v->v[v->n++].val = val;
+	return 0;
 }
 
 const char *

@@ -21,19 +21,12 @@
 #include "spec/yaml_doc.h"
 #include "base/digest.h"
 #include "base/diag.h"
+#include "base/fs.h"
 #include "err.h"
 #include "engine/vars.h"
 #include "sha256hex.h"
 
 extern char **environ;
-
-static int
-is_dir(const char *p)
-{
-	struct stat st;
-
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 /* Unpack a tarball into a new private directory with tar(1): an argv
  * vector, never a shell. */
@@ -90,7 +83,6 @@ find_root(const char *dir)
 {
 	char p[PATH_MAX], *only = NULL;
 	struct dirent *e;
-	struct stat st;
 	DIR *dp;
 	int n = 0;
 
@@ -103,7 +95,7 @@ find_root(const char *dir)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (fs_is_dir(p)) {
 			n++;
 			free(only);
 			only = realpath(p, NULL);
@@ -319,7 +311,7 @@ bundle_load(const char *path, struct bundle **out, struct diag *d)
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return KORCH_ERR_ALLOC;
 	len = strlen(path);
-	if (!is_dir(path) && len > 7 &&
+	if (!fs_is_dir(path) && len > 7 &&
 	    strcmp(path + len - 7, ".tar.gz") == 0) {
 		if ((r = untar(path, &b->tmpdir, d)) != 0)
 			goto out;

@@ -6,19 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "base/fs.h"
 #include "spec/playbook_path.h"
-
-static int
-is_dir(const char *p)
-{
-	struct stat st;
-
-	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 static int
 put(char *out, size_t len, const char *a, const char *b)
@@ -58,7 +50,7 @@ playbook_dir(const char *given, const char *argv0, char *out, size_t len)
 
 		if ((r = put(out, len, exe, rel[i])) != 0)
 			return r;
-		if (!is_dir(out))
+		if (!fs_is_dir(out))
 			continue;
 		/* Messages name the files: no "bin/../" in them. */
 		if ((real = realpath(out, NULL)) != NULL) {

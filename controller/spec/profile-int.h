@@ -8,15 +8,10 @@
 
 #include <stddef.h>
 
+#include "base/strlist.h"
 #include "cluster/upgrade_plan.h"
 
 struct diag;
-
-/* A NULL-terminated list of strings. */
-struct strlist {
-	char		**v;
-	size_t		 n;
-};
 
 struct named_list {
 	char		*name;

@@ -279,14 +279,9 @@ profile_needs(const struct profile *p, const char *role)
 int
 profile_versioned(const struct profile *p, const char *component)
 {
-	size_t i;
-
 	while (p != NULL && !p->have_versioned)
 		p = p->base;
-	for (i = 0; p != NULL && i < p->versioned.n; i++)
-		if (strcmp(p->versioned.v[i], component) == 0)
-			return 1;
-	return 0;
+	return p != NULL && strlist_has(&p->versioned, component);
 }
 
 const char *const *

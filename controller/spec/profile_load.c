@@ -11,23 +11,12 @@
 #include <yaml.h>
 
 #include "base/diag.h"
+#include "base/strlist.h"
 #include "spec/profile.h"
 #include "spec/profile-int.h"
 #include "spec/yaml_doc.h"
 #include "engine/template.h"
 #include "engine/vars.h"
-
-static void
-strlist_free(struct strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = 0;
-}
 
 /* A sequence of names ([a-z0-9.-]+) into l (always a valid list after). */
 static void
@@ -43,7 +32,7 @@ load_names(struct ydoc *y, const yaml_node_t *n, const char *path,
 		    diag_yaml_kind(n));
 		n = NULL;
 	}
-	if ((l->v = calloc(ydoc_count(n) + 1, sizeof(*l->v))) == NULL) {
+	if (strlist_reserve(l, ydoc_count(n)) != 0) {
 		y->oom = 1;
 		return;
 	}
@@ -59,8 +48,8 @@ load_names(struct ydoc *y, const yaml_node_t *n, const char *path,
 			ydoc_bad(y, it, sub, "expected a name ([a-z0-9._-]+)");
 			continue;
 		}
-		if ((l->v[l->n] = ydoc_dup(y, s)) != NULL)
-			l->n++;
+		if (strlist_add(l, s) != 0)
+			y->oom = 1;
 	}
 }
 
@@ -91,24 +80,45 @@ text_of(struct ydoc *y, const yaml_node_t *n, const char *path,
 }
 
 /*
- * A section that maps names to something: its entries (each key checked
- * once), a new zeroed array of them plus one in *arr (elem bytes each),
- * and their count; -1 when it is not a mapping (reported) or on ENOMEM.
+ * One entry of a section: key k (node kn) with value v, reported at path
+ * ("<section>.<k>", YDOC_PATHLEN bytes the entry may reuse).  0 to go on
+ * with the next entry, -1 to stop (memory ran out).
  */
-static long
-section(struct ydoc *y, const yaml_node_t *n, const char *name,
-    const char *expect, size_t elem, void *arr)
+typedef int entry_fn(struct ydoc *y, yaml_node_t *kn, yaml_node_t *v,
+    const char *k, char *path, struct profile *p);
+
+/*
+ * A section that maps names to something: a new zeroed array of its
+ * entries plus one in *arr (elem bytes each), then each entry with a
+ * text key (each key checked once) to entry().  Not a mapping: reported.
+ */
+static void
+load_section(struct ydoc *y, const yaml_node_t *n, const char *name,
+    const char *expect, size_t elem, void *arr, entry_fn *entry,
+    struct profile *p)
 {
+	yaml_node_t *kn, *v;
+	char path[YDOC_PATHLEN];
+	const char *k;
+	size_t i;
+
 	if (n->type != YAML_MAPPING_NODE) {
 		ydoc_bad(y, n, name, "expected %s", expect);
-		return -1;
+		return;
 	}
 	ydoc_check_keys(y, n, name, NULL);
 	if ((*(void **)arr = calloc(ydoc_count(n) + 1, elem)) == NULL) {
 		y->oom = 1;
-		return -1;
+		return;
 	}
-	return (long)ydoc_count(n);
+	for (i = 0; i < ydoc_count(n); i++) {
+		ydoc_pair(y, n, i, &kn, &v);
+		if ((k = ydoc_text(kn)) == NULL)
+			continue;
+		ydoc_pathf(path, "%s.%s", name, k);
+		if (entry(y, kn, v, k, path, p) != 0)
+			return;
+	}
 }
 
 static void
@@ -144,101 +154,67 @@ load_range(struct ydoc *y, const yaml_node_t *n, struct profile *p)
 	p->ranged = 1;
 }
 
-static void
-load_roles(struct ydoc *y, const yaml_node_t *n, struct profile *p)
+/* roles.<k>: { runs: [names], needs: [names] }. */
+static int
+role_entry(struct ydoc *y, yaml_node_t *kn, yaml_node_t *v, const char *k,
+    char *path, struct profile *p)
 {
 	static const char *const keys[] = { "runs", "needs", NULL };
-	yaml_node_t *kn, *v, *l;
+	yaml_node_t *l;
 	struct role *r;
-	char path[256];
-	const char *k;
-	size_t i;
 
-	p->have_roles = 1;
-	if (section(y, n, "roles", "a mapping of role -> { runs: [...], "
-	    "needs: [...] }", sizeof(*p->roles), &p->roles) < 0)
-		return;
-	for (i = 0; i < ydoc_count(n); i++) {
-		ydoc_pair(y, n, i, &kn, &v);
-		if ((k = ydoc_text(kn)) == NULL)
-			continue;
-		snprintf(path, sizeof(path), "roles.%s", k);
-		if (v->type != YAML_MAPPING_NODE) {
-			ydoc_bad(y, v, path, "expected { runs: [...], needs: "
-			    "[...] }");
-			continue;
-		}
-		ydoc_check_keys(y, v, path, keys);
-		r = &p->roles[p->nroles++];
-		if ((r->name = ydoc_dup(y, k)) == NULL)
-			return;
-		snprintf(path, sizeof(path), "roles.%s.runs", k);
-		if ((l = ydoc_get(y, v, "runs")) != NULL)
-			load_names(y, l, path, &r->runs);
-		else if ((r->runs.v = calloc(1, sizeof(char *))) == NULL)
-			y->oom = 1;
-		snprintf(path, sizeof(path), "roles.%s.needs", k);
-		if ((l = ydoc_get(y, v, "needs")) != NULL)
-			load_names(y, l, path, &r->needs);
-		else if ((r->needs.v = calloc(1, sizeof(char *))) == NULL)
-			y->oom = 1;
+	if (v->type != YAML_MAPPING_NODE) {
+		ydoc_bad(y, v, path, "expected { runs: [...], needs: "
+		    "[...] }");
+		return 0;
 	}
+	ydoc_check_keys(y, v, path, keys);
+	r = &p->roles[p->nroles++];
+	if ((r->name = ydoc_dup(y, k)) == NULL)
+		return -1;
+	ydoc_pathf(path, "roles.%s.runs", k);
+	if ((l = ydoc_get(y, v, "runs")) != NULL)
+		load_names(y, l, path, &r->runs);
+	else if (strlist_reserve(&r->runs, 0) != 0)
+		y->oom = 1;
+	ydoc_pathf(path, "roles.%s.needs", k);
+	if ((l = ydoc_get(y, v, "needs")) != NULL)
+		load_names(y, l, path, &r->needs);
+	else if (strlist_reserve(&r->needs, 0) != 0)
+		y->oom = 1;
+	return 0;
 }
 
-static void
-load_steps(struct ydoc *y, const yaml_node_t *n, struct profile *p)
+/* steps.<k>: [names]. */
+static int
+steps_entry(struct ydoc *y, yaml_node_t *kn, yaml_node_t *v, const char *k,
+    char *path, struct profile *p)
 {
-	yaml_node_t *kn, *v;
-	char path[256];
-	const char *k;
-	size_t i;
-
-	p->have_steps = 1;
-	if (section(y, n, "steps", "a mapping of slot -> [steps]",
-	    sizeof(*p->steps), &p->steps) < 0)
-		return;
-	for (i = 0; i < ydoc_count(n); i++) {
-		ydoc_pair(y, n, i, &kn, &v);
-		if ((k = ydoc_text(kn)) == NULL)
-			continue;
-		snprintf(path, sizeof(path), "steps.%s", k);
-		if ((p->steps[p->nsteps].name = ydoc_dup(y, k)) == NULL)
-			return;
-		load_names(y, v, path, &p->steps[p->nsteps++].l);
-	}
+	if ((p->steps[p->nsteps].name = ydoc_dup(y, k)) == NULL)
+		return -1;
+	load_names(y, v, path, &p->steps[p->nsteps++].l);
+	return 0;
 }
 
-static void
-load_vars(struct ydoc *y, const yaml_node_t *n, struct profile *p)
+/* vars.<k>: a template. */
+static int
+var_entry(struct ydoc *y, yaml_node_t *kn, yaml_node_t *v, const char *k,
+    char *path, struct profile *p)
 {
-	yaml_node_t *kn, *v;
-	char path[256];
-	const char *k;
-	size_t i;
-
-	if (section(y, n, "vars", "a mapping of name -> value",
-	    sizeof(*p->vars), &p->vars) < 0)
-		return;
-	for (i = 0; i < ydoc_count(n); i++) {
-		ydoc_pair(y, n, i, &kn, &v);
-		if ((k = ydoc_text(kn)) == NULL)
-			continue;
-		snprintf(path, sizeof(path), "vars.%s", k);
-		/* Plain names only: a dotted one is korch's own. */
-		if (strchr(k, '.') != NULL || !vars_name_valid(k, strlen(k))) {
-			ydoc_bad(y, kn, path, "invalid variable name '%s' "
-			    "([A-Za-z0-9_]+)", k);
-			continue;
-		}
-		if (text_of(y, v, path, "a value", &p->vars[p->nvars].val) !=
-		    0)
-			continue;
-		if ((p->vars[p->nvars].key = ydoc_dup(y, k)) == NULL) {
-			free(p->vars[p->nvars].val.s);
-			return;
-		}
-		p->nvars++;
+	/* Plain names only: a dotted one is korch's own. */
+	if (strchr(k, '.') != NULL || !vars_name_valid(k, strlen(k))) {
+		ydoc_bad(y, kn, path, "invalid variable name '%s' "
+		    "([A-Za-z0-9_]+)", k);
+		return 0;
 	}
+	if (text_of(y, v, path, "a value", &p->vars[p->nvars].val) != 0)
+		return 0;
+	if ((p->vars[p->nvars].key = ydoc_dup(y, k)) == NULL) {
+		free(p->vars[p->nvars].val.s);
+		return -1;
+	}
+	p->nvars++;
+	return 0;
 }
 
 /* 1 when s, outside its {{ holes }}, has no space, tab, newline or
@@ -261,53 +237,42 @@ one_word(const char *s)
 	return 1;
 }
 
-static void
-load_flags(struct ydoc *y, const yaml_node_t *n, struct profile *p)
+/* flags.<k>: [flags], each one word. */
+static int
+flags_entry(struct ydoc *y, yaml_node_t *kn, yaml_node_t *v, const char *k,
+    char *path, struct profile *p)
 {
-	yaml_node_t *kn, *v, *it;
+	yaml_node_t *it;
 	struct flagset *f;
-	char path[256];
-	const char *k;
-	size_t i, j;
+	size_t j;
 
-	if (section(y, n, "flags", "a mapping of component -> [flags]",
-	    sizeof(*p->flags), &p->flags) < 0)
-		return;
-	for (i = 0; i < ydoc_count(n); i++) {
-		ydoc_pair(y, n, i, &kn, &v);
-		if ((k = ydoc_text(kn)) == NULL)
-			continue;
-		snprintf(path, sizeof(path), "flags.%s", k);
-		if (v->type != YAML_SEQUENCE_NODE) {
-			ydoc_bad(y, v, path, "expected a list of flags");
-			continue;
-		}
-		f = &p->flags[p->nflags++];
-		f->line = ydoc_line(v);
-		if ((f->component = ydoc_dup(y, k)) == NULL ||
-		    (f->flags = calloc(ydoc_count(v) + 1,
-		    sizeof(*f->flags))) == NULL) {
-			y->oom = 1;
-			return;
-		}
-		for (j = 0; j < ydoc_count(v); j++) {
-			it = ydoc_item(y, v, j);
-			snprintf(path, sizeof(path), "flags.%s[%zu]", k, j);
-			if (text_of(y, it, path, "a flag", &f->flags[f->n]) !=
-			    0)
-				continue;
-			/* A flag is one word of the command line: a space
-			 * or a newline would make it two, or a new line of
-			 * the unit. */
-			if (!one_word(f->flags[f->n].s)) {
-				ydoc_bad(y, it, path, "a flag is one word: no "
-				    "spaces, tabs, newlines or backslashes");
-				free(f->flags[f->n].s);
-				continue;
-			}
-			f->n++;
-		}
+	if (v->type != YAML_SEQUENCE_NODE) {
+		ydoc_bad(y, v, path, "expected a list of flags");
+		return 0;
 	}
+	f = &p->flags[p->nflags++];
+	f->line = ydoc_line(v);
+	if ((f->component = ydoc_dup(y, k)) == NULL ||
+	    (f->flags = calloc(ydoc_count(v) + 1, sizeof(*f->flags))) == NULL) {
+		y->oom = 1;
+		return -1;
+	}
+	for (j = 0; j < ydoc_count(v); j++) {
+		it = ydoc_item(y, v, j);
+		ydoc_pathf(path, "flags.%s[%zu]", k, j);
+		if (text_of(y, it, path, "a flag", &f->flags[f->n]) != 0)
+			continue;
+		/* A flag is one word of the command line: a space or a
+		 * newline would make it two, or a new line of the unit. */
+		if (!one_word(f->flags[f->n].s)) {
+			ydoc_bad(y, it, path, "a flag is one word: no spaces, "
+			    "tabs, newlines or backslashes");
+			free(f->flags[f->n].s);
+			continue;
+		}
+		f->n++;
+	}
+	return 0;
 }
 
 void
@@ -389,18 +354,27 @@ profile_load_file(const char *file, struct profile *p, struct diag *d,
 	}
 	if ((n = ydoc_get(y, root, "kubernetes")) != NULL)
 		load_range(y, n, p);
-	if ((n = ydoc_get(y, root, "roles")) != NULL)
-		load_roles(y, n, p);
+	if ((n = ydoc_get(y, root, "roles")) != NULL) {
+		p->have_roles = 1;
+		load_section(y, n, "roles", "a mapping of role -> { runs: "
+		    "[...], needs: [...] }", sizeof(*p->roles), &p->roles,
+		    role_entry, p);
+	}
 	if ((n = ydoc_get(y, root, "versioned")) != NULL) {
 		p->have_versioned = 1;
 		load_names(y, n, "versioned", &p->versioned);
 	}
-	if ((n = ydoc_get(y, root, "steps")) != NULL)
-		load_steps(y, n, p);
+	if ((n = ydoc_get(y, root, "steps")) != NULL) {
+		p->have_steps = 1;
+		load_section(y, n, "steps", "a mapping of slot -> [steps]",
+		    sizeof(*p->steps), &p->steps, steps_entry, p);
+	}
 	if ((n = ydoc_get(y, root, "vars")) != NULL)
-		load_vars(y, n, p);
+		load_section(y, n, "vars", "a mapping of name -> value",
+		    sizeof(*p->vars), &p->vars, var_entry, p);
 	if ((n = ydoc_get(y, root, "flags")) != NULL)
-		load_flags(y, n, p);
+		load_section(y, n, "flags", "a mapping of component -> [flags]",
+		    sizeof(*p->flags), &p->flags, flags_entry, p);
  out:
 	ydoc_close(y);
 	*oom |= y->oom;

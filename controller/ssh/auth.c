@@ -188,8 +188,8 @@ step_handshake(struct ssh_conn *c)
 	}
 	if (check_hostkey(c) != 0)
 		return STEP_STOP;
-	evtimer_del(c->connect_timer);
-	ssh_timer_start(c->auth_timer, c->auth_ms);
+	evtimer_del(c->connect_timer.ev);
+	conn_timer_start(&c->auth_timer);
 	conn_set_state(c, c->private_key != NULL ? SS_AUTH_KEY :
 	    SS_AUTH_AGENT);
 	return STEP_NEXT;
@@ -208,7 +208,7 @@ auth_done(struct ssh_conn *c)
 	if (c->tun != NULL)
 		bastion_settled(c->tun);
 	if (c->mode == MODE_BASTION) {
-		evtimer_del(c->auth_timer);
+		evtimer_del(c->auth_timer.ev);
 		conn_set_state(c, SS_BASTION);
 	} else
 		conn_set_state(c, SS_EXEC_OPEN);

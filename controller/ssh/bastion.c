@@ -469,8 +469,7 @@ bastion_open_next(struct ssh_bastion *b)
 			b->handshaking++;
 			b->opening = t;
 			if (t->host != NULL)
-				ssh_timer_start(t->host->connect_timer,
-				    t->host->connect_ms);
+				conn_timer_start(&t->host->connect_timer);
 		}
 		t = b->opening;
 		chan = libssh2_channel_direct_tcpip_ex(b->conn->ssh,

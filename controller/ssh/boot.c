@@ -227,7 +227,7 @@ greet_found(struct ssh_conn *c, const char *rest, size_t restlen)
 		    c->greet_ver, KP_VERSION);
 		return STEP_STOP;
 	}
-	evtimer_del(c->auth_timer);
+	evtimer_del(c->auth_timer.ev);
 	if (restlen > 0 && evbuffer_add(c->inq, rest, restlen) != 0) {
 		conn_fail(c, KORCH_ERR_ALLOC, "%s: out of memory", c->where);
 		return STEP_STOP;

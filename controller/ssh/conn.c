@@ -25,34 +25,64 @@
 #define SSH_DEF_CONNECT_MS	10000
 #define SSH_DEF_AUTH_MS		60000
 
-const char *const ssh_state_names[SS__COUNT] = {
-	[SS_INIT]		= "init",
-	[SS_RESOLVE]		= "resolve",
-	[SS_TUNNEL]		= "tunnel",
-	[SS_CONNECT]		= "connect",
-	[SS_HANDSHAKE]		= "handshake",
-	[SS_AUTH_KEY]		= "auth-key",
-	[SS_AUTH_AGENT]		= "auth-agent",
-	[SS_EXEC_OPEN]		= "exec-open",
-	[SS_EXEC]		= "exec",
-	[SS_GREETING]		= "greeting",
-	[SS_EXEC_CLOSE]		= "exec-close",
-	[SS_SFTP_INIT]		= "sftp-init",
-	[SS_SFTP_MKDIR]		= "sftp-mkdir",
-	[SS_SFTP_OPEN]		= "sftp-open",
-	[SS_SFTP_WRITE]		= "sftp-write",
-	[SS_SFTP_CHMOD]		= "sftp-chmod",
-	[SS_SFTP_CLOSE]		= "sftp-close",
-	[SS_SFTP_UNLINK]	= "sftp-unlink",
-	[SS_SFTP_RENAME]	= "sftp-rename",
-	[SS_SFTP_CLEANUP]	= "sftp-cleanup",
-	[SS_SFTP_SHUTDOWN]	= "sftp-shutdown",
-	[SS_RUNNING]		= "running",
-	[SS_CLOSING]		= "closing",
-	[SS_DISCONNECT]		= "disconnect",
-	[SS_BASTION]		= "bastion",
-	[SS_GONE]		= "gone",
+/* The phases timeout messages name (states[] below). */
+#define PH_RESOLVE	"name resolution"
+#define PH_AUTH		"authentication"
+#define PH_START	"agent start"
+#define PH_UPLOAD	"agent upload"
+#define PH_SESSION	"the agent session"
+
+static enum step
+step_idle(struct ssh_conn *c)
+{
+	return STEP_IDLE;
+}
+
+/*
+ * Each state: its name (debug output, ssh_conn_state()), the phase a
+ * timeout message names, and what conn_step() runs in it (NULL: stop).
+ */
+static const struct {
+	const char	*name;
+	const char	*phase;
+	enum step	(*step)(struct ssh_conn *);
+} states[SS__COUNT] = {
+	[SS_INIT]		= { "init", PH_RESOLVE, step_init },
+	[SS_RESOLVE]		= { "resolve", PH_RESOLVE, step_resolve },
+	[SS_TUNNEL]		= { "tunnel", "opening a channel through the "
+				    "bastion", step_idle },
+	[SS_CONNECT]		= { "connect", "TCP connect", step_connect },
+	[SS_HANDSHAKE]		= { "handshake", "SSH handshake (no SSH banner "
+				    "or key exchange from the server)",
+				    step_handshake },
+	[SS_AUTH_KEY]		= { "auth-key", PH_AUTH, step_auth_key },
+	[SS_AUTH_AGENT]		= { "auth-agent", PH_AUTH, step_auth_agent },
+	[SS_EXEC_OPEN]		= { "exec-open", PH_START, step_exec_open },
+	[SS_EXEC]		= { "exec", PH_START, step_exec },
+	[SS_GREETING]		= { "greeting", PH_START, step_greeting },
+	[SS_EXEC_CLOSE]		= { "exec-close", PH_UPLOAD, step_exec_close },
+	[SS_SFTP_INIT]		= { "sftp-init", PH_UPLOAD, step_sftp },
+	[SS_SFTP_MKDIR]		= { "sftp-mkdir", PH_UPLOAD, step_sftp },
+	[SS_SFTP_OPEN]		= { "sftp-open", PH_UPLOAD, step_sftp },
+	[SS_SFTP_WRITE]		= { "sftp-write", PH_UPLOAD, step_sftp },
+	[SS_SFTP_CHMOD]		= { "sftp-chmod", PH_UPLOAD, step_sftp },
+	[SS_SFTP_CLOSE]		= { "sftp-close", PH_UPLOAD, step_sftp },
+	[SS_SFTP_UNLINK]	= { "sftp-unlink", PH_UPLOAD, step_sftp },
+	[SS_SFTP_RENAME]	= { "sftp-rename", PH_UPLOAD, step_sftp },
+	[SS_SFTP_CLEANUP]	= { "sftp-cleanup", PH_UPLOAD, step_sftp },
+	[SS_SFTP_SHUTDOWN]	= { "sftp-shutdown", PH_UPLOAD, step_sftp },
+	[SS_RUNNING]		= { "running", PH_SESSION, step_running },
+	[SS_CLOSING]		= { "closing", PH_SESSION, step_closing },
+	[SS_DISCONNECT]		= { "disconnect", PH_SESSION, step_disconnect },
+	[SS_BASTION]		= { "bastion", PH_SESSION, bastion_pump },
+	[SS_GONE]		= { "gone", PH_SESSION, NULL },
 };
+
+const char *
+conn_state_name(enum ssh_state s)
+{
+	return states[s].name;
+}
 
 static int ssh_debug = -1;
 
@@ -90,38 +120,8 @@ conn_set_state(struct ssh_conn *c, enum ssh_state s)
 {
 	if (c->state == s)
 		return;
-	ssh_dbg(c, "%s -> %s", ssh_state_names[c->state], ssh_state_names[s]);
+	ssh_dbg(c, "%s -> %s", conn_state_name(c->state), conn_state_name(s));
 	c->state = s;
-}
-
-static const char *
-state_phase(enum ssh_state s)
-{
-	switch (s) {
-	case SS_INIT:
-	case SS_RESOLVE:	return "name resolution";
-	case SS_TUNNEL:		return "opening a channel through the bastion";
-	case SS_CONNECT:	return "TCP connect";
-	case SS_HANDSHAKE:	return "SSH handshake (no SSH banner or key "
-				    "exchange from the server)";
-	case SS_AUTH_KEY:
-	case SS_AUTH_AGENT:	return "authentication";
-	case SS_EXEC_OPEN:
-	case SS_EXEC:
-	case SS_GREETING:	return "agent start";
-	case SS_EXEC_CLOSE:
-	case SS_SFTP_INIT:
-	case SS_SFTP_MKDIR:
-	case SS_SFTP_OPEN:
-	case SS_SFTP_WRITE:
-	case SS_SFTP_CHMOD:
-	case SS_SFTP_CLOSE:
-	case SS_SFTP_UNLINK:
-	case SS_SFTP_RENAME:
-	case SS_SFTP_CLEANUP:
-	case SS_SFTP_SHUTDOWN:	return "agent upload";
-	default:		return "the agent session";
-	}
 }
 
 const char *
@@ -138,18 +138,29 @@ ssh_errmsg(LIBSSH2_SESSION *s)
 
 /* ---- lifetime ----------------------------------------------------------- */
 
+static void
+timer_stop(struct conn_timer *t)
+{
+	if (t->ev != NULL)
+		evtimer_del(t->ev);
+}
+
+static void
+timer_free(struct conn_timer *t)
+{
+	if (t->ev != NULL)
+		event_free(t->ev);
+}
+
 void
 conn_destroy(struct ssh_conn *c)
 {
 	conn_release(c);
 	if (c->ev_kick != NULL)
 		event_free(c->ev_kick);
-	if (c->connect_timer != NULL)
-		event_free(c->connect_timer);
-	if (c->auth_timer != NULL)
-		event_free(c->auth_timer);
-	if (c->overall_timer != NULL)
-		event_free(c->overall_timer);
+	timer_free(&c->connect_timer);
+	timer_free(&c->auth_timer);
+	timer_free(&c->overall_timer);
 	if (c->outq != NULL)
 		evbuffer_free(c->outq);
 	if (c->inq != NULL)
@@ -197,12 +208,9 @@ conn_release(struct ssh_conn *c)
 	}
 	if (c->ev_kick != NULL)
 		event_del(c->ev_kick);
-	if (c->connect_timer != NULL)
-		evtimer_del(c->connect_timer);
-	if (c->auth_timer != NULL)
-		evtimer_del(c->auth_timer);
-	if (c->overall_timer != NULL)
-		evtimer_del(c->overall_timer);
+	timer_stop(&c->connect_timer);
+	timer_stop(&c->auth_timer);
+	timer_stop(&c->overall_timer);
 	io_watch_free(&c->io);
 	if (c->mode == MODE_BASTION && c->self_bastion != NULL)
 		bastion_drop_tunnels(c->self_bastion);
@@ -272,6 +280,19 @@ conn_fail(struct ssh_conn *c, int err, const char *fmt, ...)
 
 /* ---- events and timers -------------------------------------------------- */
 
+/* Arm or disarm ev as want says; *armed is what it is now. */
+static void
+event_want(struct event *ev, int want, int *armed)
+{
+	if (want == *armed)
+		return;
+	if (want)
+		event_add(ev, NULL);
+	else
+		event_del(ev);
+	*armed = want;
+}
+
 /* Arm exactly the directions asked for; a socket without events yet is
  * left alone. */
 void
@@ -279,20 +300,8 @@ io_watch_want(struct io_watch *w, int rd, int wr)
 {
 	if (w->ev_rd == NULL)
 		return;
-	if (rd != w->want_rd) {
-		if (rd)
-			event_add(w->ev_rd, NULL);
-		else
-			event_del(w->ev_rd);
-		w->want_rd = rd;
-	}
-	if (wr != w->want_wr) {
-		if (wr)
-			event_add(w->ev_wr, NULL);
-		else
-			event_del(w->ev_wr);
-		w->want_wr = wr;
-	}
+	event_want(w->ev_rd, rd, &w->want_rd);
+	event_want(w->ev_wr, wr, &w->want_wr);
 }
 
 /* Both events for fd, neither armed.  KORCH_ERR_ALLOC: w holds none. */
@@ -329,13 +338,13 @@ conn_set_fd(struct ssh_conn *c, int fd)
 }
 
 void
-ssh_timer_start(struct event *ev, int ms)
+conn_timer_start(struct conn_timer *t)
 {
 	struct timeval tv;
 
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(ev, &tv);
+	tv.tv_sec = t->ms / 1000;
+	tv.tv_usec = (t->ms % 1000) * 1000;
+	evtimer_add(t->ev, &tv);
 }
 
 static void
@@ -367,38 +376,28 @@ conn_timeout(struct ssh_conn *c, const char *which, int ms)
 		    which, ms);
 	else
 		conn_fail(c, KORCH_ERR_TIMEOUT, "%s: %s timeout after %d ms "
-		    "during %s", c->where, which, ms, state_phase(c->state));
+		    "during %s", c->where, which, ms, states[c->state].phase);
 	conn_leave(c);
 }
 
 static void
-connect_timer_cb(evutil_socket_t fd, short what, void *arg)
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct ssh_conn *c = arg;
+	struct conn_timer *t = arg;
 
 	(void)fd;
 	(void)what;
-	conn_timeout(c, "connect", c->connect_ms);
+	conn_timeout(t->c, t->which, t->ms);
 }
 
-static void
-auth_timer_cb(evutil_socket_t fd, short what, void *arg)
+/* t's event, its ms already set.  0 on ENOMEM. */
+static int
+timer_new(struct ssh_conn *c, struct conn_timer *t, const char *which)
 {
-	struct ssh_conn *c = arg;
-
-	(void)fd;
-	(void)what;
-	conn_timeout(c, "auth", c->auth_ms);
-}
-
-static void
-overall_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct ssh_conn *c = arg;
-
-	(void)fd;
-	(void)what;
-	conn_timeout(c, "overall", c->overall_ms);
+	t->c = c;
+	t->which = which;
+	t->ev = evtimer_new(c->base, conn_timer_cb, t);
+	return t->ev != NULL;
 }
 
 /* Interest after a step, from libssh2's block directions. */
@@ -431,40 +430,22 @@ conn_rearm(struct ssh_conn *c, enum step st)
 
 /* ---- the state machine -------------------------------------------------- */
 
+enum step
+conn_chan_free(struct ssh_conn *c, enum ssh_state next)
+{
+	if (libssh2_channel_free(c->chan) == LIBSSH2_ERROR_EAGAIN)
+		return STEP_WAIT_SSH;
+	c->chan = NULL;
+	conn_set_state(c, next);
+	return STEP_NEXT;
+}
+
 static enum step
 conn_step(struct ssh_conn *c)
 {
-	switch (c->state) {
-	case SS_INIT:		return step_init(c);
-	case SS_RESOLVE:	return step_resolve(c);
-	case SS_TUNNEL:		return STEP_IDLE;
-	case SS_CONNECT:	return step_connect(c);
-	case SS_HANDSHAKE:	return step_handshake(c);
-	case SS_AUTH_KEY:	return step_auth_key(c);
-	case SS_AUTH_AGENT:	return step_auth_agent(c);
-	case SS_EXEC_OPEN:	return step_exec_open(c);
-	case SS_EXEC:		return step_exec(c);
-	case SS_GREETING:	return step_greeting(c);
-	case SS_EXEC_CLOSE:	return step_exec_close(c);
-	case SS_SFTP_INIT:
-	case SS_SFTP_MKDIR:
-	case SS_SFTP_OPEN:
-	case SS_SFTP_WRITE:
-	case SS_SFTP_CHMOD:
-	case SS_SFTP_CLOSE:
-	case SS_SFTP_UNLINK:
-	case SS_SFTP_RENAME:
-	case SS_SFTP_CLEANUP:
-	case SS_SFTP_SHUTDOWN:	return step_sftp(c);
-	case SS_RUNNING:	return step_running(c);
-	case SS_CLOSING:	return step_closing(c);
-	case SS_DISCONNECT:	return step_disconnect(c);
-	case SS_BASTION:	return bastion_pump(c);
-	case SS_GONE:
-	case SS__COUNT:
-		break;
-	}
-	return STEP_STOP;
+	if (c->state >= SS__COUNT || states[c->state].step == NULL)
+		return STEP_STOP;
+	return states[c->state].step(c);
 }
 
 static void
@@ -495,7 +476,7 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 	 * finish late when CPUs are shared; none of them is unreachable.
 	 */
 	if ((what & EV_READ) && c->state == SS_HANDSHAKE)
-		ssh_timer_start(c->connect_timer, c->connect_ms);
+		conn_timer_start(&c->connect_timer);
 	conn_enter(c);
 	conn_run(c);
 	conn_leave(c);
@@ -555,11 +536,12 @@ conn_new(struct event_base *base, const struct ssh_target *t,
 	c->port = t->port;
 	c->accept_new = t->accept_new;
 	c->become_sudo = t->become_sudo;
-	c->connect_ms = t->connect_timeout_ms > 0 ? t->connect_timeout_ms :
-	    SSH_DEF_CONNECT_MS;
-	c->auth_ms = t->auth_timeout_ms > 0 ? t->auth_timeout_ms :
+	c->connect_timer.ms = t->connect_timeout_ms > 0 ?
+	    t->connect_timeout_ms : SSH_DEF_CONNECT_MS;
+	c->auth_timer.ms = t->auth_timeout_ms > 0 ? t->auth_timeout_ms :
 	    SSH_DEF_AUTH_MS;
-	c->overall_ms = t->overall_timeout_ms > 0 ? t->overall_timeout_ms : 0;
+	c->overall_timer.ms = t->overall_timeout_ms > 0 ?
+	    t->overall_timeout_ms : 0;
 	c->via = t->bastion;
 	if (bad)
 		goto nomem;
@@ -589,13 +571,11 @@ conn_new(struct event_base *base, const struct ssh_target *t,
 		return KORCH_ERR_INVALID_ARG;
 	}
 	c->ev_kick = event_new(base, -1, 0, conn_kick_cb, c);
-	c->connect_timer = evtimer_new(base, connect_timer_cb, c);
-	c->auth_timer = evtimer_new(base, auth_timer_cb, c);
-	c->overall_timer = evtimer_new(base, overall_timer_cb, c);
 	c->outq = evbuffer_new();
 	c->inq = evbuffer_new();
-	if (c->ev_kick == NULL || c->connect_timer == NULL ||
-	    c->auth_timer == NULL || c->overall_timer == NULL ||
+	if (c->ev_kick == NULL || !timer_new(c, &c->connect_timer, "connect") ||
+	    !timer_new(c, &c->auth_timer, "auth") ||
+	    !timer_new(c, &c->overall_timer, "overall") ||
 	    c->outq == NULL || c->inq == NULL)
 		goto nomem;
 	*out = c;
@@ -611,8 +591,8 @@ void
 conn_begin(struct ssh_conn *c)
 {
 	if (c->via == NULL)
-		ssh_timer_start(c->connect_timer, c->connect_ms);
-	if (c->overall_ms > 0)
-		ssh_timer_start(c->overall_timer, c->overall_ms);
+		conn_timer_start(&c->connect_timer);
+	if (c->overall_timer.ms > 0)
+		conn_timer_start(&c->overall_timer);
 	conn_kick(c);
 }

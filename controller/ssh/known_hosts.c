@@ -45,6 +45,8 @@
 
 #include "err.h"
 #include "fdio.h"
+#include "base/digest.h"
+#include "base/grow.h"
 #include "ssh/known_hosts.h"
 
 struct kh_map {
@@ -128,14 +130,12 @@ kh_fp_from_sha256(const unsigned char digest[32], char out[KH_FP_MAX])
 int
 kh_fp_from_blob(const void *blob, size_t len, char out[KH_FP_MAX])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
+	unsigned char md[SHA256_RAW_SIZE];
+	int r = sha256_raw(blob, len, md);
 
-	if (EVP_Digest(blob, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen != 32)
-		return KORCH_ERR_INTERNAL;
-	kh_fp_from_sha256(md, out);
-	return 0;
+	if (r == 0)
+		kh_fp_from_sha256(md, out);
+	return r;
 }
 
 /* Map a libssh2 host key type to its knownhost key bits. */
@@ -204,17 +204,12 @@ kh_map_new_entries(struct kh_coll *c, int line)
 {
 	struct libssh2_knownhost *ext;
 	struct kh_map *m;
-	size_t cap;
 
 	while (libssh2_knownhost_get(c->kh, &ext, c->last) == 0) {
-		if (c->nmap == c->capmap) {
-			cap = c->capmap ? c->capmap * 2 : 4;
-			m = realloc(c->map, cap * sizeof(*m));
-			if (m == NULL)
-				return KORCH_ERR_ALLOC;
-			c->map = m;
-			c->capmap = cap;
-		}
+		if ((m = grow_room(c->map, c->nmap, &c->capmap, sizeof(*m),
+		    4)) == NULL)
+			return KORCH_ERR_ALLOC;
+		c->map = m;
 		c->map[c->nmap].node = ext->node;
 		c->map[c->nmap].line = line;
 		c->nmap++;
@@ -342,7 +337,7 @@ kh_hashed_add(struct kh_file *f, const char *host, size_t hlen,
 {
 	struct kh_hashed *h;
 	const char *salt, *bar;
-	size_t cap, slen;
+	size_t slen;
 	int saltlen;
 
 	/* |1|base64(salt)|base64(HMAC-SHA1(salt, name)) */
@@ -352,14 +347,10 @@ kh_hashed_add(struct kh_file *f, const char *host, size_t hlen,
 	if ((bar = memchr(salt, '|', hlen - 3)) == NULL)
 		return 0;
 	slen = (size_t)(bar - salt);
-	if (f->nhashed == f->caphashed) {
-		cap = f->caphashed ? f->caphashed * 2 : 16;
-		h = realloc(f->hashed, cap * sizeof(*h));
-		if (h == NULL)
-			return KORCH_ERR_ALLOC;
-		f->hashed = h;
-		f->caphashed = cap;
-	}
+	if ((h = grow_room(f->hashed, f->nhashed, &f->caphashed, sizeof(*h),
+	    16)) == NULL)
+		return KORCH_ERR_ALLOC;
+	f->hashed = h;
 	h = &f->hashed[f->nhashed];
 	memset(h, 0, sizeof(*h));
 	/* OpenSSH salts are 20 bytes; accept what fits. */
@@ -471,6 +462,17 @@ kh_lookup(struct kh_file *f, const char *hostspec, int *err)
 	return b;
 }
 
+/* The file as it is now (st), to notice when it changes under the cache. */
+static void
+kh_file_stamp(struct kh_file *f, const struct stat *st)
+{
+	f->exists = 1;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->size = st->st_size;
+	f->mtime = st->st_mtim;
+}
+
 static int
 kh_file_load(struct kh_file *f)
 {
@@ -497,11 +499,7 @@ kh_file_load(struct kh_file *f)
 		r = KORCH_ERR_SYSTEM;
 		goto out;
 	}
-	f->exists = 1;
-	f->dev = st.st_dev;
-	f->ino = st.st_ino;
-	f->size = st.st_size;
-	f->mtime = st.st_mtim;
+	kh_file_stamp(f, &st);
 	while ((n = getline(&line, &cap, fp)) > 0) {
 		lineno++;
 		last_nl = line[n - 1] == '\n';
@@ -756,11 +754,7 @@ kh_add(const char *path, const char *hostspec, const void *key,
 		kh_file_clear(f);
 		goto out;
 	}
-	f->exists = 1;
-	f->dev = st.st_dev;
-	f->ino = st.st_ino;
-	f->size = st.st_size;
-	f->mtime = st.st_mtim;
+	kh_file_stamp(f, &st);
 	f->nlines = lineno;
 	f->ends_nl = 1;
 	*line = lineno;

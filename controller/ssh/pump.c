@@ -185,12 +185,7 @@ step_closing(struct ssh_conn *c)
 		    *err ? "; stderr: " : "", err);
 		return STEP_STOP;
 	}
-	r = libssh2_channel_free(c->chan);
-	if (r == LIBSSH2_ERROR_EAGAIN)
-		return STEP_WAIT_SSH;
-	c->chan = NULL;
-	conn_set_state(c, SS_DISCONNECT);
-	return STEP_NEXT;
+	return conn_chan_free(c, SS_DISCONNECT);
 }
 
 enum step

@@ -108,6 +108,15 @@ struct io_watch {
 	int			 want_wr;
 };
 
+/* One of a connection's timers (created once); when it fires the
+ * connection fails with "<which> timeout after <ms> ms". */
+struct conn_timer {
+	struct event		*ev;
+	struct ssh_conn		*c;
+	const char		*which;		/* "connect", "auth", "overall" */
+	int			 ms;
+};
+
 struct ssh_conn {
 	struct event_base	*base;
 	enum conn_mode		 mode;
@@ -123,9 +132,6 @@ struct ssh_conn {
 	int			 port;
 	int			 accept_new;
 	int			 become_sudo;
-	int			 connect_ms;
-	int			 auth_ms;
-	int			 overall_ms;
 	struct ssh_bastion	*via;		/* carried by this bastion */
 	struct ssh_bastion	*self_bastion;	/* MODE_BASTION: our owner */
 	char			*where;		/* "node2 (198.18.1.12:22)" */
@@ -150,9 +156,9 @@ struct ssh_conn {
 	/* Events, created once (io events once per socket). */
 	struct io_watch		 io;
 	struct event		*ev_kick;
-	struct event		*connect_timer;
-	struct event		*auth_timer;
-	struct event		*overall_timer;
+	struct conn_timer	 connect_timer;
+	struct conn_timer	 auth_timer;
+	struct conn_timer	 overall_timer;
 
 	/* libssh2. */
 	LIBSSH2_SESSION		*ssh;
@@ -196,7 +202,8 @@ struct ssh_conn {
 	int			 gone_called;
 };
 
-extern const char *const ssh_state_names[SS__COUNT];
+/* The state's name, for debug output and ssh_conn_state(). */
+const char *conn_state_name(enum ssh_state s);
 
 /*
  * conn.c: diagnostics.  ssh_dbg() writes to stderr only under $KORCH_DEBUG;
@@ -243,12 +250,16 @@ void io_watch_free(struct io_watch *w);
 void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 void conn_kick(struct ssh_conn *c);
 int conn_set_fd(struct ssh_conn *c, int fd);
-void ssh_timer_start(struct event *ev, int ms);
+/* Arm t for its ms from now (again, if it was armed). */
+void conn_timer_start(struct conn_timer *t);
 
 /*
  * The states' steps, each called by conn_step() for its states.  A step
  * that fails calls conn_fail() and returns STEP_STOP.
  */
+/* conn.c: the end of a step that is done with the channel: free it (again
+ * after EAGAIN), then go on to next. */
+enum step conn_chan_free(struct ssh_conn *c, enum ssh_state next);
 /* connect.c; resolve_release() is conn_release()'s part. */
 enum step step_init(struct ssh_conn *c);
 enum step step_resolve(struct ssh_conn *c);

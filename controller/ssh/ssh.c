@@ -144,5 +144,5 @@ ssh_conn_state(const struct ssh_conn *c)
 {
 	if (c == NULL || c->state >= SS__COUNT)
 		return "none";
-	return ssh_state_names[c->state];
+	return conn_state_name(c->state);
 }

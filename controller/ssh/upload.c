@@ -42,12 +42,7 @@ step_exec_close(struct ssh_conn *c)
 	r = libssh2_channel_close(c->chan);
 	if (r == LIBSSH2_ERROR_EAGAIN)
 		return STEP_WAIT_SSH;
-	r = libssh2_channel_free(c->chan);
-	if (r == LIBSSH2_ERROR_EAGAIN)
-		return STEP_WAIT_SSH;
-	c->chan = NULL;
-	conn_set_state(c, SS_SFTP_INIT);
-	return STEP_NEXT;
+	return conn_chan_free(c, SS_SFTP_INIT);
 }
 
 /* ---- SFTP --------------------------------------------------------------- */
@@ -185,18 +180,17 @@ sftp_close(struct ssh_conn *c)
 	return STEP_NEXT;
 }
 
+/* Remove path, then go on to next whatever came of it: the step after
+ * says what matters. */
 static enum step
-sftp_unlink(struct ssh_conn *c)
+sftp_remove(struct ssh_conn *c, const char *path, enum ssh_state next)
 {
 	int r;
 
-	/* A damaged copy sits at the final name; SFTP v3 rename does
-	 * not overwrite. */
-	r = libssh2_sftp_unlink_ex(c->sftp, c->final_path,
-	    (unsigned)strlen(c->final_path));
+	r = libssh2_sftp_unlink_ex(c->sftp, path, (unsigned)strlen(path));
 	if (r == LIBSSH2_ERROR_EAGAIN)
 		return STEP_WAIT_SSH;
-	conn_set_state(c, SS_SFTP_RENAME);
+	conn_set_state(c, next);
 	return STEP_NEXT;
 }
 
@@ -222,20 +216,6 @@ sftp_rename(struct ssh_conn *c)
 		conn_set_state(c, SS_SFTP_CLEANUP);
 	} else
 		conn_set_state(c, SS_SFTP_SHUTDOWN);
-	return STEP_NEXT;
-}
-
-/* The rename failed: drop our temporary copy. */
-static enum step
-sftp_cleanup(struct ssh_conn *c)
-{
-	int r;
-
-	r = libssh2_sftp_unlink_ex(c->sftp, c->tmp_path,
-	    (unsigned)strlen(c->tmp_path));
-	if (r == LIBSSH2_ERROR_EAGAIN)
-		return STEP_WAIT_SSH;
-	conn_set_state(c, SS_SFTP_SHUTDOWN);
 	return STEP_NEXT;
 }
 
@@ -265,9 +245,14 @@ step_sftp(struct ssh_conn *c)
 	case SS_SFTP_WRITE:	return sftp_write(c);
 	case SS_SFTP_CHMOD:	return sftp_chmod(c);
 	case SS_SFTP_CLOSE:	return sftp_close(c);
-	case SS_SFTP_UNLINK:	return sftp_unlink(c);
+	/* A damaged copy sits at the final name; SFTP v3 rename does
+	 * not overwrite. */
+	case SS_SFTP_UNLINK:
+		return sftp_remove(c, c->final_path, SS_SFTP_RENAME);
 	case SS_SFTP_RENAME:	return sftp_rename(c);
-	case SS_SFTP_CLEANUP:	return sftp_cleanup(c);
+	/* The rename failed: drop our temporary copy. */
+	case SS_SFTP_CLEANUP:
+		return sftp_remove(c, c->tmp_path, SS_SFTP_SHUTDOWN);
 	case SS_SFTP_SHUTDOWN:	return sftp_shutdown(c);
 	default:
 		conn_fail(c, KORCH_ERR_INTERNAL, "bad SFTP state");
