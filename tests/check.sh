@@ -80,6 +80,8 @@ run_suite upgrade tests/e2e/upgrade.sh "$SAN"
 # The real Kubernetes 1.20.2 (built once per machine by tests/kube/build,
 # then cached), the controller under ASan+UBSan.
 run_suite real tests/e2e/real.sh "$SAN"
+# Its rolling upgrade under traffic, with apiserver_lb local (haproxy).
+run_suite real-upgrade tests/e2e/real-upgrade.sh "$SAN"
 
 echo
 echo "Summary:"
