@@ -1,18 +1,8 @@
 /* test_agent_command.c - argv execution, guards, timeout, output. */
 #include <errno.h>
 #include <signal.h>
-#include <time.h>
 
 #include "test_agent_helpers.h"
-
-static long long
-ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 tt_read_lines(const char *path)
@@ -42,9 +32,10 @@ static void
 test_creates_guard(void **state)
 {
 	struct tt *t = *state;
-	char marker[512], script[700];
+	const char *marker;
+	char script[700];
 
-	(void)snprintf(marker, sizeof(marker), "%s", tt_path(t, "done"));
+	marker = tt_file(t, "done");
 	(void)snprintf(script, sizeof(script), "echo hello; touch %s", marker);
 	sh_task(t, script);
 	tt_arg(t, "creates", marker);
@@ -54,8 +45,7 @@ test_creates_guard(void **state)
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_true(th_exists(marker));
 	assert_string_equal(t->o.diff, "stdout:\nhello\n");
-	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
-	assert_non_null(strstr(t->o.msg, "exists (creates)"));
+	tt_expect(t, 0, KP_ST_SKIPPED, "exists (creates)");
 	assert_int_equal(tt_run(t, 1), KP_ST_SKIPPED);
 }
 
@@ -63,9 +53,10 @@ static void
 test_unless_guard(void **state)
 {
 	struct tt *t = *state;
-	char marker[512], script[700];
+	const char *marker;
+	char script[700];
 
-	(void)snprintf(marker, sizeof(marker), "%s", tt_path(t, "m"));
+	marker = tt_file(t, "m");
 	(void)snprintf(script, sizeof(script), "touch %s", marker);
 	sh_task(t, script);
 	tt_arg(t, "unless", "test");
@@ -76,15 +67,13 @@ test_unless_guard(void **state)
 	assert_false(th_exists(marker));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_true(th_exists(marker));
-	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
-	assert_non_null(strstr(t->o.msg, "unless guard succeeded"));
+	tt_expect(t, 0, KP_ST_SKIPPED, "unless guard succeeded");
 	assert_int_equal(tt_run(t, 1), KP_ST_SKIPPED);
 
 	tt_task(t, 1, "command");
 	tt_arg(t, "argv", "true");
 	tt_arg(t, "unless", "/nonexistent/guard");
-	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "unless guard"));
+	tt_expect(t, 1, KP_ST_FAILED, "unless guard");
 }
 
 static void
@@ -93,19 +82,16 @@ test_failures(void **state)
 	struct tt *t = *state;
 
 	sh_task(t, "echo progress; echo 'real problem' >&2; exit 3");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "exit 3: real problem"));
+	tt_expect(t, 0, KP_ST_FAILED, "exit 3: real problem");
 	assert_non_null(strstr(t->o.diff, "stdout:\nprogress\n"));
 	assert_non_null(strstr(t->o.diff, "stderr:\nreal problem\n"));
 
 	tt_task(t, 1, "command");
 	tt_arg(t, "argv", "/nonexistent/prog");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "cannot run: No such file"));
+	tt_expect(t, 0, KP_ST_FAILED, "cannot run: No such file");
 
 	sh_task(t, "kill -9 $$");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "signal 9"));
+	tt_expect(t, 0, KP_ST_FAILED, "signal 9");
 
 	sh_task(t, "true");
 	tt_arg(t, "env", "NOEQUALS");
@@ -113,8 +99,7 @@ test_failures(void **state)
 
 	sh_task(t, "true");
 	tt_arg(t, "chdir", tt_path(t, "missing"));
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "chdir"));
+	tt_expect(t, 0, KP_ST_FAILED, "chdir");
 }
 
 static int
@@ -157,17 +142,17 @@ static void
 test_timeout_kills_group(void **state)
 {
 	struct tt *t = *state;
-	char pidfile[512], script[700];
-	long long t0;
+	const char *pidfile;
+	char script[700];
+	long long ms;
 
-	(void)snprintf(pidfile, sizeof(pidfile), "%s", tt_path(t, "pid"));
+	pidfile = tt_file(t, "pid");
 	(void)snprintf(script, sizeof(script),
 	    "sleep 60 & echo $! > %s; wait", pidfile);
 	sh_task(t, script);
 	tt_arg(t, "timeout", "1");
-	t0 = ms_now();
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_true(ms_now() - t0 < 5000);
+	assert_int_equal(tt_run_ms(t, 0, &ms), KP_ST_FAILED);
+	assert_true(ms < 5000);
 	assert_non_null(strstr(t->o.msg, "timed out after 1s"));
 	assert_pid_gone(pidfile);
 }
@@ -176,9 +161,9 @@ static void
 test_env_chdir_changed_when(void **state)
 {
 	struct tt *t = *state;
-	char out[512];
+	const char *out;
 
-	(void)snprintf(out, sizeof(out), "%s", tt_path(t, "out"));
+	out = tt_file(t, "out");
 	sh_task(t, "echo \"$FOO $BAR\" > out; pwd >> out");
 	tt_arg(t, "env", "FOO=foo");
 	tt_arg(t, "env", "BAR=a=b");
@@ -197,7 +182,7 @@ static void
 test_stdin_output_and_daemons(void **state)
 {
 	struct tt *t = *state;
-	long long t0;
+	long long ms;
 
 	/* stdin is /dev/null, never the agent's protocol stream */
 	tt_task(t, 1, "command");
@@ -215,9 +200,8 @@ test_stdin_output_and_daemons(void **state)
 
 	/* a background child holding stdout does not hold the task */
 	sh_task(t, "sleep 5 & echo started");
-	t0 = ms_now();
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_true(ms_now() - t0 < 3000);
+	assert_int_equal(tt_run_ms(t, 0, &ms), KP_ST_CHANGED);
+	assert_true(ms < 3000);
 }
 
 /* retries: a gate that succeeds on the third try; one that never does. */
@@ -225,9 +209,10 @@ static void
 test_retries(void **state)
 {
 	struct tt *t = *state;
-	char count[512], script[1200];
+	const char *count;
+	char script[1200];
 
-	(void)snprintf(count, sizeof(count), "%s", tt_path(t, "n"));
+	count = tt_file(t, "n");
 	(void)snprintf(script, sizeof(script), "echo x >> %s; "
 	    "[ $(wc -l < %s) -ge 3 ]", count, count);
 	sh_task(t, script);
@@ -239,8 +224,7 @@ test_retries(void **state)
 	sh_task(t, "exit 7");
 	tt_arg(t, "retries", "2");
 	tt_arg(t, "delay", "0");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "exit 7"));
+	tt_expect(t, 0, KP_ST_FAILED, "exit 7");
 	assert_non_null(strstr(t->o.msg, "after 3 attempts"));
 }
 
@@ -306,14 +290,12 @@ test_diagnose_appended(void **state)
 	/* its own failure shows in the note and masks nothing */
 	sh_task(t, "exit 3");
 	tt_arg(t, "diagnose", "/nonexistent/diag");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "exit 3\n--- diagnosis (cannot run: "
-	    "No such file or directory): /nonexistent/diag ---\n(no output)"));
+	tt_expect(t, 0, KP_ST_FAILED, "exit 3\n--- diagnosis (cannot run: "
+	    "No such file or directory): /nonexistent/diag ---\n(no output)");
 
 	sh_task(t, "exit 3");
 	diag_sh(t, "echo partial; exit 4");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "exit 3\n--- diagnosis (exit 4): "));
+	tt_expect(t, 0, KP_ST_FAILED, "exit 3\n--- diagnosis (exit 4): ");
 	assert_non_null(strstr(t->o.msg, " ---\npartial"));
 
 	/* a command that cannot even start is diagnosed too */
@@ -321,8 +303,7 @@ test_diagnose_appended(void **state)
 	tt_arg(t, "argv", "/nonexistent/prog");
 	tt_arg(t, "diagnose", "echo");
 	tt_arg(t, "diagnose", "looked");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "cannot run: No such file"));
+	tt_expect(t, 0, KP_ST_FAILED, "cannot run: No such file");
 	assert_non_null(strstr(t->o.msg, "\n--- diagnosis: echo looked ---\n"
 	    "looked"));
 
@@ -338,9 +319,10 @@ static void
 test_diagnose_only_when_failed(void **state)
 {
 	struct tt *t = *state;
-	char count[512], ran[512], script[1200], dscript[700];
+	const char *ran, *count;
+	char script[1200], dscript[700];
 
-	(void)snprintf(ran, sizeof(ran), "%s", tt_path(t, "diagnosed"));
+	ran = tt_file(t, "diagnosed");
 	(void)snprintf(dscript, sizeof(dscript), "echo x >> %s; echo why",
 	    ran);
 
@@ -357,7 +339,7 @@ test_diagnose_only_when_failed(void **state)
 	assert_false(th_exists(ran));
 
 	/* succeeds on the third of five attempts: never diagnosed */
-	(void)snprintf(count, sizeof(count), "%s", tt_path(t, "n"));
+	count = tt_file(t, "n");
 	(void)snprintf(script, sizeof(script), "echo x >> %s; "
 	    "[ $(wc -l < %s) -ge 3 ]", count, count);
 	sh_task(t, script);
@@ -472,18 +454,18 @@ static void
 test_diagnose_hangs(void **state)
 {
 	struct tt *t = *state;
-	char pidfile[512], script[700];
-	long long t0;
+	const char *pidfile;
+	char script[700];
+	long long ms;
 
-	(void)snprintf(pidfile, sizeof(pidfile), "%s", tt_path(t, "dpid"));
+	pidfile = tt_file(t, "dpid");
 	(void)snprintf(script, sizeof(script),
 	    "echo looking; sleep 60 & echo $! > %s; wait", pidfile);
 	sh_task(t, "echo 'refused' >&2; exit 7");
 	tt_arg(t, "timeout", "1");
 	diag_sh(t, script);
-	t0 = ms_now();
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_true(ms_now() - t0 < 5000);
+	assert_int_equal(tt_run_ms(t, 0, &ms), KP_ST_FAILED);
+	assert_true(ms < 5000);
 	assert_int_equal(strncmp(t->o.msg, "/bin/sh -c ", 11), 0);
 	assert_non_null(strstr(t->o.msg, "exit 7: refused\n--- diagnosis "
 	    "(timed out after 1s, process group killed): /bin/sh -c "));
@@ -495,9 +477,8 @@ test_diagnose_hangs(void **state)
 	tt_arg(t, "timeout", "1");
 	tt_arg(t, "diagnose", "echo");
 	tt_arg(t, "diagnose", "still down");
-	t0 = ms_now();
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_true(ms_now() - t0 < 5000);
+	assert_int_equal(tt_run_ms(t, 0, &ms), KP_ST_FAILED);
+	assert_true(ms < 5000);
 	assert_non_null(strstr(t->o.msg, "timed out after 1s (process group "
 	    "killed)\n--- diagnosis: echo 'still down' ---\nstill down"));
 }
@@ -540,36 +521,18 @@ test_fail_module(void **state)
 	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_creates_guard,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_unless_guard,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_failures,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_kills_group,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_env_chdir_changed_when,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_stdin_output_and_daemons,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_retries,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_diagnose_appended,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_diagnose_only_when_failed,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_diagnose_bounded,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_diagnose_hangs,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test(test_outcome_note),
-		cmocka_unit_test_setup_teardown(test_fail_module,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_creates_guard),
+	TT_TEST(test_unless_guard),
+	TT_TEST(test_failures),
+	TT_TEST(test_timeout_kills_group),
+	TT_TEST(test_env_chdir_changed_when),
+	TT_TEST(test_stdin_output_and_daemons),
+	TT_TEST(test_retries),
+	TT_TEST(test_diagnose_appended),
+	TT_TEST(test_diagnose_only_when_failed),
+	TT_TEST(test_diagnose_bounded),
+	TT_TEST(test_diagnose_hangs),
+	cmocka_unit_test(test_outcome_note),
+	TT_TEST(test_fail_module),
+)

@@ -1,7 +1,8 @@
 /*
  * test_agent_helpers.h - shared scaffolding for the agent's unit tests:
  * a scratch directory and session per test, tasks built from key/value
- * pairs, and small file helpers on top of helpers_fs.h.  Header-only
+ * pairs, a task run and what it must end in, and small file helpers on
+ * top of helpers_fs.h.  Header-only
  * (static functions) because the build links each tests/unit/test_*.c on
  * its own.
  */
@@ -10,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <time.h>
 
 #include "helpers_fs.h"
 
@@ -26,7 +28,7 @@ struct tt {
 	uint32_t	 watch[8];
 	char		 dir[256];	/* scratch directory */
 	char		 path[512];	/* scratch path built by tt_path() */
-	char		 saved[16][512];	/* tt_save() copies */
+	char		 saved[32][512];	/* tt_save() copies */
 	unsigned	 nsaved;
 	struct agent_session *s;
 	struct agent_outcome o;
@@ -59,6 +61,14 @@ tt_arg(struct tt *t, const char *key, const char *val)
 	tt_argn(t, key, val, strlen(val));
 }
 
+/* A task of module on path (its argument "path"). */
+static inline void
+tt_task_at(struct tt *t, uint32_t id, const char *module, const char *path)
+{
+	tt_task(t, id, module);
+	tt_arg(t, "path", path);
+}
+
 static inline const char *
 tt_path(struct tt *t, const char *rel)
 {
@@ -70,10 +80,17 @@ tt_path(struct tt *t, const char *rel)
 static inline const char *
 tt_save(struct tt *t, const char *s)
 {
-	char *d = t->saved[t->nsaved++ % 16];
+	char *d = t->saved[t->nsaved++ % TH_LEN(t->saved)];
 
 	(void)snprintf(d, sizeof(t->saved[0]), "%s", s);
 	return d;
+}
+
+/* dir/rel in a tt_save() copy, which outlives the next tt_path(). */
+static inline const char *
+tt_file(struct tt *t, const char *rel)
+{
+	return tt_save(t, tt_path(t, rel));
 }
 
 /* Run the current task; returns the status, outcome in t->o. */
@@ -87,6 +104,39 @@ tt_run(struct tt *t, int check_only)
 		fprintf(stderr, "# %s %s: %s\n%s", t->task.module,
 		    kp_status_name(t->o.status), t->o.msg, t->o.diff);
 	return t->o.status;
+}
+
+/* Run the current task (check mode when check_only): it must end in status,
+ * with msg in its message unless msg is NULL. */
+static inline void
+tt_expect(struct tt *t, int check_only, int status, const char *msg)
+{
+	assert_int_equal(tt_run(t, check_only), status);
+	if (msg != NULL)
+		assert_non_null(strstr(t->o.msg, msg));
+}
+
+/* Nothing left to do: a run and a check-mode run both say OK. */
+static inline void
+tt_expect_converged(struct tt *t)
+{
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	assert_int_equal(tt_run(t, 1), KP_ST_OK);
+}
+
+/* tt_run, and *ms how many milliseconds it took. */
+static inline int
+tt_run_ms(struct tt *t, int check_only, long long *ms)
+{
+	struct timespec a, b;
+	int st;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	st = tt_run(t, check_only);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	*ms = (long long)(b.tv_sec - a.tv_sec) * 1000 +
+	    (b.tv_nsec - a.tv_nsec) / 1000000;
+	return st;
 }
 
 static inline int
@@ -120,6 +170,9 @@ tt_teardown(void **state)
 	free(t);
 	return 0;
 }
+
+/* A test run with a scratch directory and session of its own. */
+#define TT_TEST(f)	cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 
 static inline void
 tt_write(const char *path, const char *content, mode_t mode)

@@ -120,17 +120,8 @@ test_running_binary_wins(void **state)
 	assert_string_equal(t->o.msg, "version=1.8.15 active=active");
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_version_and_state,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_missing_binary,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_running_binary_wins,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_version_and_state),
+	TT_TEST(test_missing_binary),
+	TT_TEST(test_running_binary_wins),
+)

@@ -586,19 +586,9 @@ test_protocol_errors(void **state)
 	ctl_free(&c);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_interactive_session,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_failure_skips,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_check_only_and_watch,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_protocol_errors,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_interactive_session),
+	TT_TEST(test_failure_skips),
+	TT_TEST(test_check_only_and_watch),
+	TT_TEST(test_protocol_errors),
+)

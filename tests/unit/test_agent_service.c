@@ -82,8 +82,7 @@ test_new_unit_then_converged(void **state)
 
 	svc_task(t, 1, unit1);
 	/* check mode: queries only, nothing written */
-	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "would write unit file"));
+	tt_expect(t, 1, KP_ST_CHANGED, "would write unit file");
 	assert_non_null(strstr(t->o.msg, "would start"));
 	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n");
 	assert_false(th_exists(tt_path(t, "units/etcd.service")));
@@ -110,8 +109,7 @@ test_unit_change_restarts(void **state)
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	free(calls(t));
 	svc_task(t, 1, unit2);
-	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "would restart (unit changed)"));
+	tt_expect(t, 1, KP_ST_CHANGED, "would restart (unit changed)");
 	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n");
 	tt_assert_file(tt_path(t, "units/etcd.service"), unit1);
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
@@ -143,8 +141,7 @@ test_watch_and_restart_flag(void **state)
 
 	/* one of them changed earlier in the session: restart */
 	assert_int_equal(agent_session_mark_changed(t->s, 6), KORCH_OK);
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "task 6 changed"));
+	tt_expect(t, 0, KP_ST_CHANGED, "task 6 changed");
 	assert_calls(t, "is-enabled etcd.service\nis-active etcd.service\n"
 	    "restart etcd.service\n");
 
@@ -193,9 +190,8 @@ test_failures(void **state)
 
 	svc_task(t, 1, NULL);
 	tt_write(tt_path(t, "fail-start"), "", 0644);
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "systemctl start etcd.service failed "
-	    "(exit 1): Job for etcd.service failed"));
+	tt_expect(t, 0, KP_ST_FAILED, "systemctl start etcd.service failed "
+	    "(exit 1): Job for etcd.service failed");
 
 	svc_task(t, 1, NULL);
 	tt_arg(t, "state", "running");
@@ -203,13 +199,11 @@ test_failures(void **state)
 
 	tt_task(t, 1, "service");
 	tt_arg(t, "name", "../etc/passwd");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "bad unit name"));
+	tt_expect(t, 0, KP_ST_FAILED, "bad unit name");
 
 	setenv("KORCH_AGENT_SYSTEMCTL", "/nonexistent/systemctl", 1);
 	svc_task(t, 1, NULL);
-	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "cannot run"));
+	tt_expect(t, 1, KP_ST_FAILED, "cannot run");
 }
 
 static void
@@ -224,19 +218,12 @@ test_suffix_kept(void **state)
 	    "is-active docker.socket\nstart docker.socket\n");
 }
 
-int
-main(void)
-{
 #define T(f) cmocka_unit_test_setup_teardown(f, svc_setup, tt_teardown)
-	const struct CMUnitTest tests[] = {
-		T(test_new_unit_then_converged),
-		T(test_unit_change_restarts),
-		T(test_watch_and_restart_flag),
-		T(test_stop_disable_restarted),
-		T(test_failures),
-		T(test_suffix_kept),
-	};
-#undef T
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	T(test_new_unit_then_converged),
+	T(test_unit_change_restarts),
+	T(test_watch_and_restart_flag),
+	T(test_stop_disable_restarted),
+	T(test_failures),
+	T(test_suffix_kept),
+)

@@ -421,26 +421,20 @@ test_image_wrong_sha(void **state)
 	diag_free(d);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_load_verify_vars, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_sha_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_manifest_errors, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_tarball, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_images_load_vars, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_images_none_and_names, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_image_errors, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_image_wrong_sha, setup,
-		    teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test_setup_teardown(test_load_verify_vars, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_wrong_sha_refused, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_manifest_errors, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_tarball, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_images_load_vars, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_images_none_and_names, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_image_errors, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_image_wrong_sha, setup,
+	    teardown),
+)

@@ -374,24 +374,17 @@ test_other_tasks_untouched(void **state)
 	kp_task_result_clear(&m);
 }
 
-int
-main(void)
-{
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-	const struct CMUnitTest tests[] = {
-		T(test_complete_copy),
-		T(test_replace_and_stale_part),
-		T(test_empty_file),
-		T(test_mismatch_fails),
-		T(test_incomplete_or_missing_transfer),
-		T(test_failed_task_removes_part),
-		T(test_abort_removes_part),
-		T(test_broken_stream),
-		T(test_unwritable_dest),
-		T(test_bad_dest),
-		T(test_other_tasks_untouched),
-	};
-#undef T
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	T(test_complete_copy),
+	T(test_replace_and_stale_part),
+	T(test_empty_file),
+	T(test_mismatch_fails),
+	T(test_incomplete_or_missing_transfer),
+	T(test_failed_task_removes_part),
+	T(test_abort_removes_part),
+	T(test_broken_stream),
+	T(test_unwritable_dest),
+	T(test_bad_dest),
+	T(test_other_tasks_untouched),
+)

@@ -1017,32 +1017,26 @@ test_shape_errors(void **state)
 	diag_free(d);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shipped_pick),
-		cmocka_unit_test(test_shipped_roles),
-		cmocka_unit_test(test_shipped_versioned_steps),
-		cmocka_unit_test(test_shipped_vars_1_20),
-		cmocka_unit_test(test_shipped_vars_1_8),
-		cmocka_unit_test(test_shipped_vars_1_7),
-		cmocka_unit_test(test_shipped_var_undefined),
-		cmocka_unit_test(test_host_flags),
-		cmocka_unit_test(test_shipped_flags_per_host),
-		cmocka_unit_test_setup_teardown(test_inheritance, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_no_profiles, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_overlap, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_bases, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_flags_one_word, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_shape_errors, tmp_setup,
-		    tmp_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_shipped_pick),
+	cmocka_unit_test(test_shipped_roles),
+	cmocka_unit_test(test_shipped_versioned_steps),
+	cmocka_unit_test(test_shipped_vars_1_20),
+	cmocka_unit_test(test_shipped_vars_1_8),
+	cmocka_unit_test(test_shipped_vars_1_7),
+	cmocka_unit_test(test_shipped_var_undefined),
+	cmocka_unit_test(test_host_flags),
+	cmocka_unit_test(test_shipped_flags_per_host),
+	cmocka_unit_test_setup_teardown(test_inheritance, tmp_setup,
+	    tmp_teardown),
+	cmocka_unit_test_setup_teardown(test_no_profiles, tmp_setup,
+	    tmp_teardown),
+	cmocka_unit_test_setup_teardown(test_overlap, tmp_setup,
+	    tmp_teardown),
+	cmocka_unit_test_setup_teardown(test_bases, tmp_setup,
+	    tmp_teardown),
+	cmocka_unit_test_setup_teardown(test_flags_one_word, tmp_setup,
+	    tmp_teardown),
+	cmocka_unit_test_setup_teardown(test_shape_errors, tmp_setup,
+	    tmp_teardown),
+)

@@ -283,17 +283,11 @@ test_undefined(void **state)
 	th_plan_free(f);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_master_host),
-		cmocka_unit_test(test_node_host_and_when),
-		cmocka_unit_test(test_digests),
-		cmocka_unit_test(test_digest_canonical),
-		cmocka_unit_test(test_host_vars),
-		cmocka_unit_test(test_undefined),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_master_host),
+	cmocka_unit_test(test_node_host_and_when),
+	cmocka_unit_test(test_digests),
+	cmocka_unit_test(test_digest_canonical),
+	cmocka_unit_test(test_host_vars),
+	cmocka_unit_test(test_undefined),
+)

@@ -6,16 +6,9 @@
  */
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <termios.h>
-#include <unistd.h>
-#include <cmocka.h>
+
+#include "helpers_fs.h"
 
 #include "base/json.h"
 #include "engine/report.h"
@@ -290,16 +283,10 @@ test_terminal_colors(void **state)
 	free(got);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_task_lines),
-		cmocka_unit_test(test_recap_lines),
-		cmocka_unit_test(test_write_message),
-		cmocka_unit_test(test_json_message),
-		cmocka_unit_test(test_terminal_colors),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_task_lines),
+	cmocka_unit_test(test_recap_lines),
+	cmocka_unit_test(test_write_message),
+	cmocka_unit_test(test_json_message),
+	cmocka_unit_test(test_terminal_colors),
+)
