@@ -4,18 +4,18 @@
 
 #include "test_agent_helpers.h"
 
+/* How many lines path holds; -1 when it cannot be read. */
 static int
-tt_read_lines(const char *path)
+lines_in(const char *path)
 {
-	FILE *fp = fopen(path, "r");
-	int c, n = 0;
+	char *s = th_read(path), *p;
+	int n = 0;
 
-	if (fp == NULL)
+	if (s == NULL)
 		return -1;
-	while ((c = fgetc(fp)) != EOF)
-		if (c == '\n')
-			n++;
-	fclose(fp);
+	for (p = strchr(s, '\n'); p != NULL; p = strchr(p + 1, '\n'))
+		n++;
+	free(s);
 	return n;
 }
 
@@ -28,14 +28,50 @@ sh_task(struct tt *t, const char *script)
 	tt_arg(t, "argv", script);
 }
 
+/* A script task that fails until its third run, counting its runs in the
+ * file count; script (len bytes) holds the script for the task's life. */
+static void
+third_try_task(struct tt *t, const char *count, char *script, size_t len)
+{
+	(void)snprintf(script, len, "echo x >> %s; [ $(wc -l < %s) -ge 3 ]",
+	    count, count);
+	sh_task(t, script);
+}
+
+/* Up to n more attempts, with no pause between them. */
+static void
+retry(struct tt *t, const char *n)
+{
+	tt_arg(t, "retries", n);
+	tt_arg(t, "delay", "0");
+}
+
+/* script (len bytes): after prefix, a sleep in the background whose pid
+ * goes to pidfile, waited for. */
+static void
+sleeper(char *script, size_t len, const char *prefix, const char *pidfile)
+{
+	(void)snprintf(script, len, "%ssleep 60 & echo $! > %s; wait", prefix,
+	    pidfile);
+}
+
+/* The task fails, well within five seconds (its timeout is 1 s). */
+static void
+expect_fails_fast(struct tt *t)
+{
+	long long ms;
+
+	assert_int_equal(tt_run_ms(t, 0, &ms), KP_ST_FAILED);
+	assert_true(ms < 5000);
+}
+
 static void
 test_creates_guard(void **state)
 {
 	struct tt *t = *state;
-	const char *marker;
+	const char *marker = tt_file(t, "done");
 	char script[700];
 
-	marker = tt_file(t, "done");
 	(void)snprintf(script, sizeof(script), "echo hello; touch %s", marker);
 	sh_task(t, script);
 	tt_arg(t, "creates", marker);
@@ -53,10 +89,9 @@ static void
 test_unless_guard(void **state)
 {
 	struct tt *t = *state;
-	const char *marker;
+	const char *marker = tt_file(t, "m");
 	char script[700];
 
-	marker = tt_file(t, "m");
 	(void)snprintf(script, sizeof(script), "touch %s", marker);
 	sh_task(t, script);
 	tt_arg(t, "unless", "test");
@@ -142,17 +177,13 @@ static void
 test_timeout_kills_group(void **state)
 {
 	struct tt *t = *state;
-	const char *pidfile;
+	const char *pidfile = tt_file(t, "pid");
 	char script[700];
-	long long ms;
 
-	pidfile = tt_file(t, "pid");
-	(void)snprintf(script, sizeof(script),
-	    "sleep 60 & echo $! > %s; wait", pidfile);
+	sleeper(script, sizeof(script), "", pidfile);
 	sh_task(t, script);
 	tt_arg(t, "timeout", "1");
-	assert_int_equal(tt_run_ms(t, 0, &ms), KP_ST_FAILED);
-	assert_true(ms < 5000);
+	expect_fails_fast(t);
 	assert_non_null(strstr(t->o.msg, "timed out after 1s"));
 	assert_pid_gone(pidfile);
 }
@@ -161,9 +192,8 @@ static void
 test_env_chdir_changed_when(void **state)
 {
 	struct tt *t = *state;
-	const char *out;
+	const char *out = tt_file(t, "out");
 
-	out = tt_file(t, "out");
 	sh_task(t, "echo \"$FOO $BAR\" > out; pwd >> out");
 	tt_arg(t, "env", "FOO=foo");
 	tt_arg(t, "env", "BAR=a=b");
@@ -209,21 +239,16 @@ static void
 test_retries(void **state)
 {
 	struct tt *t = *state;
-	const char *count;
+	const char *count = tt_file(t, "n");
 	char script[1200];
 
-	count = tt_file(t, "n");
-	(void)snprintf(script, sizeof(script), "echo x >> %s; "
-	    "[ $(wc -l < %s) -ge 3 ]", count, count);
-	sh_task(t, script);
-	tt_arg(t, "retries", "5");
-	tt_arg(t, "delay", "0");
+	third_try_task(t, count, script, sizeof(script));
+	retry(t, "5");
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_int_equal(tt_read_lines(count), 3);
+	assert_int_equal(lines_in(count), 3);
 
 	sh_task(t, "exit 7");
-	tt_arg(t, "retries", "2");
-	tt_arg(t, "delay", "0");
+	retry(t, "2");
 	tt_expect(t, 0, KP_ST_FAILED, "exit 7");
 	assert_non_null(strstr(t->o.msg, "after 3 attempts"));
 }
@@ -310,8 +335,8 @@ test_diagnose_appended(void **state)
 	/* an empty program name is a bad argument, caught before running */
 	sh_task(t, "exit 1");
 	tt_arg(t, "diagnose", "");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_string_equal(t->o.msg, "argument diagnose: empty program name");
+	tt_expect_msg(t, 0, KP_ST_FAILED,
+	    "argument diagnose: empty program name");
 }
 
 /* Not on success, not in check mode, not before the last retry. */
@@ -328,8 +353,7 @@ test_diagnose_only_when_failed(void **state)
 
 	sh_task(t, "true");
 	diag_sh(t, dscript);
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_string_equal(t->o.msg, "ran: /bin/sh -c true");
+	tt_expect_msg(t, 0, KP_ST_CHANGED, "ran: /bin/sh -c true");
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);	/* would run */
 	assert_false(th_exists(ran));
 
@@ -340,23 +364,19 @@ test_diagnose_only_when_failed(void **state)
 
 	/* succeeds on the third of five attempts: never diagnosed */
 	count = tt_file(t, "n");
-	(void)snprintf(script, sizeof(script), "echo x >> %s; "
-	    "[ $(wc -l < %s) -ge 3 ]", count, count);
-	sh_task(t, script);
-	tt_arg(t, "retries", "4");
-	tt_arg(t, "delay", "0");
+	third_try_task(t, count, script, sizeof(script));
+	retry(t, "4");
 	diag_sh(t, dscript);
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_int_equal(tt_read_lines(count), 3);
+	assert_int_equal(lines_in(count), 3);
 	assert_false(th_exists(ran));
 
 	/* fails all three attempts: diagnosed once, after the last */
 	sh_task(t, "exit 7");
-	tt_arg(t, "retries", "2");
-	tt_arg(t, "delay", "0");
+	retry(t, "2");
 	diag_sh(t, dscript);
 	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_int_equal(tt_read_lines(ran), 1);
+	assert_int_equal(lines_in(ran), 1);
 	assert_non_null(strstr(t->o.msg, "exit 7 (after 3 attempts)\n--- "
 	    "diagnosis: "));
 	assert_non_null(strstr(t->o.msg, " ---\nwhy"));
@@ -366,7 +386,7 @@ test_diagnose_only_when_failed(void **state)
 	tt_arg(t, "unless", "true");
 	diag_sh(t, dscript);
 	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
-	assert_int_equal(tt_read_lines(ran), 1);
+	assert_int_equal(lines_in(ran), 1);
 }
 
 /* The last AGENT_NOTE_LINES lines, at most AGENT_NOTE_BYTES, on a
@@ -454,18 +474,14 @@ static void
 test_diagnose_hangs(void **state)
 {
 	struct tt *t = *state;
-	const char *pidfile;
+	const char *pidfile = tt_file(t, "dpid");
 	char script[700];
-	long long ms;
 
-	pidfile = tt_file(t, "dpid");
-	(void)snprintf(script, sizeof(script),
-	    "echo looking; sleep 60 & echo $! > %s; wait", pidfile);
+	sleeper(script, sizeof(script), "echo looking; ", pidfile);
 	sh_task(t, "echo 'refused' >&2; exit 7");
 	tt_arg(t, "timeout", "1");
 	diag_sh(t, script);
-	assert_int_equal(tt_run_ms(t, 0, &ms), KP_ST_FAILED);
-	assert_true(ms < 5000);
+	expect_fails_fast(t);
 	assert_int_equal(strncmp(t->o.msg, "/bin/sh -c ", 11), 0);
 	assert_non_null(strstr(t->o.msg, "exit 7: refused\n--- diagnosis "
 	    "(timed out after 1s, process group killed): /bin/sh -c "));
@@ -477,8 +493,7 @@ test_diagnose_hangs(void **state)
 	tt_arg(t, "timeout", "1");
 	tt_arg(t, "diagnose", "echo");
 	tt_arg(t, "diagnose", "still down");
-	assert_int_equal(tt_run_ms(t, 0, &ms), KP_ST_FAILED);
-	assert_true(ms < 5000);
+	expect_fails_fast(t);
 	assert_non_null(strstr(t->o.msg, "timed out after 1s (process group "
 	    "killed)\n--- diagnosis: echo 'still down' ---\nstill down"));
 }
@@ -516,8 +531,7 @@ test_fail_module(void **state)
 
 	tt_task(t, 1, "fail");
 	tt_arg(t, "msg", "unsupported OS: plan9");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_string_equal(t->o.msg, "unsupported OS: plan9");
+	tt_expect_msg(t, 0, KP_ST_FAILED, "unsupported OS: plan9");
 	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
 }
 

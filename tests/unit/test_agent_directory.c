@@ -56,7 +56,6 @@ test_owner(void **state)
 {
 	struct tt *t = *state;
 	const char *path = tt_file(t, "owned");
-	struct stat st;
 
 	if (geteuid() != 0)
 		skip();
@@ -64,9 +63,7 @@ test_owner(void **state)
 	tt_arg(t, "uid", "3");
 	tt_arg(t, "gid", "4");
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_uid, 3);
-	assert_int_equal(st.st_gid, 4);
+	tt_assert_owner(path, 3, 4);
 	assert_int_equal(tt_run(t, 0), KP_ST_OK);
 	assert_int_equal(chown(path, 0, 0), 0);
 	tt_expect(t, 1, KP_ST_CHANGED, "owner 0:0 -> 3:4");

@@ -66,8 +66,7 @@ fx_teardown(void **state)
 static void
 fetch_task(struct fx *x, const char *path)
 {
-	tt_task(x->t, 5, "fetch");
-	tt_arg(x->t, "path", path);
+	tt_task_at(x->t, 5, "fetch", path);
 	tt_arg(x->t, "dest", x->dest);
 }
 
@@ -250,8 +249,7 @@ test_missing_file(void **state)
 	assert_string_equal(x->t->o.msg, want);
 	assert_no_output(x);
 	/* a plan says so too */
-	assert_int_equal(tt_run(x->t, 1), KP_ST_FAILED);
-	assert_string_equal(x->t->o.msg, want);
+	tt_expect_msg(x->t, 1, KP_ST_FAILED, want);
 	assert_no_output(x);
 }
 
@@ -353,12 +351,10 @@ test_bad_args(void **state)
 	fetch_task(x, "relative/snap.db");
 	tt_expect(x->t, 0, KP_ST_FAILED, "absolute");
 
-	tt_task(x->t, 5, "fetch");
-	tt_arg(x->t, "path", x->src);
+	tt_task_at(x->t, 5, "fetch", x->src);
 	tt_expect(x->t, 0, KP_ST_FAILED, "missing required argument dest");
 
-	tt_task(x->t, 5, "fetch");
-	tt_arg(x->t, "path", x->src);
+	tt_task_at(x->t, 5, "fetch", x->src);
 	tt_arg(x->t, "dest", "backup/snap.db");
 	tt_expect(x->t, 0, KP_ST_FAILED, "argument dest");
 

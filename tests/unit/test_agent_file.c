@@ -42,9 +42,7 @@ test_inline_converges(void **state)
 	assert_non_null(strstr(t->o.diff, " one\n"));
 	assert_int_equal(tt_mtime_ns(path), m);
 	tt_assert_file(path, "one\ntwo\n");
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	tt_assert_file(path, "one\nTWO\n");
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	tt_expect_writes(t, path, "one\nTWO\n");
 	tt_assert_no_tmp(t->dir);
 }
 
@@ -71,7 +69,6 @@ test_owner(void **state)
 {
 	struct tt *t = *state;
 	const char *path;
-	struct stat st;
 
 	if (geteuid() != 0)
 		skip();
@@ -80,41 +77,33 @@ test_owner(void **state)
 	tt_arg(t, "uid", "1");
 	tt_arg(t, "gid", "2");
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_uid, 1);
-	assert_int_equal(st.st_gid, 2);
+	tt_assert_owner(path, 1, 2);
 	assert_int_equal(tt_run(t, 0), KP_ST_OK);
 	/* new content without uid/gid keeps the owner */
 	file_task(t, path, "y");
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_uid, 1);
-	assert_int_equal(st.st_gid, 2);
+	tt_assert_owner(path, 1, 2);
 }
 
 static void
 test_parents(void **state)
 {
 	struct tt *t = *state;
-	const char *path;
+	const char *path = tt_file(t, "d1/d2/f");
 
-	path = tt_file(t, "d1/d2/f");
 	file_task(t, path, "x");
 	tt_expect(t, 0, KP_ST_FAILED, "parents=1");
 	tt_expect(t, 1, KP_ST_CHANGED, "does not exist yet");
 	tt_arg(t, "parents", "1");
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	tt_assert_file(path, "x");
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	tt_expect_writes(t, path, "x");
 }
 
 static void
 test_secret(void **state)
 {
 	struct tt *t = *state;
-	const char *path;
+	const char *path = tt_file(t, "ca.key");
 
-	path = tt_file(t, "ca.key");
 	tt_write(path, "old-secret\n", 0600);
 	file_task(t, path, "new-secret\n");
 	tt_arg(t, "secret", "1");
@@ -135,8 +124,7 @@ test_binary_inline_and_symlink(void **state)
 	struct stat st;
 
 	path = tt_file(t, "bin");
-	tt_task(t, 1, "file");
-	tt_arg(t, "path", path);
+	tt_task_at(t, 1, "file", path);
 	tt_argn(t, "content", "a\0b", 3);
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_int_equal(stat(path, &st), 0);
@@ -264,8 +252,7 @@ blob_task(struct tt *t, const char *path, const char *hash, size_t size)
 	char sz[32];
 
 	(void)snprintf(sz, sizeof(sz), "%zu", size);
-	tt_task(t, 5, "file");
-	tt_arg(t, "path", path);
+	tt_task_at(t, 5, "file", path);
 	tt_arg(t, "src_sha256", hash);
 	/* tt_arg keeps the pointer: keep the size string alive */
 	t->kv[t->task.nargs].key = (char *)"src_size";

@@ -116,6 +116,14 @@ tt_expect(struct tt *t, int check_only, int status, const char *msg)
 		assert_non_null(strstr(t->o.msg, msg));
 }
 
+/* As tt_expect, with exactly msg as the message. */
+static inline void
+tt_expect_msg(struct tt *t, int check_only, int status, const char *msg)
+{
+	assert_int_equal(tt_run(t, check_only), status);
+	assert_string_equal(t->o.msg, msg);
+}
+
 /* Nothing left to do: a run and a check-mode run both say OK. */
 static inline void
 tt_expect_converged(struct tt *t)
@@ -172,7 +180,7 @@ tt_teardown(void **state)
 }
 
 /* A test run with a scratch directory and session of its own. */
-#define TT_TEST(f)	cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
+#define TT_TEST(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
 
 static inline void
 tt_write(const char *path, const char *content, mode_t mode)
@@ -196,6 +204,15 @@ tt_assert_file(const char *path, const char *want)
 	free(got);
 }
 
+/* A run changes path to hold exactly want; the next has nothing to do. */
+static inline void
+tt_expect_writes(struct tt *t, const char *path, const char *want)
+{
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	tt_assert_file(path, want);
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+}
+
 static inline mode_t
 tt_mode(const char *path)
 {
@@ -203,6 +220,16 @@ tt_mode(const char *path)
 
 	assert_int_equal(lstat(path, &st), 0);
 	return st.st_mode & 07777;
+}
+
+static inline void
+tt_assert_owner(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, uid);
+	assert_int_equal(st.st_gid, gid);
 }
 
 /* No temp file (".name.korch-XXXXXX") left in dir. */

@@ -29,13 +29,11 @@ test_dispatcher_rejects(void **state)
 	tt_task(t, 1, "absent");
 	tt_expect(t, 0, KP_ST_FAILED, "missing required argument path");
 
-	tt_task(t, 1, "absent");
-	tt_arg(t, "path", tt_path(t, "x"));
+	tt_task_at(t, 1, "absent", tt_path(t, "x"));
 	tt_arg(t, "force", "1");
 	tt_expect(t, 0, KP_ST_FAILED, "unknown argument \"force\"");
 
-	tt_task(t, 1, "absent");
-	tt_arg(t, "path", tt_path(t, "x"));
+	tt_task_at(t, 1, "absent", tt_path(t, "x"));
 	tt_arg(t, "path", tt_path(t, "y"));
 	tt_expect(t, 0, KP_ST_FAILED, "more than once");
 
@@ -43,8 +41,7 @@ test_dispatcher_rejects(void **state)
 	tt_argn(t, "path", "/tmp/a\0b", 8);
 	tt_expect(t, 0, KP_ST_FAILED, "NUL");
 
-	tt_task(t, 1, "absent");
-	tt_arg(t, "path", tt_path(t, "x"));
+	tt_task_at(t, 1, "absent", tt_path(t, "x"));
 	tt_arg(t, "recursive", "yes");
 	tt_expect(t, 0, KP_ST_FAILED, "must be 0 or 1");
 
