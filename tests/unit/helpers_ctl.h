@@ -4,8 +4,8 @@
  * looked up by their place, variables by name, an inventory that must
  * load, a plan (the test inventory, a playbook and their dag), what it
  * renders for a host and the digests it gives, a playbook that must be
- * refused, and fixture versions.  Header-only (static inline) because the Makefile links each
- * tests/unit/test_*.c on its own.
+ * refused, and fixture versions.  Header-only (static inline) because
+ * the Makefile links each tests/unit/test_*.c on its own.
  */
 #ifndef KORCH_TEST_HELPERS_CTL_H
 #define KORCH_TEST_HELPERS_CTL_H

@@ -2,9 +2,8 @@
  * test_agent_helpers.h - shared scaffolding for the agent's unit tests:
  * a scratch directory and session per test, tasks built from key/value
  * pairs, a task run and what it must end in, and small file helpers on
- * top of helpers_fs.h.  Header-only
- * (static functions) because the build links each tests/unit/test_*.c on
- * its own.
+ * top of helpers_fs.h.  Header-only (static functions) because the build
+ * links each tests/unit/test_*.c on its own.
  */
 #ifndef KORCH_TEST_AGENT_HELPERS_H
 #define KORCH_TEST_AGENT_HELPERS_H
