@@ -2,10 +2,10 @@
  * helpers_ctl.h - fixtures of the controller's unit tests: where their
  * data lives (tests/unit/data and the shipped playbooks/), diagnostics
  * looked up by their place, variables by name, an inventory that must
- * load, a plan (the test inventory, a playbook and their dag) and what it
- * renders for a host, a playbook that must be refused, and fixture
- * versions.  Header-only (static inline) because the Makefile links each
- * tests/unit/test_*.c on its own.
+ * load, a plan (the test inventory, a playbook and their dag), what it
+ * renders for a host and the digests it gives, a playbook that must be
+ * refused, and fixture versions.  Header-only (static inline) because
+ * the Makefile links each tests/unit/test_*.c on its own.
  */
 #ifndef KORCH_TEST_HELPERS_CTL_H
 #define KORCH_TEST_HELPERS_CTL_H
@@ -266,6 +266,23 @@ th_task(const struct rendered_host *rh, const char *key)
 	if (t == NULL)
 		fail_msg("no task %s on %s", key, rh->name);
 	return t;
+}
+
+/* Task key has the same digest in a and in b. */
+static inline void
+th_same_digest(const struct rendered_host *a, const struct rendered_host *b,
+    const char *key)
+{
+	assert_string_equal(th_task(a, key)->digest, th_task(b, key)->digest);
+}
+
+/* Task key has a digest in b other than its digest in a. */
+static inline void
+th_other_digest(const struct rendered_host *a, const struct rendered_host *b,
+    const char *key)
+{
+	assert_string_not_equal(th_task(a, key)->digest,
+	    th_task(b, key)->digest);
 }
 
 /* The playbook directory pbdir must be refused: KORCH_ERR_PARSE and no

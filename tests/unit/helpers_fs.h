@@ -2,9 +2,9 @@
  * helpers_fs.h - scratch files for the unit tests: a fresh directory under
  * $TMPDIR (or /tmp) for a test or a group of them, removed with all it
  * holds; a file written, read back or looked for; a program run to
- * success.  Plain libc, so the agent's tests and the controller's share
- * it; header-only (static inline) because the Makefile links each
- * tests/unit/test_*.c on its own.
+ * success; a test program's main.  Plain libc, so the agent's tests and
+ * the controller's share it; header-only (static inline) because the
+ * Makefile links each tests/unit/test_*.c on its own.
  */
 #ifndef KORCH_TEST_HELPERS_FS_H
 #define KORCH_TEST_HELPERS_FS_H
@@ -26,6 +26,17 @@
 
 /* The number of elements of array a. */
 #define TH_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* A test program's main: the cmocka tests given (cmocka_unit_test(...),
+ * ...), run as one group. */
+#define TH_MAIN(...)							\
+int									\
+main(void)								\
+{									\
+	const struct CMUnitTest tests[] = { __VA_ARGS__ };		\
+									\
+	return cmocka_run_group_tests(tests, NULL, NULL);		\
+}
 
 /* dir becomes a new directory $TMPDIR/<name>-XXXXXX; 0, or -1 (errno)
  * when it cannot be made, so a setup can fail instead of asserting. */

@@ -2,36 +2,26 @@
 #include "test_agent_helpers.h"
 
 static void
-absent_task(struct tt *t, const char *path)
-{
-	tt_task(t, 1, "absent");
-	tt_arg(t, "path", path);
-}
-
-static void
 test_file_and_symlink(void **state)
 {
 	struct tt *t = *state;
-	char path[512], link[512], target[512];
+	const char *path = tt_file(t, "f"), *link, *target;
 
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "f"));
 	tt_write(path, "x", 0644);
-	absent_task(t, path);
+	tt_task_at(t, 1, "absent", path);
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
 	assert_true(th_exists(path));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_false(th_exists(path));
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
-	assert_int_equal(tt_run(t, 1), KP_ST_OK);
+	tt_expect_converged(t);
 
 	/* a symlink goes, what it points to stays */
-	(void)snprintf(target, sizeof(target), "%s", tt_path(t, "target"));
+	target = tt_file(t, "target");
 	tt_write(target, "keep", 0644);
-	(void)snprintf(link, sizeof(link), "%s", tt_path(t, "link"));
+	link = tt_file(t, "link");
 	assert_int_equal(symlink(target, link), 0);
-	absent_task(t, link);
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "symlink"));
+	tt_task_at(t, 1, "absent", link);
+	tt_expect(t, 0, KP_ST_CHANGED, "symlink");
 	assert_false(th_exists(link));
 	tt_assert_file(target, "keep");
 }
@@ -40,11 +30,11 @@ static void
 test_directories(void **state)
 {
 	struct tt *t = *state;
-	char dir[512], outside[512], link[600];
+	const char *dir = tt_file(t, "tree"), *outside = tt_file(t, "outside");
+	char link[600];
 
-	(void)snprintf(dir, sizeof(dir), "%s", tt_path(t, "tree"));
 	assert_int_equal(mkdir(dir, 0755), 0);
-	absent_task(t, dir);
+	tt_task_at(t, 1, "absent", dir);
 	/* empty directory: no recursive needed */
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_false(th_exists(dir));
@@ -52,15 +42,13 @@ test_directories(void **state)
 	assert_int_equal(mkdir(dir, 0755), 0);
 	assert_int_equal(mkdir(tt_path(t, "tree/sub"), 0755), 0);
 	tt_write(tt_path(t, "tree/sub/f"), "x", 0644);
-	(void)snprintf(outside, sizeof(outside), "%s", tt_path(t, "outside"));
 	assert_int_equal(mkdir(outside, 0755), 0);
 	tt_write(tt_path(t, "outside/keep"), "k", 0644);
 	/* a link inside the tree must not lead the removal out of it */
 	(void)snprintf(link, sizeof(link), "%s/sub/escape", dir);
 	assert_int_equal(symlink(outside, link), 0);
 
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "recursive=1"));
+	tt_expect(t, 0, KP_ST_FAILED, "recursive=1");
 	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
 	tt_arg(t, "recursive", "1");
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
@@ -74,27 +62,18 @@ test_directories(void **state)
 static void
 test_refuses_root(void **state)
 {
+	static const char *const roots[] = { "/", "//", "/tmp/../etc" };
 	struct tt *t = *state;
+	size_t i;
 
-	absent_task(t, "/");
-	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
-	absent_task(t, "//");
-	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
-	absent_task(t, "/tmp/../etc");
-	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
+	for (i = 0; i < TH_LEN(roots); i++) {
+		tt_task_at(t, 1, "absent", roots[i]);
+		tt_expect(t, 1, KP_ST_FAILED, NULL);
+	}
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_file_and_symlink,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_directories,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_root,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_file_and_symlink),
+	TT_TEST(test_directories),
+	TT_TEST(test_refuses_root),
+)

@@ -1,31 +1,21 @@
 /* test_agent_command.c - argv execution, guards, timeout, output. */
 #include <errno.h>
 #include <signal.h>
-#include <time.h>
 
 #include "test_agent_helpers.h"
 
-static long long
-ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
+/* How many lines path holds; -1 when it cannot be read. */
 static int
-tt_read_lines(const char *path)
+lines_in(const char *path)
 {
-	FILE *fp = fopen(path, "r");
-	int c, n = 0;
+	char *s = th_read(path), *p;
+	int n = 0;
 
-	if (fp == NULL)
+	if (s == NULL)
 		return -1;
-	while ((c = fgetc(fp)) != EOF)
-		if (c == '\n')
-			n++;
-	fclose(fp);
+	for (p = strchr(s, '\n'); p != NULL; p = strchr(p + 1, '\n'))
+		n++;
+	free(s);
 	return n;
 }
 
@@ -38,13 +28,50 @@ sh_task(struct tt *t, const char *script)
 	tt_arg(t, "argv", script);
 }
 
+/* A script task that fails until its third run, counting its runs in the
+ * file count; script (len bytes) holds the script for the task's life. */
+static void
+third_try_task(struct tt *t, const char *count, char *script, size_t len)
+{
+	(void)snprintf(script, len, "echo x >> %s; [ $(wc -l < %s) -ge 3 ]",
+	    count, count);
+	sh_task(t, script);
+}
+
+/* Up to n more attempts, with no pause between them. */
+static void
+retry(struct tt *t, const char *n)
+{
+	tt_arg(t, "retries", n);
+	tt_arg(t, "delay", "0");
+}
+
+/* script (len bytes): after prefix, a sleep in the background whose pid
+ * goes to pidfile, waited for. */
+static void
+sleeper(char *script, size_t len, const char *prefix, const char *pidfile)
+{
+	(void)snprintf(script, len, "%ssleep 60 & echo $! > %s; wait", prefix,
+	    pidfile);
+}
+
+/* The task fails, well within five seconds (its timeout is 1 s). */
+static void
+expect_fails_fast(struct tt *t)
+{
+	long long ms;
+
+	assert_int_equal(tt_run_ms(t, 0, &ms), KP_ST_FAILED);
+	assert_true(ms < 5000);
+}
+
 static void
 test_creates_guard(void **state)
 {
 	struct tt *t = *state;
-	char marker[512], script[700];
+	const char *marker = tt_file(t, "done");
+	char script[700];
 
-	(void)snprintf(marker, sizeof(marker), "%s", tt_path(t, "done"));
 	(void)snprintf(script, sizeof(script), "echo hello; touch %s", marker);
 	sh_task(t, script);
 	tt_arg(t, "creates", marker);
@@ -54,8 +81,7 @@ test_creates_guard(void **state)
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_true(th_exists(marker));
 	assert_string_equal(t->o.diff, "stdout:\nhello\n");
-	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
-	assert_non_null(strstr(t->o.msg, "exists (creates)"));
+	tt_expect(t, 0, KP_ST_SKIPPED, "exists (creates)");
 	assert_int_equal(tt_run(t, 1), KP_ST_SKIPPED);
 }
 
@@ -63,9 +89,9 @@ static void
 test_unless_guard(void **state)
 {
 	struct tt *t = *state;
-	char marker[512], script[700];
+	const char *marker = tt_file(t, "m");
+	char script[700];
 
-	(void)snprintf(marker, sizeof(marker), "%s", tt_path(t, "m"));
 	(void)snprintf(script, sizeof(script), "touch %s", marker);
 	sh_task(t, script);
 	tt_arg(t, "unless", "test");
@@ -76,15 +102,13 @@ test_unless_guard(void **state)
 	assert_false(th_exists(marker));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_true(th_exists(marker));
-	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
-	assert_non_null(strstr(t->o.msg, "unless guard succeeded"));
+	tt_expect(t, 0, KP_ST_SKIPPED, "unless guard succeeded");
 	assert_int_equal(tt_run(t, 1), KP_ST_SKIPPED);
 
 	tt_task(t, 1, "command");
 	tt_arg(t, "argv", "true");
 	tt_arg(t, "unless", "/nonexistent/guard");
-	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "unless guard"));
+	tt_expect(t, 1, KP_ST_FAILED, "unless guard");
 }
 
 static void
@@ -93,19 +117,16 @@ test_failures(void **state)
 	struct tt *t = *state;
 
 	sh_task(t, "echo progress; echo 'real problem' >&2; exit 3");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "exit 3: real problem"));
+	tt_expect(t, 0, KP_ST_FAILED, "exit 3: real problem");
 	assert_non_null(strstr(t->o.diff, "stdout:\nprogress\n"));
 	assert_non_null(strstr(t->o.diff, "stderr:\nreal problem\n"));
 
 	tt_task(t, 1, "command");
 	tt_arg(t, "argv", "/nonexistent/prog");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "cannot run: No such file"));
+	tt_expect(t, 0, KP_ST_FAILED, "cannot run: No such file");
 
 	sh_task(t, "kill -9 $$");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "signal 9"));
+	tt_expect(t, 0, KP_ST_FAILED, "signal 9");
 
 	sh_task(t, "true");
 	tt_arg(t, "env", "NOEQUALS");
@@ -113,8 +134,7 @@ test_failures(void **state)
 
 	sh_task(t, "true");
 	tt_arg(t, "chdir", tt_path(t, "missing"));
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "chdir"));
+	tt_expect(t, 0, KP_ST_FAILED, "chdir");
 }
 
 static int
@@ -157,17 +177,13 @@ static void
 test_timeout_kills_group(void **state)
 {
 	struct tt *t = *state;
-	char pidfile[512], script[700];
-	long long t0;
+	const char *pidfile = tt_file(t, "pid");
+	char script[700];
 
-	(void)snprintf(pidfile, sizeof(pidfile), "%s", tt_path(t, "pid"));
-	(void)snprintf(script, sizeof(script),
-	    "sleep 60 & echo $! > %s; wait", pidfile);
+	sleeper(script, sizeof(script), "", pidfile);
 	sh_task(t, script);
 	tt_arg(t, "timeout", "1");
-	t0 = ms_now();
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_true(ms_now() - t0 < 5000);
+	expect_fails_fast(t);
 	assert_non_null(strstr(t->o.msg, "timed out after 1s"));
 	assert_pid_gone(pidfile);
 }
@@ -176,9 +192,8 @@ static void
 test_env_chdir_changed_when(void **state)
 {
 	struct tt *t = *state;
-	char out[512];
+	const char *out = tt_file(t, "out");
 
-	(void)snprintf(out, sizeof(out), "%s", tt_path(t, "out"));
 	sh_task(t, "echo \"$FOO $BAR\" > out; pwd >> out");
 	tt_arg(t, "env", "FOO=foo");
 	tt_arg(t, "env", "BAR=a=b");
@@ -197,7 +212,7 @@ static void
 test_stdin_output_and_daemons(void **state)
 {
 	struct tt *t = *state;
-	long long t0;
+	long long ms;
 
 	/* stdin is /dev/null, never the agent's protocol stream */
 	tt_task(t, 1, "command");
@@ -215,9 +230,8 @@ test_stdin_output_and_daemons(void **state)
 
 	/* a background child holding stdout does not hold the task */
 	sh_task(t, "sleep 5 & echo started");
-	t0 = ms_now();
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_true(ms_now() - t0 < 3000);
+	assert_int_equal(tt_run_ms(t, 0, &ms), KP_ST_CHANGED);
+	assert_true(ms < 3000);
 }
 
 /* retries: a gate that succeeds on the third try; one that never does. */
@@ -225,22 +239,17 @@ static void
 test_retries(void **state)
 {
 	struct tt *t = *state;
-	char count[512], script[1200];
+	const char *count = tt_file(t, "n");
+	char script[1200];
 
-	(void)snprintf(count, sizeof(count), "%s", tt_path(t, "n"));
-	(void)snprintf(script, sizeof(script), "echo x >> %s; "
-	    "[ $(wc -l < %s) -ge 3 ]", count, count);
-	sh_task(t, script);
-	tt_arg(t, "retries", "5");
-	tt_arg(t, "delay", "0");
+	third_try_task(t, count, script, sizeof(script));
+	retry(t, "5");
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_int_equal(tt_read_lines(count), 3);
+	assert_int_equal(lines_in(count), 3);
 
 	sh_task(t, "exit 7");
-	tt_arg(t, "retries", "2");
-	tt_arg(t, "delay", "0");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "exit 7"));
+	retry(t, "2");
+	tt_expect(t, 0, KP_ST_FAILED, "exit 7");
 	assert_non_null(strstr(t->o.msg, "after 3 attempts"));
 }
 
@@ -306,14 +315,12 @@ test_diagnose_appended(void **state)
 	/* its own failure shows in the note and masks nothing */
 	sh_task(t, "exit 3");
 	tt_arg(t, "diagnose", "/nonexistent/diag");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "exit 3\n--- diagnosis (cannot run: "
-	    "No such file or directory): /nonexistent/diag ---\n(no output)"));
+	tt_expect(t, 0, KP_ST_FAILED, "exit 3\n--- diagnosis (cannot run: "
+	    "No such file or directory): /nonexistent/diag ---\n(no output)");
 
 	sh_task(t, "exit 3");
 	diag_sh(t, "echo partial; exit 4");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "exit 3\n--- diagnosis (exit 4): "));
+	tt_expect(t, 0, KP_ST_FAILED, "exit 3\n--- diagnosis (exit 4): ");
 	assert_non_null(strstr(t->o.msg, " ---\npartial"));
 
 	/* a command that cannot even start is diagnosed too */
@@ -321,16 +328,15 @@ test_diagnose_appended(void **state)
 	tt_arg(t, "argv", "/nonexistent/prog");
 	tt_arg(t, "diagnose", "echo");
 	tt_arg(t, "diagnose", "looked");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "cannot run: No such file"));
+	tt_expect(t, 0, KP_ST_FAILED, "cannot run: No such file");
 	assert_non_null(strstr(t->o.msg, "\n--- diagnosis: echo looked ---\n"
 	    "looked"));
 
 	/* an empty program name is a bad argument, caught before running */
 	sh_task(t, "exit 1");
 	tt_arg(t, "diagnose", "");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_string_equal(t->o.msg, "argument diagnose: empty program name");
+	tt_expect_msg(t, 0, KP_ST_FAILED,
+	    "argument diagnose: empty program name");
 }
 
 /* Not on success, not in check mode, not before the last retry. */
@@ -338,16 +344,16 @@ static void
 test_diagnose_only_when_failed(void **state)
 {
 	struct tt *t = *state;
-	char count[512], ran[512], script[1200], dscript[700];
+	const char *ran, *count;
+	char script[1200], dscript[700];
 
-	(void)snprintf(ran, sizeof(ran), "%s", tt_path(t, "diagnosed"));
+	ran = tt_file(t, "diagnosed");
 	(void)snprintf(dscript, sizeof(dscript), "echo x >> %s; echo why",
 	    ran);
 
 	sh_task(t, "true");
 	diag_sh(t, dscript);
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_string_equal(t->o.msg, "ran: /bin/sh -c true");
+	tt_expect_msg(t, 0, KP_ST_CHANGED, "ran: /bin/sh -c true");
 	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);	/* would run */
 	assert_false(th_exists(ran));
 
@@ -357,24 +363,20 @@ test_diagnose_only_when_failed(void **state)
 	assert_false(th_exists(ran));
 
 	/* succeeds on the third of five attempts: never diagnosed */
-	(void)snprintf(count, sizeof(count), "%s", tt_path(t, "n"));
-	(void)snprintf(script, sizeof(script), "echo x >> %s; "
-	    "[ $(wc -l < %s) -ge 3 ]", count, count);
-	sh_task(t, script);
-	tt_arg(t, "retries", "4");
-	tt_arg(t, "delay", "0");
+	count = tt_file(t, "n");
+	third_try_task(t, count, script, sizeof(script));
+	retry(t, "4");
 	diag_sh(t, dscript);
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_int_equal(tt_read_lines(count), 3);
+	assert_int_equal(lines_in(count), 3);
 	assert_false(th_exists(ran));
 
 	/* fails all three attempts: diagnosed once, after the last */
 	sh_task(t, "exit 7");
-	tt_arg(t, "retries", "2");
-	tt_arg(t, "delay", "0");
+	retry(t, "2");
 	diag_sh(t, dscript);
 	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_int_equal(tt_read_lines(ran), 1);
+	assert_int_equal(lines_in(ran), 1);
 	assert_non_null(strstr(t->o.msg, "exit 7 (after 3 attempts)\n--- "
 	    "diagnosis: "));
 	assert_non_null(strstr(t->o.msg, " ---\nwhy"));
@@ -384,7 +386,7 @@ test_diagnose_only_when_failed(void **state)
 	tt_arg(t, "unless", "true");
 	diag_sh(t, dscript);
 	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
-	assert_int_equal(tt_read_lines(ran), 1);
+	assert_int_equal(lines_in(ran), 1);
 }
 
 /* The last AGENT_NOTE_LINES lines, at most AGENT_NOTE_BYTES, on a
@@ -472,18 +474,14 @@ static void
 test_diagnose_hangs(void **state)
 {
 	struct tt *t = *state;
-	char pidfile[512], script[700];
-	long long t0;
+	const char *pidfile = tt_file(t, "dpid");
+	char script[700];
 
-	(void)snprintf(pidfile, sizeof(pidfile), "%s", tt_path(t, "dpid"));
-	(void)snprintf(script, sizeof(script),
-	    "echo looking; sleep 60 & echo $! > %s; wait", pidfile);
+	sleeper(script, sizeof(script), "echo looking; ", pidfile);
 	sh_task(t, "echo 'refused' >&2; exit 7");
 	tt_arg(t, "timeout", "1");
 	diag_sh(t, script);
-	t0 = ms_now();
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_true(ms_now() - t0 < 5000);
+	expect_fails_fast(t);
 	assert_int_equal(strncmp(t->o.msg, "/bin/sh -c ", 11), 0);
 	assert_non_null(strstr(t->o.msg, "exit 7: refused\n--- diagnosis "
 	    "(timed out after 1s, process group killed): /bin/sh -c "));
@@ -495,9 +493,7 @@ test_diagnose_hangs(void **state)
 	tt_arg(t, "timeout", "1");
 	tt_arg(t, "diagnose", "echo");
 	tt_arg(t, "diagnose", "still down");
-	t0 = ms_now();
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_true(ms_now() - t0 < 5000);
+	expect_fails_fast(t);
 	assert_non_null(strstr(t->o.msg, "timed out after 1s (process group "
 	    "killed)\n--- diagnosis: echo 'still down' ---\nstill down"));
 }
@@ -535,41 +531,22 @@ test_fail_module(void **state)
 
 	tt_task(t, 1, "fail");
 	tt_arg(t, "msg", "unsupported OS: plan9");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_string_equal(t->o.msg, "unsupported OS: plan9");
+	tt_expect_msg(t, 0, KP_ST_FAILED, "unsupported OS: plan9");
 	assert_int_equal(tt_run(t, 1), KP_ST_FAILED);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_creates_guard,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_unless_guard,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_failures,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_kills_group,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_env_chdir_changed_when,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_stdin_output_and_daemons,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_retries,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_diagnose_appended,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_diagnose_only_when_failed,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_diagnose_bounded,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_diagnose_hangs,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test(test_outcome_note),
-		cmocka_unit_test_setup_teardown(test_fail_module,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_creates_guard),
+	TT_TEST(test_unless_guard),
+	TT_TEST(test_failures),
+	TT_TEST(test_timeout_kills_group),
+	TT_TEST(test_env_chdir_changed_when),
+	TT_TEST(test_stdin_output_and_daemons),
+	TT_TEST(test_retries),
+	TT_TEST(test_diagnose_appended),
+	TT_TEST(test_diagnose_only_when_failed),
+	TT_TEST(test_diagnose_bounded),
+	TT_TEST(test_diagnose_hangs),
+	cmocka_unit_test(test_outcome_note),
+	TT_TEST(test_fail_module),
+)

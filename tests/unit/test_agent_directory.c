@@ -2,24 +2,15 @@
 #include "test_agent_helpers.h"
 
 static void
-dir_task(struct tt *t, const char *path)
-{
-	tt_task(t, 1, "directory");
-	tt_arg(t, "path", path);
-}
-
-static void
 test_create_converge(void **state)
 {
 	struct tt *t = *state;
-	char path[512];
+	const char *path = tt_file(t, "a/b/c");
 	struct stat st;
 
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "a/b/c"));
-	dir_task(t, path);
+	tt_task_at(t, 1, "directory", path);
 	tt_arg(t, "mode", "0750");
-	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "would create"));
+	tt_expect(t, 1, KP_ST_CHANGED, "would create");
 	assert_false(th_exists(path));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_int_equal(stat(path, &st), 0);
@@ -27,22 +18,19 @@ test_create_converge(void **state)
 	assert_int_equal(tt_mode(path), 0750);
 	/* intermediate directories get 0755 */
 	assert_int_equal(tt_mode(tt_path(t, "a")), 0755);
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
-	assert_int_equal(tt_run(t, 1), KP_ST_OK);
+	tt_expect_converged(t);
 }
 
 static void
 test_mode_fix_and_check(void **state)
 {
 	struct tt *t = *state;
-	char path[512];
+	const char *path = tt_file(t, "d");
 
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "d"));
 	assert_int_equal(mkdir(path, 0700), 0);
 	assert_int_equal(chmod(path, 0700), 0);
-	dir_task(t, path);
-	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "mode 0700 -> 0755"));
+	tt_task_at(t, 1, "directory", path);
+	tt_expect(t, 1, KP_ST_CHANGED, "mode 0700 -> 0755");
 	assert_int_equal(tt_mode(path), 0700);
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_int_equal(tt_mode(path), 0755);
@@ -53,55 +41,37 @@ static void
 test_no_parents_and_not_a_dir(void **state)
 {
 	struct tt *t = *state;
-	char path[512];
+	const char *path = tt_file(t, "file");
 
-	dir_task(t, tt_path(t, "x/y"));
+	tt_task_at(t, 1, "directory", tt_path(t, "x/y"));
 	tt_arg(t, "parents", "0");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "does not exist"));
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "file"));
+	tt_expect(t, 0, KP_ST_FAILED, "does not exist");
 	tt_write(path, "x", 0644);
-	dir_task(t, path);
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "not a directory"));
+	tt_task_at(t, 1, "directory", path);
+	tt_expect(t, 0, KP_ST_FAILED, "not a directory");
 }
 
 static void
 test_owner(void **state)
 {
 	struct tt *t = *state;
-	struct stat st;
-	char path[512];
+	const char *path = tt_file(t, "owned");
 
 	if (geteuid() != 0)
 		skip();
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "owned"));
-	dir_task(t, path);
+	tt_task_at(t, 1, "directory", path);
 	tt_arg(t, "uid", "3");
 	tt_arg(t, "gid", "4");
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_uid, 3);
-	assert_int_equal(st.st_gid, 4);
+	tt_assert_owner(path, 3, 4);
 	assert_int_equal(tt_run(t, 0), KP_ST_OK);
 	assert_int_equal(chown(path, 0, 0), 0);
-	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "owner 0:0 -> 3:4"));
+	tt_expect(t, 1, KP_ST_CHANGED, "owner 0:0 -> 3:4");
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_converge,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_mode_fix_and_check,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_no_parents_and_not_a_dir,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_owner,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_create_converge),
+	TT_TEST(test_mode_fix_and_check),
+	TT_TEST(test_no_parents_and_not_a_dir),
+	TT_TEST(test_owner),
+)

@@ -66,8 +66,7 @@ fx_teardown(void **state)
 static void
 fetch_task(struct fx *x, const char *path)
 {
-	tt_task(x->t, 5, "fetch");
-	tt_arg(x->t, "path", path);
+	tt_task_at(x->t, 5, "fetch", path);
 	tt_arg(x->t, "dest", x->dest);
 }
 
@@ -250,8 +249,7 @@ test_missing_file(void **state)
 	assert_string_equal(x->t->o.msg, want);
 	assert_no_output(x);
 	/* a plan says so too */
-	assert_int_equal(tt_run(x->t, 1), KP_ST_FAILED);
-	assert_string_equal(x->t->o.msg, want);
+	tt_expect_msg(x->t, 1, KP_ST_FAILED, want);
 	assert_no_output(x);
 }
 
@@ -259,37 +257,33 @@ static void
 test_not_regular(void **state)
 {
 	struct fx *x = *state;
-	char dir[512], fifo[512], link[512];
+	const char *dir, *fifo, *link;
 
 	/* a directory */
-	(void)snprintf(dir, sizeof(dir), "%s", tt_path(x->t, "d"));
+	dir = tt_file(x->t, "d");
 	assert_int_equal(mkdir(dir, 0700), 0);
 	fetch_task(x, dir);
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "not a regular file"));
+	tt_expect(x->t, 0, KP_ST_FAILED, "not a regular file");
 	assert_no_output(x);
 
 	/* a FIFO without a writer: refused, and the open must not block */
-	(void)snprintf(fifo, sizeof(fifo), "%s", tt_path(x->t, "fifo"));
+	fifo = tt_file(x->t, "fifo");
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	fetch_task(x, fifo);
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "not a regular file"));
+	tt_expect(x->t, 0, KP_ST_FAILED, "not a regular file");
 	assert_no_output(x);
 
 	/* a symlink to a regular file is not followed */
 	write_bytes(x->src, (const uint8_t *)"secret", 6);
-	(void)snprintf(link, sizeof(link), "%s", tt_path(x->t, "link"));
+	link = tt_file(x->t, "link");
 	assert_int_equal(symlink(x->src, link), 0);
 	fetch_task(x, link);
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "symbolic link"));
+	tt_expect(x->t, 0, KP_ST_FAILED, "symbolic link");
 	assert_no_output(x);
 
 	/* /dev/null is a character device */
 	fetch_task(x, "/dev/null");
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "not a regular file"));
+	tt_expect(x->t, 0, KP_ST_FAILED, "not a regular file");
 	assert_no_output(x);
 }
 
@@ -304,9 +298,8 @@ test_max_size(void **state)
 	write_bytes(x->src, data, 1000);
 	fetch_task(x, x->src);
 	tt_arg(x->t, "max_size", "999");
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "is 1000 bytes, over max_size "
-	    "999"));
+	tt_expect(x->t, 0, KP_ST_FAILED, "is 1000 bytes, over max_size "
+	    "999");
 	assert_no_output(x);
 	/* a plan reports it as well */
 	assert_int_equal(tt_run(x->t, 1), KP_ST_FAILED);
@@ -324,8 +317,7 @@ test_max_size(void **state)
 	/* not a number */
 	fetch_task(x, x->src);
 	tt_arg(x->t, "max_size", "-1");
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "max_size"));
+	tt_expect(x->t, 0, KP_ST_FAILED, "max_size");
 	assert_no_output(x);
 	free(data);
 }
@@ -357,24 +349,18 @@ test_bad_args(void **state)
 
 	write_bytes(x->src, (const uint8_t *)"x", 1);
 	fetch_task(x, "relative/snap.db");
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "absolute"));
+	tt_expect(x->t, 0, KP_ST_FAILED, "absolute");
 
-	tt_task(x->t, 5, "fetch");
-	tt_arg(x->t, "path", x->src);
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "missing required argument dest"));
+	tt_task_at(x->t, 5, "fetch", x->src);
+	tt_expect(x->t, 0, KP_ST_FAILED, "missing required argument dest");
 
-	tt_task(x->t, 5, "fetch");
-	tt_arg(x->t, "path", x->src);
+	tt_task_at(x->t, 5, "fetch", x->src);
 	tt_arg(x->t, "dest", "backup/snap.db");
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "argument dest"));
+	tt_expect(x->t, 0, KP_ST_FAILED, "argument dest");
 
 	fetch_task(x, x->src);
 	tt_arg(x->t, "owner", "root");
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "unknown argument"));
+	tt_expect(x->t, 0, KP_ST_FAILED, "unknown argument");
 	assert_no_output(x);
 }
 
@@ -387,8 +373,7 @@ test_version_1_session(void **state)
 	write_bytes(x->src, (const uint8_t *)"x", 1);
 	agent_session_set_version(x->t->s, 1);
 	fetch_task(x, x->src);
-	assert_int_equal(tt_run(x->t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(x->t->o.msg, "protocol version 2"));
+	tt_expect(x->t, 0, KP_ST_FAILED, "protocol version 2");
 	assert_no_output(x);
 	agent_session_set_version(x->t->s, KP_VERSION);
 	assert_int_equal(tt_run(x->t, 0), KP_ST_CHANGED);
@@ -514,22 +499,15 @@ test_through_serve(void **state)
 	free(data);
 }
 
-int
-main(void)
-{
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
-	const struct CMUnitTest tests[] = {
-		T(test_streams_and_reassembles),
-		T(test_empty_file),
-		T(test_missing_file),
-		T(test_not_regular),
-		T(test_max_size),
-		T(test_check_mode_sends_nothing),
-		T(test_bad_args),
-		T(test_version_1_session),
-		T(test_through_serve),
-	};
-#undef T
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	T(test_streams_and_reassembles),
+	T(test_empty_file),
+	T(test_missing_file),
+	T(test_not_regular),
+	T(test_max_size),
+	T(test_check_mode_sends_nothing),
+	T(test_bad_args),
+	T(test_version_1_session),
+	T(test_through_serve),
+)

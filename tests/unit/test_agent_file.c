@@ -10,8 +10,7 @@
 static void
 file_task(struct tt *t, const char *path, const char *content)
 {
-	tt_task(t, 1, "file");
-	tt_arg(t, "path", path);
+	tt_task_at(t, 1, "file", path);
 	if (content != NULL)
 		tt_arg(t, "content", content);
 }
@@ -20,14 +19,12 @@ static void
 test_inline_converges(void **state)
 {
 	struct tt *t = *state;
-	char path[512];
+	const char *path = tt_file(t, "a.conf");
 	long long m;
 
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "a.conf"));
 	file_task(t, path, "one\ntwo\n");
 	/* check mode first: would create, creates nothing */
-	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "would create"));
+	tt_expect(t, 1, KP_ST_CHANGED, "would create");
 	assert_false(th_exists(path));
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	tt_assert_file(path, "one\ntwo\n");
@@ -45,9 +42,7 @@ test_inline_converges(void **state)
 	assert_non_null(strstr(t->o.diff, " one\n"));
 	assert_int_equal(tt_mtime_ns(path), m);
 	tt_assert_file(path, "one\ntwo\n");
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	tt_assert_file(path, "one\nTWO\n");
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	tt_expect_writes(t, path, "one\nTWO\n");
 	tt_assert_no_tmp(t->dir);
 }
 
@@ -55,19 +50,16 @@ static void
 test_mode_only(void **state)
 {
 	struct tt *t = *state;
-	char path[512];
+	const char *path = tt_file(t, "m");
 	long long m;
 
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "m"));
 	tt_write(path, "same", 0600);
 	file_task(t, path, "same");
 	tt_arg(t, "mode", "0640");
 	m = tt_mtime_ns(path);
-	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "mode 0600 -> 0640"));
+	tt_expect(t, 1, KP_ST_CHANGED, "mode 0600 -> 0640");
 	assert_int_equal(tt_mtime_ns(path), m);
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "content up to date"));
+	tt_expect(t, 0, KP_ST_CHANGED, "content up to date");
 	assert_int_equal(tt_mode(path), 0640);
 	assert_int_equal(tt_run(t, 0), KP_ST_OK);
 }
@@ -76,53 +68,42 @@ static void
 test_owner(void **state)
 {
 	struct tt *t = *state;
-	struct stat st;
-	char path[512];
+	const char *path;
 
 	if (geteuid() != 0)
 		skip();
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "o"));
+	path = tt_file(t, "o");
 	file_task(t, path, "x");
 	tt_arg(t, "uid", "1");
 	tt_arg(t, "gid", "2");
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_uid, 1);
-	assert_int_equal(st.st_gid, 2);
+	tt_assert_owner(path, 1, 2);
 	assert_int_equal(tt_run(t, 0), KP_ST_OK);
 	/* new content without uid/gid keeps the owner */
 	file_task(t, path, "y");
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	assert_int_equal(stat(path, &st), 0);
-	assert_int_equal(st.st_uid, 1);
-	assert_int_equal(st.st_gid, 2);
+	tt_assert_owner(path, 1, 2);
 }
 
 static void
 test_parents(void **state)
 {
 	struct tt *t = *state;
-	char path[512];
+	const char *path = tt_file(t, "d1/d2/f");
 
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "d1/d2/f"));
 	file_task(t, path, "x");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "parents=1"));
-	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "does not exist yet"));
+	tt_expect(t, 0, KP_ST_FAILED, "parents=1");
+	tt_expect(t, 1, KP_ST_CHANGED, "does not exist yet");
 	tt_arg(t, "parents", "1");
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	tt_assert_file(path, "x");
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	tt_expect_writes(t, path, "x");
 }
 
 static void
 test_secret(void **state)
 {
 	struct tt *t = *state;
-	char path[512];
+	const char *path = tt_file(t, "ca.key");
 
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "ca.key"));
 	tt_write(path, "old-secret\n", 0600);
 	file_task(t, path, "new-secret\n");
 	tt_arg(t, "secret", "1");
@@ -139,12 +120,11 @@ static void
 test_binary_inline_and_symlink(void **state)
 {
 	struct tt *t = *state;
-	char path[512], link[512];
+	const char *path, *link;
 	struct stat st;
 
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "bin"));
-	tt_task(t, 1, "file");
-	tt_arg(t, "path", path);
+	path = tt_file(t, "bin");
+	tt_task_at(t, 1, "file", path);
 	tt_argn(t, "content", "a\0b", 3);
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
 	assert_int_equal(stat(path, &st), 0);
@@ -152,11 +132,10 @@ test_binary_inline_and_symlink(void **state)
 	assert_non_null(strstr(t->o.diff, "binary"));
 	assert_int_equal(tt_run(t, 0), KP_ST_OK);
 
-	(void)snprintf(link, sizeof(link), "%s", tt_path(t, "link"));
+	link = tt_file(t, "link");
 	assert_int_equal(symlink(path, link), 0);
 	file_task(t, link, "x");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "symlink"));
+	tt_expect(t, 0, KP_ST_FAILED, "symlink");
 }
 
 static void
@@ -165,20 +144,16 @@ test_bad_args(void **state)
 	struct tt *t = *state;
 
 	file_task(t, "relative/path", "x");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "absolute"));
+	tt_expect(t, 0, KP_ST_FAILED, "absolute");
 	file_task(t, tt_path(t, "f"), NULL);
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "exactly one"));
+	tt_expect(t, 0, KP_ST_FAILED, "exactly one");
 	file_task(t, tt_path(t, "f"), "x");
 	tt_arg(t, "mode", "0999");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "mode"));
+	tt_expect(t, 0, KP_ST_FAILED, "mode");
 	file_task(t, tt_path(t, "f"), NULL);
 	tt_arg(t, "src_sha256", "abc");
 	tt_arg(t, "src_size", "3");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "src_sha256"));
+	tt_expect(t, 0, KP_ST_FAILED, "src_sha256");
 }
 
 /* ---- content by hash, over a socketpair standing in for the controller */
@@ -277,8 +252,7 @@ blob_task(struct tt *t, const char *path, const char *hash, size_t size)
 	char sz[32];
 
 	(void)snprintf(sz, sizeof(sz), "%zu", size);
-	tt_task(t, 5, "file");
-	tt_arg(t, "path", path);
+	tt_task_at(t, 5, "file", path);
 	tt_arg(t, "src_sha256", hash);
 	/* tt_arg keeps the pointer: keep the size string alive */
 	t->kv[t->task.nargs].key = (char *)"src_size";
@@ -297,7 +271,8 @@ static void
 test_blob_fetched_only_when_different(void **state)
 {
 	struct tt *t = *state;
-	char hash[AGENT_SHA256_HEX], path[512], *data;
+	const char *path;
+	char hash[AGENT_SHA256_HEX], *data;
 	const size_t n = 300000;
 	struct ctl c;
 	size_t i;
@@ -306,7 +281,7 @@ test_blob_fetched_only_when_different(void **state)
 	for (i = 0; i < n; i++)
 		data[i] = (char)(i * 31);
 	agent_sha256_hex(data, n, hash);
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "kubelet"));
+	path = tt_file(t, "kubelet");
 	ctl_open(t, &c);
 	blob_task(t, path, hash, n);
 	tt_arg(t, "mode", "0755");
@@ -337,24 +312,23 @@ static void
 test_blob_mismatch_fails_and_keeps_old(void **state)
 {
 	struct tt *t = *state;
-	char hash[AGENT_SHA256_HEX], path[512];
+	const char *path;
+	char hash[AGENT_SHA256_HEX];
 	struct ctl c;
 
 	agent_sha256_hex("right", 5, hash);
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "f"));
+	path = tt_file(t, "f");
 	tt_write(path, "old", 0644);
 	ctl_open(t, &c);
 	blob_task(t, path, hash, 5);
 	/* the controller sends other bytes of the same size */
 	ctl_send_blob(&c, hash, "wrong", 5, 2);
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "does not match"));
+	tt_expect(t, 0, KP_ST_FAILED, "does not match");
 	tt_assert_file(path, "old");
 	tt_assert_no_tmp(t->dir);
 	/* a controller without the content answers with one empty chunk */
 	ctl_send_blob(&c, hash, "", 0, 1);
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "no content"));
+	tt_expect(t, 0, KP_ST_FAILED, "no content");
 	tt_assert_file(path, "old");
 	/* the stream stayed in step: a correct transfer now works */
 	ctl_send_blob(&c, hash, "right", 5, 3);
@@ -369,12 +343,13 @@ static void
 test_blob_broken_stream_is_fatal(void **state)
 {
 	struct tt *t = *state;
-	char hash[AGENT_SHA256_HEX], other[AGENT_SHA256_HEX], path[512];
+	const char *path;
+	char hash[AGENT_SHA256_HEX], other[AGENT_SHA256_HEX];
 	struct ctl c;
 
 	agent_sha256_hex("right", 5, hash);
 	agent_sha256_hex("other", 5, other);
-	(void)snprintf(path, sizeof(path), "%s", tt_path(t, "f"));
+	path = tt_file(t, "f");
 	ctl_open(t, &c);
 	blob_task(t, path, hash, 5);
 	/* a chunk of another blob: the session cannot go on */
@@ -386,33 +361,15 @@ test_blob_broken_stream_is_fatal(void **state)
 	ctl_close(&c);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_inline_converges,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_mode_only,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_owner,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_parents,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_secret,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_binary_inline_and_symlink,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_args,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_blob_fetched_only_when_different,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_blob_mismatch_fails_and_keeps_old,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_blob_broken_stream_is_fatal,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_inline_converges),
+	TT_TEST(test_mode_only),
+	TT_TEST(test_owner),
+	TT_TEST(test_parents),
+	TT_TEST(test_secret),
+	TT_TEST(test_binary_inline_and_symlink),
+	TT_TEST(test_bad_args),
+	TT_TEST(test_blob_fetched_only_when_different),
+	TT_TEST(test_blob_mismatch_fails_and_keeps_old),
+	TT_TEST(test_blob_broken_stream_is_fatal),
+)

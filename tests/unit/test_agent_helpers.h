@@ -1,15 +1,16 @@
 /*
  * test_agent_helpers.h - shared scaffolding for the agent's unit tests:
  * a scratch directory and session per test, tasks built from key/value
- * pairs, and small file helpers on top of helpers_fs.h.  Header-only
- * (static functions) because the build links each tests/unit/test_*.c on
- * its own.
+ * pairs, a task run and what it must end in, and small file helpers on
+ * top of helpers_fs.h.  Header-only (static functions) because the build
+ * links each tests/unit/test_*.c on its own.
  */
 #ifndef KORCH_TEST_AGENT_HELPERS_H
 #define KORCH_TEST_AGENT_HELPERS_H
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <time.h>
 
 #include "helpers_fs.h"
 
@@ -26,7 +27,7 @@ struct tt {
 	uint32_t	 watch[8];
 	char		 dir[256];	/* scratch directory */
 	char		 path[512];	/* scratch path built by tt_path() */
-	char		 saved[16][512];	/* tt_save() copies */
+	char		 saved[32][512];	/* tt_save() copies */
 	unsigned	 nsaved;
 	struct agent_session *s;
 	struct agent_outcome o;
@@ -59,6 +60,14 @@ tt_arg(struct tt *t, const char *key, const char *val)
 	tt_argn(t, key, val, strlen(val));
 }
 
+/* A task of module on path (its argument "path"). */
+static inline void
+tt_task_at(struct tt *t, uint32_t id, const char *module, const char *path)
+{
+	tt_task(t, id, module);
+	tt_arg(t, "path", path);
+}
+
 static inline const char *
 tt_path(struct tt *t, const char *rel)
 {
@@ -70,10 +79,17 @@ tt_path(struct tt *t, const char *rel)
 static inline const char *
 tt_save(struct tt *t, const char *s)
 {
-	char *d = t->saved[t->nsaved++ % 16];
+	char *d = t->saved[t->nsaved++ % TH_LEN(t->saved)];
 
 	(void)snprintf(d, sizeof(t->saved[0]), "%s", s);
 	return d;
+}
+
+/* dir/rel in a tt_save() copy, which outlives the next tt_path(). */
+static inline const char *
+tt_file(struct tt *t, const char *rel)
+{
+	return tt_save(t, tt_path(t, rel));
 }
 
 /* Run the current task; returns the status, outcome in t->o. */
@@ -87,6 +103,47 @@ tt_run(struct tt *t, int check_only)
 		fprintf(stderr, "# %s %s: %s\n%s", t->task.module,
 		    kp_status_name(t->o.status), t->o.msg, t->o.diff);
 	return t->o.status;
+}
+
+/* Run the current task (check mode when check_only): it must end in status,
+ * with msg in its message unless msg is NULL. */
+static inline void
+tt_expect(struct tt *t, int check_only, int status, const char *msg)
+{
+	assert_int_equal(tt_run(t, check_only), status);
+	if (msg != NULL)
+		assert_non_null(strstr(t->o.msg, msg));
+}
+
+/* As tt_expect, with exactly msg as the message. */
+static inline void
+tt_expect_msg(struct tt *t, int check_only, int status, const char *msg)
+{
+	assert_int_equal(tt_run(t, check_only), status);
+	assert_string_equal(t->o.msg, msg);
+}
+
+/* Nothing left to do: a run and a check-mode run both say OK. */
+static inline void
+tt_expect_converged(struct tt *t)
+{
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	assert_int_equal(tt_run(t, 1), KP_ST_OK);
+}
+
+/* tt_run, and *ms how many milliseconds it took. */
+static inline int
+tt_run_ms(struct tt *t, int check_only, long long *ms)
+{
+	struct timespec a, b;
+	int st;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	st = tt_run(t, check_only);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	*ms = (long long)(b.tv_sec - a.tv_sec) * 1000 +
+	    (b.tv_nsec - a.tv_nsec) / 1000000;
+	return st;
 }
 
 static inline int
@@ -121,6 +178,9 @@ tt_teardown(void **state)
 	return 0;
 }
 
+/* A test run with a scratch directory and session of its own. */
+#define TT_TEST(f) cmocka_unit_test_setup_teardown(f, tt_setup, tt_teardown)
+
 static inline void
 tt_write(const char *path, const char *content, mode_t mode)
 {
@@ -143,6 +203,15 @@ tt_assert_file(const char *path, const char *want)
 	free(got);
 }
 
+/* A run changes path to hold exactly want; the next has nothing to do. */
+static inline void
+tt_expect_writes(struct tt *t, const char *path, const char *want)
+{
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	tt_assert_file(path, want);
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+}
+
 static inline mode_t
 tt_mode(const char *path)
 {
@@ -150,6 +219,16 @@ tt_mode(const char *path)
 
 	assert_int_equal(lstat(path, &st), 0);
 	return st.st_mode & 07777;
+}
+
+static inline void
+tt_assert_owner(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_uid, uid);
+	assert_int_equal(st.st_gid, gid);
 }
 
 /* No temp file (".name.korch-XXXXXX") left in dir. */

@@ -24,35 +24,26 @@ test_dispatcher_rejects(void **state)
 	struct tt *t = *state;
 
 	tt_task(t, 1, "copy");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "unknown module \"copy\""));
+	tt_expect(t, 0, KP_ST_FAILED, "unknown module \"copy\"");
 
 	tt_task(t, 1, "absent");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "missing required argument path"));
+	tt_expect(t, 0, KP_ST_FAILED, "missing required argument path");
 
-	tt_task(t, 1, "absent");
-	tt_arg(t, "path", tt_path(t, "x"));
+	tt_task_at(t, 1, "absent", tt_path(t, "x"));
 	tt_arg(t, "force", "1");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "unknown argument \"force\""));
+	tt_expect(t, 0, KP_ST_FAILED, "unknown argument \"force\"");
 
-	tt_task(t, 1, "absent");
-	tt_arg(t, "path", tt_path(t, "x"));
+	tt_task_at(t, 1, "absent", tt_path(t, "x"));
 	tt_arg(t, "path", tt_path(t, "y"));
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "more than once"));
+	tt_expect(t, 0, KP_ST_FAILED, "more than once");
 
 	tt_task(t, 1, "absent");
 	tt_argn(t, "path", "/tmp/a\0b", 8);
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "NUL"));
+	tt_expect(t, 0, KP_ST_FAILED, "NUL");
 
-	tt_task(t, 1, "absent");
-	tt_arg(t, "path", tt_path(t, "x"));
+	tt_task_at(t, 1, "absent", tt_path(t, "x"));
 	tt_arg(t, "recursive", "yes");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "must be 0 or 1"));
+	tt_expect(t, 0, KP_ST_FAILED, "must be 0 or 1");
 
 	/* argv repeats, a list: fine */
 	tt_task(t, 1, "command");
@@ -141,17 +132,10 @@ test_facts(void **state)
 	kp_facts_clear(&f);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table_matches_spec),
-		cmocka_unit_test_setup_teardown(test_dispatcher_rejects,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test(test_outcome_bounds),
-		cmocka_unit_test(test_diff_hunks),
-		cmocka_unit_test(test_facts),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_table_matches_spec),
+	TT_TEST(test_dispatcher_rejects),
+	cmocka_unit_test(test_outcome_bounds),
+	cmocka_unit_test(test_diff_hunks),
+	cmocka_unit_test(test_facts),
+)

@@ -45,17 +45,14 @@ test_version_and_state(void **state)
 	tt_write(bin, "#!/bin/sh\necho Kubernetes v1.8.15\n", 0755);
 	fake_systemctl(t, "active", 0);
 	observe_task(t, bin, "--version");
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
-	assert_string_equal(t->o.msg, "version=1.8.15 active=active");
+	tt_expect_msg(t, 0, KP_ST_OK, "version=1.8.15 active=active");
 	/* read-only: the same in check mode */
-	assert_int_equal(tt_run(t, 1), KP_ST_OK);
-	assert_string_equal(t->o.msg, "version=1.8.15 active=active");
+	tt_expect_msg(t, 1, KP_ST_OK, "version=1.8.15 active=active");
 
 	/* flanneld prints its version on stderr */
 	tt_write(bin, "#!/bin/sh\necho v0.9.1 >&2\n", 0755);
 	fake_systemctl(t, "inactive", 0);
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
-	assert_string_equal(t->o.msg, "version=0.9.1 active=inactive");
+	tt_expect_msg(t, 0, KP_ST_OK, "version=0.9.1 active=inactive");
 }
 
 static void
@@ -65,8 +62,7 @@ test_missing_binary(void **state)
 
 	fake_systemctl(t, "inactive", 0);
 	observe_task(t, "/nonexistent/kube-thing", "--version");
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
-	assert_string_equal(t->o.msg, "version=none active=inactive");
+	tt_expect_msg(t, 0, KP_ST_OK, "version=none active=inactive");
 }
 
 /* After an upgrade installed 1.9 beside 1.8 but before the restart, the
@@ -120,17 +116,8 @@ test_running_binary_wins(void **state)
 	assert_string_equal(t->o.msg, "version=1.8.15 active=active");
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_version_and_state,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_missing_binary,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_running_binary_wins,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_version_and_state),
+	TT_TEST(test_missing_binary),
+	TT_TEST(test_running_binary_wins),
+)

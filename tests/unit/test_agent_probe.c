@@ -47,11 +47,28 @@ http_server(int fd, const char *reply)
 }
 
 static void
+server_stop(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+static void
 probe_task(struct tt *t, const char *kind, const char *port)
 {
 	tt_task(t, 1, "probe");
 	tt_arg(t, "kind", kind);
 	tt_arg(t, "port", port);
+}
+
+/* Up to retries attempts, interval_ms apart. */
+static void
+probe_retries(struct tt *t, const char *retries, const char *interval_ms)
+{
+	tt_arg(t, "retries", retries);
+	tt_arg(t, "interval_ms", interval_ms);
 }
 
 static void
@@ -63,17 +80,14 @@ test_tcp_open_and_closed(void **state)
 
 	fd = listener(port, sizeof(port));
 	probe_task(t, "tcp", port);
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
-	assert_non_null(strstr(t->o.msg, "answered (attempt 1"));
+	tt_expect(t, 0, KP_ST_OK, "answered (attempt 1");
 	/* read-only: probes in check mode too */
 	assert_int_equal(tt_run(t, 1), KP_ST_OK);
 	close(fd);
 
 	probe_task(t, "tcp", port);
-	tt_arg(t, "retries", "3");
-	tt_arg(t, "interval_ms", "10");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "Connection refused"));
+	probe_retries(t, "3", "10");
+	tt_expect(t, 0, KP_ST_FAILED, "Connection refused");
 	assert_non_null(strstr(t->o.msg, "after 3 attempts"));
 }
 
@@ -83,36 +97,29 @@ test_http_status(void **state)
 	struct tt *t = *state;
 	char port[16];
 	pid_t pid;
-	int fd, status;
+	int fd;
 
 	fd = listener(port, sizeof(port));
 	pid = http_server(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
 	probe_task(t, "http", port);
 	tt_arg(t, "path", "/healthz");
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
-	assert_non_null(strstr(t->o.msg, "/healthz answered"));
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	tt_expect(t, 0, KP_ST_OK, "/healthz answered");
+	server_stop(pid);
 
 	pid = http_server(fd, "HTTP/1.0 503 Service Unavailable\r\n\r\n");
 	probe_task(t, "http", port);
-	tt_arg(t, "retries", "2");
-	tt_arg(t, "interval_ms", "10");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "status 503, want 200"));
+	probe_retries(t, "2", "10");
+	tt_expect(t, 0, KP_ST_FAILED, "status 503, want 200");
 	probe_task(t, "http", port);
 	tt_arg(t, "expect_status", "503");
 	assert_int_equal(tt_run(t, 0), KP_ST_OK);
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	server_stop(pid);
 
 	pid = http_server(fd, "SSH-2.0-OpenSSH_9.2\r\n");
 	probe_task(t, "http", port);
 	tt_arg(t, "retries", "1");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "not an HTTP response"));
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	tt_expect(t, 0, KP_ST_FAILED, "not an HTTP response");
+	server_stop(pid);
 	close(fd);
 }
 
@@ -127,8 +134,7 @@ test_deadline_and_bad_args(void **state)
 	fd = listener(port, sizeof(port));
 	close(fd);
 	probe_task(t, "tcp", port);
-	tt_arg(t, "retries", "1000");
-	tt_arg(t, "interval_ms", "50");
+	probe_retries(t, "1000", "50");
 	tt_arg(t, "deadline", "1");
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
@@ -145,21 +151,11 @@ test_deadline_and_bad_args(void **state)
 	probe_task(t, "tcp", "80");
 	tt_arg(t, "host", "no-such-host.invalid");
 	tt_arg(t, "retries", "1");
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "resolve"));
+	tt_expect(t, 0, KP_ST_FAILED, "resolve");
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_tcp_open_and_closed,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_http_status,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_deadline_and_bad_args,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_tcp_open_and_closed),
+	TT_TEST(test_http_status),
+	TT_TEST(test_deadline_and_bad_args),
+)

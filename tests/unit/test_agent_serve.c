@@ -96,6 +96,17 @@ ctl_frame(struct ctl *c, struct kp_frame *f)
 	return copy;
 }
 
+/* ctl_frame, and the frame must be of type with reqid. */
+static uint8_t *
+ctl_expect(struct ctl *c, struct kp_frame *f, uint8_t type, uint32_t reqid)
+{
+	uint8_t *mem = ctl_frame(c, f);
+
+	assert_int_equal(f->type, type);
+	assert_int_equal(f->reqid, reqid);
+	return mem;
+}
+
 static void
 ctl_start(struct ctl *c, uint32_t flags)
 {
@@ -114,14 +125,19 @@ struct stepb {
 	uint32_t	 watch[8][4];
 };
 
+/* Step id, which requires step requires (0: none). */
 static void
-sb_init(struct stepb *b, uint32_t id, const char *name)
+sb_init(struct stepb *b, uint32_t id, const char *name, uint32_t requires)
 {
 	memset(b, 0, sizeof(*b));
 	b->step.id = id;
 	b->step.name = (char *)name;
 	b->step.tasks = b->tasks;
 	b->step.requires = b->req;
+	if (requires != 0) {
+		b->req[0] = requires;
+		b->step.nrequires = 1;
+	}
 }
 
 static struct kp_task *
@@ -146,16 +162,24 @@ sb_arg(struct kp_task *t, const char *k, const char *v)
 	t->nargs++;
 }
 
+/* A command task running argv0 alone. */
+static struct kp_task *
+sb_cmd(struct stepb *b, uint32_t id, const char *argv0)
+{
+	struct kp_task *t = sb_task(b, id, "command");
+
+	sb_arg(t, "argv", argv0);
+	return t;
+}
+
 static void
 expect_result(struct ctl *c, uint32_t reqid, uint32_t step, uint32_t task,
     int status, const char *msg_part)
 {
 	struct kp_task_result tr;
 	struct kp_frame f;
-	uint8_t *mem = ctl_frame(c, &f);
+	uint8_t *mem = ctl_expect(c, &f, KP_TASK_RESULT, reqid);
 
-	assert_int_equal(f.type, KP_TASK_RESULT);
-	assert_int_equal(f.reqid, reqid);
 	assert_int_equal(kp_dec_task_result(&f, &tr), KORCH_OK);
 	if (getenv("TT_VERBOSE") != NULL)
 		fprintf(stderr, "# task %u %s: %s\n", tr.task_id,
@@ -175,10 +199,8 @@ expect_done(struct ctl *c, uint32_t reqid, uint32_t step, uint32_t ok,
 {
 	struct kp_step_done d;
 	struct kp_frame f;
-	uint8_t *mem = ctl_frame(c, &f);
+	uint8_t *mem = ctl_expect(c, &f, KP_STEP_DONE, reqid);
 
-	assert_int_equal(f.type, KP_STEP_DONE);
-	assert_int_equal(f.reqid, reqid);
 	assert_int_equal(kp_dec_step_done(&f, &d), KORCH_OK);
 	assert_int_equal(d.step_id, step);
 	assert_int_equal(d.ok, ok);
@@ -293,9 +315,7 @@ test_interactive_session(void **state)
 	ctl_start(&c, 0);
 	assert_int_equal(kp_enc_facts_req(c.out, 2), KORCH_OK);
 	ctl_flush(&c);
-	mem = ctl_frame(&c, &f);
-	assert_int_equal(f.type, KP_FACTS);
-	assert_int_equal(f.reqid, 2);
+	mem = ctl_expect(&c, &f, KP_FACTS, 2);
 	assert_int_equal(kp_dec_facts(&f, &facts), KORCH_OK);
 	assert_int_equal(facts.n, 10);
 	for (i = 0; i < facts.n; i++)
@@ -310,7 +330,7 @@ test_interactive_session(void **state)
 	(void)snprintf(blob_path, sizeof(blob_path), "%s/blob", t->dir);
 	agent_sha256_hex("blob content\n", 13, hash);
 	(void)snprintf(size, sizeof(size), "13");
-	sb_init(&sb, 1, "files");
+	sb_init(&sb, 1, "files", 0);
 	k = sb_task(&sb, 10, "file");
 	sb_arg(k, "path", path);
 	sb_arg(k, "content", "x=1\n");
@@ -318,15 +338,12 @@ test_interactive_session(void **state)
 	sb_arg(k, "path", blob_path);
 	sb_arg(k, "src_sha256", hash);
 	sb_arg(k, "src_size", size);
-	k = sb_task(&sb, 12, "command");
-	sb_arg(k, "argv", "true");
+	sb_cmd(&sb, 12, "true");
 	assert_int_equal(kp_enc_step(c.out, 3, &sb.step), KORCH_OK);
 	ctl_flush(&c);
 
 	expect_result(&c, 3, 1, 10, KP_ST_CHANGED, "created");
-	mem = ctl_frame(&c, &f);
-	assert_int_equal(f.type, KP_BLOB_REQ);
-	assert_int_equal(f.reqid, 3);
+	mem = ctl_expect(&c, &f, KP_BLOB_REQ, 3);
 	assert_int_equal(kp_dec_blob_req(&f, &rq), KORCH_OK);
 	assert_string_equal(rq.sha256, hash);
 	kp_blob_req_clear(&rq);
@@ -376,38 +393,25 @@ test_failure_skips(void **state)
 	ctl_init(&c, -1);
 	ctl_start(&c, 0);
 	/* step 1: the second task fails, the third is skipped */
-	sb_init(&sb, 1, "etcd");
-	k = sb_task(&sb, 1, "command");
-	sb_arg(k, "argv", "true");
-	k = sb_task(&sb, 2, "command");
-	sb_arg(k, "argv", "false");
-	k = sb_task(&sb, 3, "command");
-	sb_arg(k, "argv", "true");
+	sb_init(&sb, 1, "etcd", 0);
+	sb_cmd(&sb, 1, "true");
+	sb_cmd(&sb, 2, "false");
+	sb_cmd(&sb, 3, "true");
 	assert_int_equal(kp_enc_step(c.out, 10, &sb.step), KORCH_OK);
 	/* step 2 requires 1: skipped whole */
-	sb_init(&sb, 2, "flannel");
-	sb.req[0] = 1;
-	sb.step.nrequires = 1;
-	k = sb_task(&sb, 4, "command");
-	sb_arg(k, "argv", "true");
+	sb_init(&sb, 2, "flannel", 1);
+	sb_cmd(&sb, 4, "true");
 	assert_int_equal(kp_enc_step(c.out, 11, &sb.step), KORCH_OK);
 	/* step 3 requires 2, which was skipped because 1 failed */
-	sb_init(&sb, 3, "docker");
-	sb.req[0] = 2;
-	sb.step.nrequires = 1;
-	k = sb_task(&sb, 5, "command");
-	sb_arg(k, "argv", "true");
-	k = sb_task(&sb, 6, "nosuchmodule");
+	sb_init(&sb, 3, "docker", 2);
+	sb_cmd(&sb, 5, "true");
+	sb_task(&sb, 6, "nosuchmodule");
 	assert_int_equal(kp_enc_step(c.out, 12, &sb.step), KORCH_OK);
 	/* step 4 requires nothing that failed: runs; bad module fails */
-	sb_init(&sb, 4, "other");
-	sb.req[0] = 99;
-	sb.step.nrequires = 1;
-	k = sb_task(&sb, 7, "command");
-	sb_arg(k, "argv", "true");
-	k = sb_task(&sb, 8, "nosuchmodule");
-	k = sb_task(&sb, 9, "command");
-	sb_arg(k, "argv", "true");
+	sb_init(&sb, 4, "other", 99);
+	sb_cmd(&sb, 7, "true");
+	sb_task(&sb, 8, "nosuchmodule");
+	k = sb_cmd(&sb, 9, "true");
 	sb_arg(k, "bogus", "1");
 	assert_int_equal(kp_enc_step(c.out, 13, &sb.step), KORCH_OK);
 	assert_int_equal(kp_enc_bye(c.out, 14), KORCH_OK);
@@ -457,13 +461,13 @@ test_check_only_and_watch(void **state)
 	for (int check = 1; check >= 0; check--) {
 		ctl_init(&c, -1);
 		ctl_start(&c, check ? KP_START_CHECK_ONLY : 0);
-		sb_init(&sb, 1, "config");
+		sb_init(&sb, 1, "config", 0);
 		k = sb_task(&sb, 20, "envfile");
 		sb_arg(k, "path", path);
 		sb_arg(k, "key", "FLANNEL_ETCD");
 		sb_arg(k, "value", "http://10.1.10.101:2379");
 		assert_int_equal(kp_enc_step(c.out, 1, &sb.step), KORCH_OK);
-		sb_init(&sb, 2, "service");
+		sb_init(&sb, 2, "service", 0);
 		k = sb_task(&sb, 21, "service");
 		sb_arg(k, "name", "flanneld");
 		k->watch[0] = 20;
@@ -495,10 +499,34 @@ test_check_only_and_watch(void **state)
 static void
 test_protocol_errors(void **state)
 {
+	/* A frame of type (bytes as they are when type is 0), the error the
+	 * agent answers it with and ends on, and what that says. */
+	static const struct {
+		uint8_t		 type;
+		const char	*body;
+		size_t		 len;
+		int		 code;
+		const char	*msg;
+	} bad[] = {
+		/* unknown frame type after START */
+		{ 200, NULL, 0, KORCH_ERR_BAD_FRAME,
+		    "unexpected unknown (200)" },
+		/* a BLOB nobody asked for */
+		{ KP_BLOB, NULL, 0, KORCH_ERR_BAD_FRAME, "unexpected BLOB" },
+		/* a STEP whose body does not parse */
+		{ KP_STEP, "\0\0\0\1", 4, KORCH_ERR_BAD_FRAME,
+		    "malformed STEP" },
+		/* a length over the limit */
+		{ 0, "\x7f\0\0\0\x05", 5, KORCH_ERR_TOO_LARGE, "size limit" },
+		/* EOF in the middle of a frame */
+		{ 0, "\0\0\0\x20\x05\0", 6, KORCH_ERR_BAD_FRAME,
+		    "reading frame" },
+	};
 	struct tt *t = *state;
 	struct kp_start st = { KP_VERSION + 1, 0 };
 	char unsupported[64];
 	struct ctl c;
+	size_t i;
 
 	/* STEP before START */
 	ctl_init(&c, -1);
@@ -518,51 +546,21 @@ test_protocol_errors(void **state)
 	expect_error(&c, KORCH_ERR_VERSION, unsupported);
 	ctl_free(&c);
 
-	/* unknown frame type after START */
-	ctl_init(&c, -1);
-	ctl_start(&c, 0);
-	assert_int_equal(kp_frame_put(c.out, 200, 5, NULL, 0), KORCH_OK);
-	assert_int_equal(serve_queued(t, &c, 1), KORCH_ERR_BAD_FRAME);
-	expect_hello(&c);
-	expect_error(&c, KORCH_ERR_BAD_FRAME, "unexpected unknown (200)");
-	ctl_free(&c);
-
-	/* a BLOB nobody asked for */
-	ctl_init(&c, -1);
-	ctl_start(&c, 0);
-	assert_int_equal(kp_frame_put(c.out, KP_BLOB, 5, NULL, 0), KORCH_OK);
-	assert_int_equal(serve_queued(t, &c, 1), KORCH_ERR_BAD_FRAME);
-	expect_hello(&c);
-	expect_error(&c, KORCH_ERR_BAD_FRAME, "unexpected BLOB");
-	ctl_free(&c);
-
-	/* a STEP whose body does not parse */
-	ctl_init(&c, -1);
-	ctl_start(&c, 0);
-	assert_int_equal(kp_frame_put(c.out, KP_STEP, 5, "\0\0\0\1", 4),
-	    KORCH_OK);
-	assert_int_equal(serve_queued(t, &c, 1), KORCH_ERR_BAD_FRAME);
-	expect_hello(&c);
-	expect_error(&c, KORCH_ERR_BAD_FRAME, "malformed STEP");
-	ctl_free(&c);
-
-	/* a length over the limit */
-	ctl_init(&c, -1);
-	ctl_start(&c, 0);
-	assert_int_equal(kbuf_put(c.out, "\x7f\0\0\0\x05", 5), KORCH_OK);
-	assert_int_equal(serve_queued(t, &c, 1), KORCH_ERR_TOO_LARGE);
-	expect_hello(&c);
-	expect_error(&c, KORCH_ERR_TOO_LARGE, "size limit");
-	ctl_free(&c);
-
-	/* EOF in the middle of a frame */
-	ctl_init(&c, -1);
-	ctl_start(&c, 0);
-	assert_int_equal(kbuf_put(c.out, "\0\0\0\x20\x05\0", 6), KORCH_OK);
-	assert_int_equal(serve_queued(t, &c, 1), KORCH_ERR_BAD_FRAME);
-	expect_hello(&c);
-	expect_error(&c, KORCH_ERR_BAD_FRAME, "reading frame");
-	ctl_free(&c);
+	/* after START: what the agent cannot read ends the session */
+	for (i = 0; i < TH_LEN(bad); i++) {
+		ctl_init(&c, -1);
+		ctl_start(&c, 0);
+		if (bad[i].type != 0)
+			assert_int_equal(kp_frame_put(c.out, bad[i].type, 5,
+			    bad[i].body, bad[i].len), KORCH_OK);
+		else
+			assert_int_equal(kbuf_put(c.out, bad[i].body,
+			    bad[i].len), KORCH_OK);
+		assert_int_equal(serve_queued(t, &c, 1), bad[i].code);
+		expect_hello(&c);
+		expect_error(&c, bad[i].code, bad[i].msg);
+		ctl_free(&c);
+	}
 
 	/* the controller's ERROR ends the session without a reply */
 	ctl_init(&c, -1);
@@ -586,19 +584,9 @@ test_protocol_errors(void **state)
 	ctl_free(&c);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_interactive_session,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_failure_skips,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_check_only_and_watch,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_protocol_errors,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_interactive_session),
+	TT_TEST(test_failure_skips),
+	TT_TEST(test_check_only_and_watch),
+	TT_TEST(test_protocol_errors),
+)

@@ -1,15 +1,6 @@
 /* test_agent_sha256.c - the agent's own SHA-256 against FIPS 180 vectors,
  * split updates, files, and sha256sum(1) on random data. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-#include <cmocka.h>
+#include "helpers_fs.h"
 
 #include "err.h"
 #include "sha256.h"
@@ -117,15 +108,9 @@ test_file_against_sha256sum(void **state)
 	    KORCH_ERR_SYSTEM);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors),
-		cmocka_unit_test(test_million_a),
-		cmocka_unit_test(test_padding_edges),
-		cmocka_unit_test(test_file_against_sha256sum),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_vectors),
+	cmocka_unit_test(test_million_a),
+	cmocka_unit_test(test_padding_edges),
+	cmocka_unit_test(test_file_against_sha256sum),
+)

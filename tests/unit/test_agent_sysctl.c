@@ -2,11 +2,14 @@
  * scratch tree) and the persistent sysctl.d line. */
 #include "test_agent_helpers.h"
 
+/* The live value of sysctl name is val, in a proc/ tree of the scratch
+ * directory the agent is pointed at. */
 static void
 procsys(struct tt *t, const char *name, const char *val)
 {
 	char path[600], *p;
 
+	(void)mkdir(tt_path(t, "proc"), 0755);
 	(void)snprintf(path, sizeof(path), "%s/proc/%s", t->dir, name);
 	for (p = path + strlen(t->dir) + 6; *p != '\0'; p++) {
 		if (*p == '.') {
@@ -18,15 +21,6 @@ procsys(struct tt *t, const char *name, const char *val)
 	tt_write(path, val, 0644);
 	(void)snprintf(path, sizeof(path), "%s/proc", t->dir);
 	assert_int_equal(setenv("KORCH_AGENT_PROCSYS", path, 1), 0);
-}
-
-static char *
-live(struct tt *t, const char *rel)
-{
-	char path[600];
-
-	(void)snprintf(path, sizeof(path), "%s/proc/%s", t->dir, rel);
-	return th_read(path);
 }
 
 static void
@@ -43,96 +37,76 @@ static void
 test_live_and_file(void **state)
 {
 	struct tt *t = *state;
-	char conf[512], *v;
+	const char *conf = tt_file(t, "k8s.conf");
 
-	(void)mkdir(tt_path(t, "proc"), 0755);
 	procsys(t, "net.ipv4.ip_forward", "0\n");
-	(void)snprintf(conf, sizeof(conf), "%s", tt_path(t, "k8s.conf"));
 	tt_write(conf, "# kubernetes\nvm.swappiness = 0\n"
 	    "net/ipv4/ip_forward=0\n# net.ipv4.ip_forward = 1\n", 0644);
 	sysctl_task(t, "net.ipv4.ip_forward", "1", conf);
-	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
-	assert_non_null(strstr(t->o.msg, "would set"));
-	v = live(t, "net/ipv4/ip_forward");
-	assert_string_equal(v, "0\n");
-	free(v);
+	tt_expect(t, 1, KP_ST_CHANGED, "would set");
+	tt_assert_file(tt_path(t, "proc/net/ipv4/ip_forward"), "0\n");
 	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	v = live(t, "net/ipv4/ip_forward");
-	assert_string_equal(v, "1");
-	free(v);
+	tt_assert_file(tt_path(t, "proc/net/ipv4/ip_forward"), "1");
 	tt_assert_file(conf, "# kubernetes\nvm.swappiness = 0\n"
 	    "net.ipv4.ip_forward = 1\n# net.ipv4.ip_forward = 1\n");
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
-	assert_int_equal(tt_run(t, 1), KP_ST_OK);
+	tt_expect_converged(t);
 }
 
 static void
 test_whitespace_values_and_file_only(void **state)
 {
 	struct tt *t = *state;
-	char conf[512];
+	const char *conf = tt_file(t, "new.conf");
 
-	(void)mkdir(tt_path(t, "proc"), 0755);
 	procsys(t, "net.ipv4.tcp_rmem", "4096\t87380\t6291456\n");
 	sysctl_task(t, "net.ipv4.tcp_rmem", "4096 87380  6291456", NULL);
 	assert_int_equal(tt_run(t, 0), KP_ST_OK);
 
 	/* live=0: only the file, and a new file is created */
-	(void)snprintf(conf, sizeof(conf), "%s", tt_path(t, "new.conf"));
 	sysctl_task(t, "vm.max_map_count", "262144", conf);
 	tt_arg(t, "live", "0");
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	tt_assert_file(conf, "vm.max_map_count = 262144\n");
-	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	tt_expect_writes(t, conf, "vm.max_map_count = 262144\n");
 }
 
 static void
 test_missing_entry(void **state)
 {
 	struct tt *t = *state;
-	char conf[512];
+	const char *conf = tt_file(t, "k.conf");
 
-	(void)mkdir(tt_path(t, "proc"), 0755);
 	procsys(t, "net.ipv4.ip_forward", "1\n");
-	(void)snprintf(conf, sizeof(conf), "%s", tt_path(t, "k.conf"));
 	sysctl_task(t, "net.bridge.bridge-nf-call-iptables", "1", conf);
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	assert_non_null(strstr(t->o.msg, "does not exist"));
+	tt_expect(t, 0, KP_ST_FAILED, "does not exist");
 	tt_arg(t, "missing", "skip");
-	assert_int_equal(tt_run(t, 0), KP_ST_SKIPPED);
-	assert_non_null(strstr(t->o.msg, "missing=skip"));
+	tt_expect(t, 0, KP_ST_SKIPPED, "missing=skip");
 	assert_false(th_exists(conf));
 }
 
 static void
 test_bad_names(void **state)
 {
+	static const struct {
+		const char	*name, *value;
+	} bad[] = {
+		{ "../../etc/passwd", "1" },
+		{ "net..x", "1" },
+		{ "net.x", "1\n2" },
+	};
 	struct tt *t = *state;
+	size_t i;
 
-	sysctl_task(t, "../../etc/passwd", "1", NULL);
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	sysctl_task(t, "net..x", "1", NULL);
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
-	sysctl_task(t, "net.x", "1\n2", NULL);
-	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
+	for (i = 0; i < TH_LEN(bad); i++) {
+		sysctl_task(t, bad[i].name, bad[i].value, NULL);
+		tt_expect(t, 0, KP_ST_FAILED, NULL);
+	}
 	sysctl_task(t, "net.x", "1", NULL);
 	tt_arg(t, "missing", "ignore");
 	assert_int_equal(tt_run(t, 0), KP_ST_FAILED);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_live_and_file,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_whitespace_values_and_file_only,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_missing_entry,
-		    tt_setup, tt_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_names,
-		    tt_setup, tt_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	TT_TEST(test_live_and_file),
+	TT_TEST(test_whitespace_values_and_file_only),
+	TT_TEST(test_missing_entry),
+	TT_TEST(test_bad_names),
+)

@@ -42,10 +42,12 @@ teardown(void **state)
 	return 0;
 }
 
+/* The manifest of two components (lines 4 and 5), the first with hash_a,
+ * then extra. */
 static void
 manifest(struct fx *f, const char *hash_a, const char *extra)
 {
-	char m[2048];
+	char m[4096];
 
 	snprintf(m, sizeof(m), "bundle: 1\nkubernetes_version: 1.8.15\n"
 	    "components:\n"
@@ -183,16 +185,10 @@ put_images(struct fx *f, char *hash_pause, char *hash_busybox)
 static void
 image_manifest(struct fx *f, const char *images)
 {
-	char m[4096];
+	char extra[2100];
 
-	snprintf(m, sizeof(m), "bundle: 1\nkubernetes_version: 1.8.15\n"
-	    "components:\n"
-	    "  - { name: kube-apiserver, version: 1.8.15, arch: amd64, "
-	    "path: bin/kube-apiserver, sha256: %s }\n"
-	    "  - { name: mk-docker-opts.sh, version: 0.9.1, arch: amd64, "
-	    "path: bin/mk-docker-opts.sh, sha256: %s }\n"
-	    "images:\n%.2048s", f->hash_a, f->hash_b, images);
-	th_put(f->dir, "manifest.yaml", m);
+	snprintf(extra, sizeof(extra), "images:\n%.2048s", images);
+	manifest(f, f->hash_a, extra);
 }
 
 static void
@@ -238,23 +234,27 @@ test_images_load_vars(void **state)
 	assert_null(bundle_find(b, "kube-apiserver")->ref);
 
 	assert_int_equal(bundle_vars(b, v), 0);
-	/* The manifest's order, for a foreach. */
-	assert_string_equal(vars_get(v, "bundle.images"), "pause,busybox");
-	assert_string_equal(vars_get(v, "bundle.image.pause.ref"),
-	    "korch.local/pause:3.2");
-	assert_string_equal(vars_get(v, "bundle.image.pause.sha256"), hp);
 	snprintf(m, sizeof(m), "%zu", strlen(IMG_PAUSE));
-	assert_string_equal(vars_get(v, "bundle.image.pause.size"), m);
-	assert_string_equal(vars_get(v, "bundle.image.busybox.ref"),
-	    "korch.local/library/busybox:1.31");
-	assert_string_equal(vars_get(v, "bundle.image.busybox.sha256"), hb);
-	/* Images stay out of the binaries' names. */
-	assert_null(vars_get(v, "bundle.pause.sha256"));
-	assert_null(vars_get(v, "bundle.pause.version"));
-	assert_null(vars_get(v, "bundle.image.pause.version"));
-	assert_null(vars_get(v, "bundle.image.kube_apiserver.sha256"));
-	assert_string_equal(vars_get(v, "bundle.kube_apiserver.sha256"),
-	    f->hash_a);
+	{
+		const struct th_want_var want[] = {
+			/* The manifest's order, for a foreach. */
+			{ "bundle.images", "pause,busybox" },
+			{ "bundle.image.pause.ref", "korch.local/pause:3.2" },
+			{ "bundle.image.pause.sha256", hp },
+			{ "bundle.image.pause.size", m },
+			{ "bundle.image.busybox.ref",
+			    "korch.local/library/busybox:1.31" },
+			{ "bundle.image.busybox.sha256", hb },
+			/* Images stay out of the binaries' names. */
+			{ "bundle.pause.sha256", NULL },
+			{ "bundle.pause.version", NULL },
+			{ "bundle.image.pause.version", NULL },
+			{ "bundle.image.kube_apiserver.sha256", NULL },
+			{ "bundle.kube_apiserver.sha256", f->hash_a },
+		};
+
+		th_expect_vars(v, want, TH_LEN(want));
+	}
 	bundle_free(b);
 	vars_free(v);
 	diag_free(d);
@@ -296,16 +296,18 @@ test_images_none_and_names(void **state)
 	assert_int_equal(bundle_load(f->dir, &b, d), 0);
 	assert_int_equal(diag_count(d), 0);
 	assert_int_equal(bundle_vars(b, v), 0);
-	assert_string_equal(vars_get(v, "bundle.images"),
-	    "kube_dns,kube_apiserver");
-	assert_string_equal(vars_get(v, "bundle.image.kube_dns.ref"),
-	    "korch.local/kube-dns:1.14");
-	assert_string_equal(vars_get(v, "bundle.image.kube_apiserver.sha256"),
-	    hb);
-	assert_string_equal(vars_get(v, "bundle.kube_apiserver.sha256"),
-	    f->hash_a);
-	assert_string_equal(vars_get(v, "bundle.kube_apiserver.version"),
-	    "1.8.15");
+	{
+		const struct th_want_var want[] = {
+			{ "bundle.images", "kube_dns,kube_apiserver" },
+			{ "bundle.image.kube_dns.ref",
+			    "korch.local/kube-dns:1.14" },
+			{ "bundle.image.kube_apiserver.sha256", hb },
+			{ "bundle.kube_apiserver.sha256", f->hash_a },
+			{ "bundle.kube_apiserver.version", "1.8.15" },
+		};
+
+		th_expect_vars(v, want, TH_LEN(want));
+	}
 	assert_null(bundle_find(b, "kube-apiserver")->ref);
 	assert_non_null(bundle_find_image(b, "kube-apiserver")->ref);
 	assert_ptr_not_equal(bundle_find(b, "kube-apiserver"),
@@ -499,27 +501,21 @@ test_packages(void **state)
 	diag_free(d);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_load_verify_vars, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_sha_refused, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_manifest_errors, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_tarball, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_images_load_vars, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_images_none_and_names, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_image_errors, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_packages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_image_wrong_sha, setup,
-		    teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test_setup_teardown(test_load_verify_vars, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_wrong_sha_refused, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_manifest_errors, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_tarball, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_images_load_vars, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_images_none_and_names, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_image_errors, setup,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_packages, setup, teardown),
+	cmocka_unit_test_setup_teardown(test_image_wrong_sha, setup,
+	    teardown),
+)

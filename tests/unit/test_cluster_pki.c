@@ -642,27 +642,21 @@ test_bad_extra_san(void **state)
 	}
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_apiserver_sans,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_endpoint,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_local_lb,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_component_certs,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_service_cidr_change,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_host_vars,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_no_master,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_extra_san,
-		    fx_setup, fx_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test_setup_teardown(test_apiserver_sans,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_endpoint,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_local_lb,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_component_certs,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_service_cidr_change,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_host_vars,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_no_master,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_bad_extra_san,
+	    fx_setup, fx_teardown),
+)

@@ -248,22 +248,16 @@ test_watch_hosts(void **state)
 	teardown(state);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_order, setup_good,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_host_steps, setup_good,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_step_hosts_and_needs,
-		    setup_good, teardown),
-		cmocka_unit_test_setup_teardown(test_readiness, setup_good,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_readiness_run,
-		    setup_good, teardown),
-		cmocka_unit_test(test_watch_hosts),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test_setup_teardown(test_order, setup_good,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_host_steps, setup_good,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_step_hosts_and_needs,
+	    setup_good, teardown),
+	cmocka_unit_test_setup_teardown(test_readiness, setup_good,
+	    teardown),
+	cmocka_unit_test_setup_teardown(test_readiness_run,
+	    setup_good, teardown),
+	cmocka_unit_test(test_watch_hosts),
+)

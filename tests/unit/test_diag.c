@@ -1,15 +1,7 @@
 /*
  * test_diag.c - diagnostics: format, order, suggestions, YAML helpers.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <cmocka.h>
+#include "helpers_fs.h"
 
 #include "err.h"
 #include "base/diag.h"
@@ -125,15 +117,9 @@ test_yaml_load_errors(void **state)
 	diag_free(d);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_print_sorted),
-		cmocka_unit_test(test_suggest),
-		cmocka_unit_test(test_yaml_load_errors),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_format),
+	cmocka_unit_test(test_print_sorted),
+	cmocka_unit_test(test_suggest),
+	cmocka_unit_test(test_yaml_load_errors),
+)

@@ -98,6 +98,14 @@ make_data(size_t n)
 	return p;
 }
 
+/* Neither the copy nor its .part is left. */
+static void
+expect_no_copy(struct fx *x)
+{
+	assert_false(th_exists(x->dest));
+	assert_false(th_exists(x->part));
+}
+
 /* m, received for x->dest, must become a failure whose message holds
  * want; the caller clears m. */
 static void
@@ -108,12 +116,13 @@ expect_failed(struct fx *x, struct kp_task_result *m, const char *want)
 	assert_non_null(strstr(m->message, want));
 }
 
-/* Neither the copy nor its .part is left. */
+/* expect_failed, and nothing is left of the copy; m is cleared. */
 static void
-expect_no_copy(struct fx *x)
+expect_refused(struct fx *x, struct kp_task_result *m, const char *want)
 {
-	assert_false(th_exists(x->dest));
-	assert_false(th_exists(x->part));
+	expect_failed(x, m, want);
+	kp_task_result_clear(m);
+	expect_no_copy(x);
 }
 
 static void
@@ -224,9 +233,7 @@ test_mismatch_fails(void **state)
 	/* a result without a sha256 is no proof either */
 	assert_int_equal(chunk(x, 5, 0, "abc", 3, 1, NULL), 0);
 	result(&m, 5, KP_ST_CHANGED, "fetched 3 bytes");
-	expect_failed(x, &m, "no sha256");
-	kp_task_result_clear(&m);
-	expect_no_copy(x);
+	expect_refused(x, &m, "no sha256");
 }
 
 static void
@@ -243,9 +250,7 @@ test_incomplete_or_missing_transfer(void **state)
 	/* changed without the last chunk */
 	assert_int_equal(chunk(x, 5, 0, "abc", 3, 0, NULL), 0);
 	ok_result(&m, 5, "abc", 3);
-	expect_failed(x, &m, "incomplete");
-	kp_task_result_clear(&m);
-	expect_no_copy(x);
+	expect_refused(x, &m, "incomplete");
 }
 
 /* The agent failed (the file shrank, say) after some chunks: the .part
@@ -374,24 +379,17 @@ test_other_tasks_untouched(void **state)
 	kp_task_result_clear(&m);
 }
 
-int
-main(void)
-{
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
-	const struct CMUnitTest tests[] = {
-		T(test_complete_copy),
-		T(test_replace_and_stale_part),
-		T(test_empty_file),
-		T(test_mismatch_fails),
-		T(test_incomplete_or_missing_transfer),
-		T(test_failed_task_removes_part),
-		T(test_abort_removes_part),
-		T(test_broken_stream),
-		T(test_unwritable_dest),
-		T(test_bad_dest),
-		T(test_other_tasks_untouched),
-	};
-#undef T
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	T(test_complete_copy),
+	T(test_replace_and_stale_part),
+	T(test_empty_file),
+	T(test_mismatch_fails),
+	T(test_incomplete_or_missing_transfer),
+	T(test_failed_task_removes_part),
+	T(test_abort_removes_part),
+	T(test_broken_stream),
+	T(test_unwritable_dest),
+	T(test_bad_dest),
+	T(test_other_tasks_untouched),
+)

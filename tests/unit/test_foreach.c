@@ -90,6 +90,19 @@ fx_load(const char *text, const char *list)
 	return f;
 }
 
+/* n1's tasks must not render (KORCH_ERR_TEMPLATE, nothing rendered), with
+ * ndiag diagnostics in f->d. */
+static void
+expect_n1_refused(struct th_plan *f, size_t ndiag)
+{
+	struct rendered_host *rh = (struct rendered_host *)1;
+
+	assert_int_equal(render_host_tasks(f->pb, f->g, f->inv, N1, NULL,
+	    f->extra, &rh, f->d), KORCH_ERR_TEMPLATE);
+	assert_null(rh);
+	assert_int_equal(diag_count(f->d), ndiag);
+}
+
 /* The values of argument key of t, in order, joined with ' '. */
 static void
 args_of(const struct rendered_task *t, const char *key, char *buf,
@@ -204,10 +217,8 @@ test_digests_per_item(void **state)
 	(void)state;
 	a = th_render(f, N1);
 	b = th_render(f, N1);
-	assert_string_equal(th_task(a, "s/t[pause]")->digest,
-	    th_task(b, "s/t[pause]")->digest);
-	assert_string_equal(th_task(a, "s/t[busybox]")->digest,
-	    th_task(b, "s/t[busybox]")->digest);
+	th_same_digest(a, b, "s/t[pause]");
+	th_same_digest(a, b, "s/t[busybox]");
 	strcpy(before, th_task(a, "s/t[busybox]")->digest);
 	rendered_host_free(b);
 
@@ -216,8 +227,7 @@ test_digests_per_item(void **state)
 	    SHA_PAUSE), 0);
 	b = th_render(f, N1);
 	assert_string_not_equal(th_task(b, "s/t[busybox]")->digest, before);
-	assert_string_equal(th_task(b, "s/t[pause]")->digest,
-	    th_task(a, "s/t[pause]")->digest);
+	th_same_digest(b, a, "s/t[pause]");
 	rendered_host_free(a);
 	rendered_host_free(b);
 
@@ -274,16 +284,12 @@ static void
 test_undefined_list(void **state)
 {
 	struct th_plan *f = fx_load(good_pb, NULL);
-	struct rendered_host *rh = (struct rendered_host *)1;
 	const struct diag_entry *e;
 	size_t i;
 
 	(void)state;
-	assert_int_equal(render_host_tasks(f->pb, f->g, f->inv, N1, NULL,
-	    f->extra, &rh, f->d), KORCH_ERR_TEMPLATE);
-	assert_null(rh);
 	/* Once per foreach task, at the task, naming the list and host. */
-	assert_int_equal(diag_count(f->d), 2);
+	expect_n1_refused(f, 2);
 	e = diag_get(f->d, 0);
 	assert_string_equal(e->path, "steps[0].tasks[0].foreach");
 	assert_int_equal(e->line, 4);
@@ -316,17 +322,17 @@ test_item_scope(void **state)
 	    "    - name: other\n"
 	    "      foreach: { list: bundle.images, fields: bundle.nothing }\n"
 	    "      file: { path: \"/o/{{ item }}\", content: \"{{ item.ref }}\" }\n";
+	static const struct th_want_var unset[] = {
+		{ "item", NULL },
+		{ "item.ref", NULL },
+	};
 	struct th_plan *f = fx_load(pb, "pause,busybox");
-	struct rendered_host *rh = NULL;
 	const struct diag_entry *e;
 	struct vars *v = NULL;
 
 	(void)state;
-	assert_int_equal(render_host_tasks(f->pb, f->g, f->inv, N1, NULL,
-	    f->extra, &rh, f->d), KORCH_ERR_TEMPLATE);
-	assert_null(rh);
 	/* after's item; other's item.ref, once per item. */
-	assert_int_equal(diag_count(f->d), 3);
+	expect_n1_refused(f, 3);
 	e = diag_get(f->d, 0);
 	assert_string_equal(e->path, "steps[0].tasks[1].file.content");
 	assert_string_equal(e->msg, "undefined variable 'item' (host n1)");
@@ -337,8 +343,7 @@ test_item_scope(void **state)
 	/* And the host's variables never hold item. */
 	assert_int_equal(render_host_vars(f->inv, N1, NULL, f->extra, &v,
 	    NULL), 0);
-	assert_null(vars_get(v, "item"));
-	assert_null(vars_get(v, "item.ref"));
+	th_expect_vars(v, unset, TH_LEN(unset));
 	vars_free(v);
 	th_plan_free(f);
 }
@@ -406,6 +411,15 @@ find_msg(const struct diag *d, const char *msg)
 	return NULL;
 }
 
+/* Lines 1-6: step s with a foreach task t. */
+#define STEP_S_FOREACH_T \
+	"- name: s\n" \
+	"  hosts: [all]\n" \
+	"  tasks:\n" \
+	"    - name: t\n" \
+	"      foreach: { list: bundle.images, fields: bundle.image }\n" \
+	"      file: { path: \"/i/{{ item }}\", content: x }\n"
+
 static void
 test_watch_refused(void **state)
 {
@@ -413,13 +427,7 @@ test_watch_refused(void **state)
 	struct diag *d;
 
 	(void)state;
-	d = load_bad(
-	    "- name: s\n"
-	    "  hosts: [all]\n"
-	    "  tasks:\n"
-	    "    - name: t\n"
-	    "      foreach: { list: bundle.images, fields: bundle.image }\n"
-	    "      file: { path: \"/i/{{ item }}\", content: x }\n"
+	d = load_bad(STEP_S_FOREACH_T
 	    "    - service: { name: x, unit: \"[Service]\\n\", watch: [t] }\n");
 	e = find_msg(d, "runs once per item (foreach)");
 	assert_non_null(strstr(e->msg, "watch target 't'"));
@@ -428,13 +436,7 @@ test_watch_refused(void **state)
 	diag_free(d);
 
 	/* From another step too. */
-	d = load_bad(
-	    "- name: s\n"
-	    "  hosts: [all]\n"
-	    "  tasks:\n"
-	    "    - name: t\n"
-	    "      foreach: { list: bundle.images, fields: bundle.image }\n"
-	    "      file: { path: \"/i/{{ item }}\", content: x }\n"
+	d = load_bad(STEP_S_FOREACH_T
 	    "- name: u\n"
 	    "  hosts: [all]\n"
 	    "  needs: [s]\n"

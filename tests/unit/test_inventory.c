@@ -311,21 +311,15 @@ test_apiserver_lb(void **state)
 	diag_free(d);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_valid_defaults),
-		cmocka_unit_test(test_valid_full),
-		cmocka_unit_test(test_apiserver_lb),
-		cmocka_unit_test(test_all_errors_at_once),
-		cmocka_unit_test(test_syntax_error),
-		cmocka_unit_test(test_empty_hosts),
-		cmocka_unit_test(test_wrong_shapes),
-		cmocka_unit_test(test_duplicates_and_ranges),
-		cmocka_unit_test(test_missing_file),
-		cmocka_unit_test(test_validators),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_valid_defaults),
+	cmocka_unit_test(test_valid_full),
+	cmocka_unit_test(test_apiserver_lb),
+	cmocka_unit_test(test_all_errors_at_once),
+	cmocka_unit_test(test_syntax_error),
+	cmocka_unit_test(test_empty_hosts),
+	cmocka_unit_test(test_wrong_shapes),
+	cmocka_unit_test(test_duplicates_and_ranges),
+	cmocka_unit_test(test_missing_file),
+	cmocka_unit_test(test_validators),
+)

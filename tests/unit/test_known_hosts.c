@@ -3,20 +3,13 @@
  * plain, comma lists, hashed entries, [addr]:port, line numbers, appends,
  * reloads, and a file of 20,000 hosts looked up host by host.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <cmocka.h>
 
 #include <libssh2.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+
+#include "helpers_fs.h"
 
 #include "err.h"
 #include "ssh/known_hosts.h"

@@ -701,37 +701,31 @@ test_bad_args(void **state)
 	pki_free(NULL);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_ca_create_reuse,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_ca_partial_refused,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_leaf_extensions,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reuse,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_chain,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_regen_sans,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_regen_subject_usage,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_regen_expiring,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_regen_new_ca,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_regen_damaged,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_rsa_key,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_kubeconfig,
-		    fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_args,
-		    fx_setup, fx_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test_setup_teardown(test_ca_create_reuse,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_ca_partial_refused,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_leaf_extensions,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_reuse,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_chain,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_regen_sans,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_regen_subject_usage,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_regen_expiring,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_regen_new_ca,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_regen_damaged,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_rsa_key,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_kubeconfig,
+	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_bad_args,
+	    fx_setup, fx_teardown),
+)

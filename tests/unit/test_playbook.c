@@ -291,18 +291,12 @@ test_syntax_and_more(void **state)
 	diag_free(d);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_diagnose_arg),
-		cmocka_unit_test(test_bad_modules),
-		cmocka_unit_test(test_bad_references),
-		cmocka_unit_test(test_cycles_named),
-		cmocka_unit_test(test_empty_and_missing_dir),
-		cmocka_unit_test(test_syntax_and_more),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_good),
+	cmocka_unit_test(test_diagnose_arg),
+	cmocka_unit_test(test_bad_modules),
+	cmocka_unit_test(test_bad_references),
+	cmocka_unit_test(test_cycles_named),
+	cmocka_unit_test(test_empty_and_missing_dir),
+	cmocka_unit_test(test_syntax_and_more),
+)

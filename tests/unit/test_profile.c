@@ -77,19 +77,48 @@ load_bad(const struct tmp *t)
 	return d;
 }
 
-/* The directory's profiles must not load, with a diagnostic in file at
- * line:col, path, msg, and count diagnostics in all (not checked when
- * count is 0). */
+/* The directory's profiles must not load, with each of want[0..n) in
+ * file, and count diagnostics in all (not checked when count is 0). */
+static void
+expect_refused_all(const struct tmp *t, const char *file,
+    const struct th_want_diag *want, size_t n, size_t count)
+{
+	struct diag *d = load_bad(t);
+
+	th_expect_diags(d, file, want, n);
+	if (count > 0)
+		assert_int_equal(diag_count(d), count);
+	diag_free(d);
+}
+
+/* As expect_refused_all, with one diagnostic at line:col, path, msg. */
 static void
 expect_refused(const struct tmp *t, const char *file, unsigned line,
     unsigned col, const char *path, const char *msg, size_t count)
 {
-	struct diag *d = load_bad(t);
+	const struct th_want_diag want = { line, col, path, msg };
 
-	expect_diag(d, file, line, col, path, msg);
-	if (count > 0)
-		assert_int_equal(diag_count(d), count);
-	diag_free(d);
+	expect_refused_all(t, file, &want, 1, count);
+}
+
+/* profiles/a.yaml as text is refused (see expect_refused). */
+struct a_refused {
+	const char	*text;
+	unsigned	 line, col;
+	const char	*path, *msg;
+	size_t		 count;
+};
+
+static void
+expect_a_refused(const struct tmp *t, const struct a_refused *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		tmp_put(t, "a.yaml", r[i].text);
+		expect_refused(t, "profiles/a.yaml", r[i].line, r[i].col,
+		    r[i].path, r[i].msg, r[i].count);
+	}
 }
 
 static struct profile_set *
@@ -795,21 +824,18 @@ test_no_profiles(void **state)
 static void
 test_overlap(void **state)
 {
+	static const struct th_want_diag overlap[] = {
+		{ 0, 0, "kubernetes", "profiles 'b' and 'a'" },
+		{ 0, 0, "kubernetes", "cover the same minor versions" },
+	};
 	struct profile_set *ps;
-	struct diag *d;
 	struct tmp *t = *state;
 
 	tmp_put(t, "a.yaml", "profile: a\n"
 	    "kubernetes: { from: \"1.8\", to: \"1.10\" }\n");
 	tmp_put(t, "b.yaml", "profile: b\n"
 	    "kubernetes: { from: \"1.10\", to: \"1.11\" }\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/b.yaml", 0, 0, "kubernetes",
-	    "profiles 'b' and 'a'");
-	expect_diag(d, "profiles/b.yaml", 0, 0, "kubernetes",
-	    "cover the same minor versions");
-	assert_int_equal(diag_count(d), 1);
-	diag_free(d);
+	expect_refused_all(t, "profiles/b.yaml", overlap, TH_LEN(overlap), 1);
 
 	/* One inside the other. */
 	tmp_put(t, "b.yaml", "profile: b\n"
@@ -836,52 +862,70 @@ test_overlap(void **state)
 static void
 test_bases(void **state)
 {
+	/* profiles/a.yaml, b.yaml and c.yaml as given (NULL: as they were)
+	 * are refused at a.yaml's base, line 2, at col with msg, count
+	 * diagnostics in all (0: not counted). */
+	static const struct {
+		const char	*a, *b, *c;
+		unsigned	 col;
+		const char	*msg;
+		size_t		 count;
+	} cases[] = {
+		{ "profile: a\n"
+		    "base: nope\n"
+		    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n", NULL, NULL,
+		    7, "no profile named 'nope'", 1 },
+		/* a -> b -> a: one cycle, reported once: at the first
+		 * profile in it. */
+		{ "profile: a\n"
+		    "base: b\n"
+		    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n",
+		    "profile: b\n"
+		    "base:   a\n", NULL,
+		    7, "inherits from itself", 1 },
+		/* b -> a -> b: the same, whichever file comes first. */
+		{ "profile: a\n"
+		    "base:   b\n",
+		    "profile: b\n"
+		    "base: a\n"
+		    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n", NULL,
+		    9, "inherits from itself", 0 },
+		/* a -> a */
+		{ "profile: a\n"
+		    "base: a\n",
+		    "profile: b\n", NULL,
+		    7, "inherits from itself", 1 },
+		/* A cycle above a good profile: c -> a -> b -> a */
+		{ "profile: a\nbase: b\n",
+		    "profile: b\nbase: a\n",
+		    "profile: c\nbase: a\n"
+		    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n",
+		    7, "inherits from itself", 0 },
+	};
 	struct tmp *t = *state;
+	size_t i;
 
-	tmp_put(t, "a.yaml", "profile: a\n"
-	    "base: nope\n"
-	    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n");
-	expect_refused(t, "profiles/a.yaml", 2, 7, "base",
-	    "no profile named 'nope'", 1);
-
-	/* a -> b -> a */
-	tmp_put(t, "a.yaml", "profile: a\n"
-	    "base: b\n"
-	    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n");
-	tmp_put(t, "b.yaml", "profile: b\n"
-	    "base:   a\n");
-	/* One cycle, reported once: at the first profile in it. */
-	expect_refused(t, "profiles/a.yaml", 2, 7, "base",
-	    "inherits from itself", 1);
-
-	/* b -> a -> b: the same, whichever file comes first. */
-	tmp_put(t, "a.yaml", "profile: a\n"
-	    "base:   b\n");
-	tmp_put(t, "b.yaml", "profile: b\n"
-	    "base: a\n"
-	    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n");
-	expect_refused(t, "profiles/a.yaml", 2, 9, "base",
-	    "inherits from itself", 0);
-
-	/* a -> a */
-	tmp_put(t, "b.yaml", "profile: b\n");
-	tmp_put(t, "a.yaml", "profile: a\n"
-	    "base: a\n");
-	expect_refused(t, "profiles/a.yaml", 2, 7, "base",
-	    "inherits from itself", 1);
-
-	/* A cycle above a good profile: c -> a -> b -> a */
-	tmp_put(t, "a.yaml", "profile: a\nbase: b\n");
-	tmp_put(t, "b.yaml", "profile: b\nbase: a\n");
-	tmp_put(t, "c.yaml", "profile: c\nbase: a\n"
-	    "kubernetes: { from: \"1.8\", to: \"1.8\" }\n");
-	expect_refused(t, "profiles/a.yaml", 2, 7, "base",
-	    "inherits from itself", 0);
+	for (i = 0; i < TH_LEN(cases); i++) {
+		if (cases[i].a != NULL)
+			tmp_put(t, "a.yaml", cases[i].a);
+		if (cases[i].b != NULL)
+			tmp_put(t, "b.yaml", cases[i].b);
+		if (cases[i].c != NULL)
+			tmp_put(t, "c.yaml", cases[i].c);
+		expect_refused(t, "profiles/a.yaml", 2, cases[i].col, "base",
+		    cases[i].msg, cases[i].count);
+	}
 }
 
 static void
 test_flags_one_word(void **state)
 {
+	static const struct th_want_diag one_word[] = {
+		{ 5, 7, "flags.kubelet[0]", "a flag is one word" },
+		{ 7, 7, "flags.kubelet[2]", "a flag is one word" },
+		{ 8, 7, "flags.kubelet[3]", "a flag is one word" },
+		{ 9, 7, "flags.kubelet[4]", "a flag is one word" },
+	};
 	struct profile_set *ps;
 	struct vars *run, *v;
 	struct diag *d;
@@ -897,18 +941,8 @@ test_flags_one_word(void **state)
 	    "    - \"--y=\\\\\"\n"
 	    "    - \"--z={{ a }} {{ b }}\"\n"
 	    "    - --ok={{ x }}\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 5, 7, "flags.kubelet[0]",
-	    "a flag is one word");
-	expect_diag(d, "profiles/a.yaml", 7, 7, "flags.kubelet[2]",
-	    "a flag is one word");
-	expect_diag(d, "profiles/a.yaml", 8, 7, "flags.kubelet[3]",
-	    "a flag is one word");
-	expect_diag(d, "profiles/a.yaml", 9, 7, "flags.kubelet[4]",
-	    "a flag is one word");
 	/* The spaces inside {{ host.address }} are the template's. */
-	assert_int_equal(diag_count(d), 4);
-	diag_free(d);
+	expect_refused_all(t, "profiles/a.yaml", one_word, TH_LEN(one_word), 4);
 
 	/* A malformed template in a flag, at load. */
 	tmp_put(t, "a.yaml", "profile: a\n"
@@ -941,6 +975,32 @@ test_flags_one_word(void **state)
 static void
 test_shape_errors(void **state)
 {
+	static const struct th_want_diag dotted[] = {
+		{ 4, 3, "vars.bundle.kubernetes_version",
+		    "invalid variable name 'bundle.kubernetes_version'" },
+		{ 6, 3, "vars.bad-name", "invalid variable name 'bad-name'" },
+	};
+	/* 'from' above 'to'; a patch version; no minor at all; no name. */
+	static const struct a_refused one[] = {
+		{ "profile: a\n"
+		    "kubernetes: { from: \"1.20\", to: \"1.8\" }\n",
+		    2, 13, "kubernetes", "'from' is above 'to'", 1 },
+		{ "profile: a\n"
+		    "kubernetes: { from: \"1.8.1\", to: \"1.8\" }\n",
+		    2, 21, "kubernetes.from", "expected a minor version", 0 },
+		{ "profile: a\n"
+		    "kubernetes: { from: \"1.8\", til: \"1.9\" }\n",
+		    2, 28, "kubernetes.til", "unknown key 'til'", 0 },
+		{ "base: x\n", 1, 1, "profile", "every profile has a name", 0 },
+	};
+	/* A role that is not a mapping; a component that is not a name;
+	 * flags that are not a list. */
+	static const struct th_want_diag shapes[] = {
+		{ 3, 11, "roles.master", "expected { runs" },
+		{ 4, 18, "roles.node.runs[0]", "expected a name" },
+		{ 4, 40, "roles.node.extra", "unknown key 'extra'" },
+		{ 6, 12, "flags.kubelet", "expected a list of flags" },
+	};
 	struct diag *d;
 	struct tmp *t = *state;
 	char msg[512];
@@ -952,13 +1012,7 @@ test_shape_errors(void **state)
 	    "  bundle.kubernetes_version: \"1.99\"\n"
 	    "  ok_name: fine\n"
 	    "  bad-name: x\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 4, 3, "vars.bundle.kubernetes_version",
-	    "invalid variable name 'bundle.kubernetes_version'");
-	expect_diag(d, "profiles/a.yaml", 6, 3, "vars.bad-name",
-	    "invalid variable name 'bad-name'");
-	assert_int_equal(diag_count(d), 2);
-	diag_free(d);
+	expect_refused_all(t, "profiles/a.yaml", dotted, TH_LEN(dotted), 2);
 
 	/* An unknown top-level key, with where it is. */
 	tmp_put(t, "a.yaml", "profile: a\n"
@@ -975,41 +1029,14 @@ test_shape_errors(void **state)
 	assert_non_null(strstr(msg, "profiles/a.yaml:3:1: "));
 	diag_free(d);
 
-	/* 'from' above 'to'; a patch version; no minor at all. */
-	tmp_put(t, "a.yaml", "profile: a\n"
-	    "kubernetes: { from: \"1.20\", to: \"1.8\" }\n");
-	expect_refused(t, "profiles/a.yaml", 2, 13, "kubernetes",
-	    "'from' is above 'to'", 1);
-	tmp_put(t, "a.yaml", "profile: a\n"
-	    "kubernetes: { from: \"1.8.1\", to: \"1.8\" }\n");
-	expect_refused(t, "profiles/a.yaml", 2, 21, "kubernetes.from",
-	    "expected a minor version", 0);
-	tmp_put(t, "a.yaml", "profile: a\n"
-	    "kubernetes: { from: \"1.8\", til: \"1.9\" }\n");
-	expect_refused(t, "profiles/a.yaml", 2, 28, "kubernetes.til",
-	    "unknown key 'til'", 0);
-
-	/* No name; a role that is not a mapping; a component that is not a
-	 * name; flags that are not a list. */
-	tmp_put(t, "a.yaml", "base: x\n");
-	expect_refused(t, "profiles/a.yaml", 1, 1, "profile",
-	    "every profile has a name", 0);
+	expect_a_refused(t, one, TH_LEN(one));
 	tmp_put(t, "a.yaml", "profile: a\n"
 	    "roles:\n"
 	    "  master: [kube-apiserver]\n"
 	    "  node: { runs: [Kubelet], needs: [x], extra: [y] }\n"
 	    "flags:\n"
 	    "  kubelet: --one\n");
-	d = load_bad(t);
-	expect_diag(d, "profiles/a.yaml", 3, 11, "roles.master",
-	    "expected { runs");
-	expect_diag(d, "profiles/a.yaml", 4, 18, "roles.node.runs[0]",
-	    "expected a name");
-	expect_diag(d, "profiles/a.yaml", 4, 40, "roles.node.extra",
-	    "unknown key 'extra'");
-	expect_diag(d, "profiles/a.yaml", 6, 12, "flags.kubelet",
-	    "expected a list of flags");
-	diag_free(d);
+	expect_refused_all(t, "profiles/a.yaml", shapes, TH_LEN(shapes), 0);
 
 	/* Not YAML. */
 	tmp_put(t, "a.yaml", "profile: [a\n");
@@ -1017,32 +1044,26 @@ test_shape_errors(void **state)
 	diag_free(d);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shipped_pick),
-		cmocka_unit_test(test_shipped_roles),
-		cmocka_unit_test(test_shipped_versioned_steps),
-		cmocka_unit_test(test_shipped_vars_1_20),
-		cmocka_unit_test(test_shipped_vars_1_8),
-		cmocka_unit_test(test_shipped_vars_1_7),
-		cmocka_unit_test(test_shipped_var_undefined),
-		cmocka_unit_test(test_host_flags),
-		cmocka_unit_test(test_shipped_flags_per_host),
-		cmocka_unit_test_setup_teardown(test_inheritance, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_no_profiles, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_overlap, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_bases, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_flags_one_word, tmp_setup,
-		    tmp_teardown),
-		cmocka_unit_test_setup_teardown(test_shape_errors, tmp_setup,
-		    tmp_teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_shipped_pick),
+	cmocka_unit_test(test_shipped_roles),
+	cmocka_unit_test(test_shipped_versioned_steps),
+	cmocka_unit_test(test_shipped_vars_1_20),
+	cmocka_unit_test(test_shipped_vars_1_8),
+	cmocka_unit_test(test_shipped_vars_1_7),
+	cmocka_unit_test(test_shipped_var_undefined),
+	cmocka_unit_test(test_host_flags),
+	cmocka_unit_test(test_shipped_flags_per_host),
+	cmocka_unit_test_setup_teardown(test_inheritance, tmp_setup,
+	    tmp_teardown),
+	cmocka_unit_test_setup_teardown(test_no_profiles, tmp_setup,
+	    tmp_teardown),
+	cmocka_unit_test_setup_teardown(test_overlap, tmp_setup,
+	    tmp_teardown),
+	cmocka_unit_test_setup_teardown(test_bases, tmp_setup,
+	    tmp_teardown),
+	cmocka_unit_test_setup_teardown(test_flags_one_word, tmp_setup,
+	    tmp_teardown),
+	cmocka_unit_test_setup_teardown(test_shape_errors, tmp_setup,
+	    tmp_teardown),
+)

@@ -1,12 +1,5 @@
 /* test_proto_buf.c - bounded buffers and the bounds-checked reader. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "helpers_fs.h"
 
 #include "buf.h"
 #include "err.h"
@@ -145,16 +138,10 @@ test_reader_short_and_strdup_limit(void **state)
 	assert_int_equal(kreader_left(&r), 0);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_put_and_read_back),
-		cmocka_unit_test(test_limit_is_hard),
-		cmocka_unit_test(test_putf),
-		cmocka_unit_test(test_poke_and_growth),
-		cmocka_unit_test(test_reader_short_and_strdup_limit),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_put_and_read_back),
+	cmocka_unit_test(test_limit_is_hard),
+	cmocka_unit_test(test_putf),
+	cmocka_unit_test(test_poke_and_growth),
+	cmocka_unit_test(test_reader_short_and_strdup_limit),
+)

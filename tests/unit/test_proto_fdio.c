@@ -1,18 +1,9 @@
 /* kp_write_all: every byte arrives through a pipe whose reader takes
  * small pieces (so writes come back short), and a broken pipe is an
  * error with errno set. */
-#include <errno.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cmocka.h>
+#include "helpers_fs.h"
 
 #include "err.h"
 #include "fdio.h"
@@ -76,13 +67,7 @@ test_broken_pipe(void **state)
 	assert_int_equal(kp_write_all(-1, b, 0), KORCH_OK);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_all_bytes_arrive),
-		cmocka_unit_test(test_broken_pipe),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_all_bytes_arrive),
+	cmocka_unit_test(test_broken_pipe),
+)

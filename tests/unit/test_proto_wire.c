@@ -1,14 +1,6 @@
 /* test_proto_wire.c - frames, every message's round trip, malformed input,
  * and the greeting line. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
+#include "helpers_fs.h"
 
 #include "buf.h"
 #include "err.h"
@@ -633,25 +625,19 @@ test_greeting(void **state)
 	    KORCH_ERR_BAD_FRAME);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_frame_header),
-		cmocka_unit_test(test_frame_limits),
-		cmocka_unit_test(test_hello_start_roundtrip),
-		cmocka_unit_test(test_facts_roundtrip),
-		cmocka_unit_test(test_step_roundtrip),
-		cmocka_unit_test(test_result_done_roundtrip),
-		cmocka_unit_test(test_blob_error_bye_roundtrip),
-		cmocka_unit_test(test_truncated_and_trailing),
-		cmocka_unit_test(test_bad_counts_and_fields),
-		cmocka_unit_test(test_blob_bad_chunks),
-		cmocka_unit_test(test_fetch_data_roundtrip),
-		cmocka_unit_test(test_fetch_data_bad),
-		cmocka_unit_test(test_fetch_data_oversized),
-		cmocka_unit_test(test_greeting),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_frame_header),
+	cmocka_unit_test(test_frame_limits),
+	cmocka_unit_test(test_hello_start_roundtrip),
+	cmocka_unit_test(test_facts_roundtrip),
+	cmocka_unit_test(test_step_roundtrip),
+	cmocka_unit_test(test_result_done_roundtrip),
+	cmocka_unit_test(test_blob_error_bye_roundtrip),
+	cmocka_unit_test(test_truncated_and_trailing),
+	cmocka_unit_test(test_bad_counts_and_fields),
+	cmocka_unit_test(test_blob_bad_chunks),
+	cmocka_unit_test(test_fetch_data_roundtrip),
+	cmocka_unit_test(test_fetch_data_bad),
+	cmocka_unit_test(test_fetch_data_oversized),
+	cmocka_unit_test(test_greeting),
+)

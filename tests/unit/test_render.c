@@ -159,14 +159,10 @@ test_digests(void **state)
 			assert_string_equal(a->steps[i].tasks[j].digest,
 			    b->steps[i].tasks[j].digest);
 	/* Same desired state on two hosts, same digest; not otherwise. */
-	assert_string_equal(th_task(a, "base/forward")->digest,
-	    th_task(c, "base/forward")->digest);
-	assert_string_equal(th_task(a, "base/hosts")->digest,
-	    th_task(c, "base/hosts")->digest);
-	assert_string_not_equal(th_task(a, "node/svc")->digest,
-	    th_task(c, "node/svc")->digest);
-	assert_string_not_equal(th_task(a, "late/greet")->digest,
-	    th_task(c, "late/greet")->digest);
+	th_same_digest(a, c, "base/forward");
+	th_same_digest(a, c, "base/hosts");
+	th_other_digest(a, c, "node/svc");
+	th_other_digest(a, c, "late/greet");
 	assert_string_not_equal(th_task(a, "base/forward")->digest,
 	    th_task(a, "base/hosts")->digest);
 	strcpy(before, th_task(a, "late/greet")->digest);
@@ -177,8 +173,7 @@ test_digests(void **state)
 	    0);
 	b = th_render(f, M1);
 	assert_string_not_equal(th_task(b, "late/greet")->digest, before);
-	assert_string_equal(th_task(b, "etcd/conf")->digest,
-	    th_task(a, "etcd/conf")->digest);
+	th_same_digest(b, a, "etcd/conf");
 	rendered_host_free(a);
 	rendered_host_free(b);
 	rendered_host_free(c);
@@ -193,10 +188,8 @@ test_digest_canonical(void **state)
 	struct rendered_host *a = th_render(fa, N1), *b = th_render(fb, N1);
 
 	(void)state;
-	assert_string_equal(th_task(a, "s/f")->digest,
-	    th_task(b, "s/f")->digest);
-	assert_string_not_equal(th_task(a, "s/cmd")->digest,
-	    th_task(b, "s/cmd")->digest);
+	th_same_digest(a, b, "s/f");
+	th_other_digest(a, b, "s/cmd");
 	rendered_host_free(a);
 	rendered_host_free(b);
 	th_plan_free(fa);
@@ -288,17 +281,11 @@ test_undefined(void **state)
 	th_plan_free(f);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_master_host),
-		cmocka_unit_test(test_node_host_and_when),
-		cmocka_unit_test(test_digests),
-		cmocka_unit_test(test_digest_canonical),
-		cmocka_unit_test(test_host_vars),
-		cmocka_unit_test(test_undefined),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_master_host),
+	cmocka_unit_test(test_node_host_and_when),
+	cmocka_unit_test(test_digests),
+	cmocka_unit_test(test_digest_canonical),
+	cmocka_unit_test(test_host_vars),
+	cmocka_unit_test(test_undefined),
+)

@@ -6,16 +6,9 @@
  */
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <termios.h>
-#include <unistd.h>
-#include <cmocka.h>
+
+#include "helpers_fs.h"
 
 #include "base/json.h"
 #include "engine/report.h"
@@ -46,60 +39,85 @@ slurp(FILE *f)
 	return buf;
 }
 
-/* Scratch stand-ins for stdout and stderr. */
-static void
-open_outs(FILE **out, FILE **err)
+/* Scratch stand-ins for stdout and stderr, a test's *state. */
+struct outs {
+	FILE	*out, *err;
+};
+
+static int
+outs_teardown(void **state)
 {
-	assert_non_null(*out = tmpfile());
-	assert_non_null(*err = tmpfile());
+	struct outs *o = *state;
+
+	if (o->out != NULL)
+		fclose(o->out);
+	if (o->err != NULL)
+		fclose(o->err);
+	free(o);
+	return 0;
 }
+
+static int
+outs_setup(void **state)
+{
+	struct outs *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		return -1;
+	*state = o;
+	o->out = tmpfile();
+	o->err = tmpfile();
+	if (o->out == NULL || o->err == NULL) {
+		(void)outs_teardown(state);
+		return -1;
+	}
+	return 0;
+}
+
+/* gate_msg's lines after its first, as a report indents them under it. */
+#define GATE_NOTE_INDENTED \
+	"      --- diagnosis: /bin/sh -c '...' korch-diagnose " \
+	"kube-apiserver ---\n" \
+	"      Active: activating (auto-restart) (Result: exit-code)\n" \
+	"      Error: [service-account-issuer is a required flag]?[2J?\n" \
+	"      tab\there ?31m caf\xc3\xa9\n"
 
 static void
 test_task_lines(void **state)
 {
-	FILE *out, *err;
+	struct outs *o = *state;
 	struct report *r;
 	char *got;
 
-	(void)state;
-	open_outs(&out, &err);
-	assert_non_null(r = report_new(out, err, 0, 1));
+	assert_non_null(r = report_new(o->out, o->err, 0, 1));
 	report_task(r, "m1", "master-health/healthz", KP_ST_FAILED, gate_msg,
 	    "stderr:\ncurl: (7) Failed to connect\n");
 	/* one-line messages print as they always did */
 	report_task(r, "m1", "base/conf", KP_ST_CHANGED, "replaced", NULL);
 	report_task(r, "m1", "base/ok", KP_ST_OK, "hidden unless -v", NULL);
 	report_host_done(r, "n1", 1, "connect: refused\033]0;title\a");
-	got = slurp(out);
+	got = slurp(o->out);
 	assert_string_equal(got,
 	    "m1       FAILED       master-health/healthz: curl --fail "
 	    "https://127.0.0.1:6443/healthz: exit 7 (after 61 attempts)\n"
-	    "      --- diagnosis: /bin/sh -c '...' korch-diagnose "
-	    "kube-apiserver ---\n"
-	    "      Active: activating (auto-restart) (Result: exit-code)\n"
-	    "      Error: [service-account-issuer is a required flag]?[2J?\n"
-	    "      tab\there ?31m caf\xc3\xa9\n"
+	    GATE_NOTE_INDENTED
 	    "      stderr:\n"
 	    "      curl: (7) Failed to connect\n"
 	    "m1       changed      base/conf: replaced\n"
 	    "n1       UNREACHABLE  connect: refused?]0;title?\n");
 	free(got);
 	report_free(r);
-	fclose(out);
-	fclose(err);
 }
 
 static void
 test_recap_lines(void **state)
 {
 	struct report_counts c = { 40, 2, 1, 12 };
-	FILE *out, *err;
+	struct outs *o = *state;
 	struct report *r;
 	char *got;
 
-	(void)state;
-	open_outs(&out, &err);
-	assert_non_null(r = report_new(out, err, 0, 2));
+	assert_non_null(r = report_new(o->out, o->err, 0, 2));
 	report_set_name_width(r, 6);
 	report_recap_header(r);
 	report_recap_host(r, "m1", &c, 0, NULL);
@@ -107,18 +125,14 @@ test_recap_lines(void **state)
 	report_recap_failure(r, "x/y", "");
 	report_recap_host(r, "n1", &c, 1, "gone");
 	report_recap_failure(r, NULL, "ssh: connection refused");
-	got = slurp(out);
+	got = slurp(o->out);
 	assert_string_equal(got,
 	    "\nRECAP\n"
 	    "  m1     ok=40   changed=2    failed=1   skipped=12  "
 	    "unreachable=0\n"
 	    "    master-health/healthz: curl --fail "
 	    "https://127.0.0.1:6443/healthz: exit 7 (after 61 attempts)\n"
-	    "      --- diagnosis: /bin/sh -c '...' korch-diagnose "
-	    "kube-apiserver ---\n"
-	    "      Active: activating (auto-restart) (Result: exit-code)\n"
-	    "      Error: [service-account-issuer is a required flag]?[2J?\n"
-	    "      tab\there ?31m caf\xc3\xa9\n"
+	    GATE_NOTE_INDENTED
 	    "    x/y: failed\n"
 	    "  n1     ok=40   changed=2    failed=1   skipped=12  "
 	    "unreachable=1\n"
@@ -127,15 +141,13 @@ test_recap_lines(void **state)
 	report_free(r);
 
 	/* --json: nothing on stdout but what the caller prints */
-	rewind(out);
-	assert_non_null(r = report_new(out, err, REPORT_JSON, 1));
+	rewind(o->out);
+	assert_non_null(r = report_new(o->out, o->err, REPORT_JSON, 1));
 	report_task(r, "m1", "t", KP_ST_FAILED, gate_msg, NULL);
 	report_recap_host(r, "m1", &c, 0, NULL);
 	report_recap_failure(r, "t", gate_msg);
-	assert_int_equal(ftell(out), 0);
+	assert_int_equal(ftell(o->out), 0);
 	report_free(r);
-	fclose(out);
-	fclose(err);
 }
 
 static void
@@ -290,16 +302,12 @@ test_terminal_colors(void **state)
 	free(got);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_task_lines),
-		cmocka_unit_test(test_recap_lines),
-		cmocka_unit_test(test_write_message),
-		cmocka_unit_test(test_json_message),
-		cmocka_unit_test(test_terminal_colors),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test_setup_teardown(test_task_lines, outs_setup,
+	    outs_teardown),
+	cmocka_unit_test_setup_teardown(test_recap_lines, outs_setup,
+	    outs_teardown),
+	cmocka_unit_test(test_write_message),
+	cmocka_unit_test(test_json_message),
+	cmocka_unit_test(test_terminal_colors),
+)

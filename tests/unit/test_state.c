@@ -78,6 +78,38 @@ record_ok(struct kstate *st, const struct kstate_result *res)
 		    kstate_errmsg(st));
 }
 
+/* record_ok, which must change want rows (kstate_total_changes). */
+static void
+record_changes(struct kstate *st, const struct kstate_result *res,
+    int64_t want)
+{
+	int64_t c0 = kstate_total_changes(st);
+
+	record_ok(st, res);
+	assert_int_equal(kstate_total_changes(st) - c0, want);
+}
+
+/* m1's first observed row has digest (unless NULL), status, changed_at
+ * and ok_at (each unless -1). */
+static void
+expect_m1_obs(struct kstate *st, const char *digest, int status,
+    int64_t changed_at, int64_t ok_at)
+{
+	struct kstate_observed *obs = NULL;
+	size_t n = 0;
+
+	assert_int_equal(kstate_observed_list(st, "m1", &obs, &n), KORCH_OK);
+	if (digest != NULL)
+		assert_string_equal(obs[0].digest, digest);
+	if (status != -1)
+		assert_int_equal(obs[0].status, status);
+	if (changed_at != -1)
+		assert_int_equal(obs[0].changed_at, changed_at);
+	if (ok_at != -1)
+		assert_int_equal(obs[0].ok_at, ok_at);
+	kstate_observed_free(obs, n);
+}
+
 static const struct kstate_observed *
 find_obs(const struct kstate_observed *v, size_t n, const char *key)
 {
@@ -461,16 +493,12 @@ test_observed_upsert_semantics(void **state)
 	    true, NULL), KORCH_OK);
 
 	/* First sight, ok: observed written, never changed. */
-	c0 = kstate_total_changes(st);
 	r = result(id, "m1", "k", "d1", KSTATE_OK, 1000);
-	record_ok(st, &r);
-	assert_int_equal(kstate_total_changes(st) - c0, 1);
+	record_changes(st, &r, 1);
 
 	/* Identical ok again: no write at all, not even the timestamps. */
-	c0 = kstate_total_changes(st);
 	r.started_at = 2000;
-	record_ok(st, &r);
-	assert_int_equal(kstate_total_changes(st) - c0, 0);
+	record_changes(st, &r, 0);
 	assert_int_equal(kstate_observed_list(st, "m1", &obs, &n), KORCH_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(obs[0].changed_at, 0);
@@ -495,76 +523,47 @@ test_observed_upsert_semantics(void **state)
 	r = result(id, "m1", "k", "d2", KSTATE_CHANGED, 4000);
 	record_ok(st, &r);
 	assert_true(db_int(db, "PRAGMA data_version") != dv);
-	assert_int_equal(kstate_observed_list(st, "m1", &obs, &n), KORCH_OK);
-	assert_string_equal(obs[0].digest, "d2");
-	assert_int_equal(obs[0].status, KSTATE_OK);
-	assert_int_equal(obs[0].changed_at, 4005);
-	assert_int_equal(obs[0].ok_at, 4005);
-	kstate_observed_free(obs, n);
+	expect_m1_obs(st, "d2", KSTATE_OK, 4005, 4005);
 
 	/* The next run finds it ok: nothing to write (changed is stored as
 	 * ok), changed_at stays. */
-	c0 = kstate_total_changes(st);
 	r = result(id, "m1", "k", "d2", KSTATE_OK, 5000);
-	record_ok(st, &r);
-	assert_int_equal(kstate_total_changes(st) - c0, 0);
+	record_changes(st, &r, 0);
 
 	/* Same digest, but something changed it back: changed_at moves. */
 	r = result(id, "m1", "k", "d2", KSTATE_CHANGED, 6000);
 	record_ok(st, &r);
-	assert_int_equal(kstate_observed_list(st, "m1", &obs, &n), KORCH_OK);
-	assert_int_equal(obs[0].changed_at, 6005);
-	kstate_observed_free(obs, n);
+	expect_m1_obs(st, NULL, -1, 6005, -1);
 
 	/* Fails at a new digest: status failed, changed_at and ok_at stay. */
 	r = result(id, "m1", "k", "d3", KSTATE_FAILED, 7000);
 	record_ok(st, &r);
-	assert_int_equal(kstate_observed_list(st, "m1", &obs, &n), KORCH_OK);
-	assert_int_equal(obs[0].status, KSTATE_FAILED);
-	assert_string_equal(obs[0].digest, "d3");
-	assert_int_equal(obs[0].changed_at, 6005);
-	assert_int_equal(obs[0].ok_at, 6005);
-	kstate_observed_free(obs, n);
+	expect_m1_obs(st, "d3", KSTATE_FAILED, 6005, 6005);
 
 	/* Fails the same way again: the failure is logged in task_results,
 	 * observed is not rewritten. */
-	c0 = kstate_total_changes(st);
 	r.message = "boom again";
-	record_ok(st, &r);
-	assert_int_equal(kstate_total_changes(st) - c0, 1);
+	record_changes(st, &r, 1);
 
 	/* A failure that changed something moves changed_at only. */
 	r = result(id, "m1", "k", "d3", KSTATE_FAILED, 8000);
 	r.changed = true;
 	record_ok(st, &r);
-	assert_int_equal(kstate_observed_list(st, "m1", &obs, &n), KORCH_OK);
-	assert_int_equal(obs[0].status, KSTATE_FAILED);
-	assert_int_equal(obs[0].changed_at, 8005);
-	assert_int_equal(obs[0].ok_at, 6005);
-	kstate_observed_free(obs, n);
+	expect_m1_obs(st, NULL, KSTATE_FAILED, 8005, 6005);
 
 	/* Then ok at that digest without change: ok_at moves, changed_at
 	 * stays. */
 	r = result(id, "m1", "k", "d3", KSTATE_OK, 9000);
 	record_ok(st, &r);
-	assert_int_equal(kstate_observed_list(st, "m1", &obs, &n), KORCH_OK);
-	assert_int_equal(obs[0].status, KSTATE_OK);
-	assert_int_equal(obs[0].changed_at, 8005);
-	assert_int_equal(obs[0].ok_at, 9005);
-	kstate_observed_free(obs, n);
+	expect_m1_obs(st, NULL, KSTATE_OK, 8005, 9005);
 
-	/* Unreachable and skipped leave observed alone. */
-	c0 = kstate_total_changes(st);
+	/* Unreachable and skipped leave observed alone (the second writes
+	 * only the log). */
 	r = result(id, "m1", "k", "d9", KSTATE_SKIPPED, 10000);
-	record_ok(st, &r);
-	assert_int_equal(kstate_total_changes(st) - c0, 0);
+	record_changes(st, &r, 0);
 	r = result(id, "m1", "k", "d9", KSTATE_UNREACHABLE, 11000);
-	record_ok(st, &r);
-	assert_int_equal(kstate_total_changes(st) - c0, 1);	/* the log */
-	assert_int_equal(kstate_observed_list(st, "m1", &obs, &n), KORCH_OK);
-	assert_string_equal(obs[0].digest, "d3");
-	assert_int_equal(obs[0].status, KSTATE_OK);
-	kstate_observed_free(obs, n);
+	record_changes(st, &r, 1);
+	expect_m1_obs(st, "d3", KSTATE_OK, -1, -1);
 
 	/* One task_results row for (run, host, key): the latest. */
 	assert_int_equal(kstate_results_list(st, id, "m1", 0, &res, &n),
@@ -584,7 +583,7 @@ test_duplicate_result_upsert(void **state)
 	struct kstate		*st;
 	struct kstate_task_result *res = NULL;
 	struct kstate_result	 r;
-	int64_t			 id, c0;
+	int64_t			 id;
 	size_t			 n = 0;
 
 	st = open_ok(fx->path);
@@ -593,9 +592,7 @@ test_duplicate_result_upsert(void **state)
 	    true, NULL), KORCH_OK);
 	r = result(id, "m1", "k", "d1", KSTATE_FAILED, 1000);
 	record_ok(st, &r);
-	c0 = kstate_total_changes(st);
-	record_ok(st, &r);			/* the very same again */
-	assert_int_equal(kstate_total_changes(st) - c0, 0);
+	record_changes(st, &r, 0);		/* the very same again */
 	assert_int_equal(kstate_results_list(st, id, NULL, 0, &res, &n),
 	    KORCH_OK);
 	assert_int_equal(n, 1);

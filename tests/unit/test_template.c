@@ -2,14 +2,7 @@
  * test_template.c - {{ name }} substitution: values, whitespace, every
  * undefined name with its line, malformed and unclosed references.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <cmocka.h>
+#include "helpers_fs.h"
 
 #include "err.h"
 #include "base/diag.h"
@@ -200,16 +193,10 @@ test_check_and_embedded(void **state)
 	free_vars(v);
 }
 
-int
-main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vars_chain),
-		cmocka_unit_test(test_substitution),
-		cmocka_unit_test(test_undefined_all_reported),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_check_and_embedded),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+TH_MAIN(
+	cmocka_unit_test(test_vars_chain),
+	cmocka_unit_test(test_substitution),
+	cmocka_unit_test(test_undefined_all_reported),
+	cmocka_unit_test(test_malformed),
+	cmocka_unit_test(test_check_and_embedded),
+)

@@ -56,7 +56,7 @@ test_kver_parse_bad(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (i = 0; i < TH_LEN(bad); i++)
 		if (kver_parse(bad[i], &v) != -1)
 			fail_msg("kver_parse(\"%s\") accepted a bad version",
 			    bad[i]);
@@ -92,7 +92,7 @@ test_kver_cmp(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < TH_LEN(t); i++) {
 		a = th_kver(t[i].a);
 		b = th_kver(t[i].b);
 		if (sign(kver_cmp(&a, &b)) != t[i].want)
@@ -126,7 +126,7 @@ test_kver_matches(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	for (i = 0; i < TH_LEN(t); i++) {
 		w = th_kver(t[i].want);
 		h = th_kver(t[i].have);
 		if (kver_matches(&w, &h) != t[i].m)
@@ -148,42 +148,67 @@ refusal(const char *from, const char *to, int allow_down, char *why,
 	return upgrade_refusal(&f, &t, allow_down, why, len);
 }
 
+/* from -> to is refused (allow_down as given), for a reason that says each
+ * of the NULL-ended strings that follow. */
 static void
-test_refusal_skip_minor(void **state)
+expect_refusal(const char *from, const char *to, int allow_down, ...)
+{
+	char why[512];
+	const char *s;
+	va_list ap;
+
+	assert_int_not_equal(refusal(from, to, allow_down, why, sizeof(why)),
+	    0);
+	va_start(ap, allow_down);
+	while ((s = va_arg(ap, const char *)) != NULL)
+		if (strstr(why, s) == NULL) {
+			va_end(ap);
+			fail_msg("%s -> %s: no '%s' in: %s", from, to, s, why);
+		}
+	va_end(ap);
+}
+
+/* from -> to is allowed (allow_down as given). */
+static void
+expect_allowed(const char *from, const char *to, int allow_down)
 {
 	char why[512];
 
+	assert_int_equal(refusal(from, to, allow_down, why, sizeof(why)), 0);
+}
+
+static void
+test_refusal_skip_minor(void **state)
+{
 	(void)state;
-	assert_int_not_equal(refusal("1.7.16", "1.9.11", 0, why,
-	    sizeof(why)), 0);
-	assert_non_null(strstr(why, "1.7"));
-	assert_non_null(strstr(why, "1.9"));
-	assert_non_null(strstr(why, "1.8"));	/* the step to take first */
-	assert_non_null(strstr(why, "first"));
+	/* 1.8: the step to take first */
+	expect_refusal("1.7.16", "1.9.11", 0, "1.7", "1.9", "1.8", "first",
+	    NULL);
 	/* allow_downgrade does not allow skipping forward */
-	assert_int_not_equal(refusal("1.7.16", "1.9.11", 1, why,
-	    sizeof(why)), 0);
-	assert_non_null(strstr(why, "1.8"));
+	expect_refusal("1.7.16", "1.9.11", 1, "1.8", NULL);
 	/* without patches too, and two minors ahead names the next one */
-	assert_int_not_equal(refusal("1.7", "1.10", 0, why, sizeof(why)), 0);
-	assert_non_null(strstr(why, "1.8"));
+	expect_refusal("1.7", "1.10", 0, "1.8", NULL);
 }
 
 static void
 test_refusal_one_minor_allowed(void **state)
 {
-	char why[512];
+	static const char *const ok[][2] = {
+		{ "1.8.15", "1.9.11" },
+		{ "1.8", "1.9" },
+		{ "1.8.15", "1.9" },
+		{ "1.9.3", "1.10.0" },
+		/* patch upgrades within a minor */
+		{ "1.8.15", "1.8.20" },
+		/* equal is allowed (nothing to do is the caller's call) */
+		{ "1.9.11", "1.9.11" },
+		{ "1.9", "1.9" },
+	};
+	size_t i;
 
 	(void)state;
-	assert_int_equal(refusal("1.8.15", "1.9.11", 0, why, sizeof(why)), 0);
-	assert_int_equal(refusal("1.8", "1.9", 0, why, sizeof(why)), 0);
-	assert_int_equal(refusal("1.8.15", "1.9", 0, why, sizeof(why)), 0);
-	assert_int_equal(refusal("1.9.3", "1.10.0", 0, why, sizeof(why)), 0);
-	/* patch upgrades within a minor */
-	assert_int_equal(refusal("1.8.15", "1.8.20", 0, why, sizeof(why)), 0);
-	/* equal is allowed (nothing to do is the caller's call) */
-	assert_int_equal(refusal("1.9.11", "1.9.11", 0, why, sizeof(why)), 0);
-	assert_int_equal(refusal("1.9", "1.9", 0, why, sizeof(why)), 0);
+	for (i = 0; i < TH_LEN(ok); i++)
+		expect_allowed(ok[i][0], ok[i][1], 0);
 }
 
 static void
@@ -192,18 +217,12 @@ test_refusal_downgrade(void **state)
 	char why[512];
 
 	(void)state;
-	assert_int_not_equal(refusal("1.9.11", "1.8.15", 0, why,
-	    sizeof(why)), 0);
-	assert_non_null(strstr(why, "downgrade"));
-	assert_non_null(strstr(why, "1.9.11"));
-	assert_non_null(strstr(why, "1.8.15"));
-	assert_non_null(strstr(why, "--allow-downgrade"));
-	assert_int_equal(refusal("1.9.11", "1.8.15", 1, why, sizeof(why)), 0);
+	expect_refusal("1.9.11", "1.8.15", 0, "downgrade", "1.9.11", "1.8.15",
+	    "--allow-downgrade", NULL);
+	expect_allowed("1.9.11", "1.8.15", 1);
 	/* a patch downgrade is a downgrade too */
-	assert_int_not_equal(refusal("1.8.20", "1.8.15", 0, why,
-	    sizeof(why)), 0);
-	assert_non_null(strstr(why, "downgrade"));
-	assert_int_equal(refusal("1.8.20", "1.8.15", 1, why, sizeof(why)), 0);
+	expect_refusal("1.8.20", "1.8.15", 0, "downgrade", NULL);
+	expect_allowed("1.8.20", "1.8.15", 1);
 	/* versions without a patch are not shown with a bogus "-1" */
 	assert_int_not_equal(refusal("1.9", "1.8", 0, why, sizeof(why)), 0);
 	assert_non_null(strstr(why, "downgrade"));
@@ -215,21 +234,12 @@ test_refusal_downgrade(void **state)
 static void
 test_refusal_major(void **state)
 {
-	char why[512];
-
 	(void)state;
-	assert_int_not_equal(refusal("1.9.11", "2.0.0", 0, why, sizeof(why)),
-	    0);
-	assert_non_null(strstr(why, "major"));
-	assert_non_null(strstr(why, "1.9"));
-	assert_non_null(strstr(why, "2.0"));
-	assert_int_not_equal(refusal("1.9.11", "2.0.0", 1, why, sizeof(why)),
-	    0);
-	assert_int_not_equal(refusal("2.0", "1.9", 1, why, sizeof(why)), 0);
-	assert_non_null(strstr(why, "major"));
+	expect_refusal("1.9.11", "2.0.0", 0, "major", "1.9", "2.0", NULL);
+	expect_refusal("1.9.11", "2.0.0", 1, NULL);
+	expect_refusal("2.0", "1.9", 1, "major", NULL);
 	/* major 1 -> 2 with the same minor is still a major change */
-	assert_int_not_equal(refusal("1.9", "2.9", 0, why, sizeof(why)), 0);
-	assert_non_null(strstr(why, "major"));
+	expect_refusal("1.9", "2.9", 0, "major", NULL);
 }
 
 static void
@@ -295,7 +305,7 @@ test_max_unavailable_bad(void **state)
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < TH_LEN(bad); i++) {
 		err[0] = '\0';
 		out = 777;
 		if (upgrade_max_unavailable(bad[i], 3, &out, err,
@@ -365,44 +375,33 @@ inv_from(const char *hosts_yaml)
 	"  - name: " name "\n    address: " name ".example.test\n" \
 	"    roles: " roles "\n"
 
-struct want {
-	enum upg_phase_kind	 kind;
-	const char		*host;
-	int			 batch;
-};
-
+/* upgrade_phases(inv, flags, maxu) gives the phases want spells, in order:
+ * "KIND HOST" each ("KIND HOST/BATCH" for a node batch), ", " between. */
 static void
 expect_phases(const struct inventory *inv, unsigned flags, unsigned maxu,
-    const struct want *w, size_t nw)
+    const char *want)
 {
 	struct upg_phase *p = NULL;
-	size_t n = 999, i;
+	char got[1024];
+	size_t n = 999, i, off = 0;
 
 	assert_int_equal(upgrade_phases(inv, flags, maxu, &p, &n), 0);
-	if (n != nw) {
-		for (i = 0; i < n; i++)
-			fprintf(stderr, "  got %s %s %d\n",
-			    upgrade_phase_name(p[i].kind),
-			    inv->hosts[p[i].host].name, p[i].batch);
-		fail_msg("flags %#x max %u: %zu phases, want %zu", flags, maxu,
-		    n, nw);
-	}
+	got[0] = '\0';
 	for (i = 0; i < n; i++) {
 		assert_true(p[i].host < inv->nhosts);
-		if (p[i].kind != w[i].kind ||
-		    strcmp(inv->hosts[p[i].host].name, w[i].host) != 0 ||
-		    p[i].batch != w[i].batch)
-			fail_msg("flags %#x max %u: phase %zu is %s %s b%d, "
-			    "want %s %s b%d", flags, maxu, i,
-			    upgrade_phase_name(p[i].kind),
-			    inv->hosts[p[i].host].name, p[i].batch,
-			    upgrade_phase_name(w[i].kind), w[i].host,
-			    w[i].batch);
+		off += (size_t)snprintf(got + off, sizeof(got) - off, "%s%s %s",
+		    i > 0 ? ", " : "", upgrade_phase_name(p[i].kind),
+		    inv->hosts[p[i].host].name);
+		if (p[i].batch != 0)
+			off += (size_t)snprintf(got + off, sizeof(got) - off,
+			    "/%d", p[i].batch);
+		assert_true(off < sizeof(got));
 	}
 	free(p);
+	if (strcmp(got, want) != 0)
+		fail_msg("flags %#x max %u: phases\n  %s\nwant\n  %s", flags,
+		    maxu, got, want);
 }
-
-#define NW(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* node1: etcd+master; node2..4: node */
 static const char small[] =
@@ -414,61 +413,39 @@ static const char small[] =
 static void
 test_phases_small_snapshot(void **state)
 {
-	static const struct want w[] = {
-		{ UPG_SNAPSHOT, "node1", 0 },
-		{ UPG_MASTER, "node1", 0 },
-		{ UPG_NODE, "node2", 1 },
-		{ UPG_NODE, "node3", 2 },
-		{ UPG_NODE, "node4", 3 },
-	};
-	static const struct want nosnap[] = {
-		{ UPG_MASTER, "node1", 0 },
-		{ UPG_NODE, "node2", 1 },
-		{ UPG_NODE, "node3", 2 },
-		{ UPG_NODE, "node4", 3 },
-	};
-	static const struct want etcd[] = {
-		{ UPG_SNAPSHOT, "node1", 0 },
-		{ UPG_ETCD, "node1", 0 },
-		{ UPG_MASTER, "node1", 0 },
-		{ UPG_NODE, "node2", 1 },
-		{ UPG_NODE, "node3", 2 },
-		{ UPG_NODE, "node4", 3 },
-	};
+	static const char w[] =
+	    "snapshot node1, master node1, node node2/1, node node3/2, "
+	    "node node4/3";
+	static const char nosnap[] =
+	    "master node1, node node2/1, node node3/2, node node4/3";
+	static const char etcd[] =
+	    "snapshot node1, etcd node1, master node1, node node2/1, "
+	    "node node3/2, node node4/3";
 	struct inventory *inv = inv_from(small);
 
 	(void)state;
-	expect_phases(inv, UPG_PLAN_SNAPSHOT, 1, w, NW(w));
-	expect_phases(inv, UPG_PLAN_SNAPSHOT, 0, w, NW(w));	/* 0 is 1 */
-	expect_phases(inv, 0, 1, nosnap, NW(nosnap));
-	expect_phases(inv, UPG_PLAN_SNAPSHOT | UPG_PLAN_ETCD, 1, etcd,
-	    NW(etcd));
+	expect_phases(inv, UPG_PLAN_SNAPSHOT, 1, w);
+	expect_phases(inv, UPG_PLAN_SNAPSHOT, 0, w);	/* 0 is 1 */
+	expect_phases(inv, 0, 1, nosnap);
+	expect_phases(inv, UPG_PLAN_SNAPSHOT | UPG_PLAN_ETCD, 1, etcd);
 	inventory_free(inv);
 }
 
 static void
 test_phases_batches(void **state)
 {
-	static const struct want two[] = {
-		{ UPG_SNAPSHOT, "node1", 0 },
-		{ UPG_MASTER, "node1", 0 },
-		{ UPG_NODE, "node2", 1 },
-		{ UPG_NODE, "node3", 1 },
-		{ UPG_NODE, "node4", 2 },
-	};
-	static const struct want all[] = {
-		{ UPG_SNAPSHOT, "node1", 0 },
-		{ UPG_MASTER, "node1", 0 },
-		{ UPG_NODE, "node2", 1 },
-		{ UPG_NODE, "node3", 1 },
-		{ UPG_NODE, "node4", 1 },
-	};
+	static const char two[] =
+	    "snapshot node1, master node1, node node2/1, node node3/1, "
+	    "node node4/2";
+	static const char all[] =
+	    "snapshot node1, master node1, node node2/1, node node3/1, "
+	    "node node4/1";
 	struct inventory *inv = inv_from(small);
 
 	(void)state;
-	expect_phases(inv, UPG_PLAN_SNAPSHOT, 2, two, NW(two));
-	expect_phases(inv, UPG_PLAN_SNAPSHOT, 3, all, NW(all));
-	expect_phases(inv, UPG_PLAN_SNAPSHOT, 50, all, NW(all));
+	expect_phases(inv, UPG_PLAN_SNAPSHOT, 2, two);
+	expect_phases(inv, UPG_PLAN_SNAPSHOT, 3, all);
+	expect_phases(inv, UPG_PLAN_SNAPSHOT, 50, all);
 	inventory_free(inv);
 }
 
@@ -485,30 +462,17 @@ static const char ha[] =
 static void
 test_phases_etcd(void **state)
 {
-	static const struct want w[] = {
-		{ UPG_SNAPSHOT, "e1", 0 },
-		{ UPG_ETCD, "e1", 0 },
-		{ UPG_ETCD, "m1", 0 },
-		{ UPG_ETCD, "e3", 0 },
-		{ UPG_MASTER, "m1", 0 },
-		{ UPG_MASTER, "m2", 0 },
-		{ UPG_NODE, "n1", 1 },
-		{ UPG_NODE, "n2", 1 },
-		{ UPG_NODE, "n3", 2 },
-	};
-	static const struct want noetcd[] = {
-		{ UPG_SNAPSHOT, "e1", 0 },
-		{ UPG_MASTER, "m1", 0 },
-		{ UPG_MASTER, "m2", 0 },
-		{ UPG_NODE, "n1", 1 },
-		{ UPG_NODE, "n2", 1 },
-		{ UPG_NODE, "n3", 2 },
-	};
+	static const char w[] =
+	    "snapshot e1, etcd e1, etcd m1, etcd e3, master m1, master m2, "
+	    "node n1/1, node n2/1, node n3/2";
+	static const char noetcd[] =
+	    "snapshot e1, master m1, master m2, node n1/1, node n2/1, "
+	    "node n3/2";
 	struct inventory *inv = inv_from(ha);
 
 	(void)state;
-	expect_phases(inv, UPG_PLAN_SNAPSHOT | UPG_PLAN_ETCD, 2, w, NW(w));
-	expect_phases(inv, UPG_PLAN_SNAPSHOT, 2, noetcd, NW(noetcd));
+	expect_phases(inv, UPG_PLAN_SNAPSHOT | UPG_PLAN_ETCD, 2, w);
+	expect_phases(inv, UPG_PLAN_SNAPSHOT, 2, noetcd);
 	inventory_free(inv);
 }
 
@@ -516,90 +480,52 @@ static void
 test_phases_reverse(void **state)
 {
 	/* upgrade with max 2 was: n1 n2 | n3 */
-	static const struct want w[] = {
-		{ UPG_NODE, "n3", 1 },
-		{ UPG_NODE, "n2", 2 },
-		{ UPG_NODE, "n1", 2 },
-		{ UPG_MASTER, "m2", 0 },
-		{ UPG_MASTER, "m1", 0 },
-		{ UPG_ETCD, "e3", 0 },
-		{ UPG_ETCD, "m1", 0 },
-		{ UPG_ETCD, "e1", 0 },
-	};
-	static const struct want one[] = {
-		{ UPG_NODE, "n3", 1 },
-		{ UPG_NODE, "n2", 2 },
-		{ UPG_NODE, "n1", 3 },
-		{ UPG_MASTER, "m2", 0 },
-		{ UPG_MASTER, "m1", 0 },
-	};
-	static const struct want all[] = {
-		{ UPG_NODE, "n3", 1 },
-		{ UPG_NODE, "n2", 1 },
-		{ UPG_NODE, "n1", 1 },
-		{ UPG_MASTER, "m2", 0 },
-		{ UPG_MASTER, "m1", 0 },
-	};
+	static const char w[] =
+	    "node n3/1, node n2/2, node n1/2, master m2, master m1, etcd e3, "
+	    "etcd m1, etcd e1";
+	static const char one[] =
+	    "node n3/1, node n2/2, node n1/3, master m2, master m1";
+	static const char all[] =
+	    "node n3/1, node n2/1, node n1/1, master m2, master m1";
 	struct inventory *inv = inv_from(ha);
 
 	(void)state;
 	/* no snapshot on the way back, even when asked */
 	expect_phases(inv, UPG_PLAN_REVERSE | UPG_PLAN_ETCD |
-	    UPG_PLAN_SNAPSHOT, 2, w, NW(w));
-	expect_phases(inv, UPG_PLAN_REVERSE | UPG_PLAN_ETCD, 2, w, NW(w));
-	expect_phases(inv, UPG_PLAN_REVERSE, 1, one, NW(one));
-	expect_phases(inv, UPG_PLAN_REVERSE | UPG_PLAN_SNAPSHOT, 3, all,
-	    NW(all));
+	    UPG_PLAN_SNAPSHOT, 2, w);
+	expect_phases(inv, UPG_PLAN_REVERSE | UPG_PLAN_ETCD, 2, w);
+	expect_phases(inv, UPG_PLAN_REVERSE, 1, one);
+	expect_phases(inv, UPG_PLAN_REVERSE | UPG_PLAN_SNAPSHOT, 3, all);
 	inventory_free(inv);
 }
+
+/* a master and four nodes */
+#define M_ABCD \
+	HOST("m", "[master]") \
+	HOST("a", "[node]") \
+	HOST("b", "[node]") \
+	HOST("c", "[node]") \
+	HOST("d", "[node]")
 
 static void
 test_phases_reverse_batches(void **state)
 {
 	/* 5 nodes by 2: forward a b | c d | e; back: e | d c | b a */
-	static const struct want w[] = {
-		{ UPG_NODE, "e", 1 },
-		{ UPG_NODE, "d", 2 },
-		{ UPG_NODE, "c", 2 },
-		{ UPG_NODE, "b", 3 },
-		{ UPG_NODE, "a", 3 },
-		{ UPG_MASTER, "m", 0 },
-	};
-	static const struct want fwd[] = {
-		{ UPG_MASTER, "m", 0 },
-		{ UPG_NODE, "a", 1 },
-		{ UPG_NODE, "b", 1 },
-		{ UPG_NODE, "c", 2 },
-		{ UPG_NODE, "d", 2 },
-		{ UPG_NODE, "e", 3 },
-	};
+	static const char w[] =
+	    "node e/1, node d/2, node c/2, node b/3, node a/3, master m";
+	static const char fwd[] =
+	    "master m, node a/1, node b/1, node c/2, node d/2, node e/3";
 	/* 4 nodes by 2: a b | c d; back: d c | b a */
-	static const struct want even[] = {
-		{ UPG_NODE, "d", 1 },
-		{ UPG_NODE, "c", 1 },
-		{ UPG_NODE, "b", 2 },
-		{ UPG_NODE, "a", 2 },
-		{ UPG_MASTER, "m", 0 },
-	};
-	struct inventory *inv = inv_from(
-	    HOST("m", "[master]")
-	    HOST("a", "[node]")
-	    HOST("b", "[node]")
-	    HOST("c", "[node]")
-	    HOST("d", "[node]")
-	    HOST("e", "[node]"));
+	static const char even[] =
+	    "node d/1, node c/1, node b/2, node a/2, master m";
+	struct inventory *inv = inv_from(M_ABCD HOST("e", "[node]"));
 
 	(void)state;
-	expect_phases(inv, 0, 2, fwd, NW(fwd));
-	expect_phases(inv, UPG_PLAN_REVERSE, 2, w, NW(w));
+	expect_phases(inv, 0, 2, fwd);
+	expect_phases(inv, UPG_PLAN_REVERSE, 2, w);
 	inventory_free(inv);
-	inv = inv_from(
-	    HOST("m", "[master]")
-	    HOST("a", "[node]")
-	    HOST("b", "[node]")
-	    HOST("c", "[node]")
-	    HOST("d", "[node]"));
-	expect_phases(inv, UPG_PLAN_REVERSE, 2, even, NW(even));
+	inv = inv_from(M_ABCD);
+	expect_phases(inv, UPG_PLAN_REVERSE, 2, even);
 	inventory_free(inv);
 }
 
@@ -607,27 +533,18 @@ static void
 test_phases_master_and_node(void **state)
 {
 	/* one host doing everything, and one node */
-	static const struct want up[] = {
-		{ UPG_SNAPSHOT, "allin", 0 },
-		{ UPG_ETCD, "allin", 0 },
-		{ UPG_MASTER, "allin", 0 },
-		{ UPG_NODE, "allin", 1 },
-		{ UPG_NODE, "w", 2 },
-	};
-	static const struct want down[] = {
-		{ UPG_NODE, "w", 1 },
-		{ UPG_NODE, "allin", 2 },
-		{ UPG_MASTER, "allin", 0 },
-		{ UPG_ETCD, "allin", 0 },
-	};
+	static const char up[] =
+	    "snapshot allin, etcd allin, master allin, node allin/1, node w/2";
+	static const char down[] =
+	    "node w/1, node allin/2, master allin, etcd allin";
 	struct inventory *inv = inv_from(
 	    HOST("allin", "[etcd, node, master]")
 	    HOST("w", "[node]"));
 
 	(void)state;
-	expect_phases(inv, UPG_PLAN_SNAPSHOT | UPG_PLAN_ETCD, 1, up, NW(up));
+	expect_phases(inv, UPG_PLAN_SNAPSHOT | UPG_PLAN_ETCD, 1, up);
 	expect_phases(inv, UPG_PLAN_REVERSE | UPG_PLAN_ETCD |
-	    UPG_PLAN_SNAPSHOT, 1, down, NW(down));
+	    UPG_PLAN_SNAPSHOT, 1, down);
 	inventory_free(inv);
 }
 
@@ -635,22 +552,16 @@ static void
 test_phases_no_etcd_no_nodes(void **state)
 {
 	/* no etcd host: no snapshot, no etcd phase; no nodes: no batches */
-	static const struct want w[] = {
-		{ UPG_MASTER, "m1", 0 },
-		{ UPG_MASTER, "m2", 0 },
-	};
-	static const struct want r[] = {
-		{ UPG_MASTER, "m2", 0 },
-		{ UPG_MASTER, "m1", 0 },
-	};
+	static const char w[] = "master m1, master m2";
+	static const char r[] = "master m2, master m1";
 	struct inventory *inv = inv_from(
 	    HOST("m1", "[master]")
 	    HOST("lb", "[loadbalancer]")
 	    HOST("m2", "[master]"));
 
 	(void)state;
-	expect_phases(inv, UPG_PLAN_SNAPSHOT | UPG_PLAN_ETCD, 1, w, NW(w));
-	expect_phases(inv, UPG_PLAN_REVERSE | UPG_PLAN_ETCD, 3, r, NW(r));
+	expect_phases(inv, UPG_PLAN_SNAPSHOT | UPG_PLAN_ETCD, 1, w);
+	expect_phases(inv, UPG_PLAN_REVERSE | UPG_PLAN_ETCD, 3, r);
 	inventory_free(inv);
 }
 
