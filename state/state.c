@@ -129,27 +129,6 @@ static const char *const stmt_sql[KS__COUNT] = {
 	[KS_JSON_VALID] = "SELECT json_valid(?1)",
 };
 
-int
-kstate_name_index(const char *const *names, size_t n, const char *name)
-{
-	size_t i;
-
-	if (name == NULL)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (strcmp(names[i], name) == 0)
-			return (int)i;
-	return -1;
-}
-
-const char *
-kstate_name_of(const char *const *names, size_t n, unsigned v)
-{
-	if (v >= n)
-		return "?";
-	return names[v];
-}
-
 /* ---- shared helpers ---- */
 
 void
@@ -248,6 +227,115 @@ kstate_prepare(struct kstate *st, const char *sql, sqlite3_stmt **s)
 	return KORCH_OK;
 }
 
+static int
+vbind(sqlite3_stmt *s, const char *types, va_list ap)
+{
+	int i, rc = SQLITE_OK;
+
+	for (i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
+		switch (types[i]) {
+		case 't':
+			rc = kstate_bind_text(s, i + 1,
+			    va_arg(ap, const char *));
+			break;
+		case 'i':
+			rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+			break;
+		case 'd':
+			rc = sqlite3_bind_int(s, i + 1, va_arg(ap, int));
+			break;
+		case 'r':
+			rc = kstate_bind_run(s, i + 1, va_arg(ap, int64_t));
+			break;
+		default:
+			rc = SQLITE_MISUSE;
+		}
+	}
+	return rc;
+}
+
+int
+kstate_bind(sqlite3_stmt *s, const char *types, ...)
+{
+	va_list	ap;
+	int	rc;
+
+	va_start(ap, types);
+	rc = vbind(s, types, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+kstate_vquery(struct kstate *st, sqlite3_stmt **s, const char *sql,
+    const char *types, va_list ap)
+{
+	int r;
+
+	if ((r = kstate_prepare(st, sql, s)) != KORCH_OK)
+		return r;
+	if (vbind(*s, types, ap) != SQLITE_OK)
+		return kstate_bind_err(st);
+	return KORCH_OK;
+}
+
+int
+kstate_query(struct kstate *st, sqlite3_stmt **s, const char *sql,
+    const char *types, ...)
+{
+	va_list	ap;
+	int	r;
+
+	va_start(ap, types);
+	r = kstate_vquery(st, s, sql, types, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+kstate_exec(struct kstate *st, enum kstate_stmt id, const char *what,
+    const char *types, ...)
+{
+	sqlite3_stmt	*s;
+	va_list		 ap;
+	int		 r, rc;
+
+	if ((r = kstate_stmt(st, id, &s)) != KORCH_OK)
+		return r;
+	va_start(ap, types);
+	rc = vbind(s, types, ap);
+	va_end(ap);
+	if (rc != SQLITE_OK)
+		return kstate_bind_err(st);
+	return kstate_step_done(st, s, what);
+}
+
+int
+kstate_step_row(struct kstate *st, sqlite3_stmt *s, const char *what,
+    int *found)
+{
+	int rc;
+
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW || (rc == SQLITE_DONE && found != NULL)) {
+		if (found != NULL)
+			*found = rc == SQLITE_ROW;
+		return KORCH_OK;
+	}
+	return kstate_sqlerr(st, rc, what);
+}
+
+int
+kstate_first(struct kstate *st, const char *sql, const char *what,
+    sqlite3_stmt **s, int *found)
+{
+	int rc;
+
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL)) != SQLITE_OK)
+		return kstate_sqlerr(st, rc, what);
+	return kstate_step_row(st, *s, what, found);
+}
+
 int
 kstate_bind_text(sqlite3_stmt *s, int idx, const char *v)
 {
@@ -311,18 +399,6 @@ kstate_col_strdup(sqlite3_stmt *s, int col, char **out)
 		return KORCH_ERR_ALLOC;
 	memcpy(*out, t, (size_t)n);
 	(*out)[n] = '\0';
-	return KORCH_OK;
-}
-
-int
-kstate_col_enum(sqlite3_stmt *s, int col, int (*parse)(const char *),
-    int *out)
-{
-	int v = parse((const char *)sqlite3_column_text(s, col));
-
-	if (v < 0)
-		return KORCH_ERR_STATE;
-	*out = v;
 	return KORCH_OK;
 }
 
@@ -392,20 +468,12 @@ pragma_text(struct kstate *st, const char *sql, char *buf, size_t len)
 {
 	sqlite3_stmt		*s = NULL;
 	const unsigned char	*t;
-	int			 rc, r;
+	int			 r;
 
-	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK) {
-		r = kstate_sqlerr(st, rc, sql);
-		goto out;
+	if ((r = kstate_first(st, sql, sql, &s, NULL)) == KORCH_OK) {
+		t = sqlite3_column_text(s, 0);
+		snprintf(buf, len, "%s", t != NULL ? (const char *)t : "");
 	}
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		r = kstate_sqlerr(st, rc, sql);
-		goto out;
-	}
-	t = sqlite3_column_text(s, 0);
-	snprintf(buf, len, "%s", t != NULL ? (const char *)t : "");
-	r = KORCH_OK;
- out:
 	sqlite3_finalize(s);
 	return r;
 }
@@ -553,62 +621,86 @@ kstate_total_changes(struct kstate *st)
 
 /* ---- integrity ---- */
 
-int
-kstate_integrity_ok(struct kstate *st)
+/* The problems found so far, in the message: its length, and whether
+ * there is one. */
+struct problems {
+	size_t	off;
+	int	bad;
+};
+
+static void problem(struct kstate *, struct problems *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* One more problem, "; " after those before, as far as the message has
+ * room. */
+static void
+problem(struct kstate *st, struct problems *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->bad = 1;
+	if (p->off < sizeof(st->errmsg))
+		p->off += (size_t)snprintf(st->errmsg + p->off,
+		    sizeof(st->errmsg) - p->off, "%s", p->off ? "; " : "");
+	if (p->off < sizeof(st->errmsg)) {
+		va_start(ap, fmt);
+		p->off += (size_t)vsnprintf(st->errmsg + p->off,
+		    sizeof(st->errmsg) - p->off, fmt, ap);
+		va_end(ap);
+	}
+}
+
+static void
+integrity_row(struct kstate *st, sqlite3_stmt *s, struct problems *p)
+{
+	const char *t = (const char *)sqlite3_column_text(s, 0);
+
+	if (t == NULL || strcmp(t, "ok") != 0)
+		problem(st, p, "%s", t != NULL ? t : "?");
+}
+
+static void
+foreign_key_row(struct kstate *st, sqlite3_stmt *s, struct problems *p)
+{
+	problem(st, p, "%s row %lld refers to a missing %s row",
+	    (const char *)sqlite3_column_text(s, 0),
+	    (long long)sqlite3_column_int64(s, 1),
+	    (const char *)sqlite3_column_text(s, 2));
+}
+
+/* Run sql, a PRAGMA that lists problems, handing each row to row(). */
+static int
+check(struct kstate *st, const char *sql, const char *what,
+    void (*row)(struct kstate *, sqlite3_stmt *, struct problems *),
+    struct problems *p)
 {
 	sqlite3_stmt	*s = NULL;
-	const char	*t;
-	size_t		 off = 0;
-	int		 rc, r, bad = 0;
+	int		 rc, r = KORCH_OK;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	rc = sqlite3_prepare_v2(st->db, "PRAGMA integrity_check(10)", -1, &s,
-	    NULL);
-	if (rc != SQLITE_OK) {
-		r = kstate_sqlerr(st, rc, "integrity check");
-		goto out;
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		r = kstate_sqlerr(st, rc, what);
+	else {
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			row(st, s, p);
+		if (rc != SQLITE_DONE)
+			r = kstate_sqlerr(st, rc, what);
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		t = (const char *)sqlite3_column_text(s, 0);
-		if (t != NULL && strcmp(t, "ok") == 0)
-			continue;
-		bad = 1;
-		if (off < sizeof(st->errmsg))
-			off += (size_t)snprintf(st->errmsg + off,
-			    sizeof(st->errmsg) - off, "%s%s", off ? "; " : "",
-			    t != NULL ? t : "?");
-	}
-	if (rc != SQLITE_DONE) {
-		r = kstate_sqlerr(st, rc, "integrity check");
-		goto out;
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	rc = sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s,
-	    NULL);
-	if (rc != SQLITE_OK) {
-		r = kstate_sqlerr(st, rc, "foreign key check");
-		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		bad = 1;
-		if (off < sizeof(st->errmsg))
-			off += (size_t)snprintf(st->errmsg + off,
-			    sizeof(st->errmsg) - off,
-			    "%s%s row %lld refers to a missing %s row",
-			    off ? "; " : "",
-			    (const char *)sqlite3_column_text(s, 0),
-			    (long long)sqlite3_column_int64(s, 1),
-			    (const char *)sqlite3_column_text(s, 2));
-	}
-	if (rc != SQLITE_DONE) {
-		r = kstate_sqlerr(st, rc, "foreign key check");
-		goto out;
-	}
-	r = bad ? KORCH_ERR_STATE : KORCH_OK;
- out:
 	sqlite3_finalize(s);
 	return r;
 }
 
+int
+kstate_integrity_ok(struct kstate *st)
+{
+	struct problems	p = { 0, 0 };
+	int		r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = check(st, "PRAGMA integrity_check(10)", "integrity check",
+	    integrity_row, &p)) != KORCH_OK ||
+	    (r = check(st, "PRAGMA foreign_key_check", "foreign key check",
+	    foreign_key_row, &p)) != KORCH_OK)
+		return r;
+	return p.bad ? KORCH_ERR_STATE : KORCH_OK;
+}
