@@ -16,7 +16,7 @@
 /*
  * Statements prepared once (SQLITE_PREPARE_PERSISTENT) and kept for the
  * handle's life: the per-tick path runs these hundreds of times a second.
- * The SQL text for each is in state.c, stmt_sql[].
+ * The SQL text for each is in stmt.c, stmt_sql[].
  */
 enum kstate_stmt {
 	KS_BEGIN,
@@ -58,6 +58,15 @@ void kstate_seterr(struct kstate *st, const char *fmt, ...)
  * LOCKED map to KORCH_ERR_LOCKED, NOMEM to KORCH_ERR_ALLOC). */
 int kstate_sqlerr(struct kstate *st, int rc, const char *what);
 
+/* KORCH_ERR_INVALID_ARG with "<what> is required" when v is NULL. */
+int kstate_need(struct kstate *st, const char *what, const void *v);
+/* The same for a string that must not be empty either. */
+int kstate_nonempty(struct kstate *st, const char *what, const char *v);
+
+int64_t kstate_now_ms(void);
+
+/* ---- stmt.c ---- */
+
 /* Cached statement, reset and with bindings cleared when handed out. */
 int kstate_stmt(struct kstate *st, enum kstate_stmt id, sqlite3_stmt **out);
 /* Run cached statement id with its arguments bound as kstate_bind()
@@ -76,10 +85,6 @@ int kstate_bind_text(sqlite3_stmt *s, int idx, const char *v);
 int kstate_bind_run(sqlite3_stmt *s, int idx, int64_t run_id);
 /* The error of a failed sqlite3_bind_*(). */
 int kstate_bind_err(struct kstate *st);
-/* KORCH_ERR_INVALID_ARG with "<what> is required" when v is NULL. */
-int kstate_need(struct kstate *st, const char *what, const void *v);
-/* The same for a string that must not be empty either. */
-int kstate_nonempty(struct kstate *st, const char *what, const char *v);
 
 /* Prepare a one-off statement (finalized by the caller). */
 int kstate_prepare(struct kstate *st, const char *sql, sqlite3_stmt **s);
@@ -107,8 +112,6 @@ int kstate_step_row(struct kstate *st, sqlite3_stmt *s, const char *what,
  * does; a failure of either says what.  *s as for kstate_query(). */
 int kstate_first(struct kstate *st, const char *sql, const char *what,
     sqlite3_stmt **s, int *found);
-
-int64_t kstate_now_ms(void);
 
 /* Copy of a text column, NULL for SQL NULL.  KORCH_ERR_ALLOC. */
 int kstate_col_strdup(sqlite3_stmt *s, int col, char **out);

@@ -369,8 +369,8 @@ kstate_phase_set(struct kstate *st, int64_t upgrade_id, const char *host,
 	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
 	    (r = kstate_need(st, "phase", phase)) != KORCH_OK)
 		return r;
-	if (kstate_parse(KN_PHASE_STATUS, kstate_phase_status_name(status)) <
-	    0) {
+	if (kstate_parse(KN_PHASE_STATUS,
+	    kstate_phase_status_name(status)) < 0) {
 		kstate_seterr(st, "%s %s: bad phase status %d", host, phase,
 		    (int)status);
 		return KORCH_ERR_INVALID_ARG;
