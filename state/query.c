@@ -127,12 +127,13 @@ kstate_free_rows(const struct kstate_row *row, void *v, size_t n)
 	free(v);
 }
 
-int
-kstate_list(struct kstate *st, const struct kstate_row *row,
-    const char *sql, void **out, size_t *n, const char *types, ...)
+/* What kstate_list() and kstate_get() share: the entry checks, *out and
+ * *n emptied, sql run with ap bound, its rows collected. */
+static int
+read_rows(struct kstate *st, const struct kstate_row *row, const char *sql,
+    void **out, size_t *n, const char *types, va_list ap)
 {
 	sqlite3_stmt	*s = NULL;
-	va_list		 ap;
 	int		 r;
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
@@ -141,12 +142,22 @@ kstate_list(struct kstate *st, const struct kstate_row *row,
 		return KORCH_ERR_INVALID_ARG;
 	*out = NULL;
 	*n = 0;
-	va_start(ap, types);
-	r = kstate_vquery(st, &s, sql, types, ap);
-	va_end(ap);
-	if (r == KORCH_OK)
+	if ((r = kstate_vquery(st, &s, sql, types, ap)) == KORCH_OK)
 		r = collect(st, s, row, out, n);
 	sqlite3_finalize(s);
+	return r;
+}
+
+int
+kstate_list(struct kstate *st, const struct kstate_row *row,
+    const char *sql, void **out, size_t *n, const char *types, ...)
+{
+	va_list	ap;
+	int	r;
+
+	va_start(ap, types);
+	r = read_rows(st, row, sql, out, n, types, ap);
+	va_end(ap);
 	return r;
 }
 
@@ -154,26 +165,18 @@ int
 kstate_get(struct kstate *st, const struct kstate_row *row,
     const char *sql, const char *none, void **out, const char *types, ...)
 {
-	sqlite3_stmt	*s = NULL;
-	va_list		 ap;
-	size_t		 n = 0;
-	int		 r;
+	va_list	ap;
+	size_t	n;
+	int	r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if (out == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
 	va_start(ap, types);
-	r = kstate_vquery(st, &s, sql, types, ap);
+	r = read_rows(st, row, sql, out, &n, types, ap);
 	va_end(ap);
-	if (r == KORCH_OK && (r = collect(st, s, row, out, &n)) == KORCH_OK &&
-	    n == 0) {
+	if (r == KORCH_OK && n == 0) {
 		kstate_seterr(st, "%s", none);
 		r = KORCH_ERR_NOT_FOUND;
 	}
-	sqlite3_finalize(s);	/* *out: an array of one, freed as one */
-	return r;
+	return r;	/* *out: an array of one, freed as one */
 }
 
 /* ---- runs ---- */

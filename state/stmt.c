@@ -159,6 +159,8 @@ kstate_prepare(struct kstate *st, const char *sql, sqlite3_stmt **s)
 	return KORCH_OK;
 }
 
+/* kstate_bind() with its arguments in ap; a letter it does not know is
+ * SQLITE_MISUSE (a bug of the caller's). */
 static int
 vbind(sqlite3_stmt *s, const char *types, va_list ap)
 {
