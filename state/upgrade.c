@@ -271,6 +271,20 @@ final_status(int s)
 	return s == KSTATE_UPG_DONE || s == KSTATE_UPG_ABANDONED;
 }
 
+/* Run s, an UPDATE of one row, and make it durable.  KORCH_ERR_NOT_FOUND,
+ * with the message left to the caller, when it matched no row. */
+static int
+update_durable(struct kstate *st, sqlite3_stmt *s, const char *what)
+{
+	int r;
+
+	if ((r = kstate_step_done(st, s, what)) != KORCH_OK)
+		return r;
+	if (sqlite3_changes(st->db) == 0)
+		return KORCH_ERR_NOT_FOUND;
+	return kstate_durable(st);
+}
+
 const char *
 kstate_upgrade_status_name(enum kstate_upgrade_status s)
 {
@@ -317,20 +331,6 @@ kstate_upgrade_set_status(struct kstate *st, int64_t id,
 	sqlite3_finalize(s);
 	if ((r = kstate_tx_leave(st, own, r)) != KORCH_OK)
 		return r;
-	return kstate_durable(st);
-}
-
-/* Run s, an UPDATE of one row, and make it durable.  KORCH_ERR_NOT_FOUND,
- * with the message left to the caller, when it matched no row. */
-static int
-update_durable(struct kstate *st, sqlite3_stmt *s, const char *what)
-{
-	int r;
-
-	if ((r = kstate_step_done(st, s, what)) != KORCH_OK)
-		return r;
-	if (sqlite3_changes(st->db) == 0)
-		return KORCH_ERR_NOT_FOUND;
 	return kstate_durable(st);
 }
 
