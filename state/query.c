@@ -127,13 +127,13 @@ kstate_free_rows(const struct kstate_row *row, void *v, size_t n)
 	free(v);
 }
 
-/* What kstate_list() and kstate_get() share: the entry checks, *out and
- * *n emptied, sql run with ap bound, its rows collected. */
-static int
-read_rows(struct kstate *st, const struct kstate_row *row, const char *sql,
-    void **out, size_t *n, const char *types, va_list ap)
+int
+kstate_read(struct kstate *st, const struct kstate_row *row,
+    const char *none, const char *sql, void **out, size_t *n,
+    const char *types, ...)
 {
 	sqlite3_stmt	*s = NULL;
+	va_list		 ap;
 	int		 r;
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
@@ -142,41 +142,17 @@ read_rows(struct kstate *st, const struct kstate_row *row, const char *sql,
 		return KORCH_ERR_INVALID_ARG;
 	*out = NULL;
 	*n = 0;
-	if ((r = kstate_vquery(st, &s, sql, types, ap)) == KORCH_OK)
+	va_start(ap, types);
+	r = kstate_vquery(st, &s, sql, types, ap);
+	va_end(ap);
+	if (r == KORCH_OK)
 		r = collect(st, s, row, out, n);
 	sqlite3_finalize(s);
-	return r;
-}
-
-int
-kstate_list(struct kstate *st, const struct kstate_row *row,
-    const char *sql, void **out, size_t *n, const char *types, ...)
-{
-	va_list	ap;
-	int	r;
-
-	va_start(ap, types);
-	r = read_rows(st, row, sql, out, n, types, ap);
-	va_end(ap);
-	return r;
-}
-
-int
-kstate_get(struct kstate *st, const struct kstate_row *row,
-    const char *sql, const char *none, void **out, const char *types, ...)
-{
-	va_list	ap;
-	size_t	n;
-	int	r;
-
-	va_start(ap, types);
-	r = read_rows(st, row, sql, out, &n, types, ap);
-	va_end(ap);
-	if (r == KORCH_OK && n == 0) {
+	if (r == KORCH_OK && *n == 0 && none != NULL) {
 		kstate_seterr(st, "%s", none);
 		r = KORCH_ERR_NOT_FOUND;
 	}
-	return r;	/* *out: an array of one, freed as one */
+	return r;
 }
 
 /* ---- runs ---- */
@@ -196,16 +172,21 @@ static const struct kstate_row run_row = KROW(run, run_cols);
 int
 kstate_run_last(struct kstate *st, const char *kind, struct kstate_run **out)
 {
-	return kstate_get(st, &run_row, "SELECT " RUN_COLS " FROM runs"
+	size_t n;
+
+	return kstate_read(st, &run_row, "no run recorded yet",
+	    "SELECT " RUN_COLS " FROM runs"
 	    " WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT 1",
-	    "no run recorded yet", (void **)out, "t", kind);
+	    (void **)out, &n, "t", kind);
 }
 
 int
 kstate_run_get(struct kstate *st, int64_t id, struct kstate_run **out)
 {
-	return kstate_get(st, &run_row, "SELECT " RUN_COLS " FROM runs"
-	    " WHERE id = ?1", "no such run", (void **)out, "i", id);
+	size_t n;
+
+	return kstate_read(st, &run_row, "no such run", "SELECT " RUN_COLS
+	    " FROM runs WHERE id = ?1", (void **)out, &n, "i", id);
 }
 
 void
@@ -227,7 +208,7 @@ static const struct kstate_row host_row = KROW(host, host_cols);
 int
 kstate_hosts_list(struct kstate *st, struct kstate_host **out, size_t *n)
 {
-	return kstate_list(st, &host_row, "SELECT name, address, facts,"
+	return kstate_read(st, &host_row, NULL, "SELECT name, address, facts,"
 	    " hostkey_fp, last_contact, last_run_id, reachable, last_error"
 	    " FROM hosts ORDER BY name", (void **)out, n, "");
 }
@@ -252,8 +233,8 @@ int
 kstate_observed_list(struct kstate *st, const char *host,
     struct kstate_observed **out, size_t *n)
 {
-	return kstate_list(st, &observed_row, "SELECT host, task_key, digest,"
-	    " status, changed_at, ok_at, run_id FROM observed"
+	return kstate_read(st, &observed_row, NULL, "SELECT host, task_key,"
+	    " digest, status, changed_at, ok_at, run_id FROM observed"
 	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key",
 	    (void **)out, n, "t", host);
 }
@@ -278,8 +259,8 @@ int
 kstate_run_hosts_list(struct kstate *st, int64_t run_id,
     struct kstate_run_host **out, size_t *n)
 {
-	return kstate_list(st, &run_host_row, "SELECT run_id, host, outcome,"
-	    " ok, changed, failed, skipped, error FROM run_hosts"
+	return kstate_read(st, &run_host_row, NULL, "SELECT run_id, host,"
+	    " outcome, ok, changed, failed, skipped, error FROM run_hosts"
 	    " WHERE run_id = ?1 ORDER BY host", (void **)out, n, "i", run_id);
 }
 
@@ -307,9 +288,10 @@ int
 kstate_results_list(struct kstate *st, int64_t run_id, const char *host,
     int flags, struct kstate_task_result **out, size_t *n)
 {
-	return kstate_list(st, &result_row, "SELECT run_id, host, step,"
-	    " task_key, module, desired_digest, status, changed, message, diff,"
-	    " started_at, duration_ms FROM task_results"
+	return kstate_read(st, &result_row, NULL,
+	    "SELECT run_id, host, step, task_key, module, desired_digest,"
+	    " status, changed, message, diff, started_at, duration_ms"
+	    " FROM task_results"
 	    " WHERE run_id = ?1 AND (?2 IS NULL OR host = ?2)"
 	    "  AND (?3 = 0 OR status IN ('failed', 'unreachable'))"
 	    " ORDER BY host, started_at, task_key", (void **)out, n, "itd",
@@ -335,8 +317,8 @@ int
 kstate_pending_restarts_list(struct kstate *st, const char *host,
     struct kstate_pending **out, size_t *n)
 {
-	return kstate_list(st, &pending_row, "SELECT host, task_key, reason,"
-	    " since_run, since_at FROM pending_restarts"
+	return kstate_read(st, &pending_row, NULL, "SELECT host, task_key,"
+	    " reason, since_run, since_at FROM pending_restarts"
 	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key",
 	    (void **)out, n, "t", host);
 }
@@ -362,7 +344,7 @@ int
 kstate_components_list(struct kstate *st, const char *host,
     struct kstate_component **out, size_t *n)
 {
-	return kstate_list(st, &component_row, "SELECT host, component,"
+	return kstate_read(st, &component_row, NULL, "SELECT host, component,"
 	    " desired, observed, active, observed_at, run_id FROM components"
 	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, component",
 	    (void **)out, n, "t", host);

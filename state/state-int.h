@@ -188,18 +188,16 @@ struct kstate_row {
 	{ sizeof(struct kstate_##type), cols, NELEM(cols) }
 
 /*
- * A call that returns a list: the entry checks (out or n NULL:
- * KORCH_ERR_INVALID_ARG), *out NULL and *n 0, then sql with its arguments
- * bound as kstate_bind() says, each row decoded into a new array of row's
- * structs.  *out stays NULL and *n 0 when there are no rows; on failure
- * everything decoded so far is freed.
+ * The rows sql gives, with its arguments bound as kstate_bind() says, as
+ * a new array of row's structs in *out and its length in *n (NULL and 0
+ * when there are none).  Entry checks first (out or n NULL:
+ * KORCH_ERR_INVALID_ARG); on failure everything decoded so far is freed.
+ * none: for a call that returns one row (an array of one), the message of
+ * the KORCH_ERR_NOT_FOUND that no row is; NULL for a list.
  */
-int kstate_list(struct kstate *st, const struct kstate_row *row,
-    const char *sql, void **out, size_t *n, const char *types, ...);
-/* The same for a call that returns one row, as an array of one in *out;
- * KORCH_ERR_NOT_FOUND with message none when there is none. */
-int kstate_get(struct kstate *st, const struct kstate_row *row,
-    const char *sql, const char *none, void **out, const char *types, ...);
+int kstate_read(struct kstate *st, const struct kstate_row *row,
+    const char *none, const char *sql, void **out, size_t *n,
+    const char *types, ...);
 /* Free each of v's n elements' text fields, then v.  NULL-safe. */
 void kstate_free_rows(const struct kstate_row *row, void *v, size_t n);
 

@@ -428,33 +428,36 @@ upgrade_out(struct kstate *st, struct kstate_upgrade **out)
 int
 kstate_upgrade_get(struct kstate *st, int64_t id, struct kstate_upgrade **out)
 {
-	int r;
+	size_t	n;
+	int	r;
 
 	if ((r = upgrade_out(st, out)) != KORCH_OK)
 		return r;
-	return kstate_get(st, &upgrade_row, "SELECT " UPGRADE_COLS
-	    " FROM upgrades WHERE id = ?1", "no such upgrade", (void **)out,
-	    "i", id);
+	return kstate_read(st, &upgrade_row, "no such upgrade",
+	    "SELECT " UPGRADE_COLS " FROM upgrades WHERE id = ?1",
+	    (void **)out, &n, "i", id);
 }
 
 int
 kstate_upgrade_unfinished(struct kstate *st, struct kstate_upgrade **out)
 {
-	int r;
+	size_t	n;
+	int	r;
 
 	if ((r = upgrade_out(st, out)) != KORCH_OK)
 		return r;
-	return kstate_get(st, &upgrade_row, "SELECT " UPGRADE_COLS
-	    " FROM upgrades WHERE status IN ('running', 'failed')"
-	    " ORDER BY id DESC LIMIT 1", "no unfinished upgrade",
-	    (void **)out, "");
+	return kstate_read(st, &upgrade_row, "no unfinished upgrade",
+	    "SELECT " UPGRADE_COLS " FROM upgrades"
+	    " WHERE status IN ('running', 'failed') ORDER BY id DESC LIMIT 1",
+	    (void **)out, &n, "");
 }
 
 int
 kstate_upgrade_last(struct kstate *st, const char *kind,
     struct kstate_upgrade **out)
 {
-	int r;
+	size_t	n;
+	int	r;
 
 	if ((r = upgrade_out(st, out)) != KORCH_OK)
 		return r;
@@ -463,10 +466,10 @@ kstate_upgrade_last(struct kstate *st, const char *kind,
 		    "\"rollback\"");
 		return KORCH_ERR_INVALID_ARG;
 	}
-	return kstate_get(st, &upgrade_row, "SELECT " UPGRADE_COLS
-	    " FROM upgrades WHERE ?1 IS NULL OR kind = ?1"
-	    " ORDER BY id DESC LIMIT 1", "no upgrade recorded yet",
-	    (void **)out, "t", kind);
+	return kstate_read(st, &upgrade_row, "no upgrade recorded yet",
+	    "SELECT " UPGRADE_COLS " FROM upgrades"
+	    " WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT 1",
+	    (void **)out, &n, "t", kind);
 }
 
 void
@@ -489,11 +492,11 @@ int
 kstate_phases_list(struct kstate *st, int64_t upgrade_id,
     struct kstate_phase **out, size_t *n)
 {
-	return kstate_list(st, &phase_row, "SELECT upgrade_id, seq, host,"
-	    " phase, batch, status, from_version, to_version, message,"
-	    " started_at, ended_at, attempts FROM upgrade_phases"
-	    " WHERE upgrade_id = ?1 ORDER BY seq", (void **)out, n, "i",
-	    upgrade_id);
+	return kstate_read(st, &phase_row, NULL,
+	    "SELECT upgrade_id, seq, host, phase, batch, status, from_version,"
+	    " to_version, message, started_at, ended_at, attempts"
+	    " FROM upgrade_phases WHERE upgrade_id = ?1 ORDER BY seq",
+	    (void **)out, n, "i", upgrade_id);
 }
 
 void
