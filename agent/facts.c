@@ -15,11 +15,19 @@
 
 #define FACT_FILE_MAX	16384
 
-static const char *const fact_keys[] = {
-	"os_id", "os_version", "kernel", "arch", "init", "hostname", "cpus",
-	"mem_total_kb", "boot_id", "agent_version",
+enum fact {
+	F_OS_ID, F_OS_VERSION, F_KERNEL, F_ARCH, F_INIT, F_HOSTNAME, F_CPUS,
+	F_MEM_TOTAL_KB, F_BOOT_ID, F_AGENT_VERSION
 };
-#define NFACTS	(sizeof(fact_keys) / sizeof(fact_keys[0]))
+#define NFACTS	(F_AGENT_VERSION + 1)
+
+static const char *const fact_keys[NFACTS] = {
+	[F_OS_ID] = "os_id", [F_OS_VERSION] = "os_version",
+	[F_KERNEL] = "kernel", [F_ARCH] = "arch", [F_INIT] = "init",
+	[F_HOSTNAME] = "hostname", [F_CPUS] = "cpus",
+	[F_MEM_TOTAL_KB] = "mem_total_kb", [F_BOOT_ID] = "boot_id",
+	[F_AGENT_VERSION] = "agent_version",
+};
 
 /* Small text file into buf, NUL-terminated; "" when unreadable. */
 static void
@@ -90,41 +98,50 @@ mem_total(char *val, size_t len)
 	(void)snprintf(val, len, "%.*s", (int)strspn(p, "0123456789"), p);
 }
 
-static int
-fact_value(const char *key, const struct utsname *u, const char *osr,
+static void
+fact_value(enum fact f, const struct utsname *u, const char *osr,
     char *val, size_t len)
 {
 	struct stat st;
 	long n;
 
 	val[0] = '\0';
-	if (strcmp(key, "os_id") == 0)
+	switch (f) {
+	case F_OS_ID:
 		os_release_get(osr, "ID", val, len);
-	else if (strcmp(key, "os_version") == 0)
+		break;
+	case F_OS_VERSION:
 		os_release_get(osr, "VERSION_ID", val, len);
-	else if (strcmp(key, "kernel") == 0)
+		break;
+	case F_KERNEL:
 		(void)snprintf(val, len, "%s", u->release);
-	else if (strcmp(key, "arch") == 0)
+		break;
+	case F_ARCH:
 		(void)snprintf(val, len, "%s", u->machine);
-	else if (strcmp(key, "init") == 0)
+		break;
+	case F_INIT:
 		(void)snprintf(val, len, "%s",
 		    stat("/run/systemd/system", &st) == 0 &&
 		    S_ISDIR(st.st_mode) ? "systemd" : "other");
-	else if (strcmp(key, "hostname") == 0)
+		break;
+	case F_HOSTNAME:
 		(void)snprintf(val, len, "%s", u->nodename);
-	else if (strcmp(key, "cpus") == 0) {
+		break;
+	case F_CPUS:
 		if ((n = sysconf(_SC_NPROCESSORS_ONLN)) > 0)
 			(void)snprintf(val, len, "%ld", n);
-	} else if (strcmp(key, "mem_total_kb") == 0)
+		break;
+	case F_MEM_TOTAL_KB:
 		mem_total(val, len);
-	else if (strcmp(key, "boot_id") == 0) {
+		break;
+	case F_BOOT_ID:
 		slurp("/proc/sys/kernel/random/boot_id", val, len);
 		trim(val);
-	} else if (strcmp(key, "agent_version") == 0)
+		break;
+	case F_AGENT_VERSION:
 		(void)snprintf(val, len, "%s", KORCH_AGENT_VERSION);
-	else
-		return KORCH_ERR_INTERNAL;
-	return KORCH_OK;
+		break;
+	}
 }
 
 int
@@ -145,9 +162,7 @@ agent_facts_collect(struct kp_facts *out)
 	if ((kv = calloc(NFACTS, sizeof(*kv))) == NULL)
 		return KORCH_ERR_ALLOC;
 	for (i = 0; i < NFACTS; i++) {
-		if ((r = fact_value(fact_keys[i], &u, osr, val,
-		    sizeof(val))) != KORCH_OK)
-			goto out;
+		fact_value((enum fact)i, &u, osr, val, sizeof(val));
 		kv[i].key = strdup(fact_keys[i]);
 		kv[i].val = strdup(val);
 		if (kv[i].key == NULL || kv[i].val == NULL) {

@@ -61,10 +61,7 @@ agent_read_file(const char *path, size_t max, char **out, size_t *len,
 	}
 	/* Read to EOF rather than trusting st_size: /proc files report 0. */
 	for (;;) {
-		n = read(fd, buf + have, max + 1 - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
+		if ((n = kp_read(fd, buf + have, max + 1 - have)) < 0) {
 			r = fail_errno(o, "read", path);
 			goto out;
 		}

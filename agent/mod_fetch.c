@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fdio.h"
 #include "module.h"
 #include "sha256.h"
 
@@ -38,10 +39,7 @@ read_full(int fd, uint8_t *buf, size_t n)
 	ssize_t r;
 
 	while (got < n) {
-		r = read(fd, buf + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
+		if ((r = kp_read(fd, buf + got, n - got)) < 0)
 			return -1;
 		if (r == 0)
 			break;

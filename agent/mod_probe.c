@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "module.h"
 
@@ -31,15 +32,6 @@ struct probe {
 	const char		*path;
 	unsigned long long	 expect;
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 sleep_ms(long long ms)
@@ -63,7 +55,7 @@ wait_fd(int fd, short events, long long deadline)
 	int n;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - agent_now_ms()) <= 0)
 			return ETIMEDOUT;
 		pfd.fd = fd;
 		pfd.events = events;
@@ -248,26 +240,27 @@ probe_run(const struct kp_task *t, struct agent_session *s, int check_only,
 		    p.port);
 	if (retries == 0)
 		retries = 1;
-	start = now_ms();
+	start = agent_now_ms();
 	if (deadline_s > 0)
 		end = start + (long long)deadline_s * 1000;
 	for (i = 1; i <= retries; i++) {
-		until = now_ms() + ATTEMPT_MS;
+		until = agent_now_ms() + ATTEMPT_MS;
 		if (end != 0 && until > end)
 			until = end;
 		if (attempt(&p, until, err, sizeof(err)) == 0) {
 			agent_outcome_set(o, KP_ST_OK, "%s answered (attempt "
-			    "%llu, %lld ms)", target, i, now_ms() - start);
+			    "%llu, %lld ms)", target, i,
+			    agent_now_ms() - start);
 			return KORCH_OK;
 		}
-		if (i == retries || (end != 0 && now_ms() + (long long)interval
-		    >= end))
+		if (i == retries || (end != 0 &&
+		    agent_now_ms() + (long long)interval >= end))
 			break;
 		sleep_ms((long long)interval);
 	}
 	agent_outcome_set(o, KP_ST_FAILED, "%s: %s (after %llu attempt%s, "
 	    "%lld ms)", target, err, i > retries ? retries : i,
-	    i == 1 ? "" : "s", now_ms() - start);
+	    i == 1 ? "" : "s", agent_now_ms() - start);
 	return KORCH_OK;
 }
 

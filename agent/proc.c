@@ -15,24 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "proc.h"
 
 #define DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SLICE_MS	50	/* how often to look for the child's exit */
 #define DRAIN_MS	200	/* output wait after it exited */
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 #define READ_SIZE	4096
 _Static_assert(READ_SIZE <= AGENT_PROC_CAP, "a read must fit the capture");
@@ -209,7 +200,7 @@ collect(const struct agent_proc *p, pid_t pid, struct pipes *pp,
 	long long start, deadline = 0, exited_at = 0;
 	int status, alive = 1, nopen, timeout, i, saved;
 
-	start = now_ms();
+	start = agent_now_ms();
 	if (p->timeout_ms > 0)
 		deadline = start + p->timeout_ms;
 	pfd[0].fd = pp->out[0];
@@ -225,7 +216,7 @@ collect(const struct agent_proc *p, pid_t pid, struct pipes *pp,
 		if (alive && waitpid(pid, &status, WNOHANG) == pid) {
 			set_status(r, status);
 			alive = 0;
-			exited_at = now_ms();
+			exited_at = agent_now_ms();
 		}
 		if (nopen == 0 && !alive)
 			break;
@@ -233,12 +224,12 @@ collect(const struct agent_proc *p, pid_t pid, struct pipes *pp,
 		 * A daemon the command left behind may hold the pipes open
 		 * forever: once the child is gone, wait briefly, then stop.
 		 */
-		if (!alive && now_ms() - exited_at > DRAIN_MS)
+		if (!alive && agent_now_ms() - exited_at > DRAIN_MS)
 			break;
-		if (alive && deadline != 0 && now_ms() >= deadline) {
+		if (alive && deadline != 0 && agent_now_ms() >= deadline) {
 			kill_timed_out(pid, r);
 			alive = 0;
-			exited_at = now_ms();
+			exited_at = agent_now_ms();
 			continue;
 		}
 		timeout = SLICE_MS;

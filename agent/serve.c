@@ -10,10 +10,10 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "err.h"
 #include "module.h"
 
@@ -27,15 +27,6 @@ enum serve_phase {
 	PHASE_HELLO,		/* waiting for START */
 	PHASE_RUNNING,		/* FACTS_REQ, STEP, BYE */
 };
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int
 send_error(struct agent_session *s, uint32_t reqid, int code,
@@ -208,7 +199,7 @@ do_step(struct agent_session *s, struct kbuf *out, const struct kp_frame *f,
 		const struct kp_task *t = &st.tasks[i];
 
 		agent_outcome_init(&o);
-		t0 = now_ms();
+		t0 = agent_now_ms();
 		if (req_name != NULL) {
 			agent_outcome_set(&o, KP_ST_SKIPPED, "skipped: required "
 			    "step %u%s%s%s failed", req_id, *req_name ? " (" :
@@ -235,7 +226,7 @@ do_step(struct agent_session *s, struct kbuf *out, const struct kp_frame *f,
 		    (r = agent_session_mark_changed(s, t->id)) != KORCH_OK)
 			goto out;
 		if ((r = send_result(s, out, f->reqid, st.id, t, &o,
-		    now_ms() - t0, &done)) != KORCH_OK)
+		    agent_now_ms() - t0, &done)) != KORCH_OK)
 			goto out;
 	}
 	/* A skipped-because-required step fails its own dependents too. */

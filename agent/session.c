@@ -2,7 +2,6 @@
  * session.c - one controller session: the frame stream and what the
  * agent remembers between steps (changed tasks, failed steps).
  */
-#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,31 +82,36 @@ agent_session_send(struct agent_session *s, struct kbuf *frames)
 	return KORCH_OK;
 }
 
+/* Drop the frame handed out last from b (*used bytes), then parse the
+ * next whole frame at its front into f and note its size in *used. */
+static int
+next_frame(struct kbuf *b, size_t *used, struct kp_frame *f)
+{
+	size_t n;
+	int r;
+
+	if (*used > 0) {
+		if ((r = kbuf_consume(b, *used)) != KORCH_OK)
+			return r;
+		*used = 0;
+	}
+	if ((r = kp_frame_parse(kbuf_ptr(b), kbuf_len(b), f, &n)) == KORCH_OK)
+		*used = n;
+	return r;
+}
+
 int
 agent_session_recv_wire(struct agent_session *s, struct kp_frame *f)
 {
 	uint8_t chunk[READ_CHUNK];
-	size_t used;
 	ssize_t n;
 	int r;
 
-	if (s->in_used > 0) {
-		if ((r = kbuf_consume(s->in, s->in_used)) != KORCH_OK)
-			return r;
-		s->in_used = 0;
-	}
 	for (;;) {
-		r = kp_frame_parse(kbuf_ptr(s->in), kbuf_len(s->in), f, &used);
-		if (r == KORCH_OK) {
-			s->in_used = used;
-			return KORCH_OK;
-		}
-		if (r != KORCH_ERR_INCOMPLETE)
+		if ((r = next_frame(s->in, &s->in_used, f)) !=
+		    KORCH_ERR_INCOMPLETE)
 			return r;
-		n = read(s->in_fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+		if ((n = kp_read(s->in_fd, chunk, sizeof(chunk))) < 0)
 			return KORCH_ERR_SYSTEM;
 		if (n == 0)
 			return kbuf_len(s->in) == 0 ? KORCH_ERR_EOF :
@@ -122,23 +126,13 @@ agent_session_recv_wire(struct agent_session *s, struct kp_frame *f)
 int
 agent_session_recv(struct agent_session *s, struct kp_frame *f)
 {
-	size_t used;
 	int r;
 
-	if (s->def_used > 0) {
-		if ((r = kbuf_consume(s->deferred, s->def_used)) != KORCH_OK)
-			return r;
-		s->def_used = 0;
-	}
-	if (kbuf_len(s->deferred) > 0) {
-		r = kp_frame_parse(kbuf_ptr(s->deferred),
-		    kbuf_len(s->deferred), f, &used);
-		if (r != KORCH_OK)
-			return r == KORCH_ERR_INCOMPLETE ? KORCH_ERR_INTERNAL : r;
-		s->def_used = used;
-		return KORCH_OK;
-	}
-	return agent_session_recv_wire(s, f);
+	r = next_frame(s->deferred, &s->def_used, f);
+	if (r == KORCH_ERR_INCOMPLETE && kbuf_len(s->deferred) == 0)
+		return agent_session_recv_wire(s, f);
+	/* Only whole frames are deferred. */
+	return r == KORCH_ERR_INCOMPLETE ? KORCH_ERR_INTERNAL : r;
 }
 
 int
@@ -147,6 +141,8 @@ agent_session_defer(struct agent_session *s, const struct kp_frame *f)
 	return kp_frame_put(s->deferred, f->type, f->reqid, f->body,
 	    f->body_len);
 }
+
+/* Check-only mode, from START. */
 
 void
 agent_session_set_check_only(struct agent_session *s, int on)
@@ -160,16 +156,13 @@ agent_session_check_only(const struct agent_session *s)
 	return s->check_only;
 }
 
+/* The STEP being served and the protocol version: the serve loop sets
+ * them, modules that send frames of their own read them. */
+
 void
 agent_session_set_reqid(struct agent_session *s, uint32_t reqid)
 {
 	s->reqid = reqid;
-}
-
-uint32_t
-agent_session_reqid(const struct agent_session *s)
-{
-	return s->reqid;
 }
 
 void
@@ -178,16 +171,22 @@ agent_session_set_step_id(struct agent_session *s, uint32_t step_id)
 	s->step_id = step_id;
 }
 
-uint32_t
-agent_session_step_id(const struct agent_session *s)
-{
-	return s->step_id;
-}
-
 void
 agent_session_set_version(struct agent_session *s, uint32_t version)
 {
 	s->version = version;
+}
+
+uint32_t
+agent_session_reqid(const struct agent_session *s)
+{
+	return s->reqid;
+}
+
+uint32_t
+agent_session_step_id(const struct agent_session *s)
+{
+	return s->step_id;
 }
 
 uint32_t

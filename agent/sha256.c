@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "fdio.h"
 #include "sha256.h"
 
 static const uint32_t K[64] = {
@@ -156,10 +157,7 @@ agent_sha256_fd(int fd, char hex[AGENT_SHA256_HEX], uint64_t *size)
 
 	agent_sha256_init(&c);
 	for (;;) {
-		n = read(fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+		if ((n = kp_read(fd, buf, sizeof(buf))) < 0)
 			return KORCH_ERR_SYSTEM;
 		if (n == 0)
 			break;

@@ -176,27 +176,26 @@ kbuf_put_u8(struct kbuf *b, uint8_t v)
 	return kbuf_put(b, &v, 1);
 }
 
+/* v's low n bytes, big-endian. */
+static int
+put_be(struct kbuf *b, uint64_t v, size_t n)
+{
+	uint8_t x[8];
+
+	kp_be_put(x, v, n);
+	return kbuf_put(b, x, n);
+}
+
 int
 kbuf_put_u32(struct kbuf *b, uint32_t v)
 {
-	uint8_t x[4];
-
-	x[0] = (uint8_t)(v >> 24);
-	x[1] = (uint8_t)(v >> 16);
-	x[2] = (uint8_t)(v >> 8);
-	x[3] = (uint8_t)v;
-	return kbuf_put(b, x, sizeof(x));
+	return put_be(b, v, 4);
 }
 
 int
 kbuf_put_u64(struct kbuf *b, uint64_t v)
 {
-	uint8_t x[8];
-	int i;
-
-	for (i = 0; i < 8; i++)
-		x[i] = (uint8_t)(v >> (56 - 8 * i));
-	return kbuf_put(b, x, sizeof(x));
+	return put_be(b, v, 8);
 }
 
 int
@@ -255,17 +254,11 @@ kbuf_putf(struct kbuf *b, const char *fmt, ...)
 int
 kbuf_poke_u32(struct kbuf *b, size_t off, uint32_t v)
 {
-	uint8_t *p;
-
 	if (!kbuf_sane(b))
 		return KORCH_ERR_INTERNAL;
 	if (off > b->len || b->len - off < 4)
 		return KORCH_ERR_INVALID_ARG;
-	p = b->d + b->off + off;
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
+	kp_be_put(b->d + b->off + off, v, 4);
 	return KORCH_OK;
 }
 
@@ -298,6 +291,26 @@ kbuf_reset(struct kbuf *b)
 	b->off = 0;
 	b->len = 0;
 	b->d[0] = '\0';
+}
+
+void
+kp_be_put(uint8_t *p, uint64_t v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+uint64_t
+kp_be_get(const uint8_t *p, size_t n)
+{
+	uint64_t x = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		x = x << 8 | p[i];
+	return x;
 }
 
 /* ---- reader ------------------------------------------------------------ */
@@ -334,47 +347,43 @@ kreader_bytes(struct kreader *r, size_t n, const uint8_t **p)
 	return KORCH_OK;
 }
 
+/* The next n bytes as a big-endian number, into the n-byte integer at v
+ * (when v is not NULL). */
+static int
+get_be(struct kreader *r, size_t n, void *v)
+{
+	const uint8_t *p;
+	uint64_t x;
+	int e;
+
+	if ((e = kreader_bytes(r, n, &p)) != KORCH_OK || v == NULL)
+		return e;
+	x = kp_be_get(p, n);
+	if (n == 1)
+		*(uint8_t *)v = (uint8_t)x;
+	else if (n == 4)
+		*(uint32_t *)v = (uint32_t)x;
+	else
+		*(uint64_t *)v = x;
+	return KORCH_OK;
+}
+
 int
 kreader_u8(struct kreader *r, uint8_t *v)
 {
-	const uint8_t *p;
-	int e;
-
-	if ((e = kreader_bytes(r, 1, &p)) != KORCH_OK)
-		return e;
-	if (v != NULL)
-		*v = p[0];
-	return KORCH_OK;
+	return get_be(r, 1, v);
 }
 
 int
 kreader_u32(struct kreader *r, uint32_t *v)
 {
-	const uint8_t *p;
-	int e;
-
-	if ((e = kreader_bytes(r, 4, &p)) != KORCH_OK)
-		return e;
-	if (v != NULL)
-		*v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-		    (uint32_t)p[2] << 8 | (uint32_t)p[3];
-	return KORCH_OK;
+	return get_be(r, 4, v);
 }
 
 int
 kreader_u64(struct kreader *r, uint64_t *v)
 {
-	const uint8_t *p;
-	uint64_t x = 0;
-	int e, i;
-
-	if ((e = kreader_bytes(r, 8, &p)) != KORCH_OK)
-		return e;
-	for (i = 0; i < 8; i++)
-		x = x << 8 | p[i];
-	if (v != NULL)
-		*v = x;
-	return KORCH_OK;
+	return get_be(r, 8, v);
 }
 
 int

@@ -50,6 +50,10 @@ int kbuf_poke_u32(struct kbuf *b, size_t off, uint32_t v);
 int kbuf_consume(struct kbuf *b, size_t n);
 void kbuf_reset(struct kbuf *b);
 
+/* v's low n bytes (n at most 8) at p, big-endian; and back. */
+void kp_be_put(uint8_t *p, uint64_t v, size_t n);
+uint64_t kp_be_get(const uint8_t *p, size_t n);
+
 /* A read cursor over borrowed memory. */
 struct kreader {
 	const uint8_t	*p;

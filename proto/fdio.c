@@ -1,5 +1,6 @@
 /*
- * fdio.c - whole reads and writes, parent directories (see fdio.h).
+ * fdio.c - reads and writes that survive signals, whole files, parent
+ * directories (see fdio.h).
  */
 #include <sys/stat.h>
 
@@ -31,6 +32,16 @@ kp_write_all(int fd, const void *p, size_t n)
 	return KORCH_OK;
 }
 
+ssize_t
+kp_read(int fd, void *p, size_t n)
+{
+	ssize_t r;
+
+	while ((r = read(fd, p, n)) == -1 && errno == EINTR)
+		;
+	return r;
+}
+
 int
 kp_read_fd(int fd, size_t max, char **out, size_t *len)
 {
@@ -58,10 +69,7 @@ kp_read_fd(int fd, size_t max, char **out, size_t *len)
 	/* A file that shrinks while read ends early; one that grows is
 	 * read up to the size fstat saw. */
 	while (got < size) {
-		n = read(fd, buf + got, size - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
+		if ((n = kp_read(fd, buf + got, size - got)) == -1) {
 			saved = errno;
 			explicit_bzero(buf, got);
 			free(buf);

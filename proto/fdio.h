@@ -6,6 +6,8 @@
 #ifndef KORCH_FDIO_H
 #define KORCH_FDIO_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 /*
@@ -14,6 +16,10 @@
  * have been written).
  */
 int kp_write_all(int fd, const void *p, size_t n);
+
+/* read(2), retried when a signal interrupts it: the bytes read, 0 at the
+ * end of the file, or -1 with errno. */
+ssize_t kp_read(int fd, void *p, size_t n);
 
 /*
  * Read the regular file open on fd whole, at most max bytes, into *out:

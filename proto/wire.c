@@ -45,13 +45,6 @@ kp_type_name(int type)
 
 /* ---- frames ------------------------------------------------------------ */
 
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
 int
 kp_frame_parse(const uint8_t *p, size_t len, struct kp_frame *f,
     size_t *used)
@@ -62,7 +55,7 @@ kp_frame_parse(const uint8_t *p, size_t len, struct kp_frame *f,
 		return KORCH_ERR_INVALID_ARG;
 	if (len < 4)
 		return KORCH_ERR_INCOMPLETE;
-	flen = get_u32(p);
+	flen = (uint32_t)kp_be_get(p, 4);
 	if (flen > KP_MAX_FRAME)
 		return KORCH_ERR_TOO_LARGE;
 	if (flen < KP_HDR_LEN - 4)
@@ -70,7 +63,7 @@ kp_frame_parse(const uint8_t *p, size_t len, struct kp_frame *f,
 	if (len - 4 < flen)
 		return KORCH_ERR_INCOMPLETE;
 	f->type = p[4];
-	f->reqid = get_u32(p + 5);
+	f->reqid = (uint32_t)kp_be_get(p + 5, 4);
 	f->body = p + KP_HDR_LEN;
 	f->body_len = flen - (KP_HDR_LEN - 4);
 	*used = 4 + (size_t)flen;

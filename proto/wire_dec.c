@@ -23,9 +23,15 @@ bad(int r)
 	return r == KORCH_OK || r == KORCH_ERR_ALLOC ? r : KORCH_ERR_BAD_FRAME;
 }
 
+/* The start of a decoder: the message m (size bytes) zeroed, and a reader
+ * over the body of f, which must be of that type. */
 static int
-dec_begin(const struct kp_frame *f, uint8_t type, struct kreader *r)
+dec_begin(const struct kp_frame *f, uint8_t type, void *m, size_t size,
+    struct kreader *r)
 {
+	if (m == NULL)
+		return KORCH_ERR_INVALID_ARG;
+	memset(m, 0, size);
 	if (f == NULL || (f->body == NULL && f->body_len > 0))
 		return KORCH_ERR_INVALID_ARG;
 	if (f->type != type || f->body_len > KP_MAX_BODY)
@@ -152,10 +158,7 @@ kp_dec_hello(const struct kp_frame *f, struct kp_hello *m)
 	struct kreader r;
 	int e;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	memset(m, 0, sizeof(*m));
-	if ((e = dec_begin(f, KP_HELLO, &r)) != KORCH_OK)
+	if ((e = dec_begin(f, KP_HELLO, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = bad(kreader_u32(&r, &m->version))) != KORCH_OK ||
 	    (e = get_cstr(&r, &m->build_hash)) != KORCH_OK ||
@@ -177,10 +180,7 @@ kp_dec_start(const struct kp_frame *f, struct kp_start *m)
 	struct kreader r;
 	int e;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	memset(m, 0, sizeof(*m));
-	if ((e = dec_begin(f, KP_START, &r)) != KORCH_OK)
+	if ((e = dec_begin(f, KP_START, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = bad(kreader_u32(&r, &m->version))) != KORCH_OK ||
 	    (e = bad(kreader_u32(&r, &m->flags))) != KORCH_OK ||
@@ -195,10 +195,7 @@ kp_dec_facts(const struct kp_frame *f, struct kp_facts *m)
 	struct kreader r;
 	int e;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	memset(m, 0, sizeof(*m));
-	if ((e = dec_begin(f, KP_FACTS, &r)) != KORCH_OK)
+	if ((e = dec_begin(f, KP_FACTS, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = get_kvs(&r, &m->kv, &m->n)) != KORCH_OK ||
 	    (e = dec_end(&r)) != KORCH_OK)
@@ -214,10 +211,7 @@ kp_dec_step(const struct kp_frame *f, struct kp_step *m)
 	uint32_t n;
 	int e;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	memset(m, 0, sizeof(*m));
-	if ((e = dec_begin(f, KP_STEP, &r)) != KORCH_OK)
+	if ((e = dec_begin(f, KP_STEP, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = bad(kreader_u32(&r, &m->id))) != KORCH_OK ||
 	    (e = get_cstr(&r, &m->name)) != KORCH_OK ||
@@ -253,10 +247,7 @@ kp_dec_task_result(const struct kp_frame *f, struct kp_task_result *m)
 	struct kreader r;
 	int e;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	memset(m, 0, sizeof(*m));
-	if ((e = dec_begin(f, KP_TASK_RESULT, &r)) != KORCH_OK)
+	if ((e = dec_begin(f, KP_TASK_RESULT, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = bad(kreader_u32(&r, &m->step_id))) != KORCH_OK ||
 	    (e = bad(kreader_u32(&r, &m->task_id))) != KORCH_OK ||
@@ -280,10 +271,7 @@ kp_dec_step_done(const struct kp_frame *f, struct kp_step_done *m)
 	struct kreader r;
 	int e;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	memset(m, 0, sizeof(*m));
-	if ((e = dec_begin(f, KP_STEP_DONE, &r)) != KORCH_OK)
+	if ((e = dec_begin(f, KP_STEP_DONE, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = bad(kreader_u32(&r, &m->step_id))) != KORCH_OK ||
 	    (e = bad(kreader_u32(&r, &m->ok))) != KORCH_OK ||
@@ -349,10 +337,7 @@ kp_dec_blob_req(const struct kp_frame *f, struct kp_blob_req *m)
 	struct kreader r;
 	int e;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	memset(m, 0, sizeof(*m));
-	if ((e = dec_begin(f, KP_BLOB_REQ, &r)) != KORCH_OK)
+	if ((e = dec_begin(f, KP_BLOB_REQ, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = get_hash(&r, &m->sha256)) != KORCH_OK ||
 	    (e = dec_end(&r)) != KORCH_OK)
@@ -366,10 +351,7 @@ kp_dec_blob(const struct kp_frame *f, struct kp_blob *m)
 	struct kreader r;
 	int e;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	memset(m, 0, sizeof(*m));
-	if ((e = dec_begin(f, KP_BLOB, &r)) != KORCH_OK)
+	if ((e = dec_begin(f, KP_BLOB, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = get_hash(&r, &m->sha256)) != KORCH_OK ||
 	    (e = bad(kreader_u64(&r, &m->offset))) != KORCH_OK ||
@@ -386,10 +368,7 @@ kp_dec_error(const struct kp_frame *f, struct kp_error *m)
 	uint32_t code;
 	int e;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	memset(m, 0, sizeof(*m));
-	if ((e = dec_begin(f, KP_ERROR, &r)) != KORCH_OK)
+	if ((e = dec_begin(f, KP_ERROR, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = bad(kreader_u32(&r, &code))) != KORCH_OK ||
 	    (e = get_cstr(&r, &m->message)) != KORCH_OK ||
@@ -408,10 +387,7 @@ kp_dec_fetch_data(const struct kp_frame *f, struct kp_fetch_data *m)
 	struct kreader r;
 	int e;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	memset(m, 0, sizeof(*m));
-	if ((e = dec_begin(f, KP_FETCH_DATA, &r)) != KORCH_OK)
+	if ((e = dec_begin(f, KP_FETCH_DATA, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = bad(kreader_u32(&r, &m->step_id))) != KORCH_OK ||
 	    (e = bad(kreader_u32(&r, &m->task_id))) != KORCH_OK ||

@@ -14,10 +14,16 @@
 
 /* ---- encoding helpers -------------------------------------------------- */
 
-static struct kbuf *
-body_new(void)
+/* The start of an encoder: KORCH_ERR_INVALID_ARG when the message is bad,
+ * else a new scratch body in *b. */
+static int
+body_begin(int bad, struct kbuf **b)
 {
-	return kbuf_new(KP_MAX_BODY);
+	if (bad)
+		return KORCH_ERR_INVALID_ARG;
+	if ((*b = kbuf_new(KP_MAX_BODY)) == NULL)
+		return KORCH_ERR_ALLOC;
+	return KORCH_OK;
 }
 
 /* The end of an encoder: when its fields went in (r is KORCH_OK), append
@@ -76,14 +82,11 @@ put_u32s(struct kbuf *b, const uint32_t *v, uint32_t n)
 	return KORCH_OK;
 }
 
-/* A fixed-size body's u32, big-endian, written in place. */
-static void
-be32(uint8_t *x, uint32_t v)
+/* A hash the agent can look up: 64 characters (the decoder checks more). */
+static int
+bad_hash(const char *h)
 {
-	x[0] = (uint8_t)(v >> 24);
-	x[1] = (uint8_t)(v >> 16);
-	x[2] = (uint8_t)(v >> 8);
-	x[3] = (uint8_t)v;
+	return h == NULL || strlen(h) != 64;
 }
 
 /* ---- encoders ---------------------------------------------------------- */
@@ -94,10 +97,8 @@ kp_enc_hello(struct kbuf *out, uint32_t reqid, const struct kp_hello *m)
 	struct kbuf *b;
 	int r;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	if ((b = body_new()) == NULL)
-		return KORCH_ERR_ALLOC;
+	if ((r = body_begin(m == NULL, &b)) != KORCH_OK)
+		return r;
 	if ((r = kbuf_put_u32(b, m->version)) == KORCH_OK &&
 	    (r = kbuf_put_cstr(b, m->build_hash)) == KORCH_OK &&
 	    (r = kbuf_put_cstr(b, m->agent_version)) == KORCH_OK)
@@ -112,8 +113,8 @@ kp_enc_start(struct kbuf *out, uint32_t reqid, const struct kp_start *m)
 
 	if (m == NULL)
 		return KORCH_ERR_INVALID_ARG;
-	be32(x, m->version);
-	be32(x + 4, m->flags);
+	kp_be_put(x, m->version, 4);
+	kp_be_put(x + 4, m->flags, 4);
 	return kp_frame_put(out, KP_START, reqid, x, sizeof(x));
 }
 
@@ -129,10 +130,8 @@ kp_enc_facts(struct kbuf *out, uint32_t reqid, const struct kp_facts *m)
 	struct kbuf *b;
 	int r;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	if ((b = body_new()) == NULL)
-		return KORCH_ERR_ALLOC;
+	if ((r = body_begin(m == NULL, &b)) != KORCH_OK)
+		return r;
 	r = put_kvs(b, m->kv, m->n);
 	return body_end(out, KP_FACTS, reqid, b, r);
 }
@@ -145,11 +144,9 @@ kp_enc_step(struct kbuf *out, uint32_t reqid, const struct kp_step *m)
 	uint32_t i;
 	int r;
 
-	if (m == NULL || m->ntasks > KP_MAX_ITEMS ||
-	    (m->ntasks > 0 && m->tasks == NULL))
-		return KORCH_ERR_INVALID_ARG;
-	if ((b = body_new()) == NULL)
-		return KORCH_ERR_ALLOC;
+	if ((r = body_begin(m == NULL || m->ntasks > KP_MAX_ITEMS ||
+	    (m->ntasks > 0 && m->tasks == NULL), &b)) != KORCH_OK)
+		return r;
 	if ((r = kbuf_put_u32(b, m->id)) != KORCH_OK ||
 	    (r = kbuf_put_cstr(b, m->name)) != KORCH_OK ||
 	    (r = put_u32s(b, m->requires, m->nrequires)) != KORCH_OK ||
@@ -174,10 +171,9 @@ kp_enc_task_result(struct kbuf *out, uint32_t reqid,
 	struct kbuf *b;
 	int r;
 
-	if (m == NULL || m->status > KP_ST_SKIPPED)
-		return KORCH_ERR_INVALID_ARG;
-	if ((b = body_new()) == NULL)
-		return KORCH_ERR_ALLOC;
+	if ((r = body_begin(m == NULL || m->status > KP_ST_SKIPPED, &b)) !=
+	    KORCH_OK)
+		return r;
 	if ((r = kbuf_put_u32(b, m->step_id)) == KORCH_OK &&
 	    (r = kbuf_put_u32(b, m->task_id)) == KORCH_OK &&
 	    (r = kbuf_put_u8(b, m->status)) == KORCH_OK &&
@@ -203,7 +199,7 @@ kp_enc_step_done(struct kbuf *out, uint32_t reqid,
 	v[3] = m->failed;
 	v[4] = m->skipped;
 	for (i = 0; i < 5; i++)
-		be32(x + 4 * i, v[i]);
+		kp_be_put(x + 4 * i, v[i], 4);
 	return kp_frame_put(out, KP_STEP_DONE, reqid, x, sizeof(x));
 }
 
@@ -214,10 +210,8 @@ kp_enc_blob_req(struct kbuf *out, uint32_t reqid,
 	struct kbuf *b;
 	int r;
 
-	if (m == NULL || m->sha256 == NULL || strlen(m->sha256) != 64)
-		return KORCH_ERR_INVALID_ARG;
-	if ((b = body_new()) == NULL)
-		return KORCH_ERR_ALLOC;
+	if ((r = body_begin(m == NULL || bad_hash(m->sha256), &b)) != KORCH_OK)
+		return r;
 	r = kbuf_put_cstr(b, m->sha256);
 	return body_end(out, KP_BLOB_REQ, reqid, b, r);
 }
@@ -228,12 +222,10 @@ kp_enc_blob(struct kbuf *out, uint32_t reqid, const struct kp_blob *m)
 	struct kbuf *b;
 	int r;
 
-	if (m == NULL || m->sha256 == NULL || strlen(m->sha256) != 64 ||
+	if ((r = body_begin(m == NULL || bad_hash(m->sha256) ||
 	    m->len > KP_BLOB_CHUNK || (m->len > 0 && m->data == NULL) ||
-	    m->last > 1)
-		return KORCH_ERR_INVALID_ARG;
-	if ((b = body_new()) == NULL)
-		return KORCH_ERR_ALLOC;
+	    m->last > 1, &b)) != KORCH_OK)
+		return r;
 	if ((r = kbuf_put_cstr(b, m->sha256)) == KORCH_OK &&
 	    (r = kbuf_put_u64(b, m->offset)) == KORCH_OK &&
 	    (r = kbuf_put_str(b, m->data, m->len)) == KORCH_OK)
@@ -247,10 +239,8 @@ kp_enc_error(struct kbuf *out, uint32_t reqid, const struct kp_error *m)
 	struct kbuf *b;
 	int r;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	if ((b = body_new()) == NULL)
-		return KORCH_ERR_ALLOC;
+	if ((r = body_begin(m == NULL, &b)) != KORCH_OK)
+		return r;
 	if ((r = kbuf_put_u32(b, (uint32_t)m->code)) == KORCH_OK)
 		r = kbuf_put_cstr(b, m->message);
 	return body_end(out, KP_ERROR, reqid, b, r);
@@ -269,12 +259,10 @@ kp_enc_fetch_data(struct kbuf *out, uint32_t reqid,
 	struct kbuf *b;
 	int r;
 
-	if (m == NULL || m->len > KP_BLOB_CHUNK ||
+	if ((r = body_begin(m == NULL || m->len > KP_BLOB_CHUNK ||
 	    (m->len > 0 && m->data == NULL) || m->last > 1 ||
-	    m->offset > UINT64_MAX - m->len)
-		return KORCH_ERR_INVALID_ARG;
-	if ((b = body_new()) == NULL)
-		return KORCH_ERR_ALLOC;
+	    m->offset > UINT64_MAX - m->len, &b)) != KORCH_OK)
+		return r;
 	if ((r = kbuf_put_u32(b, m->step_id)) == KORCH_OK &&
 	    (r = kbuf_put_u32(b, m->task_id)) == KORCH_OK &&
 	    (r = kbuf_put_u64(b, m->offset)) == KORCH_OK &&

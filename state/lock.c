@@ -29,27 +29,10 @@
 
 #define KSTATE_KIND_MAX		32
 
-/* The schema's CHECK list (migration 1) says the same. */
-static const char *const run_result_names[] = {
-	[KSTATE_RUN_RUNNING] = "running",
-	[KSTATE_RUN_CONVERGED] = "converged",
-	[KSTATE_RUN_FAILED] = "failed",
-	[KSTATE_RUN_INTERRUPTED] = "interrupted",
-	[KSTATE_RUN_ABORTED] = "aborted",
-};
-
 const char *
 kstate_run_result_name(enum kstate_run_result r)
 {
-	return kstate_name_of(run_result_names, NELEM(run_result_names),
-	    (unsigned)r);
-}
-
-int
-kstate_run_result_parse(const char *name)
-{
-	return kstate_name_index(run_result_names, NELEM(run_result_names),
-	    name);
+	return kstate_name(KN_RUN_RESULT, (unsigned)r);
 }
 
 static const char holder_sql[] =
@@ -86,18 +69,12 @@ static int
 read_holder(struct kstate *st, struct holder *h, int *found)
 {
 	sqlite3_stmt	*s = NULL;
-	int		 rc, r;
+	int		 r;
 
 	*found = 0;
 	memset(h, 0, sizeof(*h));
-	rc = sqlite3_prepare_v2(st->db, holder_sql, -1, &s, NULL);
-	if (rc != SQLITE_OK) {
-		r = kstate_sqlerr(st, rc, "reading lock");
-		goto out;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*found = 1;
+	if ((r = kstate_first(st, holder_sql, "reading lock", &s, found)) ==
+	    KORCH_OK && *found) {
 		h->run_id = sqlite3_column_int64(s, 0);
 		copy_col(s, 1, h->kind, sizeof(h->kind));
 		h->pid = (long)sqlite3_column_int64(s, 2);
@@ -105,12 +82,7 @@ read_holder(struct kstate *st, struct holder *h, int *found)
 		h->started_at = sqlite3_column_int64(s, 4);
 		copy_col(s, 5, h->command, sizeof(h->command));
 		copy_col(s, 6, h->user, sizeof(h->user));
-	} else if (rc != SQLITE_DONE) {
-		r = kstate_sqlerr(st, rc, "reading lock");
-		goto out;
 	}
-	r = KORCH_OK;
- out:
 	sqlite3_finalize(s);
 	return r;
 }
@@ -416,7 +388,7 @@ kstate_run_end(struct kstate *st, int64_t run_id,
 		return KORCH_ERR_INVALID_ARG;
 	}
 	if (result == KSTATE_RUN_RUNNING ||
-	    kstate_run_result_parse(kstate_run_result_name(result)) < 0) {
+	    kstate_parse(KN_RUN_RESULT, kstate_run_result_name(result)) < 0) {
 		kstate_seterr(st, "bad run result %d", (int)result);
 		return KORCH_ERR_INVALID_ARG;
 	}

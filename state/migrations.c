@@ -9,9 +9,9 @@
  * KSTATE_SCHEMA_VERSION in state.h.
  *
  * Conventions: timestamps INTEGER ms since the epoch; enum-like columns are
- * TEXT with a CHECK listing the names of the tables in record.c, lock.c
- * and upgrade.c; ids referencing runs are NULLed (not cascaded) where the row
- * describes a host (or an upgrade) rather than a run.
+ * TEXT with a CHECK listing the names of a list in names.c; ids
+ * referencing runs are NULLed (not cascaded) where the row describes a
+ * host (or an upgrade) rather than a run.
  */
 #include <stddef.h>
 
@@ -195,21 +195,11 @@ static int
 read_version(struct kstate *st, int *version)
 {
 	sqlite3_stmt	*s = NULL;
-	int		 rc, r;
+	int		 r;
 
-	rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
-	if (rc != SQLITE_OK) {
-		r = kstate_sqlerr(st, rc, "reading schema version");
-		goto out;
-	}
-	rc = sqlite3_step(s);
-	if (rc != SQLITE_ROW) {
-		r = kstate_sqlerr(st, rc, "reading schema version");
-		goto out;
-	}
-	*version = sqlite3_column_int(s, 0);
-	r = KORCH_OK;
- out:
+	if ((r = kstate_first(st, "PRAGMA user_version",
+	    "reading schema version", &s, NULL)) == KORCH_OK)
+		*version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
 	return r;
 }

@@ -11,13 +11,68 @@
 #include "err.h"
 #include "state-int.h"
 #include "state_query.h"
+#include "state_upgrade.h"
 
-int
-kstate_collect(struct kstate *st, sqlite3_stmt *s, size_t esize,
-    decode_fn decode, clear_fn clear, void **out, size_t *nout)
+_Static_assert(sizeof(enum kstate_status) == sizeof(int) &&
+    sizeof(enum kstate_outcome) == sizeof(int) &&
+    sizeof(enum kstate_run_result) == sizeof(int) &&
+    sizeof(enum kstate_upgrade_status) == sizeof(int) &&
+    sizeof(enum kstate_phase_status) == sizeof(int),
+    "KCOL_ENUM fields are written as int");
+
+/* Row s into p, a zeroed struct of row's type.  KORCH_ERR_ALLOC, or
+ * KORCH_ERR_STATE for a name not in its list. */
+static int
+row_decode(const struct kstate_row *row, sqlite3_stmt *s, char *p)
+{
+	const struct kstate_col	*c;
+	int			 i, v;
+
+	for (i = 0; i < (int)row->ncols; i++) {
+		c = &row->cols[i];
+		switch (c->kind) {
+		case KCOL_TEXT:
+			if (kstate_col_strdup(s, i, (char **)(p + c->off)) !=
+			    KORCH_OK)
+				return KORCH_ERR_ALLOC;
+			break;
+		case KCOL_I64:
+			*(int64_t *)(p + c->off) = sqlite3_column_int64(s, i);
+			break;
+		case KCOL_INT:
+			*(int *)(p + c->off) = sqlite3_column_int(s, i);
+			break;
+		case KCOL_LONG:
+			*(long *)(p + c->off) =
+			    (long)sqlite3_column_int64(s, i);
+			break;
+		case KCOL_BOOL:
+			*(bool *)(p + c->off) = sqlite3_column_int(s, i) != 0;
+			break;
+		case KCOL_EXIT:
+			*(int *)(p + c->off) = sqlite3_column_type(s, i) ==
+			    SQLITE_NULL ? -1 : sqlite3_column_int(s, i);
+			break;
+		case KCOL_ENUM:
+			if ((v = kstate_parse(c->names, (const char *)
+			    sqlite3_column_text(s, i))) < 0)
+				return KORCH_ERR_STATE;
+			*(int *)(p + c->off) = v;
+			break;
+		}
+	}
+	return KORCH_OK;
+}
+
+/* Step s to the end, decoding each row into a growing array (zeroed
+ * before decode).  *out is NULL and *nout 0 when there are no rows.  On
+ * failure everything decoded so far is freed. */
+static int
+collect(struct kstate *st, sqlite3_stmt *s, const struct kstate_row *row,
+    void **out, size_t *nout)
 {
 	char	*v = NULL, *nv;
-	size_t	 n = 0, cap = 0;
+	size_t	 n = 0, cap = 0, esize = row->size;
 	int	 rc, r;
 
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -34,7 +89,7 @@ kstate_collect(struct kstate *st, sqlite3_stmt *s, size_t esize,
 			cap = ncap;
 		}
 		memset(v + n * esize, 0, esize);
-		r = decode(s, v + n * esize);
+		r = row_decode(row, s, v + n * esize);
 		n++;	/* a half-decoded element is cleared too */
 		if (r != KORCH_OK) {
 			kstate_seterr(st, r == KORCH_ERR_ALLOC ?
@@ -53,69 +108,51 @@ kstate_collect(struct kstate *st, sqlite3_stmt *s, size_t esize,
 	n = 0;
 	r = KORCH_OK;
  out:
-	kstate_free_array(v, n, esize, clear);
+	kstate_free_rows(row, v, n);
 	return r;
 }
 
 void
-kstate_free_array(void *v, size_t n, size_t esize, clear_fn clear)
+kstate_free_rows(const struct kstate_row *row, void *v, size_t n)
 {
-	size_t i;
+	char	*p;
+	size_t	 i, c;
 
-	for (i = 0; v != NULL && i < n; i++)
-		clear((char *)v + i * esize);
+	for (i = 0; v != NULL && i < n; i++) {
+		p = (char *)v + i * row->size;
+		for (c = 0; c < row->ncols; c++)
+			if (row->cols[c].kind == KCOL_TEXT)
+				free(*(char **)(p + row->cols[c].off));
+	}
 	free(v);
 }
 
 int
-kstate_list_begin(struct kstate *st, const char *sql, void **out, size_t *n,
-    sqlite3_stmt **s)
+kstate_read(struct kstate *st, const struct kstate_row *row,
+    const char *none, const char *sql, void **out, size_t *n,
+    const char *types, ...)
 {
-	int r;
+	sqlite3_stmt	*s = NULL;
+	va_list		 ap;
+	int		 r;
 
-	*s = NULL;
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
 	if (out == NULL || n == NULL)
 		return KORCH_ERR_INVALID_ARG;
 	*out = NULL;
 	*n = 0;
-	return kstate_prepare(st, sql, s);
-}
-
-int
-kstate_list_end(struct kstate *st, sqlite3_stmt *s, int r, size_t esize,
-    decode_fn decode, clear_fn clear, void **out, size_t *n)
-{
+	va_start(ap, types);
+	r = kstate_vquery(st, &s, sql, types, ap);
+	va_end(ap);
 	if (r == KORCH_OK)
-		r = kstate_collect(st, s, esize, decode, clear, out, n);
+		r = collect(st, s, row, out, n);
 	sqlite3_finalize(s);
-	return r;
-}
-
-int
-kstate_one(struct kstate *st, sqlite3_stmt *s, const char *none,
-    size_t esize, decode_fn decode, clear_fn clear, void **out)
-{
-	void	*v = NULL;
-	size_t	 n = 0;
-	int	 r;
-
-	if ((r = kstate_collect(st, s, esize, decode, clear, &v, &n)) !=
-	    KORCH_OK)
-		return r;
-	if (n == 0) {
+	if (r == KORCH_OK && *n == 0 && none != NULL) {
 		kstate_seterr(st, "%s", none);
-		return KORCH_ERR_NOT_FOUND;
+		r = KORCH_ERR_NOT_FOUND;
 	}
-	*out = v;		/* an array of one, freed as one */
-	return KORCH_OK;
-}
-
-static int64_t
-col_i64(sqlite3_stmt *s, int col)
-{
-	return sqlite3_column_int64(s, col);	/* NULL reads as 0 */
+	return r;
 }
 
 /* ---- runs ---- */
@@ -123,432 +160,198 @@ col_i64(sqlite3_stmt *s, int col)
 #define RUN_COLS "id, kind, args, started_at, ended_at, result, exit_code," \
 	" pid, hostname, user"
 
-static void
-run_clear(void *p)
-{
-	struct kstate_run *run = p;
-
-	free(run->kind);
-	free(run->args);
-	free(run->hostname);
-	free(run->user);
-}
-
-static int
-run_decode(sqlite3_stmt *s, void *p)
-{
-	struct kstate_run	*run = p;
-	int			 v, r;
-
-	run->id = col_i64(s, 0);
-	if ((r = kstate_col_strdup(s, 1, &run->kind)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 2, &run->args)) != KORCH_OK)
-		return r;
-	run->started_at = col_i64(s, 3);
-	run->ended_at = col_i64(s, 4);
-	if ((r = kstate_col_enum(s, 5, kstate_run_result_parse, &v)) !=
-	    KORCH_OK)
-		return r;
-	run->result = (enum kstate_run_result)v;
-	run->exit_code = sqlite3_column_type(s, 6) == SQLITE_NULL ? -1 :
-	    sqlite3_column_int(s, 6);
-	run->pid = (long)col_i64(s, 7);
-	if ((r = kstate_col_strdup(s, 8, &run->hostname)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 9, &run->user)) != KORCH_OK)
-		return r;
-	return KORCH_OK;
-}
-
-/* One run from s (bound by the caller), or KORCH_ERR_NOT_FOUND. */
-static int
-run_one(struct kstate *st, sqlite3_stmt *s, const char *what,
-    struct kstate_run **out)
-{
-	return kstate_one(st, s, what, sizeof(struct kstate_run), run_decode,
-	    run_clear, (void **)out);
-}
+static const struct kstate_col run_cols[] = {
+	KCOL(run, I64, id), KCOL(run, TEXT, kind), KCOL(run, TEXT, args),
+	KCOL(run, I64, started_at), KCOL(run, I64, ended_at),
+	KENUM(run, result, KN_RUN_RESULT), KCOL(run, EXIT, exit_code),
+	KCOL(run, LONG, pid), KCOL(run, TEXT, hostname),
+	KCOL(run, TEXT, user),
+};
+static const struct kstate_row run_row = KROW(run, run_cols);
 
 int
 kstate_run_last(struct kstate *st, const char *kind, struct kstate_run **out)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 r;
+	size_t n;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if (out == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
-	if ((r = kstate_prepare(st, "SELECT " RUN_COLS " FROM runs"
-	    " WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT 1", &s)) !=
-	    KORCH_OK)
-		goto out;
-	if (kstate_bind_text(s, 1, kind) != SQLITE_OK) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
-	r = run_one(st, s, "no run recorded yet", out);
- out:
-	sqlite3_finalize(s);
-	return r;
+	return kstate_read(st, &run_row, "no run recorded yet",
+	    "SELECT " RUN_COLS " FROM runs"
+	    " WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT 1",
+	    (void **)out, &n, "t", kind);
 }
 
 int
 kstate_run_get(struct kstate *st, int64_t id, struct kstate_run **out)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 r;
+	size_t n;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	if (out == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	*out = NULL;
-	if ((r = kstate_prepare(st, "SELECT " RUN_COLS " FROM runs"
-	    " WHERE id = ?1", &s)) != KORCH_OK)
-		goto out;
-	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
-	r = run_one(st, s, "no such run", out);
- out:
-	sqlite3_finalize(s);
-	return r;
+	return kstate_read(st, &run_row, "no such run", "SELECT " RUN_COLS
+	    " FROM runs WHERE id = ?1", (void **)out, &n, "i", id);
 }
 
 void
 kstate_run_free(struct kstate_run *run)
 {
-	kstate_free_array(run, 1, sizeof(*run), run_clear);
-}
-
-/*
- * The lists "of one host, or of all when host is NULL": sql selects with
- * ?1 as that host.  Rows decoded into a new array of size-byte structs.
- */
-static int
-list_by_host(struct kstate *st, const char *sql, const char *host,
-    size_t size, decode_fn decode, clear_fn clear, void **out, size_t *n)
-{
-	sqlite3_stmt	*s;
-	int		 r;
-
-	if ((r = kstate_list_begin(st, sql, out, n, &s)) != KORCH_OK)
-		return r;
-	if (kstate_bind_text(s, 1, host) != SQLITE_OK)
-		r = kstate_bind_err(st);
-	return kstate_list_end(st, s, r, size, decode, clear, out, n);
+	kstate_free_rows(&run_row, run, 1);
 }
 
 /* ---- hosts ---- */
 
-static void
-host_clear(void *p)
-{
-	struct kstate_host *h = p;
-
-	free(h->name);
-	free(h->address);
-	free(h->facts_json);
-	free(h->hostkey_fp);
-	free(h->last_error);
-}
-
-static int
-host_decode(sqlite3_stmt *s, void *p)
-{
-	struct kstate_host	*h = p;
-	int			 r;
-
-	if ((r = kstate_col_strdup(s, 0, &h->name)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 1, &h->address)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 2, &h->facts_json)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 3, &h->hostkey_fp)) != KORCH_OK)
-		return r;
-	h->last_contact = col_i64(s, 4);
-	h->last_run_id = col_i64(s, 5);
-	h->reachable = sqlite3_column_int(s, 6) != 0;
-	return kstate_col_strdup(s, 7, &h->last_error);
-}
+static const struct kstate_col host_cols[] = {
+	KCOL(host, TEXT, name), KCOL(host, TEXT, address),
+	KCOL(host, TEXT, facts_json), KCOL(host, TEXT, hostkey_fp),
+	KCOL(host, I64, last_contact), KCOL(host, I64, last_run_id),
+	KCOL(host, BOOL, reachable), KCOL(host, TEXT, last_error),
+};
+static const struct kstate_row host_row = KROW(host, host_cols);
 
 int
 kstate_hosts_list(struct kstate *st, struct kstate_host **out, size_t *n)
 {
-	sqlite3_stmt	*s;
-	int		 r;
-
-	if ((r = kstate_list_begin(st, "SELECT name, address, facts,"
+	return kstate_read(st, &host_row, NULL, "SELECT name, address, facts,"
 	    " hostkey_fp, last_contact, last_run_id, reachable, last_error"
-	    " FROM hosts ORDER BY name", (void **)out, n, &s)) != KORCH_OK)
-		return r;
-	return kstate_list_end(st, s, r, sizeof(**out), host_decode,
-	    host_clear, (void **)out, n);
+	    " FROM hosts ORDER BY name", (void **)out, n, "");
 }
 
 void
 kstate_hosts_free(struct kstate_host *v, size_t n)
 {
-	kstate_free_array(v, n, sizeof(*v), host_clear);
+	kstate_free_rows(&host_row, v, n);
 }
 
 /* ---- observed ---- */
 
-static void
-observed_clear(void *p)
-{
-	struct kstate_observed *o = p;
-
-	free(o->host);
-	free(o->task_key);
-	free(o->digest);
-}
-
-static int
-observed_decode(sqlite3_stmt *s, void *p)
-{
-	struct kstate_observed	*o = p;
-	int			 v, r;
-
-	if ((r = kstate_col_strdup(s, 0, &o->host)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 1, &o->task_key)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 2, &o->digest)) != KORCH_OK)
-		return r;
-	if ((r = kstate_col_enum(s, 3, kstate_status_parse, &v)) != KORCH_OK)
-		return r;
-	o->status = (enum kstate_status)v;
-	o->changed_at = col_i64(s, 4);
-	o->ok_at = col_i64(s, 5);
-	o->run_id = col_i64(s, 6);
-	return KORCH_OK;
-}
+static const struct kstate_col observed_cols[] = {
+	KCOL(observed, TEXT, host), KCOL(observed, TEXT, task_key),
+	KCOL(observed, TEXT, digest), KENUM(observed, status, KN_STATUS),
+	KCOL(observed, I64, changed_at), KCOL(observed, I64, ok_at),
+	KCOL(observed, I64, run_id),
+};
+static const struct kstate_row observed_row = KROW(observed, observed_cols);
 
 int
 kstate_observed_list(struct kstate *st, const char *host,
     struct kstate_observed **out, size_t *n)
 {
-	return list_by_host(st, "SELECT host, task_key, digest, status,"
-	    " changed_at, ok_at, run_id FROM observed"
-	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key", host,
-	    sizeof(**out), observed_decode, observed_clear, (void **)out, n);
+	return kstate_read(st, &observed_row, NULL, "SELECT host, task_key,"
+	    " digest, status, changed_at, ok_at, run_id FROM observed"
+	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key",
+	    (void **)out, n, "t", host);
 }
 
 void
 kstate_observed_free(struct kstate_observed *v, size_t n)
 {
-	kstate_free_array(v, n, sizeof(*v), observed_clear);
+	kstate_free_rows(&observed_row, v, n);
 }
 
 /* ---- per-host outcomes of a run ---- */
 
-static void
-run_host_clear(void *p)
-{
-	struct kstate_run_host *h = p;
-
-	free(h->host);
-	free(h->error);
-}
-
-static int
-run_host_decode(sqlite3_stmt *s, void *p)
-{
-	struct kstate_run_host	*h = p;
-	int			 v, r;
-
-	h->run_id = col_i64(s, 0);
-	if ((r = kstate_col_strdup(s, 1, &h->host)) != KORCH_OK)
-		return r;
-	if ((r = kstate_col_enum(s, 2, kstate_outcome_parse, &v)) != KORCH_OK)
-		return r;
-	h->outcome = (enum kstate_outcome)v;
-	h->ok = sqlite3_column_int(s, 3);
-	h->changed = sqlite3_column_int(s, 4);
-	h->failed = sqlite3_column_int(s, 5);
-	h->skipped = sqlite3_column_int(s, 6);
-	return kstate_col_strdup(s, 7, &h->error);
-}
+static const struct kstate_col run_host_cols[] = {
+	KCOL(run_host, I64, run_id), KCOL(run_host, TEXT, host),
+	KENUM(run_host, outcome, KN_OUTCOME), KCOL(run_host, INT, ok),
+	KCOL(run_host, INT, changed), KCOL(run_host, INT, failed),
+	KCOL(run_host, INT, skipped), KCOL(run_host, TEXT, error),
+};
+static const struct kstate_row run_host_row = KROW(run_host, run_host_cols);
 
 int
 kstate_run_hosts_list(struct kstate *st, int64_t run_id,
     struct kstate_run_host **out, size_t *n)
 {
-	sqlite3_stmt	*s;
-	int		 r;
-
-	if ((r = kstate_list_begin(st, "SELECT run_id, host, outcome, ok,"
-	    " changed, failed, skipped, error FROM run_hosts"
-	    " WHERE run_id = ?1 ORDER BY host", (void **)out, n, &s)) !=
-	    KORCH_OK)
-		return r;
-	if (sqlite3_bind_int64(s, 1, run_id) != SQLITE_OK)
-		r = kstate_bind_err(st);
-	return kstate_list_end(st, s, r, sizeof(**out), run_host_decode,
-	    run_host_clear, (void **)out, n);
+	return kstate_read(st, &run_host_row, NULL, "SELECT run_id, host,"
+	    " outcome, ok, changed, failed, skipped, error FROM run_hosts"
+	    " WHERE run_id = ?1 ORDER BY host", (void **)out, n, "i", run_id);
 }
 
 void
 kstate_run_hosts_free(struct kstate_run_host *v, size_t n)
 {
-	kstate_free_array(v, n, sizeof(*v), run_host_clear);
+	kstate_free_rows(&run_host_row, v, n);
 }
 
 /* ---- task results ---- */
 
-static void
-result_clear(void *p)
-{
-	struct kstate_task_result *t = p;
-
-	free(t->host);
-	free(t->step);
-	free(t->task_key);
-	free(t->module);
-	free(t->desired_digest);
-	free(t->message);
-	free(t->diff);
-}
-
-static int
-result_decode(sqlite3_stmt *s, void *p)
-{
-	struct kstate_task_result	*t = p;
-	int				 v, r;
-
-	t->run_id = col_i64(s, 0);
-	if ((r = kstate_col_strdup(s, 1, &t->host)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 2, &t->step)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 3, &t->task_key)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 4, &t->module)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 5, &t->desired_digest)) != KORCH_OK)
-		return r;
-	if ((r = kstate_col_enum(s, 6, kstate_status_parse, &v)) != KORCH_OK)
-		return r;
-	t->status = (enum kstate_status)v;
-	t->changed = sqlite3_column_int(s, 7) != 0;
-	if ((r = kstate_col_strdup(s, 8, &t->message)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 9, &t->diff)) != KORCH_OK)
-		return r;
-	t->started_at = col_i64(s, 10);
-	t->duration_ms = col_i64(s, 11);
-	return KORCH_OK;
-}
+static const struct kstate_col result_cols[] = {
+	KCOL(task_result, I64, run_id), KCOL(task_result, TEXT, host),
+	KCOL(task_result, TEXT, step), KCOL(task_result, TEXT, task_key),
+	KCOL(task_result, TEXT, module),
+	KCOL(task_result, TEXT, desired_digest),
+	KENUM(task_result, status, KN_STATUS),
+	KCOL(task_result, BOOL, changed), KCOL(task_result, TEXT, message),
+	KCOL(task_result, TEXT, diff), KCOL(task_result, I64, started_at),
+	KCOL(task_result, I64, duration_ms),
+};
+static const struct kstate_row result_row = KROW(task_result, result_cols);
 
 int
 kstate_results_list(struct kstate *st, int64_t run_id, const char *host,
     int flags, struct kstate_task_result **out, size_t *n)
 {
-	sqlite3_stmt	*s;
-	int		 r;
-
-	if ((r = kstate_list_begin(st, "SELECT run_id, host, step, task_key,"
-	    " module, desired_digest, status, changed, message, diff,"
-	    " started_at, duration_ms FROM task_results"
+	return kstate_read(st, &result_row, NULL,
+	    "SELECT run_id, host, step, task_key, module, desired_digest,"
+	    " status, changed, message, diff, started_at, duration_ms"
+	    " FROM task_results"
 	    " WHERE run_id = ?1 AND (?2 IS NULL OR host = ?2)"
 	    "  AND (?3 = 0 OR status IN ('failed', 'unreachable'))"
-	    " ORDER BY host, started_at, task_key", (void **)out, n, &s)) !=
-	    KORCH_OK)
-		return r;
-	if (sqlite3_bind_int64(s, 1, run_id) ||
-	    kstate_bind_text(s, 2, host) ||
-	    sqlite3_bind_int(s, 3, (flags & KSTATE_RESULTS_FAILED_ONLY) != 0))
-		r = kstate_bind_err(st);
-	return kstate_list_end(st, s, r, sizeof(**out), result_decode,
-	    result_clear, (void **)out, n);
+	    " ORDER BY host, started_at, task_key", (void **)out, n, "itd",
+	    run_id, host, (flags & KSTATE_RESULTS_FAILED_ONLY) != 0);
 }
 
 void
 kstate_results_free(struct kstate_task_result *v, size_t n)
 {
-	kstate_free_array(v, n, sizeof(*v), result_clear);
+	kstate_free_rows(&result_row, v, n);
 }
 
 /* ---- pending restarts ---- */
 
-static void
-pending_clear(void *p)
-{
-	struct kstate_pending *pr = p;
-
-	free(pr->host);
-	free(pr->task_key);
-	free(pr->reason);
-}
-
-static int
-pending_decode(sqlite3_stmt *s, void *p)
-{
-	struct kstate_pending	*pr = p;
-	int			 r;
-
-	if ((r = kstate_col_strdup(s, 0, &pr->host)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 1, &pr->task_key)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 2, &pr->reason)) != KORCH_OK)
-		return r;
-	pr->since_run = col_i64(s, 3);
-	pr->since_at = col_i64(s, 4);
-	return KORCH_OK;
-}
+static const struct kstate_col pending_cols[] = {
+	KCOL(pending, TEXT, host), KCOL(pending, TEXT, task_key),
+	KCOL(pending, TEXT, reason), KCOL(pending, I64, since_run),
+	KCOL(pending, I64, since_at),
+};
+static const struct kstate_row pending_row = KROW(pending, pending_cols);
 
 int
 kstate_pending_restarts_list(struct kstate *st, const char *host,
     struct kstate_pending **out, size_t *n)
 {
-	return list_by_host(st, "SELECT host, task_key, reason,"
-	    " since_run, since_at FROM pending_restarts"
-	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key", host,
-	    sizeof(**out), pending_decode, pending_clear, (void **)out, n);
+	return kstate_read(st, &pending_row, NULL, "SELECT host, task_key,"
+	    " reason, since_run, since_at FROM pending_restarts"
+	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, task_key",
+	    (void **)out, n, "t", host);
 }
 
 void
 kstate_pending_restarts_free(struct kstate_pending *v, size_t n)
 {
-	kstate_free_array(v, n, sizeof(*v), pending_clear);
+	kstate_free_rows(&pending_row, v, n);
 }
 
 /* ---- components ---- */
 
-static void
-component_clear(void *p)
-{
-	struct kstate_component *c = p;
-
-	free(c->host);
-	free(c->component);
-	free(c->desired);
-	free(c->observed);
-	free(c->active);
-}
-
-static int
-component_decode(sqlite3_stmt *s, void *p)
-{
-	struct kstate_component	*c = p;
-	int			 r;
-
-	if ((r = kstate_col_strdup(s, 0, &c->host)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 1, &c->component)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 2, &c->desired)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 3, &c->observed)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 4, &c->active)) != KORCH_OK)
-		return r;
-	c->observed_at = col_i64(s, 5);
-	c->run_id = col_i64(s, 6);
-	return KORCH_OK;
-}
+static const struct kstate_col component_cols[] = {
+	KCOL(component, TEXT, host), KCOL(component, TEXT, component),
+	KCOL(component, TEXT, desired), KCOL(component, TEXT, observed),
+	KCOL(component, TEXT, active), KCOL(component, I64, observed_at),
+	KCOL(component, I64, run_id),
+};
+static const struct kstate_row component_row =
+    KROW(component, component_cols);
 
 int
 kstate_components_list(struct kstate *st, const char *host,
     struct kstate_component **out, size_t *n)
 {
-	return list_by_host(st, "SELECT host, component, desired,"
-	    " observed, active, observed_at, run_id FROM components"
-	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, component", host,
-	    sizeof(**out), component_decode, component_clear, (void **)out, n);
+	return kstate_read(st, &component_row, NULL, "SELECT host, component,"
+	    " desired, observed, active, observed_at, run_id FROM components"
+	    " WHERE ?1 IS NULL OR host = ?1 ORDER BY host, component",
+	    (void **)out, n, "t", host);
 }
 
 void
 kstate_components_free(struct kstate_component *v, size_t n)
 {
-	kstate_free_array(v, n, sizeof(*v), component_clear);
+	kstate_free_rows(&component_row, v, n);
 }

@@ -20,17 +20,13 @@ kstate_setting_set(struct kstate *st, const char *key, const char *value)
 	if ((r = kstate_nonempty(st, "setting key", key)) != KORCH_OK)
 		return r;
 	/* The same value again writes nothing. */
-	if ((r = kstate_prepare(st, value == NULL ?
+	if ((r = kstate_query(st, &s, value == NULL ?
 	    "DELETE FROM settings WHERE key = ?1" :
 	    "INSERT INTO settings (key, value) VALUES (?1, ?2)"
 	    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
-	    " WHERE value IS NOT excluded.value", &s)) != KORCH_OK)
+	    " WHERE value IS NOT excluded.value", value == NULL ? "t" : "tt",
+	    key, value)) != KORCH_OK)
 		goto out;
-	if (kstate_bind_text(s, 1, key) ||
-	    (value != NULL && kstate_bind_text(s, 2, value))) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
 	if ((r = kstate_step_done(st, s, "recording setting")) != KORCH_OK)
 		goto out;
 	r = kstate_durable(st);
@@ -49,7 +45,7 @@ int
 kstate_setting_get(struct kstate *st, const char *key, char **value)
 {
 	sqlite3_stmt	*s = NULL;
-	int		 rc, r;
+	int		 found, r;
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
@@ -58,22 +54,12 @@ kstate_setting_get(struct kstate *st, const char *key, char **value)
 	*value = NULL;
 	if ((r = kstate_nonempty(st, "setting key", key)) != KORCH_OK)
 		return r;
-	if ((r = kstate_prepare(st, "SELECT value FROM settings WHERE key = ?1",
-	    &s)) != KORCH_OK)
-		goto out;
-	if (kstate_bind_text(s, 1, key) != SQLITE_OK) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		if ((r = kstate_col_strdup(s, 0, value)) != KORCH_OK)
-			kstate_seterr(st, "out of memory");
-	} else if (rc == SQLITE_DONE)
-		r = KORCH_OK;
-	else
-		r = kstate_sqlerr(st, rc, "reading setting");
- out:
+	if ((r = kstate_query(st, &s, "SELECT value FROM settings"
+	    " WHERE key = ?1", "t", key)) == KORCH_OK &&
+	    (r = kstate_step_row(st, s, "reading setting", &found)) ==
+	    KORCH_OK && found &&
+	    (r = kstate_col_strdup(s, 0, value)) != KORCH_OK)
+		kstate_seterr(st, "out of memory");
 	sqlite3_finalize(s);
 	return r;
 }

@@ -7,6 +7,7 @@
 
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "state.h"
 
@@ -15,7 +16,7 @@
 /*
  * Statements prepared once (SQLITE_PREPARE_PERSISTENT) and kept for the
  * handle's life: the per-tick path runs these hundreds of times a second.
- * The SQL text for each is in state.c, stmt_sql[].
+ * The SQL text for each is in stmt.c, stmt_sql[].
  */
 enum kstate_stmt {
 	KS_BEGIN,
@@ -57,8 +58,21 @@ void kstate_seterr(struct kstate *st, const char *fmt, ...)
  * LOCKED map to KORCH_ERR_LOCKED, NOMEM to KORCH_ERR_ALLOC). */
 int kstate_sqlerr(struct kstate *st, int rc, const char *what);
 
+/* KORCH_ERR_INVALID_ARG with "<what> is required" when v is NULL. */
+int kstate_need(struct kstate *st, const char *what, const void *v);
+/* The same for a string that must not be empty either. */
+int kstate_nonempty(struct kstate *st, const char *what, const char *v);
+
+int64_t kstate_now_ms(void);
+
+/* ---- stmt.c ---- */
+
 /* Cached statement, reset and with bindings cleared when handed out. */
 int kstate_stmt(struct kstate *st, enum kstate_stmt id, sqlite3_stmt **out);
+/* Run cached statement id with its arguments bound as kstate_bind()
+ * says: kstate_stmt(), then kstate_step_done(). */
+int kstate_exec(struct kstate *st, enum kstate_stmt id, const char *what,
+    const char *types, ...);
 /* Run a statement that returns no rows; resets it either way. */
 int kstate_step_done(struct kstate *st, sqlite3_stmt *s, const char *what);
 /* The same, with SQLite's code in *rc (to tell one constraint from another). */
@@ -71,27 +85,36 @@ int kstate_bind_text(sqlite3_stmt *s, int idx, const char *v);
 int kstate_bind_run(sqlite3_stmt *s, int idx, int64_t run_id);
 /* The error of a failed sqlite3_bind_*(). */
 int kstate_bind_err(struct kstate *st);
-/* KORCH_ERR_INVALID_ARG with "<what> is required" when v is NULL. */
-int kstate_need(struct kstate *st, const char *what, const void *v);
-/* The same for a string that must not be empty either. */
-int kstate_nonempty(struct kstate *st, const char *what, const char *v);
 
 /* Prepare a one-off statement (finalized by the caller). */
 int kstate_prepare(struct kstate *st, const char *sql, sqlite3_stmt **s);
-
-int64_t kstate_now_ms(void);
+/*
+ * Bind ?1, ?2, ... of s from the arguments as types says, one letter
+ * each: 't' const char * (NULL binds NULL), 'i' int64_t, 'd' int, 'r' an
+ * int64_t id where <= 0 stands for none (bound as NULL).  Stops at the
+ * first failure; SQLite's code.
+ */
+int kstate_bind(sqlite3_stmt *s, const char *types, ...);
+/* kstate_prepare(), then kstate_bind() (its failure: kstate_bind_err()).
+ * *s is the caller's to finalize, also on error. */
+int kstate_query(struct kstate *st, sqlite3_stmt **s, const char *sql,
+    const char *types, ...);
+int kstate_vquery(struct kstate *st, sqlite3_stmt **s, const char *sql,
+    const char *types, va_list ap);
+/*
+ * Step the one-off statement s once: *found 1 when it gave a row, 0 when
+ * it gave none; found NULL means it must give one, none being an error
+ * like any other.  Errors say what.
+ */
+int kstate_step_row(struct kstate *st, sqlite3_stmt *s, const char *what,
+    int *found);
+/* Prepare sql (without parameters) and step it once as kstate_step_row()
+ * does; a failure of either says what.  *s as for kstate_query(). */
+int kstate_first(struct kstate *st, const char *sql, const char *what,
+    sqlite3_stmt **s, int *found);
 
 /* Copy of a text column, NULL for SQL NULL.  KORCH_ERR_ALLOC. */
 int kstate_col_strdup(sqlite3_stmt *s, int col, char **out);
-/* A text column that must be one of parse's names: its index in *out, or
- * KORCH_ERR_STATE. */
-int kstate_col_enum(sqlite3_stmt *s, int col, int (*parse)(const char *),
-    int *out);
-
-/* Index of name in names[0..n), -1 when absent or NULL. */
-int kstate_name_index(const char *const *names, size_t n, const char *name);
-/* names[v], or "?" when v is out of range. */
-const char *kstate_name_of(const char *const *names, size_t n, unsigned v);
 
 /* ---- tx.c ---- */
 
@@ -111,40 +134,72 @@ int kstate_durable(struct kstate *st);
 /* The handle closes: commit an open batch (rolled back if that fails). */
 void kstate_batch_close(struct kstate *st);
 
+/* ---- names.c: the names enums are stored as ---- */
+
+enum kstate_names {
+	KN_STATUS,		/* enum kstate_status */
+	KN_OUTCOME,		/* enum kstate_outcome */
+	KN_RUN_RESULT,		/* enum kstate_run_result */
+	KN_UPGRADE_STATUS,	/* enum kstate_upgrade_status */
+	KN_PHASE_STATUS,	/* enum kstate_phase_status */
+	KN_UPGRADE_KIND,	/* "upgrade", "rollback" */
+	KN_PHASE,		/* "snapshot", "etcd", "master", "node" */
+	KN__COUNT
+};
+
+/* The name of v in list, or "?" when v is out of range.  Never NULL. */
+const char *kstate_name(enum kstate_names list, unsigned v);
+/* The value list names name, or -1 when it names none (or name is NULL). */
+int kstate_parse(enum kstate_names list, const char *name);
+
 /* ---- query.c: rows read into owned arrays ---- */
 
-typedef int (*decode_fn)(sqlite3_stmt *, void *);
-typedef void (*clear_fn)(void *);
-/* Step s to the end, decoding each row into a growing array of esize-byte
- * elements (zeroed before decode).  *out is NULL and *nout 0 when there are
- * no rows.  On failure everything decoded so far is cleared and freed. */
-int kstate_collect(struct kstate *st, sqlite3_stmt *s, size_t esize,
-    decode_fn decode, clear_fn clear, void **out, size_t *nout);
-/* Clear each of v's n esize-byte elements, then free v.  NULL-safe. */
-void kstate_free_array(void *v, size_t n, size_t esize, clear_fn clear);
+/* How a column lands in its field. */
+enum kstate_col_kind {
+	KCOL_TEXT,	/* char *: an owned copy, NULL for SQL NULL */
+	KCOL_I64,	/* int64_t; NULL reads as 0 (so for the others) */
+	KCOL_INT,	/* int */
+	KCOL_LONG,	/* long */
+	KCOL_BOOL,	/* bool: nonzero */
+	KCOL_EXIT,	/* int, -1 for SQL NULL (an exit code not known yet) */
+	KCOL_ENUM,	/* an enum stored by name: its index in a names list */
+};
+
+struct kstate_col {
+	enum kstate_col_kind	 kind;
+	size_t			 off;	/* of the field in the row's struct */
+	enum kstate_names	 names;	/* KCOL_ENUM */
+};
+
+/* A row type: its struct, and a field for each column the SELECT lists,
+ * in that order.  Every char * of the struct is a KCOL_TEXT field. */
+struct kstate_row {
+	size_t			 size;
+	const struct kstate_col	*cols;
+	size_t			 ncols;
+};
+
+/* Fields of struct kstate_<type>, and the row type of such a table. */
+#define KCOL(type, kind, field) \
+	{ KCOL_##kind, offsetof(struct kstate_##type, field), KN__COUNT }
+#define KENUM(type, field, names) \
+	{ KCOL_ENUM, offsetof(struct kstate_##type, field), names }
+#define KROW(type, cols) \
+	{ sizeof(struct kstate_##type), cols, NELEM(cols) }
 
 /*
- * A call that returns a list, in two halves around the caller's binding:
- * list_begin does the entry checks (KORCH_ERR_INVALID_ARG for out or n
- * NULL), sets *out NULL and *n 0 and prepares sql into *s (NULL when it
- * fails); list_end collects the rows when r is KORCH_OK, finalizes s
- * either way and returns r or the collection's error.
+ * The rows sql gives, with its arguments bound as kstate_bind() says, as
+ * a new array of row's structs in *out and its length in *n (NULL and 0
+ * when there are none).  Entry checks first (out or n NULL:
+ * KORCH_ERR_INVALID_ARG); on failure everything decoded so far is freed.
+ * none: for a call that returns one row (an array of one), the message of
+ * the KORCH_ERR_NOT_FOUND that no row is; NULL for a list.
  */
-int kstate_list_begin(struct kstate *st, const char *sql, void **out,
-    size_t *n, sqlite3_stmt **s);
-int kstate_list_end(struct kstate *st, sqlite3_stmt *s, int r, size_t esize,
-    decode_fn decode, clear_fn clear, void **out, size_t *n);
-
-/* The one row of s (bound by the caller, not finalized) as an array of
- * one in *out; KORCH_ERR_NOT_FOUND with message none when there is none. */
-int kstate_one(struct kstate *st, sqlite3_stmt *s, const char *none,
-    size_t esize, decode_fn decode, clear_fn clear, void **out);
-
-/* ---- the names enums are stored as: text -> enum, -1 when unknown ---- */
-
-int kstate_status_parse(const char *name);		/* record.c */
-int kstate_outcome_parse(const char *name);		/* record.c */
-int kstate_run_result_parse(const char *name);		/* lock.c */
+int kstate_read(struct kstate *st, const struct kstate_row *row,
+    const char *none, const char *sql, void **out, size_t *n,
+    const char *types, ...);
+/* Free each of v's n elements' text fields, then v.  NULL-safe. */
+void kstate_free_rows(const struct kstate_row *row, void *v, size_t n);
 
 /* migrations.c: bring the schema to KSTATE_SCHEMA_VERSION. */
 int kstate_migrate(struct kstate *st);

@@ -1,8 +1,8 @@
 /*
  * state.c - the handle: opening (configuration, then migrations) and
  * closing the state database, its error message, the integrity check and
- * the default path; the statement cache and the small helpers the other
- * files of state/ share.
+ * the default path, and the entry checks the other files of state/ share.
+ * Statements are stmt.c's.
  */
 #include <sys/stat.h>
 
@@ -31,124 +31,6 @@
 #define KSTATE_OPEN_RETRY_MS	20
 /* UPSERT ... DO UPDATE ... WHERE needs 3.24. */
 #define KSTATE_MIN_SQLITE	3024000
-
-static const char *const stmt_sql[KS__COUNT] = {
-	[KS_BEGIN] = "BEGIN IMMEDIATE",
-	[KS_COMMIT] = "COMMIT",
-	[KS_ROLLBACK] = "ROLLBACK",
-
-	/* The same result again updates in place, and not at all when
-	 * nothing differs. */
-	[KS_RESULT_UPSERT] =
-	    "INSERT INTO task_results (run_id, host, step, task_key, module,"
-	    "  desired_digest, status, changed, message, diff, started_at,"
-	    "  duration_ms)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-	    " ON CONFLICT (run_id, host, task_key) DO UPDATE SET"
-	    "  step = excluded.step, module = excluded.module,"
-	    "  desired_digest = excluded.desired_digest,"
-	    "  status = excluded.status, changed = excluded.changed,"
-	    "  message = excluded.message, diff = excluded.diff,"
-	    "  started_at = excluded.started_at,"
-	    "  duration_ms = excluded.duration_ms"
-	    " WHERE step IS NOT excluded.step OR module IS NOT excluded.module"
-	    "  OR desired_digest IS NOT excluded.desired_digest"
-	    "  OR status IS NOT excluded.status"
-	    "  OR changed IS NOT excluded.changed"
-	    "  OR message IS NOT excluded.message OR diff IS NOT excluded.diff"
-	    "  OR started_at IS NOT excluded.started_at"
-	    "  OR duration_ms IS NOT excluded.duration_ms",
-
-	/* ?1 host ?2 task_key ?3 digest ?4 status ?5 changed ?6 time ?7 run.
-	 * Writes only when the result changed something or digest/status
-	 * differ: a converged host costs no writes here. */
-	[KS_OBSERVED_UPSERT] =
-	    "INSERT INTO observed (host, task_key, digest, status, changed_at,"
-	    "  ok_at, run_id)"
-	    " VALUES (?1, ?2, ?3, ?4, CASE WHEN ?5 THEN ?6 END,"
-	    "  CASE WHEN ?4 = 'ok' THEN ?6 END, ?7)"
-	    " ON CONFLICT (host, task_key) DO UPDATE SET"
-	    "  digest = excluded.digest, status = excluded.status,"
-	    "  changed_at = CASE WHEN ?5 THEN ?6 ELSE changed_at END,"
-	    "  ok_at = CASE WHEN excluded.status = 'ok' THEN ?6 ELSE ok_at END,"
-	    "  run_id = excluded.run_id"
-	    " WHERE ?5 OR digest IS NOT excluded.digest"
-	    "  OR status IS NOT excluded.status",
-
-	/* ?1 name ?2 address ?3 facts ?4 hostkey ?5 run ?6 reachable ?7 now
-	 * ?8 error.  NULL address/facts/hostkey/run keep what is stored. */
-	[KS_HOST_UPSERT] =
-	    "INSERT INTO hosts (name, address, facts, hostkey_fp, last_contact,"
-	    "  last_run_id, reachable, last_error)"
-	    " VALUES (?1, ?2, ?3, ?4, CASE WHEN ?6 THEN ?7 END, ?5, ?6, ?8)"
-	    " ON CONFLICT (name) DO UPDATE SET"
-	    "  address = coalesce(excluded.address, address),"
-	    "  facts = coalesce(excluded.facts, facts),"
-	    "  hostkey_fp = coalesce(excluded.hostkey_fp, hostkey_fp),"
-	    "  last_contact = coalesce(excluded.last_contact, last_contact),"
-	    "  last_run_id = coalesce(excluded.last_run_id, last_run_id),"
-	    "  reachable = excluded.reachable,"
-	    "  last_error = excluded.last_error",
-
-	[KS_RUN_HOST_UPSERT] =
-	    "INSERT INTO run_hosts (run_id, host, outcome, ok, changed, failed,"
-	    "  skipped, error)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-	    " ON CONFLICT (run_id, host) DO UPDATE SET"
-	    "  outcome = CASE outcome WHEN 'converged' THEN excluded.outcome"
-	    "    ELSE outcome END,"
-	    "  ok = ok + excluded.ok, changed = changed + excluded.changed,"
-	    "  failed = failed + excluded.failed,"
-	    "  skipped = skipped + excluded.skipped,"
-	    "  error = coalesce(excluded.error, error)",
-
-	/* The first reason and run stand until the restart is done. */
-	[KS_PENDING_SET] =
-	    "INSERT INTO pending_restarts (host, task_key, reason, since_run,"
-	    "  since_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5)"
-	    " ON CONFLICT (host, task_key) DO NOTHING",
-	[KS_COMPONENT_UPSERT] =
-	    "INSERT INTO components (host, component, desired, observed,"
-	    "  active, observed_at, run_id)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-	    " ON CONFLICT (host, component) DO UPDATE SET"
-	    "  desired = excluded.desired, observed = excluded.observed,"
-	    "  active = excluded.active, observed_at = excluded.observed_at,"
-	    "  run_id = excluded.run_id"
-	    " WHERE desired IS NOT excluded.desired"
-	    "  OR observed IS NOT excluded.observed"
-	    "  OR active IS NOT excluded.active",
-	[KS_PENDING_CLEAR] =
-	    "DELETE FROM pending_restarts WHERE host = ?1 AND task_key = ?2",
-	[KS_PENDING_GET] =
-	    "SELECT 1 FROM pending_restarts WHERE host = ?1 AND task_key = ?2",
-
-	/* Not a CHECK in the schema: json_valid() is not "innocuous" in
-	 * every SQLite, and we run with trusted_schema off. */
-	[KS_JSON_VALID] = "SELECT json_valid(?1)",
-};
-
-int
-kstate_name_index(const char *const *names, size_t n, const char *name)
-{
-	size_t i;
-
-	if (name == NULL)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (strcmp(names[i], name) == 0)
-			return (int)i;
-	return -1;
-}
-
-const char *
-kstate_name_of(const char *const *names, size_t n, unsigned v)
-{
-	if (v >= n)
-		return "?";
-	return names[v];
-}
 
 /* ---- shared helpers ---- */
 
@@ -196,81 +78,6 @@ kstate_enter(struct kstate *st)
 }
 
 int
-kstate_stmt(struct kstate *st, enum kstate_stmt id, sqlite3_stmt **out)
-{
-	int rc;
-
-	if ((unsigned)id >= KS__COUNT)
-		return KORCH_ERR_INTERNAL;
-	if (st->stmt[id] == NULL) {
-		rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
-		    SQLITE_PREPARE_PERSISTENT, &st->stmt[id], NULL);
-		if (rc != SQLITE_OK) {
-			st->stmt[id] = NULL;
-			return kstate_sqlerr(st, rc, "preparing statement");
-		}
-	} else {
-		sqlite3_reset(st->stmt[id]);
-		sqlite3_clear_bindings(st->stmt[id]);
-	}
-	*out = st->stmt[id];
-	return KORCH_OK;
-}
-
-int
-kstate_step_rc(struct kstate *st, sqlite3_stmt *s, const char *what, int *rc)
-{
-	int r = KORCH_OK;
-
-	*rc = sqlite3_step(s);
-	if (*rc != SQLITE_DONE && *rc != SQLITE_ROW)
-		r = kstate_sqlerr(st, *rc, what);
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return r;
-}
-
-int
-kstate_step_done(struct kstate *st, sqlite3_stmt *s, const char *what)
-{
-	int rc;
-
-	return kstate_step_rc(st, s, what, &rc);
-}
-
-int
-kstate_prepare(struct kstate *st, const char *sql, sqlite3_stmt **s)
-{
-	int rc;
-
-	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, s, NULL)) != SQLITE_OK)
-		return kstate_sqlerr(st, rc, "preparing query");
-	return KORCH_OK;
-}
-
-int
-kstate_bind_text(sqlite3_stmt *s, int idx, const char *v)
-{
-	if (v == NULL)
-		return sqlite3_bind_null(s, idx);
-	return sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
-}
-
-int
-kstate_bind_run(sqlite3_stmt *s, int idx, int64_t run_id)
-{
-	if (run_id <= 0)
-		return sqlite3_bind_null(s, idx);
-	return sqlite3_bind_int64(s, idx, run_id);
-}
-
-int
-kstate_bind_err(struct kstate *st)
-{
-	return kstate_sqlerr(st, sqlite3_errcode(st->db), "binding");
-}
-
-int
 kstate_need(struct kstate *st, const char *what, const void *v)
 {
 	if (v != NULL)
@@ -292,38 +99,6 @@ kstate_now_ms(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int
-kstate_col_strdup(sqlite3_stmt *s, int col, char **out)
-{
-	const unsigned char	*t;
-	int			 n;
-
-	*out = NULL;
-	if (sqlite3_column_type(s, col) == SQLITE_NULL)
-		return KORCH_OK;
-	t = sqlite3_column_text(s, col);
-	n = sqlite3_column_bytes(s, col);
-	if (t == NULL || n < 0)
-		return KORCH_ERR_ALLOC;
-	if ((*out = malloc((size_t)n + 1)) == NULL)
-		return KORCH_ERR_ALLOC;
-	memcpy(*out, t, (size_t)n);
-	(*out)[n] = '\0';
-	return KORCH_OK;
-}
-
-int
-kstate_col_enum(sqlite3_stmt *s, int col, int (*parse)(const char *),
-    int *out)
-{
-	int v = parse((const char *)sqlite3_column_text(s, col));
-
-	if (v < 0)
-		return KORCH_ERR_STATE;
-	*out = v;
-	return KORCH_OK;
 }
 
 /* ---- default path ---- */
@@ -392,20 +167,12 @@ pragma_text(struct kstate *st, const char *sql, char *buf, size_t len)
 {
 	sqlite3_stmt		*s = NULL;
 	const unsigned char	*t;
-	int			 rc, r;
+	int			 r;
 
-	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK) {
-		r = kstate_sqlerr(st, rc, sql);
-		goto out;
+	if ((r = kstate_first(st, sql, sql, &s, NULL)) == KORCH_OK) {
+		t = sqlite3_column_text(s, 0);
+		snprintf(buf, len, "%s", t != NULL ? (const char *)t : "");
 	}
-	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
-		r = kstate_sqlerr(st, rc, sql);
-		goto out;
-	}
-	t = sqlite3_column_text(s, 0);
-	snprintf(buf, len, "%s", t != NULL ? (const char *)t : "");
-	r = KORCH_OK;
- out:
 	sqlite3_finalize(s);
 	return r;
 }
@@ -553,62 +320,86 @@ kstate_total_changes(struct kstate *st)
 
 /* ---- integrity ---- */
 
-int
-kstate_integrity_ok(struct kstate *st)
+/* The problems found so far, in the message: its length, and whether
+ * there is one. */
+struct problems {
+	size_t	off;
+	int	bad;
+};
+
+static void problem(struct kstate *, struct problems *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* One more problem, "; " after those before, as far as the message has
+ * room. */
+static void
+problem(struct kstate *st, struct problems *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->bad = 1;
+	if (p->off < sizeof(st->errmsg))
+		p->off += (size_t)snprintf(st->errmsg + p->off,
+		    sizeof(st->errmsg) - p->off, "%s", p->off ? "; " : "");
+	if (p->off < sizeof(st->errmsg)) {
+		va_start(ap, fmt);
+		p->off += (size_t)vsnprintf(st->errmsg + p->off,
+		    sizeof(st->errmsg) - p->off, fmt, ap);
+		va_end(ap);
+	}
+}
+
+static void
+integrity_row(struct kstate *st, sqlite3_stmt *s, struct problems *p)
+{
+	const char *t = (const char *)sqlite3_column_text(s, 0);
+
+	if (t == NULL || strcmp(t, "ok") != 0)
+		problem(st, p, "%s", t != NULL ? t : "?");
+}
+
+static void
+foreign_key_row(struct kstate *st, sqlite3_stmt *s, struct problems *p)
+{
+	problem(st, p, "%s row %lld refers to a missing %s row",
+	    (const char *)sqlite3_column_text(s, 0),
+	    (long long)sqlite3_column_int64(s, 1),
+	    (const char *)sqlite3_column_text(s, 2));
+}
+
+/* Run sql, a PRAGMA that lists problems, handing each row to row(). */
+static int
+check(struct kstate *st, const char *sql, const char *what,
+    void (*row)(struct kstate *, sqlite3_stmt *, struct problems *),
+    struct problems *p)
 {
 	sqlite3_stmt	*s = NULL;
-	const char	*t;
-	size_t		 off = 0;
-	int		 rc, r, bad = 0;
+	int		 rc, r = KORCH_OK;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
-		return r;
-	rc = sqlite3_prepare_v2(st->db, "PRAGMA integrity_check(10)", -1, &s,
-	    NULL);
-	if (rc != SQLITE_OK) {
-		r = kstate_sqlerr(st, rc, "integrity check");
-		goto out;
+	if ((rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL)) != SQLITE_OK)
+		r = kstate_sqlerr(st, rc, what);
+	else {
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+			row(st, s, p);
+		if (rc != SQLITE_DONE)
+			r = kstate_sqlerr(st, rc, what);
 	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		t = (const char *)sqlite3_column_text(s, 0);
-		if (t != NULL && strcmp(t, "ok") == 0)
-			continue;
-		bad = 1;
-		if (off < sizeof(st->errmsg))
-			off += (size_t)snprintf(st->errmsg + off,
-			    sizeof(st->errmsg) - off, "%s%s", off ? "; " : "",
-			    t != NULL ? t : "?");
-	}
-	if (rc != SQLITE_DONE) {
-		r = kstate_sqlerr(st, rc, "integrity check");
-		goto out;
-	}
-	sqlite3_finalize(s);
-	s = NULL;
-	rc = sqlite3_prepare_v2(st->db, "PRAGMA foreign_key_check", -1, &s,
-	    NULL);
-	if (rc != SQLITE_OK) {
-		r = kstate_sqlerr(st, rc, "foreign key check");
-		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		bad = 1;
-		if (off < sizeof(st->errmsg))
-			off += (size_t)snprintf(st->errmsg + off,
-			    sizeof(st->errmsg) - off,
-			    "%s%s row %lld refers to a missing %s row",
-			    off ? "; " : "",
-			    (const char *)sqlite3_column_text(s, 0),
-			    (long long)sqlite3_column_int64(s, 1),
-			    (const char *)sqlite3_column_text(s, 2));
-	}
-	if (rc != SQLITE_DONE) {
-		r = kstate_sqlerr(st, rc, "foreign key check");
-		goto out;
-	}
-	r = bad ? KORCH_ERR_STATE : KORCH_OK;
- out:
 	sqlite3_finalize(s);
 	return r;
 }
 
+int
+kstate_integrity_ok(struct kstate *st)
+{
+	struct problems	p = { 0, 0 };
+	int		r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = check(st, "PRAGMA integrity_check(10)", "integrity check",
+	    integrity_row, &p)) != KORCH_OK ||
+	    (r = check(st, "PRAGMA foreign_key_check", "foreign key check",
+	    foreign_key_row, &p)) != KORCH_OK)
+		return r;
+	return p.bad ? KORCH_ERR_STATE : KORCH_OK;
+}

@@ -54,21 +54,6 @@ int kstate_hosts_list(struct kstate *st, struct kstate_host **out,
     size_t *n);
 void kstate_hosts_free(struct kstate_host *v, size_t n);
 
-struct kstate_observed {
-	char		*host;
-	char		*task_key;
-	char		*digest;
-	enum kstate_status status;	/* KSTATE_OK or KSTATE_FAILED */
-	int64_t		 changed_at;	/* 0: never changed by korch */
-	int64_t		 ok_at;
-	int64_t		 run_id;	/* run that last wrote the row */
-};
-
-/* Observed rows of host (all hosts when NULL), by host then task key. */
-int kstate_observed_list(struct kstate *st, const char *host,
-    struct kstate_observed **out, size_t *n);
-void kstate_observed_free(struct kstate_observed *v, size_t n);
-
 struct kstate_run_host {
 	int64_t		 run_id;
 	char		*host;
@@ -105,6 +90,16 @@ int kstate_results_list(struct kstate *st, int64_t run_id, const char *host,
     int flags, struct kstate_task_result **out, size_t *n);
 void kstate_results_free(struct kstate_task_result *v, size_t n);
 
+struct kstate_observed {
+	char		*host;
+	char		*task_key;
+	char		*digest;
+	enum kstate_status status;	/* KSTATE_OK or KSTATE_FAILED */
+	int64_t		 changed_at;	/* 0: never changed by korch */
+	int64_t		 ok_at;
+	int64_t		 run_id;	/* run that last wrote the row */
+};
+
 struct kstate_pending {
 	char		*host;
 	char		*task_key;
@@ -112,11 +107,6 @@ struct kstate_pending {
 	int64_t		 since_run;
 	int64_t		 since_at;
 };
-
-/* Pending restarts of host (all hosts when NULL), by host then task key. */
-int kstate_pending_restarts_list(struct kstate *st, const char *host,
-    struct kstate_pending **out, size_t *n);
-void kstate_pending_restarts_free(struct kstate_pending *v, size_t n);
 
 struct kstate_component {
 	char		*host;
@@ -128,9 +118,19 @@ struct kstate_component {
 	int64_t		 run_id;
 };
 
-/* Components of host (all hosts when NULL), by host then component. */
+/*
+ * What is known of host, or of every host when host is NULL, by host:
+ * observed rows and pending restarts then by task key, components then by
+ * component.
+ */
+int kstate_observed_list(struct kstate *st, const char *host,
+    struct kstate_observed **out, size_t *n);
+int kstate_pending_restarts_list(struct kstate *st, const char *host,
+    struct kstate_pending **out, size_t *n);
 int kstate_components_list(struct kstate *st, const char *host,
     struct kstate_component **out, size_t *n);
+void kstate_observed_free(struct kstate_observed *v, size_t n);
+void kstate_pending_restarts_free(struct kstate_pending *v, size_t n);
 void kstate_components_free(struct kstate_component *v, size_t n);
 
 #endif

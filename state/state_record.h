@@ -18,17 +18,9 @@ enum kstate_status {
 	KSTATE_UNREACHABLE,
 };
 
-/* One host's outcome in one run. */
-enum kstate_outcome {
-	KSTATE_HOST_CONVERGED,
-	KSTATE_HOST_FAILED,
-	KSTATE_HOST_UNREACHABLE,
-};
-
-/* Fixed lowercase names as stored in the database ("ok", "converged", ...);
+/* Fixed lowercase name as stored in the database ("ok", "changed", ...);
  * "?" for a value out of range.  Never NULL. */
 const char *kstate_status_name(enum kstate_status s);
-const char *kstate_outcome_name(enum kstate_outcome o);
 
 struct kstate_result {
 	int64_t		 run_id;
@@ -72,6 +64,16 @@ int kstate_record_result(struct kstate *st, const struct kstate_result *r);
 int kstate_record_host(struct kstate *st, int64_t run_id, const char *name,
     const char *address, const char *facts_json, const char *hostkey_fp,
     bool reachable, const char *error);
+
+/* One host's outcome in one run. */
+enum kstate_outcome {
+	KSTATE_HOST_CONVERGED,
+	KSTATE_HOST_FAILED,
+	KSTATE_HOST_UNREACHABLE,
+};
+
+/* Its name as stored ("converged", ...), as kstate_status_name(). */
+const char *kstate_outcome_name(enum kstate_outcome o);
 
 /* A host's outcome and counts in a run (error may be NULL).  Recorded
  * again in the same run (an upgrade is several engine passes), the counts

@@ -31,17 +31,8 @@ enum kstate_upgrade_status {
 	KSTATE_UPG_ABANDONED,	/* given up on purpose (e.g. rolled back) */
 };
 
-/* Names as stored: "pending", "running", "done", "failed". */
-enum kstate_phase_status {
-	KSTATE_PH_PENDING,
-	KSTATE_PH_RUNNING,
-	KSTATE_PH_DONE,
-	KSTATE_PH_FAILED,
-};
-
 /* Fixed names as stored; "?" for a value out of range.  Never NULL. */
 const char *kstate_upgrade_status_name(enum kstate_upgrade_status s);
-const char *kstate_phase_status_name(enum kstate_phase_status s);
 
 /* One phase of the plan. */
 struct kstate_phase_spec {
@@ -116,6 +107,17 @@ int kstate_upgrade_set_status(struct kstate *st, int64_t id,
  * KORCH_ERR_NOT_FOUND when there is no such upgrade. */
 int kstate_upgrade_set_snapshot(struct kstate *st, int64_t id,
     const char *path);
+
+/* Names as stored: "pending", "running", "done", "failed". */
+enum kstate_phase_status {
+	KSTATE_PH_PENDING,
+	KSTATE_PH_RUNNING,
+	KSTATE_PH_DONE,
+	KSTATE_PH_FAILED,
+};
+
+/* Its names, as kstate_upgrade_status_name(). */
+const char *kstate_phase_status_name(enum kstate_phase_status s);
 
 struct kstate_phase {
 	int64_t		 upgrade_id;

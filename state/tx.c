@@ -49,6 +49,18 @@ kstate_durable(struct kstate *st)
 	return sync_wal(st);
 }
 
+/* Run the cached statement id (BEGIN, COMMIT, ROLLBACK). */
+static int
+exec_stmt(struct kstate *st, enum kstate_stmt id, const char *what)
+{
+	sqlite3_stmt	*s;
+	int		 r;
+
+	if ((r = kstate_stmt(st, id, &s)) != KORCH_OK)
+		return r;
+	return kstate_step_done(st, s, what);
+}
+
 static void
 rollback_quiet(struct kstate *st)
 {
@@ -65,15 +77,12 @@ rollback_quiet(struct kstate *st)
 int
 kstate_tx_enter(struct kstate *st, int *own)
 {
-	sqlite3_stmt	*s;
-	int		 r;
+	int r;
 
 	*own = 0;
 	if (st->in_batch || !sqlite3_get_autocommit(st->db))
 		return KORCH_OK;
-	if ((r = kstate_stmt(st, KS_BEGIN, &s)) != KORCH_OK)
-		return r;
-	if ((r = kstate_step_done(st, s, "beginning transaction")) != KORCH_OK)
+	if ((r = exec_stmt(st, KS_BEGIN, "beginning transaction")) != KORCH_OK)
 		return r;
 	*own = 1;
 	return KORCH_OK;
@@ -82,14 +91,10 @@ kstate_tx_enter(struct kstate *st, int *own)
 int
 kstate_tx_leave(struct kstate *st, int own, int r)
 {
-	sqlite3_stmt *s;
-
 	if (!own)
 		return r;
-	if (r == KORCH_OK) {
-		if ((r = kstate_stmt(st, KS_COMMIT, &s)) == KORCH_OK)
-			r = kstate_step_done(st, s, "committing");
-	}
+	if (r == KORCH_OK)
+		r = exec_stmt(st, KS_COMMIT, "committing");
 	if (r != KORCH_OK)
 		rollback_quiet(st);
 	return r;
@@ -100,12 +105,9 @@ kstate_tx_leave(struct kstate *st, int own, int r)
 void
 kstate_batch_close(struct kstate *st)
 {
-	sqlite3_stmt *s;
-
 	if (!st->in_batch)
 		return;
-	if (kstate_stmt(st, KS_COMMIT, &s) != KORCH_OK ||
-	    kstate_step_done(st, s, "committing") != KORCH_OK)
+	if (exec_stmt(st, KS_COMMIT, "committing") != KORCH_OK)
 		rollback_quiet(st);
 	else if (st->sync_owed)
 		(void)sync_wal(st);
@@ -118,8 +120,7 @@ kstate_batch_close(struct kstate *st)
 int
 kstate_batch_begin(struct kstate *st)
 {
-	sqlite3_stmt	*s;
-	int		 r;
+	int r;
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
@@ -127,9 +128,7 @@ kstate_batch_begin(struct kstate *st)
 		kstate_seterr(st, "a batch is already open");
 		return KORCH_ERR_INVALID_ARG;
 	}
-	if ((r = kstate_stmt(st, KS_BEGIN, &s)) != KORCH_OK)
-		return r;
-	if ((r = kstate_step_done(st, s, "beginning batch")) != KORCH_OK)
+	if ((r = exec_stmt(st, KS_BEGIN, "beginning batch")) != KORCH_OK)
 		return r;
 	st->in_batch = 1;
 	return KORCH_OK;
@@ -138,8 +137,7 @@ kstate_batch_begin(struct kstate *st)
 int
 kstate_batch_commit(struct kstate *st)
 {
-	sqlite3_stmt	*s;
-	int		 r;
+	int r;
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
@@ -153,9 +151,7 @@ kstate_batch_commit(struct kstate *st)
 		kstate_seterr(st, "the batch was rolled back after an error");
 		return KORCH_ERR_STATE;
 	}
-	if ((r = kstate_stmt(st, KS_COMMIT, &s)) != KORCH_OK)
-		return r;
-	if ((r = kstate_step_done(st, s, "committing batch")) != KORCH_OK)
+	if ((r = exec_stmt(st, KS_COMMIT, "committing batch")) != KORCH_OK)
 		return r;
 	st->in_batch = 0;
 	if (st->sync_owed) {
@@ -168,9 +164,6 @@ kstate_batch_commit(struct kstate *st)
 int
 kstate_batch_rollback(struct kstate *st)
 {
-	sqlite3_stmt	*s;
-	int		 r;
-
 	/* Not kstate_enter(): the message of the failure that led here
 	 * stays readable after the rollback. */
 	if (st == NULL || st->broken || st->db == NULL)
@@ -183,7 +176,5 @@ kstate_batch_rollback(struct kstate *st)
 	st->sync_owed = 0;
 	if (sqlite3_get_autocommit(st->db))
 		return KORCH_OK;
-	if ((r = kstate_stmt(st, KS_ROLLBACK, &s)) != KORCH_OK)
-		return r;
-	return kstate_step_done(st, s, "rolling back batch");
+	return exec_stmt(st, KS_ROLLBACK, "rolling back batch");
 }

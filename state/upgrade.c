@@ -14,59 +14,10 @@
 #include "state-int.h"
 #include "state_upgrade.h"
 
-/* The schema's CHECK lists (migration 3) say the same. */
-static const char *const upgrade_status_names[] = {
-	[KSTATE_UPG_RUNNING] = "running",
-	[KSTATE_UPG_FAILED] = "failed",
-	[KSTATE_UPG_DONE] = "done",
-	[KSTATE_UPG_ABANDONED] = "abandoned",
-};
-
-static const char *const phase_status_names[] = {
-	[KSTATE_PH_PENDING] = "pending",
-	[KSTATE_PH_RUNNING] = "running",
-	[KSTATE_PH_DONE] = "done",
-	[KSTATE_PH_FAILED] = "failed",
-};
-
-static const char *const kind_names[] = { "upgrade", "rollback" };
-
-static const char *const phase_names[] = {
-	"snapshot", "etcd", "master", "node",
-};
-
 /* Savepoint name; fixed, so no SQL is ever assembled at run time. */
 #define SP_BEGIN	"SAVEPOINT kstate_upgrade"
 #define SP_RELEASE	"RELEASE kstate_upgrade"
 #define SP_UNDO		"ROLLBACK TO kstate_upgrade; RELEASE kstate_upgrade"
-
-const char *
-kstate_upgrade_status_name(enum kstate_upgrade_status s)
-{
-	return kstate_name_of(upgrade_status_names,
-	    NELEM(upgrade_status_names), (unsigned)s);
-}
-
-const char *
-kstate_phase_status_name(enum kstate_phase_status s)
-{
-	return kstate_name_of(phase_status_names, NELEM(phase_status_names),
-	    (unsigned)s);
-}
-
-static int
-upgrade_status_parse(const char *name)
-{
-	return kstate_name_index(upgrade_status_names,
-	    NELEM(upgrade_status_names), name);
-}
-
-static int
-phase_status_parse(const char *name)
-{
-	return kstate_name_index(phase_status_names,
-	    NELEM(phase_status_names), name);
-}
 
 /*
  * All or nothing for a write of several statements: an own transaction
@@ -129,7 +80,7 @@ spec_check(struct kstate *st, const struct kstate_phase_spec *p, size_t i)
 		kstate_seterr(st, "phase %zu: host is required", i + 1);
 		return KORCH_ERR_INVALID_ARG;
 	}
-	if (kstate_name_index(phase_names, NELEM(phase_names), p->phase) < 0) {
+	if (kstate_parse(KN_PHASE, p->phase) < 0) {
 		kstate_seterr(st, "phase %zu (%s): unknown phase \"%s\"",
 		    i + 1, host, p->phase != NULL ? p->phase : "(null)");
 		return KORCH_ERR_INVALID_ARG;
@@ -150,7 +101,7 @@ create_check(struct kstate *st, const char *kind, const char *from,
 	size_t	i;
 	int	r;
 
-	if (kstate_name_index(kind_names, NELEM(kind_names), kind) < 0) {
+	if (kstate_parse(KN_UPGRADE_KIND, kind) < 0) {
 		kstate_seterr(st, "upgrade kind must be \"upgrade\" or "
 		    "\"rollback\"");
 		return KORCH_ERR_INVALID_ARG;
@@ -184,25 +135,16 @@ static int
 parent_exists(struct kstate *st, int64_t parent_id)
 {
 	sqlite3_stmt	*s = NULL;
-	int		 rc, r;
+	int		 found, r;
 
-	if ((r = kstate_prepare(st, "SELECT 1 FROM upgrades WHERE id = ?1",
-	    &s)) != KORCH_OK)
-		goto out;
-	if (sqlite3_bind_int64(s, 1, parent_id) != SQLITE_OK) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	if ((r = kstate_query(st, &s, "SELECT 1 FROM upgrades WHERE id = ?1",
+	    "i", parent_id)) == KORCH_OK &&
+	    (r = kstate_step_row(st, s, "reading upgrade", &found)) ==
+	    KORCH_OK && !found) {
 		kstate_seterr(st, "no upgrade %lld to roll back",
 		    (long long)parent_id);
 		r = KORCH_ERR_NOT_FOUND;
-	} else if (rc != SQLITE_ROW)
-		r = kstate_sqlerr(st, rc, "reading upgrade");
-	else
-		r = KORCH_OK;
- out:
+	}
 	sqlite3_finalize(s);
 	return r;
 }
@@ -276,22 +218,12 @@ kstate_upgrade_create(struct kstate *st, int64_t run_id, const char *kind,
 		return r;
 	if (parent_id > 0 && (r = parent_exists(st, parent_id)) != KORCH_OK)
 		goto out;
-	if ((r = kstate_prepare(st, "INSERT INTO upgrades (kind, from_version,"
-	    " to_version, status, max_unavailable, parent_id, started_at,"
-	    " run_id) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7)", &s)) !=
-	    KORCH_OK)
+	if ((r = kstate_query(st, &s, "INSERT INTO upgrades (kind,"
+	    " from_version, to_version, status, max_unavailable, parent_id,"
+	    " started_at, run_id) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6,"
+	    " ?7)", "tttdrir", kind, from, to, max_unavailable, parent_id,
+	    kstate_now_ms(), run_id)) != KORCH_OK)
 		goto out;
-	if (kstate_bind_text(s, 1, kind) ||
-	    kstate_bind_text(s, 2, from) ||
-	    kstate_bind_text(s, 3, to) ||
-	    sqlite3_bind_int(s, 4, max_unavailable) ||
-	    (parent_id > 0 ? sqlite3_bind_int64(s, 5, parent_id) :
-	    sqlite3_bind_null(s, 5)) ||
-	    sqlite3_bind_int64(s, 6, kstate_now_ms()) ||
-	    kstate_bind_run(s, 7, run_id)) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
 	if ((r = kstate_step_done(st, s, "recording upgrade")) != KORCH_OK)
 		goto out;
 	uid = sqlite3_last_insert_rowid(st->db);
@@ -312,28 +244,22 @@ static int
 upgrade_status_read(struct kstate *st, int64_t id, int *status)
 {
 	sqlite3_stmt	*s = NULL;
-	int		 rc, r;
+	int		 found, r;
 
-	if ((r = kstate_prepare(st, "SELECT status FROM upgrades WHERE id = ?1",
-	    &s)) != KORCH_OK)
+	if ((r = kstate_query(st, &s, "SELECT status FROM upgrades"
+	    " WHERE id = ?1", "i", id)) != KORCH_OK ||
+	    (r = kstate_step_row(st, s, "reading upgrade", &found)) !=
+	    KORCH_OK)
 		goto out;
-	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	if (!found) {
 		kstate_seterr(st, "no upgrade %lld", (long long)id);
 		r = KORCH_ERR_NOT_FOUND;
-	} else if (rc != SQLITE_ROW)
-		r = kstate_sqlerr(st, rc, "reading upgrade");
-	else if ((*status = upgrade_status_parse((const char *)
+	} else if ((*status = kstate_parse(KN_UPGRADE_STATUS, (const char *)
 	    sqlite3_column_text(s, 0))) < 0) {
 		kstate_seterr(st, "upgrade %lld: unexpected status in state "
 		    "database", (long long)id);
 		r = KORCH_ERR_STATE;
-	} else
-		r = KORCH_OK;
+	}
  out:
 	sqlite3_finalize(s);
 	return r;
@@ -345,6 +271,26 @@ final_status(int s)
 	return s == KSTATE_UPG_DONE || s == KSTATE_UPG_ABANDONED;
 }
 
+/* Run s, an UPDATE of one row, and make it durable.  KORCH_ERR_NOT_FOUND,
+ * with the message left to the caller, when it matched no row. */
+static int
+update_durable(struct kstate *st, sqlite3_stmt *s, const char *what)
+{
+	int r;
+
+	if ((r = kstate_step_done(st, s, what)) != KORCH_OK)
+		return r;
+	if (sqlite3_changes(st->db) == 0)
+		return KORCH_ERR_NOT_FOUND;
+	return kstate_durable(st);
+}
+
+const char *
+kstate_upgrade_status_name(enum kstate_upgrade_status s)
+{
+	return kstate_name(KN_UPGRADE_STATUS, (unsigned)s);
+}
+
 int
 kstate_upgrade_set_status(struct kstate *st, int64_t id,
     enum kstate_upgrade_status status, const char *message, int64_t run_id)
@@ -354,7 +300,8 @@ kstate_upgrade_set_status(struct kstate *st, int64_t id,
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
-	if (upgrade_status_parse(kstate_upgrade_status_name(status)) < 0) {
+	if (kstate_parse(KN_UPGRADE_STATUS,
+	    kstate_upgrade_status_name(status)) < 0) {
 		kstate_seterr(st, "bad upgrade status %d", (int)status);
 		return KORCH_ERR_INVALID_ARG;
 	}
@@ -373,21 +320,13 @@ kstate_upgrade_set_status(struct kstate *st, int64_t id,
 	}
 	/* ?2 is one of the CHECK's names; coalesce keeps the first end of a
 	 * final status set again. */
-	if ((r = kstate_prepare(st, "UPDATE upgrades SET status = ?2,"
+	if ((r = kstate_query(st, &s, "UPDATE upgrades SET status = ?2,"
 	    " message = ?3, run_id = coalesce(?4, run_id),"
 	    " ended_at = CASE WHEN ?2 IN ('done', 'abandoned')"
 	    "  THEN coalesce(ended_at, ?5) END"
-	    " WHERE id = ?1", &s)) != KORCH_OK)
-		goto out;
-	if (sqlite3_bind_int64(s, 1, id) ||
-	    kstate_bind_text(s, 2, kstate_upgrade_status_name(status)) ||
-	    kstate_bind_text(s, 3, message) ||
-	    kstate_bind_run(s, 4, run_id) ||
-	    sqlite3_bind_int64(s, 5, kstate_now_ms())) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
-	r = kstate_step_done(st, s, "recording upgrade status");
+	    " WHERE id = ?1", "ittri", id, kstate_upgrade_status_name(status),
+	    message, run_id, kstate_now_ms())) == KORCH_OK)
+		r = kstate_step_done(st, s, "recording upgrade status");
  out:
 	sqlite3_finalize(s);
 	if ((r = kstate_tx_leave(st, own, r)) != KORCH_OK)
@@ -403,24 +342,19 @@ kstate_upgrade_set_snapshot(struct kstate *st, int64_t id, const char *path)
 
 	if ((r = kstate_enter(st)) != KORCH_OK)
 		return r;
-	if ((r = kstate_prepare(st, "UPDATE upgrades SET snapshot = ?2"
-	    " WHERE id = ?1", &s)) != KORCH_OK)
-		goto out;
-	if (sqlite3_bind_int64(s, 1, id) || kstate_bind_text(s, 2, path)) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
-	if ((r = kstate_step_done(st, s, "recording snapshot")) != KORCH_OK)
-		goto out;
-	if (sqlite3_changes(st->db) == 0) {
+	if ((r = kstate_query(st, &s, "UPDATE upgrades SET snapshot = ?2"
+	    " WHERE id = ?1", "it", id, path)) == KORCH_OK &&
+	    (r = update_durable(st, s, "recording snapshot")) ==
+	    KORCH_ERR_NOT_FOUND)
 		kstate_seterr(st, "no upgrade %lld", (long long)id);
-		r = KORCH_ERR_NOT_FOUND;
-		goto out;
-	}
-	r = kstate_durable(st);
- out:
 	sqlite3_finalize(s);
 	return r;
+}
+
+const char *
+kstate_phase_status_name(enum kstate_phase_status s)
+{
+	return kstate_name(KN_PHASE_STATUS, (unsigned)s);
 }
 
 int
@@ -435,41 +369,27 @@ kstate_phase_set(struct kstate *st, int64_t upgrade_id, const char *host,
 	if ((r = kstate_need(st, "host name", host)) != KORCH_OK ||
 	    (r = kstate_need(st, "phase", phase)) != KORCH_OK)
 		return r;
-	if (phase_status_parse(kstate_phase_status_name(status)) < 0) {
+	if (kstate_parse(KN_PHASE_STATUS,
+	    kstate_phase_status_name(status)) < 0) {
 		kstate_seterr(st, "%s %s: bad phase status %d", host, phase,
 		    (int)status);
 		return KORCH_ERR_INVALID_ARG;
 	}
 	/* One statement: atomic by itself.  ?4 is one of the CHECK's names,
 	 * ?6 now. */
-	if ((r = kstate_prepare(st, "UPDATE upgrade_phases SET status = ?4,"
+	if ((r = kstate_query(st, &s, "UPDATE upgrade_phases SET status = ?4,"
 	    " message = ?5,"
 	    " started_at = CASE ?4 WHEN 'running' THEN ?6"
 	    "  WHEN 'pending' THEN NULL ELSE started_at END,"
 	    " ended_at = CASE WHEN ?4 IN ('done', 'failed') THEN ?6 END,"
 	    " attempts = attempts + (?4 = 'running')"
-	    " WHERE upgrade_id = ?1 AND host = ?2 AND phase = ?3", &s)) !=
-	    KORCH_OK)
-		goto out;
-	if (sqlite3_bind_int64(s, 1, upgrade_id) ||
-	    kstate_bind_text(s, 2, host) ||
-	    kstate_bind_text(s, 3, phase) ||
-	    kstate_bind_text(s, 4, kstate_phase_status_name(status)) ||
-	    kstate_bind_text(s, 5, message) ||
-	    sqlite3_bind_int64(s, 6, kstate_now_ms())) {
-		r = kstate_bind_err(st);
-		goto out;
-	}
-	if ((r = kstate_step_done(st, s, "recording phase")) != KORCH_OK)
-		goto out;
-	if (sqlite3_changes(st->db) == 0) {
+	    " WHERE upgrade_id = ?1 AND host = ?2 AND phase = ?3", "itttti",
+	    upgrade_id, host, phase, kstate_phase_status_name(status), message,
+	    kstate_now_ms())) == KORCH_OK &&
+	    (r = update_durable(st, s, "recording phase")) ==
+	    KORCH_ERR_NOT_FOUND)
 		kstate_seterr(st, "upgrade %lld has no phase %s %s",
 		    (long long)upgrade_id, host, phase);
-		r = KORCH_ERR_NOT_FOUND;
-		goto out;
-	}
-	r = kstate_durable(st);
- out:
 	sqlite3_finalize(s);
 	return r;
 }
@@ -480,190 +400,107 @@ kstate_phase_set(struct kstate *st, int64_t upgrade_id, const char *host,
 	" max_unavailable, parent_id, snapshot, message, started_at," \
 	" ended_at, run_id"
 
-static void
-upgrade_clear(void *p)
-{
-	struct kstate_upgrade *u = p;
+static const struct kstate_col upgrade_cols[] = {
+	KCOL(upgrade, I64, id), KCOL(upgrade, TEXT, kind),
+	KCOL(upgrade, TEXT, from_version), KCOL(upgrade, TEXT, to_version),
+	KENUM(upgrade, status, KN_UPGRADE_STATUS),
+	KCOL(upgrade, INT, max_unavailable), KCOL(upgrade, I64, parent_id),
+	KCOL(upgrade, TEXT, snapshot), KCOL(upgrade, TEXT, message),
+	KCOL(upgrade, I64, started_at), KCOL(upgrade, I64, ended_at),
+	KCOL(upgrade, I64, run_id),
+};
+static const struct kstate_row upgrade_row = KROW(upgrade, upgrade_cols);
 
-	free(u->kind);
-	free(u->from_version);
-	free(u->to_version);
-	free(u->snapshot);
-	free(u->message);
-}
-
+/* The entry checks of a read of one upgrade; *out NULL. */
 static int
-upgrade_decode(sqlite3_stmt *s, void *p)
-{
-	struct kstate_upgrade	*u = p;
-	int			 v, r;
-
-	u->id = sqlite3_column_int64(s, 0);
-	if ((r = kstate_col_strdup(s, 1, &u->kind)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 2, &u->from_version)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 3, &u->to_version)) != KORCH_OK)
-		return r;
-	if ((r = kstate_col_enum(s, 4, upgrade_status_parse, &v)) != KORCH_OK)
-		return r;
-	u->status = (enum kstate_upgrade_status)v;
-	u->max_unavailable = sqlite3_column_int(s, 5);
-	u->parent_id = sqlite3_column_int64(s, 6);	/* NULL reads as 0 */
-	if ((r = kstate_col_strdup(s, 7, &u->snapshot)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 8, &u->message)) != KORCH_OK)
-		return r;
-	u->started_at = sqlite3_column_int64(s, 9);
-	u->ended_at = sqlite3_column_int64(s, 10);
-	u->run_id = sqlite3_column_int64(s, 11);
-	return KORCH_OK;
-}
-
-/* One upgrade from s (prepared and bound by the caller, finalized here),
- * or KORCH_ERR_NOT_FOUND with message none. */
-static int
-upgrade_one(struct kstate *st, sqlite3_stmt *s, const char *none,
-    struct kstate_upgrade **out)
+upgrade_out(struct kstate *st, struct kstate_upgrade **out)
 {
 	int r;
 
-	r = kstate_one(st, s, none, sizeof(struct kstate_upgrade),
-	    upgrade_decode, upgrade_clear, (void **)out);
-	sqlite3_finalize(s);
-	return r;
+	if ((r = kstate_enter(st)) != KORCH_OK)
+		return r;
+	if ((r = kstate_need(st, "result pointer", out)) != KORCH_OK)
+		return r;
+	*out = NULL;
+	return KORCH_OK;
 }
 
 int
 kstate_upgrade_get(struct kstate *st, int64_t id, struct kstate_upgrade **out)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 r;
+	size_t	n;
+	int	r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
+	if ((r = upgrade_out(st, out)) != KORCH_OK)
 		return r;
-	if ((r = kstate_need(st, "result pointer", out)) != KORCH_OK)
-		return r;
-	*out = NULL;
-	if ((r = kstate_prepare(st, "SELECT " UPGRADE_COLS " FROM upgrades"
-	    " WHERE id = ?1", &s)) != KORCH_OK)
-		return r;
-	if (sqlite3_bind_int64(s, 1, id) != SQLITE_OK) {
-		r = kstate_bind_err(st);
-		sqlite3_finalize(s);
-		return r;
-	}
-	return upgrade_one(st, s, "no such upgrade", out);
+	return kstate_read(st, &upgrade_row, "no such upgrade",
+	    "SELECT " UPGRADE_COLS " FROM upgrades WHERE id = ?1",
+	    (void **)out, &n, "i", id);
 }
 
 int
 kstate_upgrade_unfinished(struct kstate *st, struct kstate_upgrade **out)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 r;
+	size_t	n;
+	int	r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
+	if ((r = upgrade_out(st, out)) != KORCH_OK)
 		return r;
-	if ((r = kstate_need(st, "result pointer", out)) != KORCH_OK)
-		return r;
-	*out = NULL;
-	if ((r = kstate_prepare(st, "SELECT " UPGRADE_COLS " FROM upgrades"
+	return kstate_read(st, &upgrade_row, "no unfinished upgrade",
+	    "SELECT " UPGRADE_COLS " FROM upgrades"
 	    " WHERE status IN ('running', 'failed') ORDER BY id DESC LIMIT 1",
-	    &s)) != KORCH_OK)
-		return r;
-	return upgrade_one(st, s, "no unfinished upgrade", out);
+	    (void **)out, &n, "");
 }
 
 int
 kstate_upgrade_last(struct kstate *st, const char *kind,
     struct kstate_upgrade **out)
 {
-	sqlite3_stmt	*s = NULL;
-	int		 r;
+	size_t	n;
+	int	r;
 
-	if ((r = kstate_enter(st)) != KORCH_OK)
+	if ((r = upgrade_out(st, out)) != KORCH_OK)
 		return r;
-	if ((r = kstate_need(st, "result pointer", out)) != KORCH_OK)
-		return r;
-	*out = NULL;
-	if (kind != NULL &&
-	    kstate_name_index(kind_names, NELEM(kind_names), kind) < 0) {
+	if (kind != NULL && kstate_parse(KN_UPGRADE_KIND, kind) < 0) {
 		kstate_seterr(st, "upgrade kind must be \"upgrade\" or "
 		    "\"rollback\"");
 		return KORCH_ERR_INVALID_ARG;
 	}
-	if ((r = kstate_prepare(st, "SELECT " UPGRADE_COLS " FROM upgrades"
-	    " WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT 1", &s)) !=
-	    KORCH_OK)
-		return r;
-	if (kstate_bind_text(s, 1, kind) != SQLITE_OK) {
-		r = kstate_bind_err(st);
-		sqlite3_finalize(s);
-		return r;
-	}
-	return upgrade_one(st, s, "no upgrade recorded yet", out);
+	return kstate_read(st, &upgrade_row, "no upgrade recorded yet",
+	    "SELECT " UPGRADE_COLS " FROM upgrades"
+	    " WHERE ?1 IS NULL OR kind = ?1 ORDER BY id DESC LIMIT 1",
+	    (void **)out, &n, "t", kind);
 }
 
 void
 kstate_upgrade_free(struct kstate_upgrade *u)
 {
-	kstate_free_array(u, 1, sizeof(*u), upgrade_clear);
+	kstate_free_rows(&upgrade_row, u, 1);
 }
 
-static void
-phase_clear(void *p)
-{
-	struct kstate_phase *ph = p;
-
-	free(ph->host);
-	free(ph->phase);
-	free(ph->from_version);
-	free(ph->to_version);
-	free(ph->message);
-}
-
-static int
-phase_decode(sqlite3_stmt *s, void *p)
-{
-	struct kstate_phase	*ph = p;
-	int			 v, r;
-
-	ph->upgrade_id = sqlite3_column_int64(s, 0);
-	ph->seq = sqlite3_column_int(s, 1);
-	if ((r = kstate_col_strdup(s, 2, &ph->host)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 3, &ph->phase)) != KORCH_OK)
-		return r;
-	ph->batch = sqlite3_column_int(s, 4);
-	if ((r = kstate_col_enum(s, 5, phase_status_parse, &v)) != KORCH_OK)
-		return r;
-	ph->status = (enum kstate_phase_status)v;
-	if ((r = kstate_col_strdup(s, 6, &ph->from_version)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 7, &ph->to_version)) != KORCH_OK ||
-	    (r = kstate_col_strdup(s, 8, &ph->message)) != KORCH_OK)
-		return r;
-	ph->started_at = sqlite3_column_int64(s, 9);
-	ph->ended_at = sqlite3_column_int64(s, 10);
-	ph->attempts = sqlite3_column_int(s, 11);
-	return KORCH_OK;
-}
+static const struct kstate_col phase_cols[] = {
+	KCOL(phase, I64, upgrade_id), KCOL(phase, INT, seq),
+	KCOL(phase, TEXT, host), KCOL(phase, TEXT, phase),
+	KCOL(phase, INT, batch), KENUM(phase, status, KN_PHASE_STATUS),
+	KCOL(phase, TEXT, from_version), KCOL(phase, TEXT, to_version),
+	KCOL(phase, TEXT, message), KCOL(phase, I64, started_at),
+	KCOL(phase, I64, ended_at), KCOL(phase, INT, attempts),
+};
+static const struct kstate_row phase_row = KROW(phase, phase_cols);
 
 int
 kstate_phases_list(struct kstate *st, int64_t upgrade_id,
     struct kstate_phase **out, size_t *n)
 {
-	sqlite3_stmt	*s;
-	int		 r;
-
-	if ((r = kstate_list_begin(st, "SELECT upgrade_id, seq, host, phase,"
-	    " batch, status, from_version, to_version, message, started_at,"
-	    " ended_at, attempts FROM upgrade_phases WHERE upgrade_id = ?1"
-	    " ORDER BY seq", (void **)out, n, &s)) != KORCH_OK)
-		return r;
-	if (sqlite3_bind_int64(s, 1, upgrade_id) != SQLITE_OK)
-		r = kstate_bind_err(st);
-	return kstate_list_end(st, s, r, sizeof(**out), phase_decode,
-	    phase_clear, (void **)out, n);
+	return kstate_read(st, &phase_row, NULL,
+	    "SELECT upgrade_id, seq, host, phase, batch, status, from_version,"
+	    " to_version, message, started_at, ended_at, attempts"
+	    " FROM upgrade_phases WHERE upgrade_id = ?1 ORDER BY seq",
+	    (void **)out, n, "i", upgrade_id);
 }
 
 void
 kstate_phases_free(struct kstate_phase *v, size_t n)
 {
-	kstate_free_array(v, n, sizeof(*v), phase_clear);
+	kstate_free_rows(&phase_row, v, n);
 }
