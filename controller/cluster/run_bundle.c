@@ -15,6 +15,31 @@
 #include "engine/render.h"
 #include "engine/vars.h"
 
+/* apiserver_lb local installs haproxy from the bundle on every host that
+ * is not a master: refused before any host is contacted when it is not
+ * there. */
+static int
+check_lb_package(const struct inventory *inv, const struct bundle *b,
+    struct diag *d)
+{
+	size_t i;
+
+	if (strcmp(inv->cluster.apiserver_lb, "local") != 0 ||
+	    bundle_find_package(b, "haproxy") != NULL)
+		return 0;
+	for (i = 0; i < inv->nhosts; i++)
+		if (!inventory_host_has_role(&inv->hosts[i], "master"))
+			break;
+	if (i == inv->nhosts)
+		return 0;
+	diag_add(d, inv->path, 0, 0, "cluster.apiserver_lb", "local runs "
+	    "haproxy on %s and every other host that is not a master, but the "
+	    "bundle %s has no haproxy package (packages:; "
+	    "tests/bundle/make-bundle --lb adds Debian's)", inv->hosts[i].name,
+	    b->dir);
+	return KORCH_ERR_PARSE;
+}
+
 int
 inputs_load_bundle(const struct inventory *inv, const char *bundle_path,
     struct run_inputs *in, struct diag *d)
@@ -39,6 +64,8 @@ inputs_load_bundle(const struct inventory *inv, const char *bundle_path,
 		    in->bundle->dir, in->bundle->kubernetes_version);
 		return KORCH_ERR_PARSE;
 	}
+	if ((r = check_lb_package(inv, in->bundle, d)) != 0)
+		return r;
 	return bundle_vars(in->bundle, in->extra);
 }
 

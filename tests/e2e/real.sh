@@ -50,6 +50,12 @@ sed -e "s|^  bundle: .*|  bundle: $W/b121|" -e 's|kubernetes_version: .*|kuberne
 check "apply of 1.21 (no profile) is refused (exit 1)" [ $? -eq 1 ]
 check "the refusal names the supported ranges" grep -q "no profile covers Kubernetes 1.21.0; this korch supports 1.7, 1.8-1.9, 1.20" "$W/v121.out"
 check "no host was contacted for it" [ "$(sqlite3 "$KORCH_STATE" 'select count(*) from hosts')" -eq 0 ]
+# apiserver_lb local with a bundle that has no haproxy: refused the same way.
+sed '/^  bundle: /a\  apiserver_lb: local' "$INV" >"$W/inv-lb.yaml"
+"$KORCH" apply "$W/inv-lb.yaml" >"$W/lb.out" 2>&1
+check "apiserver_lb local without haproxy in the bundle is refused (exit 1)" [ $? -eq 1 ]
+check "the refusal says what is missing" grep -q "cluster.apiserver_lb: local runs haproxy on node2 .* has no haproxy package" "$W/lb.out"
+check "no host was contacted for that either" [ "$(sqlite3 "$KORCH_STATE" 'select count(*) from hosts')" -eq 0 ]
 
 # The flanneld stand-in's lease TTL, short for the churn test below (real
 # flannel's is 24 h and has no flag; a test-only variable the stand-in
