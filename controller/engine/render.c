@@ -75,10 +75,29 @@ set_role_list(struct vars *v, const struct inventory *inv, const char *role,
 	return sb_set(&b, v, name);
 }
 
-/* name=https://addr:port,... or https://addr:port,... for etcd hosts. */
+/*
+ * One entry per host with a role, in inventory order: the entries joined
+ * by sep, each "<before><name><after>" (no name when before is NULL),
+ * then scheme, the address (IPv6 bracketed) and :port.
+ */
+struct endpoint_list {
+	const char	*var, *role, *sep, *before, *after, *scheme;
+	int		 port;
+};
+
+static const struct endpoint_list endpoint_lists[] = {
+	/* name=https://addr:2380,... */
+	{ "etcd_initial_cluster", "etcd", ",", "", "=", "https://", 2380 },
+	/* https://addr:2379,... */
+	{ "etcd_endpoints", "etcd", ",", NULL, NULL, "https://", 2379 },
+	/* haproxy's backends: "    server NAME ADDR:6443" a line */
+	{ "apiserver_lb_servers", "master", "\n", "    server ", " ", "",
+	    6443 },
+};
+
 static int
-set_etcd_list(struct vars *v, const struct inventory *inv, int port,
-    int with_name, const char *name)
+set_endpoint_list(struct vars *v, const struct inventory *inv,
+    const struct endpoint_list *l)
 {
 	const struct inv_host *h;
 	struct sbuild b;
@@ -89,14 +108,16 @@ set_etcd_list(struct vars *v, const struct inventory *inv, int port,
 		return r;
 	for (i = 0; i < inv->nhosts; i++) {
 		h = &inv->hosts[i];
-		if (!inventory_host_has_role(h, "etcd"))
+		if (!inventory_host_has_role(h, l->role))
 			continue;
 		v6 = strchr(h->address, ':') != NULL;
-		fprintf(b.fp, "%s%s%shttps://%s%s%s:%d", n++ ? "," : "",
-		    with_name ? h->name : "", with_name ? "=" : "",
-		    v6 ? "[" : "", h->address, v6 ? "]" : "", port);
+		fprintf(b.fp, "%s", n++ ? l->sep : "");
+		if (l->before != NULL)
+			fprintf(b.fp, "%s%s%s", l->before, h->name, l->after);
+		fprintf(b.fp, "%s%s%s%s:%d", l->scheme, v6 ? "[" : "",
+		    h->address, v6 ? "]" : "", l->port);
 	}
-	return sb_set(&b, v, name);
+	return sb_set(&b, v, l->var);
 }
 
 static int
@@ -117,28 +138,6 @@ set_has_role(struct vars *v, const struct inv_host *h, const char *role,
 	    "no");
 }
 
-/* haproxy's backend lines, one per master (IPv6 bracketed). */
-static int
-set_lb_servers(struct vars *v, const struct inventory *inv)
-{
-	const struct inv_host *h;
-	struct sbuild b;
-	size_t i;
-	int r, n = 0, v6;
-
-	if ((r = sb_open(&b)) != 0)
-		return r;
-	for (i = 0; i < inv->nhosts; i++) {
-		h = &inv->hosts[i];
-		if (!inventory_host_has_role(h, "master"))
-			continue;
-		v6 = strchr(h->address, ':') != NULL;
-		fprintf(b.fp, "%s    server %s %s%s%s:6443", n++ ? "\n" : "",
-		    h->name, v6 ? "[" : "", h->address, v6 ? "]" : "");
-	}
-	return sb_set(&b, v, "apiserver_lb_servers");
-}
-
 static int
 set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
 {
@@ -157,10 +156,12 @@ set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
 	if ((r = sb_set(&b, v, "host.roles")) != 0 ||
 	    (r = set_role_list(v, inv, "etcd", "etcd_hosts")) != 0 ||
 	    (r = set_role_list(v, inv, "master", "master_hosts")) != 0 ||
-	    (r = set_role_list(v, inv, "node", "node_hosts")) != 0 ||
-	    (r = set_etcd_list(v, inv, 2380, 1, "etcd_initial_cluster")) != 0 ||
-	    (r = set_etcd_list(v, inv, 2379, 0, "etcd_endpoints")) != 0)
+	    (r = set_role_list(v, inv, "node", "node_hosts")) != 0)
 		return r;
+	for (i = 0; i < sizeof(endpoint_lists) / sizeof(endpoint_lists[0]);
+	    i++)
+		if ((r = set_endpoint_list(v, inv, &endpoint_lists[i])) != 0)
+			return r;
 	if ((r = sb_open(&b)) != 0)
 		return r;
 	for (i = 0; i < inv->nhosts; i++)
@@ -175,8 +176,7 @@ set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
 	    "host.first_master")) != 0 ||
 	    (r = set_has_role(v, h, "etcd", "host.is_etcd")) != 0 ||
 	    (r = set_has_role(v, h, "master", "host.is_master")) != 0 ||
-	    (r = set_has_role(v, h, "node", "host.is_node")) != 0 ||
-	    (r = set_lb_servers(v, inv)) != 0)
+	    (r = set_has_role(v, h, "node", "host.is_node")) != 0)
 		return r;
 	if ((m = inventory_first_with_role(inv, "master", NULL)) != NULL)
 		return vars_set(v, "first_master_address", m->address);
