@@ -208,6 +208,8 @@ test_host_vars(void **state)
 		{ "node_hosts", "n1,n2" },
 		{ "etcd_endpoints",
 		    "https://198.18.1.11:2379,https://[2001:db8::14]:2379" },
+		{ "etcd_initial_cluster", "m1=https://198.18.1.11:2380,"
+		    "e1=https://[2001:db8::14]:2380" },
 		{ "first_master_address", "198.18.1.11" },
 		{ "host.is_etcd", "yes" },
 		{ "host.is_master", "no" },
