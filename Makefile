@@ -11,6 +11,14 @@ PKG	 = libssh2 libevent yaml-0.1 sqlite3 libcrypto
 # SANITIZE=address,undefined builds everything with those sanitizers into
 # $(BUILD) (use a separate BUILD dir, e.g. `make BUILD=build/san SANITIZE=...`).
 SANITIZE ?=
+# TEST_HOOKS=1 builds the test flavour: korch and its agent then honour the
+# environment hooks the suites use ($KORCH_AGENT_IMAGE, $KORCH_AGENT_SYSTEMCTL,
+# $KORCH_AGENT_PROCSYS).  A release build (the default, what `make all` and
+# `make install` make) has no such code.  The agent's glibc objects (unit
+# tests, korch-agent-glibc) are test-only and always have them.  Use a
+# separate BUILD dir for it, as for SANITIZE (check.sh: build/san).
+TEST_HOOKS ?=
+HOOKFLAGS = $(if $(TEST_HOOKS),-DKORCH_TEST_HOOKS,)
 
 WARN	 = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wno-unused-parameter
@@ -18,7 +26,7 @@ CSTD	 = -std=c11 -D_GNU_SOURCE
 OPT	?= -O2 -g
 SANFLAGS = $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all,)
 CFLAGS	?=
-ALLCFLAGS = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) -iquote proto -iquote state -iquote controller -iquote agent $(CFLAGS)
+ALLCFLAGS = $(CSTD) $(WARN) $(OPT) $(SANFLAGS) $(HOOKFLAGS) -iquote proto -iquote state -iquote controller -iquote agent $(CFLAGS)
 PKGCFLAGS := $(shell pkg-config --cflags $(PKG) 2>/dev/null)
 PKGLIBS	  := $(shell pkg-config --libs $(PKG) 2>/dev/null)
 
@@ -55,10 +63,10 @@ $(BUILD)/obj/%.o: %.c
 # The agent's code built against glibc, for unit tests under sanitizers.
 $(BUILD)/aobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALLCFLAGS) -DKORCH_AGENT -MMD -MP -c $< -o $@
+	$(CC) $(ALLCFLAGS) -DKORCH_AGENT -DKORCH_TEST_HOOKS -MMD -MP -c $< -o $@
 
 # The shipped agent: static musl, no library but libc.  Never sanitized.
-AGENT_STATIC_CFLAGS = $(CSTD) $(WARN) -Os -DKORCH_AGENT -iquote proto -iquote agent -static
+AGENT_STATIC_CFLAGS = $(CSTD) $(WARN) -Os -DKORCH_AGENT $(HOOKFLAGS) -iquote proto -iquote agent -static
 $(BUILD)/korch-agent: $(PROTO_SRC) $(AGENT_SRC) agent/main.c $(wildcard proto/*.h agent/*.h)
 	@mkdir -p $(dir $@)
 	$(MUSLCC) $(AGENT_STATIC_CFLAGS) -o $@ $(PROTO_SRC) $(AGENT_SRC) agent/main.c

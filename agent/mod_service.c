@@ -6,7 +6,7 @@
  * earlier in this session, or when the controller passes restart=1 (a
  * watched change happened in an earlier, interrupted run).  daemon-reload
  * runs only when this task wrote the unit.  systemctl is run from an argv
- * vector; KORCH_AGENT_SYSTEMCTL points tests at a fake.
+ * vector; in test builds KORCH_AGENT_SYSTEMCTL points it at a fake.
  */
 #include <errno.h>
 #include <stdio.h>

@@ -42,8 +42,8 @@ void agent_proc_last_line(const struct agent_proc_output *out, char *dst,
 /* argv joined with spaces, quoting words that need it, truncated. */
 void agent_proc_argv_str(char *const *argv, char *dst, size_t len);
 
-/* systemctl to run: $KORCH_AGENT_SYSTEMCTL (tests), else /bin/systemctl,
- * else /usr/bin/systemctl. */
+/* systemctl to run: /bin/systemctl, else /usr/bin/systemctl.  Test
+ * builds (-DKORCH_TEST_HOOKS) take $KORCH_AGENT_SYSTEMCTL first. */
 const char *agent_systemctl_path(void);
 
 #endif

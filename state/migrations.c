@@ -186,6 +186,14 @@ static const char *const migrations[] = {
 	"  value TEXT NOT NULL\n"
 	") WITHOUT ROWID;\n"
 	"PRAGMA user_version = 3;\n",
+
+	/* 3 -> 4: host key pins (state_hostkey.h).  A fingerprint recorded
+	 * before is taken as the pin, pinned when the host was last seen. */
+	"ALTER TABLE hosts ADD COLUMN hostkey_type TEXT;\n"
+	"ALTER TABLE hosts ADD COLUMN hostkey_pinned_at INTEGER;\n"
+	"UPDATE hosts SET hostkey_pinned_at = last_contact\n"
+	"  WHERE hostkey_fp IS NOT NULL;\n"
+	"PRAGMA user_version = 4;\n",
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==

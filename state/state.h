@@ -43,7 +43,7 @@
 struct kstate;
 
 /* Schema version this build writes (PRAGMA user_version). */
-#define KSTATE_SCHEMA_VERSION	3
+#define KSTATE_SCHEMA_VERSION	4
 
 /* ---- opening ---- */
 

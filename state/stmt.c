@@ -54,14 +54,19 @@ static const char *const stmt_sql[KS__COUNT] = {
 
 	/* ?1 name ?2 address ?3 facts ?4 hostkey ?5 run ?6 reachable ?7 now
 	 * ?8 error.  NULL address/facts/hostkey/run keep what is stored. */
+	/* A host key pin is never replaced here (state_hostkey.h). */
 	[KS_HOST_UPSERT] =
-	    "INSERT INTO hosts (name, address, facts, hostkey_fp, last_contact,"
-	    "  last_run_id, reachable, last_error)"
-	    " VALUES (?1, ?2, ?3, ?4, CASE WHEN ?6 THEN ?7 END, ?5, ?6, ?8)"
+	    "INSERT INTO hosts (name, address, facts, hostkey_fp,"
+	    "  hostkey_pinned_at, last_contact, last_run_id, reachable,"
+	    "  last_error)"
+	    " VALUES (?1, ?2, ?3, ?4, CASE WHEN ?4 IS NOT NULL THEN ?7 END,"
+	    "  CASE WHEN ?6 THEN ?7 END, ?5, ?6, ?8)"
 	    " ON CONFLICT (name) DO UPDATE SET"
 	    "  address = coalesce(excluded.address, address),"
 	    "  facts = coalesce(excluded.facts, facts),"
-	    "  hostkey_fp = coalesce(excluded.hostkey_fp, hostkey_fp),"
+	    "  hostkey_pinned_at = CASE WHEN hostkey_fp IS NULL"
+	    "    THEN excluded.hostkey_pinned_at ELSE hostkey_pinned_at END,"
+	    "  hostkey_fp = coalesce(hostkey_fp, excluded.hostkey_fp),"
 	    "  last_contact = coalesce(excluded.last_contact, last_contact),"
 	    "  last_run_id = coalesce(excluded.last_run_id, last_run_id),"
 	    "  reachable = excluded.reachable,"

@@ -49,7 +49,7 @@ build_plain() {
 	make -j"$JOBS" all it-bin && echo "ok - plain build (korch, static korch-agent)"
 }
 build_san() {
-	make -j"$JOBS" BUILD=$SAN SANITIZE=address,undefined \
+	make -j"$JOBS" BUILD=$SAN SANITIZE=address,undefined TEST_HOOKS=1 \
 	    $SAN/korch $SAN/korch-agent-glibc unit-bin it-bin &&
 	    echo "ok - ASan+UBSan build"
 }

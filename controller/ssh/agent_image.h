@@ -2,8 +2,9 @@
  * agent_image.h - the korch-agent binary that korch uploads to hosts.
  *
  * korch carries its agent inside itself (linked in by the Makefile), so the
- * tool is one file.  $KORCH_AGENT_IMAGE names another file to use instead
- * (tests use it to change the agent under a running inventory).
+ * tool is one file.  Only in test builds (make TEST_HOOKS=1, which defines
+ * KORCH_TEST_HOOKS) does $KORCH_AGENT_IMAGE name another file to use
+ * instead; a release korch ignores it.
  */
 #ifndef KORCH_AGENT_IMAGE_H
 #define KORCH_AGENT_IMAGE_H
@@ -22,7 +23,7 @@ struct agent_image {
 
 /*
  * Fill *img with the agent binary and its sha256.  The bytes are either
- * built in (static) or read from $KORCH_AGENT_IMAGE, in which case the
+ * built in (static) or, in a test build, read from $KORCH_AGENT_IMAGE, in which case the
  * caller releases them with agent_image_release().  Errors: KORCH_ERR_SYSTEM
  * (file unreadable), KORCH_ERR_ALLOC.
  */

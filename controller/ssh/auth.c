@@ -37,7 +37,7 @@ static const struct hostkey_alg hostkey_algs[] = {
 	{ LIBSSH2_HOSTKEY_TYPE_RSA,		"ssh-rsa" },
 };
 
-static const char *
+const char *
 hostkey_type_name(int type)
 {
 	size_t i;
@@ -48,23 +48,29 @@ hostkey_type_name(int type)
 	return type == LIBSSH2_HOSTKEY_TYPE_DSS ? "ssh-dss" : "unknown";
 }
 
-/* Build the host key preference: types known_hosts has for us first. */
+/* Build the host key preference: the pinned type first, then the types
+ * known_hosts has for us, then the rest. */
 static int
 hostkey_pref(struct ssh_conn *c, char *out, size_t outlen)
 {
-	unsigned known = 0;
+	unsigned known = 0, pinned = 0;
 	size_t i, o = 0;
 	int pass, n;
 
 	if (kh_known_types(c->known_hosts, c->hostspec, &known) != 0)
 		return KORCH_ERR_SYSTEM;
+	for (i = 0; c->pin_type != NULL &&
+	    i < sizeof(hostkey_algs) / sizeof(hostkey_algs[0]); i++)
+		if (strcmp(hostkey_algs[i].name, c->pin_type) == 0)
+			pinned = 1u << hostkey_algs[i].type;
 	out[0] = '\0';
-	for (pass = 0; pass < 2; pass++)
+	for (pass = 0; pass < 3; pass++)
 		for (i = 0; i < sizeof(hostkey_algs) / sizeof(hostkey_algs[0]);
 		    i++) {
-			int isknown = (known >> hostkey_algs[i].type) & 1;
+			unsigned bit = 1u << hostkey_algs[i].type;
+			int which = (pinned & bit) ? 0 : (known & bit) ? 1 : 2;
 
-			if (isknown != (pass == 0))
+			if (which != pass)
 				continue;
 			n = snprintf(out + o, outlen - o, "%s%s", o ? "," : "",
 			    hostkey_algs[i].name);
@@ -73,6 +79,27 @@ hostkey_pref(struct ssh_conn *c, char *out, size_t outlen)
 			o += (size_t)n;
 		}
 	return 0;
+}
+
+/* The names of the key types in mask (1 << LIBSSH2_HOSTKEY_TYPE_*). */
+static void
+type_names(unsigned mask, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+	int n;
+
+	out[0] = '\0';
+	for (i = 0; i < sizeof(hostkey_algs) / sizeof(hostkey_algs[0]); i++) {
+		if (!(mask & (1u << hostkey_algs[i].type)))
+			continue;
+		n = snprintf(out + o, outlen - o, "%s%s", o ? ", " : "",
+		    hostkey_algs[i].name);
+		if (n < 0 || (size_t)n >= outlen - o)
+			return;
+		o += (size_t)n;
+	}
+	if (mask & (1u << LIBSSH2_HOSTKEY_TYPE_DSS))
+		snprintf(out + o, outlen - o, "%sssh-dss", o ? ", " : "");
 }
 
 /* TCP (or the bastion's channel) is up: start the SSH session. */
@@ -115,6 +142,7 @@ check_hostkey(struct ssh_conn *c)
 	const char *key, *sha;
 	struct kh_result res;
 	size_t len = 0;
+	unsigned known = 0;
 	int type = 0, line = 0;
 
 	key = libssh2_session_hostkey(c->ssh, &len, &type);
@@ -128,10 +156,32 @@ check_hostkey(struct ssh_conn *c)
 		kh_fp_from_sha256((const unsigned char *)sha, c->fp);
 	else
 		kh_fp_from_blob(key, len, c->fp);
+	c->hostkey_type = type;
 	if (kh_check(c->known_hosts, c->hostspec, key, len, type,
 	    &res) != 0) {
 		conn_fail(c, KORCH_ERR_SYSTEM, "cannot read known_hosts file "
 		    "%s: %s", c->known_hosts, strerror(errno));
+		return -1;
+	}
+	if (res.status == KH_REVOKED) {
+		conn_fail(c, KORCH_ERR_HOSTKEY_MISMATCH, "host key of %s (%s "
+		    "%s) is revoked (@revoked, %s line %d): refusing it",
+		    c->where, hostkey_type_name(type), c->fp, c->known_hosts,
+		    res.line);
+		return -1;
+	}
+	/* The pin holds whatever known_hosts says: an attacker who can
+	 * edit known_hosts (or an operator who ran ssh-keyscan) cannot
+	 * swap the key without `korch hosts trust`. */
+	if (c->pin_fp != NULL && strcmp(c->pin_fp, c->fp) != 0) {
+		conn_fail(c, KORCH_ERR_HOSTKEY_MISMATCH, "host key of %s "
+		    "changed: korch pinned %s %s when it first reached the "
+		    "host, and the host now offers %s %s; a pin holds even "
+		    "when known_hosts lists the new key.  If the host was "
+		    "reinstalled and this is its new key, run `korch hosts "
+		    "trust %s`, then run again", c->where, c->pin_type != NULL ?
+		    c->pin_type : "key", c->pin_fp, hostkey_type_name(type),
+		    c->fp, c->name);
 		return -1;
 	}
 	switch (res.status) {
@@ -145,6 +195,15 @@ check_hostkey(struct ssh_conn *c)
 		    "if the host was reinstalled, remove that line", c->where,
 		    res.expected_fp, c->fp, c->known_hosts, res.line);
 		return -1;
+	case KH_CERT_AUTHORITY:
+		conn_fail(c, KORCH_ERR_HOSTKEY_UNKNOWN, "known_hosts %s line "
+		    "%d trusts a certificate authority (@cert-authority) for "
+		    "%s, but korch does not check host certificates: list the "
+		    "host's own key (%s %s, once checked) in known_hosts",
+		    c->known_hosts, res.line, c->where,
+		    hostkey_type_name(type), c->fp);
+		return -1;
+	case KH_REVOKED:
 	case KH_UNKNOWN:
 		break;
 	}
@@ -153,6 +212,26 @@ check_hostkey(struct ssh_conn *c)
 		    "in known_hosts %s (the host offered %s %s); check it and "
 		    "add it, or allow recording new host keys (accept_new)",
 		    c->where, c->known_hosts, hostkey_type_name(type), c->fp);
+		return -1;
+	}
+	/* A host known_hosts knows by another key type offers this one
+	 * only if it lost that key -- or if it is not the host. */
+	if (kh_known_types(c->known_hosts, c->hostspec, &known) != 0) {
+		conn_fail(c, KORCH_ERR_SYSTEM, "cannot read known_hosts file "
+		    "%s: %s", c->known_hosts, strerror(errno));
+		return -1;
+	}
+	if (known != 0) {
+		char names[128];
+
+		type_names(known, names, sizeof(names));
+		conn_fail(c, KORCH_ERR_HOSTKEY_UNKNOWN, "host %s offered a %s "
+		    "key (%s), but known_hosts %s has its %s key: "
+		    "--accept-new-hostkeys never adds a key of another type "
+		    "for a known host.  If the host really changed its keys, "
+		    "check the new one and put it in known_hosts yourself",
+		    c->where, hostkey_type_name(type), c->fp, c->known_hosts,
+		    names);
 		return -1;
 	}
 	if (kh_add(c->known_hosts, c->hostspec, key, len, type, &line) != 0) {

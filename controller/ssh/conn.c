@@ -171,6 +171,8 @@ conn_destroy(struct ssh_conn *c)
 	free(c->private_key);
 	free(c->public_key);
 	free(c->known_hosts);
+	free(c->pin_fp);
+	free(c->pin_type);
 	free(c->where);
 	free(c->boot_cmd);
 	free(c);
@@ -533,6 +535,9 @@ conn_new(struct event_base *base, const struct ssh_target *t,
 	c->user = dup_or_null(t->user, &bad);
 	c->private_key = dup_or_null(t->private_key, &bad);
 	c->known_hosts = dup_or_null(t->known_hosts, &bad);
+	c->pin_fp = dup_or_null(t->pinned_fp, &bad);
+	c->pin_type = dup_or_null(t->pinned_fp != NULL ? t->pinned_type :
+	    NULL, &bad);
 	c->port = t->port;
 	c->accept_new = t->accept_new;
 	c->become_sudo = t->become_sudo;

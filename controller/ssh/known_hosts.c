@@ -48,6 +48,7 @@
 #include "base/digest.h"
 #include "base/grow.h"
 #include "ssh/known_hosts.h"
+#include "ssh/known_hosts-int.h"
 
 struct kh_map {
 	const void	*node;		/* libssh2's entry (ext->node) */
@@ -97,6 +98,7 @@ struct kh_file {
 	size_t			 tabcap, tabused;
 	struct kh_hashed	*hashed;
 	size_t			 nhashed, caphashed;
+	struct kh_markers	 markers;	/* @revoked, @cert-authority */
 };
 
 static struct kh_file *kh_cache;
@@ -175,6 +177,7 @@ kh_file_clear(struct kh_file *f)
 	for (i = 0; i < f->nhashed; i++)
 		free(f->hashed[i].rest);
 	free(f->hashed);
+	kh_markers_clear(&f->markers);
 	if (f->sess != NULL)
 		libssh2_session_free(f->sess);
 	f->tab = NULL;
@@ -380,8 +383,10 @@ kh_feed_line(struct kh_file *f, const char *line, size_t len, int lineno)
 	while (i < len && (line[i] == ' ' || line[i] == '\t'))
 		i++;
 	if (i == len || line[i] == '\n' || line[i] == '\r' ||
-	    line[i] == '#' || line[i] == '@')
+	    line[i] == '#')
 		return 0;
+	if (line[i] == '@')
+		return kh_markers_add(&f->markers, line + i, len - i, lineno);
 	line += i;
 	len -= i;
 	/* The newline stays in what libssh2 gets: its parser looks one byte
@@ -604,8 +609,18 @@ kh_check(const char *path, const char *hostspec, const void *key,
 	res->status = KH_UNKNOWN;
 	if ((r = kh_get(path, &f)) != 0)
 		return r;
-	if ((b = kh_lookup(f, hostspec, &r)) == NULL || b->c.kh == NULL)
+	/* Revoked wins over any line that lists the key. */
+	if ((res->line = kh_markers_find(&f->markers, KH_MARK_REVOKED,
+	    hostspec, key, keylen)) != 0) {
+		res->status = KH_REVOKED;
+		return 0;
+	}
+	if ((b = kh_lookup(f, hostspec, &r)) == NULL || b->c.kh == NULL) {
+		if (r == 0 && (res->line = kh_markers_find(&f->markers,
+		    KH_MARK_CA, hostspec, NULL, 0)) != 0)
+			res->status = KH_CERT_AUTHORITY;
 		return r;
+	}
 	r = libssh2_knownhost_checkp(b->c.kh, hostspec, -1, key, keylen,
 	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
 	    kh_keybits(key_type), &ext);
@@ -623,6 +638,9 @@ kh_check(const char *path, const char *hostspec, const void *key,
 			    "(unreadable key)");
 		return 0;
 	case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
+		if ((res->line = kh_markers_find(&f->markers, KH_MARK_CA,
+		    hostspec, NULL, 0)) != 0)
+			res->status = KH_CERT_AUTHORITY;
 		return 0;
 	default:
 		return KORCH_ERR_ALLOC;

@@ -10,9 +10,11 @@
  * parse.  Appends made through kh_add() update the cache in place.
  *
  * Nothing here logs.  Functions return 0 or a KORCH_ERR_* code; on
- * KORCH_ERR_SYSTEM errno says why.  Lines libssh2 cannot parse (markers
- * such as @cert-authority, unknown formats) are skipped, not fatal: a
- * host that is only described by such a line comes out as unknown.
+ * KORCH_ERR_SYSTEM errno says why.  "@revoked" lines are honoured (a
+ * revoked key is refused even where another line lists it) and
+ * "@cert-authority" lines are recognised so the caller can refuse such a
+ * host clearly: korch does not check host certificates.  Other lines
+ * libssh2 cannot parse are skipped, not fatal.
  */
 #ifndef KORCH_KNOWN_HOSTS_H
 #define KORCH_KNOWN_HOSTS_H
@@ -28,12 +30,16 @@ enum kh_status {
 	KH_MATCH	= 0,
 	KH_UNKNOWN	= 1,	/* no entry for this host and key type */
 	KH_MISMATCH	= 2,	/* an entry for this host and key type, other key */
+	KH_REVOKED	= 3,	/* the key is @revoked for this host */
+	KH_CERT_AUTHORITY = 4,	/* no key listed, but a @cert-authority
+				 * line names the host */
 };
 
 struct kh_result {
 	enum kh_status	 status;
-	int		 line;		/* file line of the matching or
-					 * mismatching entry; 0 if none */
+	int		 line;		/* file line of the matching,
+					 * mismatching, @revoked or
+					 * @cert-authority entry; 0 if none */
 	char		 expected_fp[KH_FP_MAX]; /* on KH_MISMATCH */
 };
 

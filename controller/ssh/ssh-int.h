@@ -129,6 +129,8 @@ struct ssh_conn {
 	char			*private_key;
 	char			*public_key;	/* private + ".pub" if present */
 	char			*known_hosts;
+	char			*pin_fp;	/* the state's pin, or NULL */
+	char			*pin_type;	/* its key type, or NULL */
 	int			 port;
 	int			 accept_new;
 	int			 become_sudo;
@@ -169,6 +171,7 @@ struct ssh_conn {
 	LIBSSH2_SFTP		*sftp;
 	LIBSSH2_SFTP_HANDLE	*sfh;
 	char			 fp[KH_FP_MAX];
+	int			 hostkey_type;	/* LIBSSH2_HOSTKEY_TYPE_* */
 
 	/* Agent start and upload. */
 	char			 tmp_path[160];
@@ -184,6 +187,7 @@ struct ssh_conn {
 	size_t			 noise_lines;
 	uint32_t		 greet_ver;
 	char			 greet_hash[SHA256_HEX_SIZE];
+	char			 boot_err[SSH_NOISE_MAX * 2 + 1];
 
 	/* Running. */
 	struct evbuffer		*outq;		/* to the agent's stdin */
@@ -267,15 +271,19 @@ enum step step_connect(struct ssh_conn *c);
 void resolve_release(struct ssh_conn *c);
 
 /* auth.c; conn_connected(): the socket is up (TCP or a bastion's
- * channel), start the SSH session. */
+ * channel), start the SSH session.  hostkey_type_name(): "ssh-ed25519"
+ * for LIBSSH2_HOSTKEY_TYPE_ED25519, ... ("unknown"). */
+const char *hostkey_type_name(int type);
 void conn_connected(struct ssh_conn *c);
 enum step step_handshake(struct ssh_conn *c);
 enum step step_auth_key(struct ssh_conn *c);
 enum step step_auth_agent(struct ssh_conn *c);
 
 /* boot.c; boot_prepare(): the agent's path and start command for c->img
- * (only KORCH_ERR_ALLOC). */
+ * (only KORCH_ERR_ALLOC).  boot_script(): the constant sh script the
+ * command runs (become: the root one), for docs and tests. */
 int boot_prepare(struct ssh_conn *c);
+const char *boot_script(int become);
 enum step step_exec_open(struct ssh_conn *c);
 enum step step_exec(struct ssh_conn *c);
 enum step step_greeting(struct ssh_conn *c);

@@ -133,6 +133,13 @@ ssh_conn_hostkey_fp(const struct ssh_conn *c)
 	return c != NULL && c->fp[0] != '\0' ? c->fp : NULL;
 }
 
+const char *
+ssh_conn_hostkey_type(const struct ssh_conn *c)
+{
+	return c != NULL && c->fp[0] != '\0' ?
+	    hostkey_type_name(c->hostkey_type) : NULL;
+}
+
 int
 ssh_conn_uploaded(const struct ssh_conn *c)
 {

@@ -36,7 +36,14 @@ struct ssh_target {
 	const char	*user;
 	const char	*private_key;	/* path; NULL: use ssh-agent ($SSH_AUTH_SOCK) */
 	const char	*known_hosts;	/* path; required */
-	int		 accept_new;	/* record unknown host keys (never mismatches) */
+	int		 accept_new;	/* record unknown host keys (never mismatches,
+					 * never a new key type for a host
+					 * known_hosts or the pin knows) */
+	/* The host key pinned for this host (the state's), or NULL: a host
+	 * offering any other key is refused whatever known_hosts says.
+	 * pinned_type ("ssh-ed25519", may be NULL) is asked for first. */
+	const char	*pinned_fp;
+	const char	*pinned_type;
 	int		 become_sudo;	/* start the agent through `sudo -n` */
 	int		 connect_timeout_ms;	/* TCP connect; then SSH handshake,
 						 * restarted by every packet */
@@ -92,8 +99,10 @@ void ssh_conn_finish(struct ssh_conn *c);
 /* Tear down now (no callback).  NULL-safe. */
 void ssh_conn_free(struct ssh_conn *c);
 
-/* "SHA256:base64" of the host key, once known (owned by c); else NULL. */
+/* "SHA256:base64" of the host key, once known (owned by c); else NULL.
+ * ssh_conn_hostkey_type(): its type ("ssh-ed25519"), or NULL. */
 const char *ssh_conn_hostkey_fp(const struct ssh_conn *c);
+const char *ssh_conn_hostkey_type(const struct ssh_conn *c);
 /* 1 when this connection uploaded the agent. */
 int ssh_conn_uploaded(const struct ssh_conn *c);
 /* Name of the current state, for logs and --json. */
