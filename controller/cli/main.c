@@ -83,6 +83,16 @@ static const struct korch_cmd commands[] = {
 	  "The snapshot is checked with etcdctl first; each member keeps its\n"
 	  "previous data as /var/lib/korch/restore/etcd.before-<time>.\n",
 	  cmd_etcd },
+	{ "hosts", "[--state FILE] [--json] | trust HOST [--state FILE]",
+	  "the host key pinned for each host; trust HOST forgets one pin",
+	  "  --state FILE          state database (see apply)\n"
+	  "  --json                machine-readable output\n"
+	  "korch pins the host key it sees the first time it reaches a host and\n"
+	  "refuses any other key for that host afterwards, even when known_hosts\n"
+	  "was changed to it.  After a host was really reinstalled, check its new\n"
+	  "key, put it in known_hosts, then `korch hosts trust HOST`: the next run\n"
+	  "pins the new key.\n",
+	  cmd_hosts },
 	{ "bundle", "verify PATH",
 	  "check an offline bundle's manifest and every sha256", "",
 	  cmd_bundle },
@@ -219,6 +229,10 @@ cmd_version(int argc, char **argv)
 	struct agent_image img;
 
 	printf("korch %s\n", korch_version);
+#ifdef KORCH_TEST_HOOKS
+	/* The suites read this line to know which flavour they test. */
+	printf("test build: honours $KORCH_AGENT_IMAGE, not for production\n");
+#endif
 	if (agent_image_load(&img) == 0) {
 		printf("agent %s (%zu bytes)\n", img.sha256, img.len);
 		agent_image_release(&img);

@@ -115,6 +115,7 @@ struct rec {
 	struct rec	*next;
 	char		*host, *task_key, *module, *digest, *step;
 	char		*message, *diff, *address, *facts, *hostkey;
+	char		*hostkey_type;
 	int		 status, reachable;
 	int64_t		 started_ms, duration_ms;
 	struct report_counts c;

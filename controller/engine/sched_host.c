@@ -19,6 +19,7 @@
 #include "engine/vars.h"
 #include "spec/inventory.h"
 #include "ssh/ssh.h"
+#include "state_hostkey.h"
 #include "engine/sched-int.h"
 
 const char *const hstate_names[] = {
@@ -135,7 +136,9 @@ on_facts(struct shost *h, const struct kp_facts *f)
 	if ((r = rec_add(s, R_HOST, h->name)) != NULL) {
 		r->address = xstrdup(s->inv->hosts[h->idx].address);
 		r->facts = xstrdup(h->facts_json);
+		/* Pinned the first time (never replaced: state_hostkey.h). */
 		r->hostkey = xstrdup(ssh_conn_hostkey_fp(h->conn));
+		r->hostkey_type = xstrdup(ssh_conn_hostkey_type(h->conn));
 		r->reachable = 1;
 	}
 	evtimer_del(h->step_timer);
@@ -355,8 +358,19 @@ host_connect(struct shost *h)
 	const struct inventory *inv = s->inv;
 	const struct inv_host *ih = &inv->hosts[h->idx];
 	struct ssh_target t;
+	struct kstate_hostkey *pin = NULL;
 	int r;
 
+	/* The pin, read afresh: `korch hosts trust` may run between runs,
+	 * never during one (the state's lock). */
+	r = s->st != NULL ? kstate_hostkey_get(s->st, ih->name, &pin) :
+	    KORCH_ERR_NOT_FOUND;
+	if (r != 0 && r != KORCH_ERR_NOT_FOUND) {
+		host_set_state(h, HS_CONNECTING);
+		host_fail(h, HS_UNREACHABLE, r, "cannot read the host key pin "
+		    "from the state");
+		return;
+	}
 	memset(&t, 0, sizeof(t));
 	t.name = ih->name;
 	t.address = ih->address;
@@ -369,10 +383,15 @@ host_connect(struct shost *h)
 	t.connect_timeout_ms = inv->ssh.connect_timeout * 1000;
 	t.auth_timeout_ms = inv->ssh.connect_timeout * 1000 + 60000;
 	t.bastion = s->bastion;
+	if (pin != NULL) {
+		t.pinned_fp = pin->fingerprint;
+		t.pinned_type = pin->key_type;
+	}
 	h->connects++;
 	host_set_state(h, HS_CONNECTING);
 	s->active++;
 	r = ssh_conn_start(s->base, &t, s->img, &conn_cbs, h, &h->conn);
+	kstate_hostkeys_free(pin, pin != NULL ? 1 : 0);
 	if (r != 0) {
 		s->active--;
 		host_fail(h, HS_UNREACHABLE, r, korch_strerror(r));

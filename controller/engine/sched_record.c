@@ -13,6 +13,7 @@
 #include "err.h"
 #include "wire.h"
 #include "engine/sched-int.h"
+#include "state_hostkey.h"
 #include "state_lock.h"
 #include "state_record.h"
 
@@ -31,6 +32,7 @@ rec_free(struct rec *r)
 	free(r->address);
 	free(r->facts);
 	free(r->hostkey);
+	free(r->hostkey_type);
 	free(r);
 }
 
@@ -69,6 +71,7 @@ static int
 rec_apply(struct sched *s, const struct rec *r)
 {
 	struct kstate_result kr;
+	int rc;
 
 	switch (r->kind) {
 	case R_RESULT:
@@ -87,9 +90,12 @@ rec_apply(struct sched *s, const struct rec *r)
 		kr.duration_ms = r->duration_ms;
 		return kstate_record_result(s->st, &kr);
 	case R_HOST:
-		return kstate_record_host(s->st, s->run_id, r->host,
-		    r->address, r->facts, r->hostkey, r->reachable,
-		    r->message);
+		if ((rc = kstate_record_host(s->st, s->run_id, r->host,
+		    r->address, r->facts, NULL, r->reachable,
+		    r->message)) != 0 || r->hostkey == NULL)
+			return rc;
+		return kstate_hostkey_pin(s->st, r->host, r->hostkey_type,
+		    r->hostkey);
 	case R_RUN_HOST:
 		return kstate_record_run_host(s->st, s->run_id, r->host,
 		    r->outcome, r->c.ok, r->c.changed, r->c.failed,

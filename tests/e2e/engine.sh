@@ -5,7 +5,7 @@
 # Covers: first converge; a no-op second run that restarts nothing; a change
 # to one host's variable touching only that host; a stopped host reported
 # unreachable while the others converge; a replaced host key refused with
-# both fingerprints; kill -9 of the controller mid-run, then a clean resume
+# both fingerprints, and again by its pin until `korch hosts trust`; kill -9 of the controller mid-run, then a clean resume
 # (with the restart the killed run owed); become: sudo as a non-root user;
 # plan changes nothing; a second concurrent run is refused; bad input.
 set -uo pipefail
@@ -99,11 +99,16 @@ err=$(host_field "$W/a6.json" node3 error)
 check "host key error names both fingerprints" \
     [ "$(grep -o 'SHA256:' <<<"$err" | wc -l)" -ge 2 ]
 check "other hosts still converge" [ "$(host_field "$W/a6.json" node1 failed)" -eq 0 ]
-# The operator accepts the new key: remove the old one, record the new.
+# The operator accepts the new key: remove the old one from known_hosts;
+# the key korch pinned still refuses it until `korch hosts trust`.
 KH=$(awk '/^  known_hosts:/ { print $2 }' "$INV")
 ssh-keygen -R "$(host_addr node3)" -f "$KH" >/dev/null 2>&1
 apply "$W/a7" --playbooks "$PB" --accept-new-hostkeys
-check "new host key accepted after removal from known_hosts" [ "$RC" -eq 0 ]
+check "removed from known_hosts, the pinned key still refuses the new one" \
+    bash -c '[ "$1" -eq 2 ] && grep -q "korch hosts trust node3" <<<"$2"' _ "$RC" "$(host_field "$W/a7.json" node3 error)"
+"$KORCH" hosts trust node3 >/dev/null
+apply "$W/a7b" --playbooks "$PB" --accept-new-hostkeys
+check "new host key accepted after korch hosts trust" [ "$RC" -eq 0 ]
 
 # ---- kill -9 of the controller mid-run, then resume
 # A copy of the demo playbooks with a slow step between config and service:
@@ -162,7 +167,8 @@ for h in $HOSTS; do
 	check "$h converged through sudo" [ "$(host_field "$W/b1.json" $h failed)" -eq 0 ]
 done
 check "files written through sudo are root's" [ "$(on node1 stat -c %U /etc/korch-demo/app.conf)" = root ]
-check "the agent lives in ops' home" on node1 bash -c 'ls /home/ops/.korch/agent-* >/dev/null'
+check "the agent root runs is root's own copy" \
+    [ "$(on node1 "stat -c '%U %a' /var/lib/korch/agent/agent-*")" = "root 700" ]
 KORCH_STATE=$W/state-ops.db apply "$W/b2" --playbooks "$PB"
 check "second apply as ops: 0 changed" [ "$(total_changed "$W/b2.json")" -eq 0 ]
 

@@ -13,8 +13,8 @@
 # "N passed, M failed"; exits non-zero on any failure.
 #
 # Env: SSH_DRIVER_ONLY (substring filter of test groups: hostkey upload
-# echo noise mismatch auth connect resolve agentauth sudo timeout real
-# concurrent race bastion).  KORCH_AGENT_BIN: a real korch-agent to check
+# echo noise mismatch auth connect resolve agentauth sudo pin markers
+# swapped timeout real concurrent race bastion).  KORCH_AGENT_BIN: a real korch-agent to check
 # greeting interop with (default BUILD_DIR/korch-agent when it exists),
 # KORCH_DEBUG=1 for state-change logs, IT_KEEP=1 to keep the temp dir (sshd
 # config and logs).
@@ -56,6 +56,7 @@ ssh-keygen -q -t ed25519 -N '' -C it-host -f "$T/host_ed25519" || fail keygen
 ssh-keygen -q -t ed25519 -N '' -C it-other -f "$T/other_host" || fail keygen
 ssh-keygen -q -t ed25519 -N '' -C it-user -f "$T/id_ed25519" || fail keygen
 ssh-keygen -q -t ed25519 -N '' -C it-wrong -f "$T/wrong_ed25519" || fail keygen
+ssh-keygen -q -t ecdsa -N '' -C it-ecdsa -f "$T/other_ecdsa" || fail keygen
 cp "$T/id_ed25519.pub" "$T/authorized_keys"
 cp "$T/id_ed25519" "$T/id_nopub"	# libssh2 must derive the public half
 
@@ -176,6 +177,40 @@ for d in $DRIVERS; do
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
 done
+# ---- test hooks: honoured by test builds (make TEST_HOOKS=1) only -----------
+# A release korch must upload only the agent it carries, and its agent must
+# not let the environment pick what it runs or writes as root.  `korch
+# version` says which flavour a build is; the plain build/ that `make all`
+# makes must be the release one.
+h_check() {
+	local what=$1; shift
+	if "$@"; then echo "ok - [hooks] $what"; total_pass=$((total_pass + 1))
+	else echo "not ok - [hooks] $what"; total_fail=$((total_fail + 1)); fi
+}
+printf '#!/bin/sh\necho not the agent\n' > "$T/fake-agent"
+fake_sha=$(sha256sum < "$T/fake-agent" | cut -c1-64)
+for b in "$@"; do
+	case $b in /*) ;; *) b=$ROOT/$b ;; esac
+	[ -x "$b/korch" ] || continue
+	n=$(basename "$b")
+	real=$(env -u KORCH_AGENT_IMAGE "$b/korch" version | awk '$1 == "agent" { print $2 }')
+	got=$(KORCH_AGENT_IMAGE=$T/fake-agent "$b/korch" version | awk '$1 == "agent" { print $2 }')
+	if "$b/korch" version | grep -q '^test build:'; then
+		h_check "$n (test build) honours KORCH_AGENT_IMAGE" [ "$got" = "$fake_sha" ]
+		h_check "$n (test build): its agent has the systemctl and /proc/sys hooks" \
+		    grep -qa KORCH_AGENT_SYSTEMCTL "$b/korch"
+	else
+		h_check "$n (release) ignores KORCH_AGENT_IMAGE: uploads its own agent" \
+		    [ -n "$real" -a "$got" = "$real" ]
+		h_check "$n (release): neither korch nor its agent reads a test hook" \
+		    bash -c '! grep -qaE "KORCH_AGENT_(IMAGE|SYSTEMCTL|PROCSYS)" "$1/korch" "$1/korch-agent"' _ "$b"
+	fi
+	if [ "$b" = "$ROOT/build" ]; then
+		h_check "build/korch (what make all makes) is a release build" \
+		    bash -c '! "$1/korch" version | grep -q "^test build:"' _ "$b"
+	fi
+done
+
 # ---- korch apply end to end through this sshd (when BUILD has korch) --------
 if [ -x "$BUILD/korch" ]; then
 	rm -f "$T/noise.on" "$T/sudo.deny"

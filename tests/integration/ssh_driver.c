@@ -527,7 +527,7 @@ t_upload_cycle(void)
 	t.finish_on_ready = 1;
 	run1(&t, &tg, &img_badhash);
 	check(t.err == KORCH_ERR_HASH_MISMATCH, "upload verified by the "
-	    "greeting's hash (HASH_MISMATCH: %s)", t.msg);
+	    "bootstrap's sha256 (HASH_MISMATCH: %s)", t.msg);
 }
 
 static void
@@ -1014,6 +1014,215 @@ t_bastion(int n, int cap)
 	}
 }
 
+
+/* ---- trust: host key pins, @revoked, @cert-authority, new key types ------ */
+
+static void
+t_pin(void)
+{
+	struct tconn t;
+	struct ssh_target tg = target(path("known_hosts"));
+	char real[64], other[64];
+
+	pub_fp(path("host_ed25519.pub"), real);
+	pub_fp(path("other_host.pub"), other);
+	tg.pinned_fp = real;
+	tg.pinned_type = "ssh-ed25519";
+	memset(&t, 0, sizeof(t));
+	t.finish_on_ready = 1;
+	run1(&t, &tg, &img_v1);
+	check(t.err == 0 && t.ready, "the pinned key connects");
+
+	/* known_hosts says yes, the pin says no: the pin wins. */
+	tg.pinned_fp = other;
+	memset(&t, 0, sizeof(t));
+	run1(&t, &tg, &img_v1);
+	check(t.err == KORCH_ERR_HOSTKEY_MISMATCH && strstr(t.msg, other) &&
+	    strstr(t.msg, real) && strstr(t.msg, "korch hosts trust node1"),
+	    "a key other than the pin is refused though known_hosts lists it "
+	    "(%s)", t.msg);
+	tg.accept_new = 1;
+	memset(&t, 0, sizeof(t));
+	run1(&t, &tg, &img_v1);
+	check(t.err == KORCH_ERR_HOSTKEY_MISMATCH, "accept_new does not "
+	    "override a pin");
+}
+
+static void
+t_markers(void)
+{
+	struct tconn t;
+	struct ssh_target tg;
+	char line[16384], host[2048], ec[2048], before[16384];
+	FILE *fp;
+
+	fp = fopen(path("host_ed25519.pub"), "r");
+	if (fp == NULL || fgets(host, sizeof(host), fp) == NULL) {
+		check(0, "read host_ed25519.pub");
+		if (fp)
+			fclose(fp);
+		return;
+	}
+	fclose(fp);
+	host[strcspn(host, "\r\n")] = '\0';
+	fp = fopen(path("other_ecdsa.pub"), "r");
+	if (fp == NULL || fgets(ec, sizeof(ec), fp) == NULL) {
+		check(0, "read other_ecdsa.pub");
+		if (fp)
+			fclose(fp);
+		return;
+	}
+	fclose(fp);
+	ec[strcspn(ec, "\r\n")] = '\0';
+
+	/* Listed and revoked: revoked wins. */
+	snprintf(line, sizeof(line), "[127.0.0.1]:%d %s\n@revoked "
+	    "*.example,[127.0.0.1]:* %s\n", port, host, host);
+	write_file(path("kh_revoked"), line);
+	tg = target(path("kh_revoked"));
+	memset(&t, 0, sizeof(t));
+	run1(&t, &tg, &img_v1);
+	check(t.err == KORCH_ERR_HOSTKEY_MISMATCH && strstr(t.msg,
+	    "revoked") && strstr(t.msg, "line 2"), "a key both listed and "
+	    "@revoked is refused (%s)", t.msg);
+	/* A revocation for other hosts only ("!" excludes us) does not. */
+	snprintf(line, sizeof(line), "[127.0.0.1]:%d %s\n@revoked "
+	    "*,![127.0.0.1]:%d %s\n", port, host, port, host);
+	write_file(path("kh_revoked"), line);
+	memset(&t, 0, sizeof(t));
+	t.finish_on_ready = 1;
+	run1(&t, &tg, &img_v1);
+	check(t.err == 0 && t.ready, "a revocation whose patterns exclude "
+	    "the host does not apply");
+
+	/* Only a CA for the host: refused clearly, nothing recorded. */
+	snprintf(line, sizeof(line), "@cert-authority [127.0.0.1]:%d %s\n",
+	    port, ec);
+	write_file(path("kh_ca"), line);
+	tg = target(path("kh_ca"));
+	tg.accept_new = 1;
+	memset(&t, 0, sizeof(t));
+	run1(&t, &tg, &img_v1);
+	check(t.err == KORCH_ERR_HOSTKEY_UNKNOWN && strstr(t.msg,
+	    "@cert-authority") && strstr(t.msg, "line 1") &&
+	    count_lines(path("kh_ca")) == 1, "a host known only through "
+	    "@cert-authority is refused clearly, even with accept_new (%s)",
+	    t.msg);
+
+	/* known_hosts has an ECDSA key for us; sshd offers ed25519. */
+	snprintf(line, sizeof(line), "[127.0.0.1]:%d %s\n", port, ec);
+	write_file(path("kh_newtype"), line);
+	snprintf(before, sizeof(before), "%s", line);
+	tg = target(path("kh_newtype"));
+	tg.accept_new = 1;
+	memset(&t, 0, sizeof(t));
+	run1(&t, &tg, &img_v1);
+	check(t.err == KORCH_ERR_HOSTKEY_UNKNOWN && strstr(t.msg,
+	    "never adds a key of another type") && strstr(t.msg,
+	    "ecdsa-sha2-nistp256") && count_lines(path("kh_newtype")) == 1 &&
+	    file_contains(path("kh_newtype"), before), "accept_new does not "
+	    "add a new key type for a host known_hosts knows (%s)", t.msg);
+}
+
+/* ---- trust: what root runs, what ~/.korch may be ---------------------- */
+
+#define CANARY_AGENT(sha) \
+	"#!/bin/sh\ntouch \"$HOME/../canary\"\n" \
+	"echo \"KORCH-AGENT-READY " IT_XSTR(KP_VERSION) " " sha "\"\n" \
+	"exec cat\n"
+
+/* Put an impostor at ~/.korch/agent-<v1's hash>: the right greeting, and
+ * a canary file beside the home directory. */
+static void
+swap_agent(void)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body), CANARY_AGENT("%s"), img_v1.img.sha256);
+	write_file(agent_path(&img_v1), body);
+	chmod(agent_path(&img_v1), 0700);
+}
+
+static void
+t_swapped(void)
+{
+	struct tconn t;
+	struct ssh_target tg = target(path("known_hosts"));
+	char root_copy[256], korch[1024];
+	struct stat st;
+
+	snprintf(korch, sizeof(korch), "%s/home/.korch", dir);
+	snprintf(root_copy, sizeof(root_copy), "/var/lib/korch/agent/agent-%s",
+	    img_v1.img.sha256);
+
+	/* Without become: ~/.korch writable by others is refused. */
+	rm_korch_dir();
+	memset(&t, 0, sizeof(t));
+	t.finish_on_ready = 1;
+	run1(&t, &tg, &img_v1);
+	swap_agent();
+	chmod(korch, 0777);
+	unlink(path("canary"));
+	memset(&t, 0, sizeof(t));
+	run1(&t, &tg, &img_v1);
+	check(t.err == KORCH_ERR_AGENT && strstr(t.msg, "refusing") &&
+	    strstr(t.msg, "must be a directory owned by uid") &&
+	    access(path("canary"), F_OK) != 0, "a world-writable ~/.korch "
+	    "is refused, nothing run (%s)", t.msg);
+	chmod(korch, 0700);
+	chmod(agent_path(&img_v1), 0777);
+	memset(&t, 0, sizeof(t));
+	run1(&t, &tg, &img_v1);
+	check(t.err == KORCH_ERR_AGENT && strstr(t.msg, "must be a file "
+	    "owned by uid") && access(path("canary"), F_OK) != 0,
+	    "a world-writable agent file is refused (%s)", t.msg);
+	chmod(agent_path(&img_v1), 0700);
+	memset(&t, 0, sizeof(t));
+	t.finish_on_ready = 1;
+	run1(&t, &tg, &img_v1);
+	check(t.err == 0 && t.ready && t.uploaded &&
+	    access(path("canary"), F_OK) != 0, "without become an impostor "
+	    "with the right greeting is not run: its hash is wrong, the "
+	    "agent is uploaded again");
+
+	if (geteuid() != 0) {
+		check(1, "# SKIP become: the stand-in sudo makes root only "
+		    "when the suite runs as root");
+		return;
+	}
+	/* With become: root's own copy, hashed before each exec. */
+	tg.become_sudo = 1;
+	unlink(root_copy);
+	memset(&t, 0, sizeof(t));
+	t.finish_on_ready = 1;
+	run1(&t, &tg, &img_v1);
+	check(t.err == 0 && t.ready && stat(root_copy, &st) == 0 &&
+	    st.st_uid == 0 && (st.st_mode & 07777) == 0700,
+	    "become: the agent runs from a root-owned 0700 copy in "
+	    "/var/lib/korch/agent");
+	swap_agent();
+	chmod(korch, 0777);
+	memset(&t, 0, sizeof(t));
+	t.finish_on_ready = 1;
+	run1(&t, &tg, &img_v1);
+	check(t.err == 0 && t.ready && !t.uploaded &&
+	    access(path("canary"), F_OK) != 0, "become: ops' copy swapped "
+	    "and ~/.korch world-writable: root runs its own copy, not the "
+	    "impostor");
+	chmod(korch, 0700);
+	unlink(root_copy);
+	memset(&t, 0, sizeof(t));
+	t.finish_on_ready = 1;
+	run1(&t, &tg, &img_v1);
+	check(t.err == 0 && t.ready && t.uploaded &&
+	    access(path("canary"), F_OK) != 0 && stat(root_copy, &st) == 0,
+	    "become, no root copy, impostor in ~/.korch: root hashes its "
+	    "copy, refuses it, and the agent is uploaded again");
+	unlink(root_copy);
+	rmdir("/var/lib/korch/agent");	/* only when we made it empty */
+	rmdir("/var/lib/korch");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1056,6 +1265,9 @@ main(int argc, char **argv)
 	RUN("connect", t_connect_failures());
 	RUN("resolve", t_resolve());
 	RUN("sudo", t_sudo());
+	RUN("pin", t_pin());
+	RUN("markers", t_markers());
+	RUN("swapped", t_swapped());
 	RUN("timeout", t_overall());
 	if (getenv("KORCH_AGENT_BIN") != NULL)
 		RUN("real", t_real_agent(getenv("KORCH_AGENT_BIN")));

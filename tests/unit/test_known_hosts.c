@@ -115,7 +115,7 @@ test_lookups(void **state)
 	fprintf(fp_out, "%s ssh-ed25519 %s\n", h3, k[3].b64);		/* 4 */
 	fprintf(fp_out, "[10.0.0.4]:2222 ssh-ed25519 %s\n", k[4].b64);	/* 5 */
 	fprintf(fp_out, "10.0.0.4 ssh-ed25519 %s\n", k[5].b64);		/* 6 */
-	fprintf(fp_out, "@cert-authority * ssh-ed25519 %s\n", k[6].b64);	/* 7 */
+	fprintf(fp_out, "@cert-authority *.ca.example ssh-ed25519 %s\n", k[6].b64); /* 7 */
 	fprintf(fp_out, "10.0.0.1 ecdsa-sha2-nistp256 %s\n", ec.b64);	/* 8 */
 	fprintf(fp_out, "10.0.0.5 ssh-ed25519 %s\n", k[8].b64);		/* 9 */
 	fprintf(fp_out, "%s ssh-ed25519 %s\n", h5, k[7].b64);		/* 10 */
@@ -147,7 +147,8 @@ test_lookups(void **state)
 	expect(path, "10.0.0.5", &k[8], ED, KH_MATCH, 9);
 	expect(path, "10.0.0.5", &k[7], ED, KH_MATCH, 10);
 	expect(path, "10.0.0.6", &k[9], ED, KH_MATCH, 13);
-	/* Markers are skipped; unknown hosts are unknown. */
+	/* A host only a CA line names; unknown hosts are unknown. */
+	expect(path, "h.CA.example", &k[6], ED, KH_CERT_AUTHORITY, 7);
 	expect(path, "*", &k[6], ED, KH_UNKNOWN, 0);
 	expect(path, "10.0.0.9", &k[1], ED, KH_UNKNOWN, 0);
 	expect(path, "10.0.0", &k[1], ED, KH_UNKNOWN, 0);
@@ -175,6 +176,48 @@ test_lookups(void **state)
 	/* No file: nothing is known. */
 	expect(path, "10.0.0.1", &k[2], ED, KH_UNKNOWN, 0);
 	kh_cache_flush();
+}
+
+/* @revoked: wins over a listing, by pattern, negation and hashed name. */
+static void
+test_revoked(void **state)
+{
+	struct key k[4];
+	char path[64], h2[128];
+	FILE *fp_out;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 4; i++)
+		key_make(&k[i], "ssh-ed25519", (unsigned)i + 40);
+	hashed_name("10.0.0.2", 2, h2, sizeof(h2));
+	tmp_path(path, sizeof(path));
+	assert_non_null(fp_out = fopen(path, "w"));
+	fprintf(fp_out, "10.0.0.1,10.0.0.2,[10.0.0.3]:22 ssh-ed25519 %s\n",
+	    k[0].b64);						/* 1 */
+	fprintf(fp_out, "@revoked 10.0.0.? ssh-ed25519 %s\n", k[0].b64); /* 2 */
+	fprintf(fp_out, "10.1.0.1 ssh-ed25519 %s\n", k[1].b64);	/* 3 */
+	fprintf(fp_out, "@REVOKED *,!10.1.0.1 ssh-ed25519 %s\n", k[1].b64); /* 4 */
+	fprintf(fp_out, "10.2.0.1 ssh-ed25519 %s\n", k[2].b64);	/* 5 */
+	fprintf(fp_out, "@revoked %s ssh-ed25519 %s\n", h2, k[2].b64);	/* 6 */
+	fprintf(fp_out, "@revoked 10.3.0.1 ssh-ed25519 !!notbase64\n");	/* 7 */
+	fprintf(fp_out, "10.3.0.1 ssh-ed25519 %s\n", k[3].b64);	/* 8 */
+	fclose(fp_out);
+
+	expect(path, "10.0.0.1", &k[0], ED, KH_REVOKED, 2);
+	expect(path, "10.0.0.2", &k[0], ED, KH_REVOKED, 2);
+	/* '?' is one character: the [addr]:port form does not match. */
+	expect(path, "[10.0.0.3]:22", &k[0], ED, KH_MATCH, 1);
+	/* Revoked for everyone but 10.1.0.1. */
+	expect(path, "10.1.0.1", &k[1], ED, KH_MATCH, 3);
+	expect(path, "10.9.9.9", &k[1], ED, KH_REVOKED, 4);
+	/* A hashed pattern matches its own name only. */
+	expect(path, "10.0.0.2", &k[2], ED, KH_REVOKED, 6);
+	expect(path, "10.2.0.1", &k[2], ED, KH_MATCH, 5);
+	/* An unreadable revocation matches nothing. */
+	expect(path, "10.3.0.1", &k[3], ED, KH_MATCH, 8);
+	kh_cache_flush();
+	unlink(path);
 }
 
 /* 10.x.y.z, the i-th plain host of a big file. */
@@ -297,6 +340,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lookups),
+		cmocka_unit_test(test_revoked),
 		cmocka_unit_test(test_many_plain_hosts),
 		cmocka_unit_test(test_many_hosts),
 	};

@@ -9,6 +9,7 @@
  * SQLite connections must not cross fork().
  */
 #include "helpers_state.h"
+#include "state_hostkey.h"
 #include "state_lock.h"
 #include "state_query.h"
 #include "state_record.h"
@@ -951,6 +952,73 @@ test_lock_race(void **state)
 
 /* ---- pending restarts ---- */
 
+/* Host key pins: the first key stays, trust forgets it, the next pins. */
+static void
+test_hostkey_pins(void **state)
+{
+	struct fx		*fx = *state;
+	struct kstate		*st;
+	struct kstate_hostkey	*p = NULL, *old = NULL;
+	size_t			 n = 0;
+	int			 found = -1;
+	int64_t			 id;
+
+	st = open_ok(fx->path);
+	assert_int_equal(kstate_hostkey_get(st, "m1", &p), KORCH_ERR_NOT_FOUND);
+	id = begin_run(st, "apply");
+	assert_int_equal(kstate_record_host(st, id, "m1", "10.0.0.1", NULL,
+	    NULL, true, NULL), KORCH_OK);
+	assert_int_equal(kstate_hostkey_pin(st, "m1", "ssh-ed25519",
+	    "SHA256:first"), KORCH_OK);
+	/* A second key, and the generic upsert, never replace the pin. */
+	assert_int_equal(kstate_hostkey_pin(st, "m1", "ssh-rsa",
+	    "SHA256:second"), KORCH_OK);
+	assert_int_equal(kstate_record_host(st, id, "m1", NULL, NULL,
+	    "SHA256:third", true, NULL), KORCH_OK);
+	assert_int_equal(kstate_hostkey_get(st, "m1", &p), KORCH_OK);
+	assert_string_equal(p->fingerprint, "SHA256:first");
+	assert_string_equal(p->key_type, "ssh-ed25519");
+	assert_string_equal(p->address, "10.0.0.1");
+	assert_true(p->pinned_at > 0);
+	kstate_hostkeys_free(p, 1);
+	/* A host never seen is made by its pin. */
+	assert_int_equal(kstate_hostkey_pin(st, "n1", NULL, "SHA256:n"),
+	    KORCH_OK);
+	assert_int_equal(kstate_hostkeys_list(st, &p, &n), KORCH_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(p[0].host, "m1");
+	assert_string_equal(p[1].host, "n1");
+	assert_null(p[1].key_type);
+	kstate_hostkeys_free(p, n);
+	/* The same key again fills in a missing type. */
+	assert_int_equal(kstate_hostkey_pin(st, "n1", "ssh-ed25519",
+	    "SHA256:n"), KORCH_OK);
+	assert_int_equal(kstate_hostkey_get(st, "n1", &p), KORCH_OK);
+	assert_string_equal(p->key_type, "ssh-ed25519");
+	kstate_hostkeys_free(p, 1);
+
+	assert_int_equal(kstate_hostkey_forget(st, "m1", &found, &old),
+	    KORCH_OK);
+	assert_int_equal(found, 1);
+	assert_string_equal(old->fingerprint, "SHA256:first");
+	kstate_hostkeys_free(old, 1);
+	assert_int_equal(kstate_hostkey_get(st, "m1", &p), KORCH_ERR_NOT_FOUND);
+	assert_int_equal(kstate_hostkey_forget(st, "m1", &found, NULL),
+	    KORCH_OK);
+	assert_int_equal(found, 0);
+	assert_int_equal(kstate_hostkey_forget(st, "nobody", &found, NULL),
+	    KORCH_OK);
+	assert_int_equal(found, 0);
+	assert_int_equal(kstate_hostkey_pin(st, "m1", "ssh-ed25519",
+	    "SHA256:new"), KORCH_OK);
+	assert_int_equal(kstate_hostkey_get(st, "m1", &p), KORCH_OK);
+	assert_string_equal(p->fingerprint, "SHA256:new");
+	kstate_hostkeys_free(p, 1);
+	assert_int_equal(kstate_hostkey_pin(st, "", "x", "SHA256:x"),
+	    KORCH_ERR_INVALID_ARG);
+	kstate_close(st);
+}
+
 static void
 test_pending_restarts(void **state)
 {
@@ -1149,6 +1217,7 @@ main(void)
 		T(test_lock_refused_while_held),
 		T(test_stale_lock_taken_over),
 		T(test_lock_race),
+		T(test_hostkey_pins),
 		T(test_pending_restarts),
 		T(test_components),
 		T(test_integrity),
