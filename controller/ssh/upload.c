@@ -1,8 +1,10 @@
 /*
  * upload.c - putting the agent on a host that lacks this build: close the
- * bootstrap channel, then over SFTP write ~/.korch/agent-<sha256> under a
- * random temporary name, make it 0700 and rename it into place.  After it
- * boot.c starts the agent again; its greeting proves the upload.
+ * bootstrap channel, then over SFTP make ~/.korch (0700) and write
+ * ~/.korch/agent-<sha256> under a random temporary name, make it 0700 and
+ * rename it into place.  After it boot.c starts the bootstrap again, which
+ * hashes what it runs (and, under become, root's own copy of it), so
+ * nothing written here is trusted because it is here.
  */
 #include <stdio.h>
 #include <string.h>

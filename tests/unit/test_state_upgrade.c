@@ -160,7 +160,8 @@ raw_text(const char *path, const char *sql, char *buf, size_t len)
 #define OLD_SCHEMA_SQL							\
 	"SELECT group_concat(type || ' ' || name || ': ' ||"		\
 	"  coalesce(sql, ''), char(10)) FROM (SELECT * FROM sqlite_schema" \
-	"  WHERE name NOT IN ('upgrades', 'upgrade_phases', 'settings')"  \
+	"  WHERE name NOT IN ('upgrades', 'upgrade_phases', 'settings',"  \
+	"   'hosts')"		/* schema 4 adds two columns to it */	\
 	"   AND name NOT LIKE 'sqlite_autoindex_upgrade%'"		\
 	"   AND name NOT LIKE 'sqlite_autoindex_settings%'"		\
 	"  ORDER BY type, name)"
@@ -356,8 +357,12 @@ test_migrate_from_v2(void **state)
 
 	st = open_ok(fx->path);
 	kstate_close(st);
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
-	assert_int_equal(KSTATE_SCHEMA_VERSION, 3);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 4);
+	assert_int_equal(KSTATE_SCHEMA_VERSION, 4);
+	/* 3 -> 4: the host key pin's type and time, beside hostkey_fp. */
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM"
+	    " pragma_table_info('hosts') WHERE name IN ('hostkey_fp',"
+	    " 'hostkey_type', 'hostkey_pinned_at')"), 3);
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_schema"
 	    " WHERE type = 'table' AND name IN ('upgrades', 'upgrade_phases',"
 	    " 'settings')"), 3);
@@ -400,7 +405,8 @@ test_migrate_from_v2(void **state)
 	kstate_close(st);
 }
 
-/* Two steps at once: a schema 1 file (before components) goes to 3. */
+/* Several steps at once: a schema 1 file (before components) goes to the
+ * newest. */
 static void
 test_migrate_from_v1(void **state)
 {
@@ -417,7 +423,8 @@ test_migrate_from_v1(void **state)
 	assert_int_equal(n, 0);
 	OK(kstate_integrity_ok(st));
 	kstate_close(st);
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), 3);
+	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"),
+	    KSTATE_SCHEMA_VERSION);
 	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM sqlite_schema"
 	    " WHERE type = 'table' AND name IN ('components', 'upgrades',"
 	    " 'upgrade_phases', 'settings')"), 4);
