@@ -29,7 +29,7 @@ A2=$(host_addr node2)
 # keyscan ADDR TYPE: "TYPE BASE64" of the host key ADDR offers now, as an
 # operator would fetch it (the bed's own ssh checks host keys against $KH,
 # so it cannot ask a host whose key changed); fp KEY: its fingerprint.
-keyscan() { retry 20 0.5 bash -c 'ssh-keyscan -t "$2" "$1" 2>/dev/null | grep -q .' _ "$1" "$2"; ssh-keyscan -t "$2" "$1" 2>/dev/null | awk '{ print $2 " " $3; exit }'; }
+keyscan() { retry 40 0.5 bash -c 'ssh-keyscan -t "$2" "$1" 2>/dev/null | grep -q .' _ "$1" "$2"; ssh-keyscan -t "$2" "$1" 2>/dev/null | awk '{ print $2 " " $3; exit }'; }
 fp() { ssh-keygen -lf /dev/stdin <<<"x $1" | awk '{ print $2 }'; }
 
 # canary_none HOST: no canary written on HOST, by anyone.
@@ -139,6 +139,7 @@ cp "$W/kh.saved" "$KH"
 
 # ---- a new key type for a known host is not added by --accept-new-hostkeys
 on node2 'rm -f /etc/ssh/ssh_host_* && ssh-keygen -q -t ecdsa -N "" -f /etc/ssh/ssh_host_ecdsa_key && systemctl restart ssh'
+check "node2's sshd offers its new ECDSA key" [ -n "$(keyscan "$A2" ecdsa)" ]
 "$KORCH" hosts trust node2 >/dev/null	# not the pin: known_hosts decides
 apply "$W/t1" --playbooks "$PB" --accept-new-hostkeys
 check "--accept-new-hostkeys refuses a new key type for a known host (exit 2)" [ "$RC" -eq 2 ]
