@@ -64,6 +64,14 @@ check "korch hosts shows host, address, type, fingerprint, time" \
 
 # ---- swapped agent, root's copy in place: never run as root
 swap node1
+# The impostor is there and does write its canary when run (here as ops,
+# by hand): so "no canary" below means it did not run.
+check "ops' copy is now the impostor" \
+    [ "$(on -l ops node1 "sha256sum ~/.korch/agent-$SHA" | cut -c1-64)" != "$SHA" ]
+on -l ops node1 "~/.korch/agent-$SHA </dev/null >/dev/null"
+check "the impostor writes its canary when it runs" \
+    on node1 'test -f /tmp/korch-canary-$(id -u ops)'
+on node1 'rm -f /tmp/korch-canary-*'
 set_host_var "$INV" node1 greeting swapped-1
 apply "$W/s1" --playbooks "$PB"
 check "apply with ops' agent swapped exits 0" [ "$RC" -eq 0 ]
