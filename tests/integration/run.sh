@@ -115,7 +115,7 @@ MaxStartups 500
 MaxSessions 200
 UseDNS no
 LogLevel ERROR
-SetEnv HOME=$T/home BASH_ENV=$T/noise.rc PATH=$T/bin:/usr/local/bin:/usr/bin:/bin KORCH_AGENT_PROCSYS=$T/procsys KORCH_AGENT_SYSTEMCTL=$T/bin/systemctl
+SetEnv HOME=$T/home BASH_ENV=$T/noise.rc PATH=$T/bin:/usr/local/bin:/usr/bin:/bin KORCH_AGENT_PROCSYS=$T/procsys KORCH_AGENT_SYSTEMCTL=$T/bin/systemctl KORCH_AGENT_LOCK=$T/host.lock
 Subsystem sftp internal-sftp -d $T/home
 EOF
 	"$SSHD" -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
@@ -180,6 +180,7 @@ done
 if [ -x "$BUILD/korch" ]; then
 	rm -f "$T/noise.on" "$T/sudo.deny"
 	. "$ROOT/tests/integration/apply.sh"
+	. "$ROOT/tests/integration/session.sh"
 	total_pass=$((total_pass + A_PASS))
 	total_fail=$((total_fail + A_FAIL))
 fi
