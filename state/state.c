@@ -47,6 +47,16 @@ kstate_seterr(struct kstate *st, const char *fmt, ...)
 int
 kstate_sqlerr(struct kstate *st, int rc, const char *what)
 {
+	/* SQLite says "disk I/O error" for a full disk it meets creating
+	 * its -shm: the operator needs to hear the cause. */
+	if ((rc & 0xff) == SQLITE_FULL || (((rc & 0xff) == SQLITE_IOERR ||
+	    (rc & 0xff) == SQLITE_CANTOPEN) &&
+	    sqlite3_system_errno(st->db) == ENOSPC)) {
+		kstate_seterr(st, "%s: %s: the file system holding %s is full "
+		    "(no space left on device)", what, sqlite3_errmsg(st->db),
+		    st->path != NULL ? st->path : "the state");
+		return KORCH_ERR_STATE;
+	}
 	kstate_seterr(st, "%s: %s", what, sqlite3_errmsg(st->db));
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
@@ -255,6 +265,26 @@ damaged(struct kstate *st, const char *why)
 	return KORCH_ERR_STATE;
 }
 
+/* The first problem quick_check reported, on one line, without the
+ * "*** in database main ***" header SQLite puts before it. */
+static void
+first_problem(const char *t, char *dst, size_t len)
+{
+	const char *hdr = "*** in database main ***";
+	size_t i;
+
+	if (t == NULL)
+		t = "?";
+	if (strncmp(t, hdr, strlen(hdr)) == 0)
+		t += strlen(hdr);
+	while (*t == '\n' || *t == ' ')
+		t++;
+	(void)snprintf(dst, len, "%s", *t != '\0' ? t : "?");
+	for (i = 0; dst[i] != '\0'; i++)
+		if (dst[i] == '\n' || dst[i] == '\r')
+			dst[i] = ' ';
+}
+
 /* PRAGMA quick_check: pages, records and freelist, without the index
  * cross-check (kstate_integrity_ok does that, before a backup). */
 static int
@@ -271,8 +301,7 @@ quick_check(struct kstate *st)
 		t = sqlite3_column_text(s, 0);
 		if (first[0] == '\0' && (t == NULL || strcmp((const char *)t,
 		    "ok") != 0))
-			(void)snprintf(first, sizeof(first), "%s", t != NULL ?
-			    (const char *)t : "?");
+			first_problem((const char *)t, first, sizeof(first));
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		r = is_damage(rc) ? damaged(st, sqlite3_errmsg(st->db)) :
@@ -314,6 +343,46 @@ readonly_schema(struct kstate *st)
 
 static int open_handle(const char *path, int readonly, struct kstate **out);
 
+/*
+ * A WAL database read by someone who may not create its -shm (a read-only
+ * directory): SQLite cannot share the WAL index.  With no WAL content to
+ * read (its -wal absent or empty: korch's last writer closed cleanly),
+ * the file alone is the whole database and opening it immutable is exact.
+ * 1 when that is the case and it was reopened so.
+ */
+static int
+reopen_immutable(struct kstate *st)
+{
+	char wal[4096], uri[3 * 4096 + 32];
+	const char *p;
+	struct stat sb;
+	size_t o, i;
+	int ec = sqlite3_errcode(st->db) & 0xff;
+
+	if (ec != SQLITE_READONLY && ec != SQLITE_CANTOPEN)
+		return 0;
+	(void)snprintf(wal, sizeof(wal), "%s-wal", st->path);
+	if (stat(wal, &sb) == 0 && sb.st_size > 0)
+		return 0;
+	o = (size_t)snprintf(uri, sizeof(uri), "file:");
+	for (p = st->path; *p != '\0' && o + 4 < sizeof(uri); p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			o += (size_t)snprintf(uri + o, sizeof(uri) - o, "%%%02X",
+			    (unsigned char)*p);
+		else
+			uri[o++] = *p;
+	}
+	(void)snprintf(uri + o, sizeof(uri) - o, "?immutable=1");
+	for (i = 0; i < KS__COUNT; i++) {
+		sqlite3_finalize(st->stmt[i]);
+		st->stmt[i] = NULL;
+	}
+	sqlite3_close(st->db);
+	st->db = NULL;
+	return sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK;
+}
+
 int
 kstate_open(const char *path, struct kstate **out)
 {
@@ -330,7 +399,7 @@ static int
 open_handle(const char *path, int readonly, struct kstate **out)
 {
 	struct kstate	*st;
-	int		 fd, rc, r, tries;
+	int		 fd, rc, r, tries, reopened = 0;
 
 	if (out == NULL)
 		return KORCH_ERR_INVALID_ARG;
@@ -394,6 +463,9 @@ open_handle(const char *path, int readonly, struct kstate **out)
 		if ((r = configure(st)) == KORCH_OK &&
 		    (r = quick_check(st)) == KORCH_OK)
 			r = readonly ? readonly_schema(st) : kstate_migrate(st);
+		if (r != KORCH_OK && readonly && !reopened &&
+		    (reopened = reopen_immutable(st)))
+			continue;
 		if (r != KORCH_ERR_LOCKED || tries == KSTATE_OPEN_TRIES)
 			break;
 		sqlite3_sleep(KSTATE_OPEN_RETRY_MS);

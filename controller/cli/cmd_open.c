@@ -108,8 +108,8 @@ open_state(struct cmd_ctx *c, unsigned flags)
 		return KX_USAGE;
 	}
 	if (kstate_open(c->statepath, &c->st) != 0) {
-		fprintf(stderr, "korch: state %s: %s\n", c->statepath,
-		    kstate_errmsg(c->st));
+		fprintf(stderr, "korch: state %s: %s\nnothing was changed.\n",
+		    c->statepath, kstate_errmsg(c->st));
 		return KX_INTERNAL;
 	}
 	return KX_OK;

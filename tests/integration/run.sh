@@ -181,6 +181,7 @@ if [ -x "$BUILD/korch" ]; then
 	rm -f "$T/noise.on" "$T/sudo.deny"
 	. "$ROOT/tests/integration/apply.sh"
 	. "$ROOT/tests/integration/session.sh"
+	. "$ROOT/tests/integration/statedb.sh"
 	total_pass=$((total_pass + A_PASS))
 	total_fail=$((total_fail + A_FAIL))
 fi
