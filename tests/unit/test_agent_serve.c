@@ -111,7 +111,7 @@ ctl_expect(struct ctl *c, struct kp_frame *f, uint8_t type, uint32_t reqid)
 static void
 ctl_start(struct ctl *c, uint32_t flags)
 {
-	struct kp_start st = { KP_VERSION, flags };
+	struct kp_start st = { .version = KP_VERSION, .flags = flags };
 
 	assert_int_equal(kp_enc_start(c->out, 1, &st), KORCH_OK);
 }
@@ -524,7 +524,7 @@ test_protocol_errors(void **state)
 		    "reading frame" },
 	};
 	struct tt *t = *state;
-	struct kp_start st = { KP_VERSION + 1, 0 };
+	struct kp_start st = { .version = KP_VERSION + 1 };
 	char unsupported[64];
 	struct ctl c;
 	size_t i;
