@@ -18,6 +18,7 @@
 #define KORCH_AGENT_VERSION	"0.1.0"
 
 struct agent_session;
+struct agent_proc_watch;
 
 /* A session reading frames from in_fd and writing to out_fd (not owned:
  * never closed by the session).  NULL on ENOMEM. */
@@ -40,6 +41,20 @@ int agent_session_recv(struct agent_session *s, struct kp_frame *f);
 #define AGENT_DEFERRED_MAX	(64u << 20)
 int agent_session_recv_wire(struct agent_session *s, struct kp_frame *f);
 int agent_session_defer(struct agent_session *s, const struct kp_frame *f);
+
+/*
+ * The session's input as proc.h watches it while a child runs: every
+ * agent_proc_run() of a module passes it, so the child's group is killed
+ * when the controller goes away.  Owned by the session.  Once the
+ * controller is gone, agent_session_closed() is 1 and recv and recv_wire
+ * return KORCH_ERR_EOF, also for frames still buffered.
+ */
+struct agent_proc_watch *agent_session_watch(struct agent_session *s);
+int agent_session_closed(const struct agent_session *s);
+
+/* The host lock (hostlock.h) the session holds: fd is owned from here on
+ * and closed (the lock released) when the session is freed. */
+void agent_session_hold_lock(struct agent_session *s, int fd);
 
 /* Check-only mode (from START) applies to every step of the session. */
 void agent_session_set_check_only(struct agent_session *s, int on);

@@ -46,16 +46,23 @@ static int
 run_failed(const struct agent_proc_result *r, const char *what,
     unsigned timeout_s, struct agent_outcome *o)
 {
-	char last[200];
+	char last[200], killed[64];
 
+	if (r->session_closed) {
+		agent_proc_killed_str(r, timeout_s, killed, sizeof(killed));
+		agent_outcome_set(o, KP_ST_FAILED, "%s: %s (process group "
+		    "killed)", what, killed);
+		return 1;
+	}
 	if (r->exec_errno != 0) {
 		agent_outcome_set(o, KP_ST_FAILED, "%s: cannot run: %s", what,
 		    strerror(r->exec_errno));
 		return 1;
 	}
 	if (r->timed_out) {
-		agent_outcome_set(o, KP_ST_FAILED, "%s: timed out after %us "
-		    "(process group killed)", what, timeout_s);
+		agent_proc_killed_str(r, timeout_s, killed, sizeof(killed));
+		agent_outcome_set(o, KP_ST_FAILED, "%s: %s (process group "
+		    "killed)", what, killed);
 		return 1;
 	}
 	if (r->signal != 0) {
@@ -83,7 +90,7 @@ diagnose(char **diag, const struct agent_proc *cmd, unsigned timeout_s,
     struct agent_proc_result *res, struct agent_outcome *o)
 {
 	struct agent_proc p = *cmd;
-	char shown[160], how[64], title[AGENT_NOTE_TITLE];
+	char shown[160], how[80], killed[48], title[AGENT_NOTE_TITLE];
 	unsigned secs = timeout_s != 0 && timeout_s < DIAG_TIMEOUT_S ?
 	    timeout_s : DIAG_TIMEOUT_S;
 
@@ -98,9 +105,11 @@ diagnose(char **diag, const struct agent_proc *cmd, unsigned timeout_s,
 	else if (res->exec_errno != 0)
 		(void)snprintf(how, sizeof(how), " (cannot run: %s)",
 		    strerror(res->exec_errno));
-	else if (res->timed_out)
-		(void)snprintf(how, sizeof(how), " (timed out after %us, "
-		    "process group killed)", secs);
+	else if (res->timed_out || res->session_closed) {
+		agent_proc_killed_str(res, secs, killed, sizeof(killed));
+		(void)snprintf(how, sizeof(how), " (%s, process group "
+		    "killed)", killed);
+	}
 	else if (res->signal != 0)
 		(void)snprintf(how, sizeof(how), " (killed by signal %d)",
 		    res->signal);
@@ -166,6 +175,7 @@ command_run(const struct kp_task *t, struct agent_session *s,
 		goto out;
 	}
 	memset(&p, 0, sizeof(p));
+	p.watch = agent_session_watch(s);
 	p.env = env;
 	p.dir = dir;
 	p.timeout_ms = (unsigned)timeout * 1000;
@@ -178,7 +188,8 @@ command_run(const struct kp_task *t, struct agent_session *s,
 			    "empty program name" : strerror(errno));
 			goto out;
 		}
-		if (res->exec_errno != 0 || res->timed_out) {
+		if (res->exec_errno != 0 || res->timed_out ||
+		    res->session_closed) {
 			(void)run_failed(res, "unless guard", (unsigned)timeout,
 			    o);
 			goto out;
@@ -202,10 +213,15 @@ command_run(const struct kp_task *t, struct agent_session *s,
 			    "%s", shown, strerror(errno));
 			goto out;
 		}
-		if (res->exec_errno != 0 || (res->code == 0 && res->signal == 0
-		    && !res->timed_out) || attempt >= retries)
+		if (res->exec_errno != 0 || res->session_closed ||
+		    (res->code == 0 && res->signal == 0 && !res->timed_out) ||
+		    attempt >= retries)
 			break;
-		sleep((unsigned)delay);
+		/* A retry loop waits for the controller as a command does. */
+		if (agent_proc_pause(p.watch, (unsigned)delay * 1000)) {
+			res->session_closed = 1;
+			break;
+		}
 	}
 	output_diff(o, "stdout", &res->out);
 	output_diff(o, "stderr", &res->err);
@@ -218,7 +234,7 @@ command_run(const struct kp_task *t, struct agent_session *s,
 			agent_outcome_set(o, KP_ST_FAILED, "%s (after %llu "
 			    "attempts)", why, attempt + 1);
 		}
-		if (ndiag > 0)
+		if (ndiag > 0 && !res->session_closed)
 			diagnose(diag, &p, (unsigned)timeout, res, o);
 		goto out;
 	}

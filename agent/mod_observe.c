@@ -50,7 +50,7 @@ find_version(const char *text, char *out, size_t len)
  */
 static void
 running_binary(const char *unit, const char *want, struct agent_proc_result *res,
-    char *out, size_t len)
+    struct agent_proc_watch *watch, char *out, size_t len)
 {
 	char *const show[] = { (char *)agent_systemctl_path(), "show", "-p",
 	    "MainPID", "--value", (char *)unit, NULL };
@@ -64,6 +64,7 @@ running_binary(const char *unit, const char *want, struct agent_proc_result *res
 	memset(&p, 0, sizeof(p));
 	p.argv = show;
 	p.timeout_ms = 10000;
+	p.watch = watch;
 	if (agent_proc_run(&p, res) != KORCH_OK || res->code != 0)
 		return;
 	agent_proc_last_line(&res->out, line, sizeof(line));
@@ -107,13 +108,15 @@ observe_run(const struct kp_task *t, struct agent_session *s,
 		goto out;
 	}
 	if (unit != NULL) {
-		running_binary(unit, argv[0], res, running, sizeof(running));
+		running_binary(unit, argv[0], res, agent_session_watch(s),
+		    running, sizeof(running));
 		if (running[0] != '\0')
 			argv[0] = running;
 	}
 	memset(&p, 0, sizeof(p));
 	p.argv = argv;
 	p.timeout_ms = 10000;
+	p.watch = agent_session_watch(s);
 	snprintf(version, sizeof(version), "none");
 	if (agent_proc_run(&p, res) == KORCH_OK && res->exec_errno == 0) {
 		/* flanneld prints its version on stderr. */
@@ -126,6 +129,7 @@ observe_run(const struct kp_task *t, struct agent_session *s,
 		memset(&p, 0, sizeof(p));
 		p.argv = isactive;
 		p.timeout_ms = 10000;
+		p.watch = agent_session_watch(s);
 		if (agent_proc_run(&p, res) == KORCH_OK &&
 		    res->exec_errno == 0) {
 			agent_proc_last_line(&res->out, active,

@@ -41,6 +41,7 @@ struct svc {
 	char			 unit[300];
 	int			 check_only;
 	struct agent_outcome	*o;
+	struct agent_proc_watch	*watch;		/* the session's */
 	char			 did[AGENT_MSG_MAX];
 };
 
@@ -85,6 +86,7 @@ systemctl(struct svc *v, const char *verb, int with_unit, unsigned timeout,
 	memset(&p, 0, sizeof(p));
 	p.argv = argv;
 	p.timeout_ms = timeout;
+	p.watch = v->watch;
 	if (agent_proc_run(&p, res) != KORCH_OK) {
 		agent_outcome_set(v->o, KP_ST_FAILED, "cannot run %s: %s",
 		    v->systemctl, strerror(errno));
@@ -95,9 +97,15 @@ systemctl(struct svc *v, const char *verb, int with_unit, unsigned timeout,
 		    v->systemctl, strerror(res->exec_errno));
 		return -1;
 	}
+	if (res->session_closed) {
+		agent_outcome_set(v->o, KP_ST_FAILED, "systemctl %s %s: killed: "
+		    "session closed", verb, with_unit ? v->unit : "");
+		return -1;
+	}
 	if (res->timed_out) {
 		agent_outcome_set(v->o, KP_ST_FAILED, "systemctl %s %s timed out "
-		    "after %us", verb, with_unit ? v->unit : "", timeout / 1000);
+		    "after %us (killed)", verb, with_unit ? v->unit : "",
+		    timeout / 1000);
 		return -1;
 	}
 	return res->code < 0 ? 255 : res->code;
@@ -220,6 +228,7 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 	memset(&v, 0, sizeof(v));
 	v.o = o;
 	v.check_only = check_only;
+	v.watch = agent_session_watch(s);
 	v.systemctl = agent_systemctl_path();
 	if (agent_arg_bool(t, "enabled", 1, &enabled, o) != KORCH_OK ||
 	    agent_arg_bool(t, "restart", 0, &restart, o) != KORCH_OK ||

@@ -1,11 +1,16 @@
 /*
  * proc.c - run one program and wait for it, bounded in time and output.
  *
- * The child gets its own session (so a timeout can kill everything it
- * started by process group), stdin from /dev/null (stdin of the agent is
- * the protocol stream), default SIGPIPE handling, and the agent's
- * environment plus the task's entries.  An exec failure travels back over
- * a close-on-exec pipe, so "not found" is an error message, not exit 127.
+ * The child gets its own session (so a timeout or a closed session can
+ * kill everything it started by process group), stdin from /dev/null
+ * (stdin of the agent is the protocol stream), default SIGPIPE handling,
+ * SIGKILL when the agent dies, and the agent's environment plus the task's
+ * entries.  An exec failure travels back over a close-on-exec pipe, so
+ * "not found" is an error message, not exit 127.
+ *
+ * While it runs, the session's input is polled with its pipes: a
+ * controller that disconnects (EOF on the agent's stdin) must not leave
+ * root work running on the host with nobody to report to.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,7 +53,8 @@ out_add(struct agent_proc_output *o, const char *p, size_t n)
 
 /* Runs in the child; only returns by _exit. */
 static void
-child(const struct agent_proc *p, int outfd, int errfd, int reportfd)
+child(const struct agent_proc *p, int outfd, int errfd, int reportfd,
+    pid_t agent)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -55,6 +62,10 @@ child(const struct agent_proc *p, int outfd, int errfd, int reportfd)
 	size_t i;
 
 	(void)setsid();
+	/* The agent killed outright cannot kill the group: the kernel does
+	 * it for the leader at least.  The agent may be gone already. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != agent)
+		_exit(127);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	(void)sigaction(SIGPIPE, &sa, NULL);
@@ -115,6 +126,8 @@ pipes_close(struct pipes *pp)
 static int
 start(const struct agent_proc *p, struct pipes *pp, pid_t *pid)
 {
+	pid_t self = getpid();
+
 	if (pipe2(pp->out, O_CLOEXEC) == -1 ||
 	    pipe2(pp->err, O_CLOEXEC) == -1 ||
 	    pipe2(pp->rep, O_CLOEXEC) == -1)
@@ -122,7 +135,7 @@ start(const struct agent_proc *p, struct pipes *pp, pid_t *pid)
 	if ((*pid = fork()) == -1)
 		return KORCH_ERR_SYSTEM;
 	if (*pid == 0)
-		child(p, pp->out[1], pp->err[1], pp->rep[1]);
+		child(p, pp->out[1], pp->err[1], pp->rep[1], self);
 	close(pp->out[1]);
 	close(pp->err[1]);
 	close(pp->rep[1]);
@@ -176,41 +189,82 @@ read_ready(struct pollfd pfd[2], struct pipes *pp, struct agent_proc_result *r)
 	}
 }
 
-/* Kill the child's whole group on its timeout, and reap it. */
+/*
+ * Stop the child's whole group and reap the child: SIGTERM, up to
+ * AGENT_PROC_GRACE_MS for the leader to go, then SIGKILL to whatever is
+ * left of the group (the number stays the group's while any member
+ * lives, so this never hits a stranger).
+ */
 static void
-kill_timed_out(pid_t pid, struct agent_proc_result *r)
+kill_group(pid_t pid, struct agent_proc_result *r)
 {
-	int status;
+	long long until = agent_now_ms() + AGENT_PROC_GRACE_MS;
+	int status = 0, gone = 0;
+	pid_t w;
 
-	r->timed_out = 1;
+	(void)kill(-pid, SIGTERM);
+	(void)kill(pid, SIGTERM);
+	while (!gone && agent_now_ms() < until) {
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid || (w == -1 && errno != EINTR))
+			gone = 1;
+		else
+			(void)poll(NULL, 0, 20);
+	}
 	(void)kill(-pid, SIGKILL);
-	(void)kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
-		;
+	if (!gone) {
+		(void)kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+	}
 	set_status(r, status);
 }
 
+/* The watch said what it read; 1 when the session is gone. */
+static int
+watch_ready(struct agent_proc_watch *w, struct pollfd *pfd, int *full)
+{
+	int v;
+
+	if (pfd->revents == 0)
+		return 0;
+	if (*full && (pfd->revents & POLLIN) && !(pfd->revents &
+	    (POLLHUP | POLLERR)))
+		return 0;
+	/* Full and hung up: nothing more can be read, the peer is gone. */
+	v = *full ? AGENT_WATCH_GONE : w->pump(w->arg);
+	if (v == AGENT_WATCH_FULL)
+		*full = 1;
+	if (v == AGENT_WATCH_GONE) {
+		w->closed = 1;
+		return 1;
+	}
+	return 0;
+}
+
 /* Capture the child's output until it exited and its pipes are drained,
- * killing it at its deadline. */
+ * killing its group at its deadline or when the session closes. */
 static int
 collect(const struct agent_proc *p, pid_t pid, struct pipes *pp,
     struct agent_proc_result *r)
 {
-	struct pollfd pfd[2];
+	struct agent_proc_watch *w = p->watch;
+	struct pollfd pfd[3];
 	long long start, deadline = 0, exited_at = 0;
-	int status, alive = 1, nopen, timeout, i, saved;
+	int status, alive = 1, nopen, i, saved, full = 0;
 
 	start = agent_now_ms();
 	if (p->timeout_ms > 0)
 		deadline = start + p->timeout_ms;
 	pfd[0].fd = pp->out[0];
 	pfd[1].fd = pp->err[0];
+	pfd[2].fd = w != NULL && !w->closed ? w->fd : -1;
 	for (;;) {
 		nopen = 0;
-		for (i = 0; i < 2; i++) {
-			pfd[i].events = POLLIN;
+		for (i = 0; i < 3; i++) {
+			pfd[i].events = i == 2 && full ? 0 : POLLIN;
 			pfd[i].revents = 0;
-			if (pfd[i].fd != -1)
+			if (i < 2 && pfd[i].fd != -1)
 				nopen++;
 		}
 		if (alive && waitpid(pid, &status, WNOHANG) == pid) {
@@ -227,29 +281,34 @@ collect(const struct agent_proc *p, pid_t pid, struct pipes *pp,
 		if (!alive && agent_now_ms() - exited_at > DRAIN_MS)
 			break;
 		if (alive && deadline != 0 && agent_now_ms() >= deadline) {
-			kill_timed_out(pid, r);
+			r->timed_out = 1;
+			kill_group(pid, r);
 			alive = 0;
 			exited_at = agent_now_ms();
 			continue;
 		}
-		timeout = SLICE_MS;
-		if (nopen == 0) {
-			/* Nothing to read; just wait for the exit. */
-			(void)poll(NULL, 0, timeout);
-			continue;
-		}
-		if (poll(pfd, 2, timeout) == -1) {
+		/* Once the child is gone only its output matters. */
+		if (!alive)
+			pfd[2].fd = -1;
+		if (poll(pfd, 3, SLICE_MS) == -1) {
 			if (errno == EINTR)
 				continue;
 			saved = errno;
-			if (alive) {
-				(void)kill(-pid, SIGKILL);
-				(void)waitpid(pid, &status, 0);
-			}
+			if (alive)
+				kill_group(pid, r);
 			errno = saved;
 			return KORCH_ERR_SYSTEM;
 		}
 		read_ready(pfd, pp, r);
+		if (pfd[2].fd != -1 && watch_ready(w, &pfd[2], &full)) {
+			pfd[2].fd = -1;
+			if (alive) {
+				r->session_closed = 1;
+				kill_group(pid, r);
+				alive = 0;
+				exited_at = agent_now_ms();
+			}
+		}
 	}
 	return KORCH_OK;
 }
@@ -267,6 +326,10 @@ agent_proc_run(const struct agent_proc *p, struct agent_proc_result *r)
 		errno = EINVAL;
 		return KORCH_ERR_SYSTEM;
 	}
+	if (p->watch != NULL && p->watch->closed) {
+		r->session_closed = 1;
+		return KORCH_OK;
+	}
 	if ((ret = start(p, &pp, &pid)) == KORCH_OK &&
 	    !exec_failed(&pp, pid, r))
 		ret = collect(p, pid, &pp, r);
@@ -274,6 +337,42 @@ agent_proc_run(const struct agent_proc *p, struct agent_proc_result *r)
 	pipes_close(&pp);
 	errno = saved;
 	return ret;
+}
+
+int
+agent_proc_pause(struct agent_proc_watch *w, unsigned ms)
+{
+	long long until = agent_now_ms() + ms, left;
+	struct pollfd pfd;
+	int full = 0;
+
+	for (;;) {
+		if (w != NULL && w->closed)
+			return 1;
+		if ((left = until - agent_now_ms()) <= 0)
+			return 0;
+		pfd.fd = w != NULL ? w->fd : -1;
+		pfd.events = full ? 0 : POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, left > SLICE_MS ? SLICE_MS : (int)left) > 0 &&
+		    w != NULL && watch_ready(w, &pfd, &full))
+			return 1;
+	}
+}
+
+void
+agent_proc_killed_str(const struct agent_proc_result *r, unsigned timeout_s,
+    char *dst, size_t len)
+{
+	if (len == 0)
+		return;
+	if (r->session_closed)
+		(void)snprintf(dst, len, "killed: session closed");
+	else if (r->timed_out)
+		(void)snprintf(dst, len, "killed: timeout after %us",
+		    timeout_s);
+	else
+		dst[0] = '\0';
 }
 
 void

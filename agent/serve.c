@@ -2,7 +2,9 @@
  * serve.c - the agent's side of a session: greet, HELLO, then answer
  * frames one at a time with blocking reads.  One process serves one
  * session, so there is nothing to multiplex; a task that runs for minutes
- * simply holds the loop.
+ * simply holds the loop, while proc.c watches the input for a hangup (the
+ * session's watch), so a controller that goes away takes its commands'
+ * process groups with it.
  *
  * Any frame that breaks the protocol ends the session: the agent sends
  * ERROR with the reason and stops, because guessing at a peer's intent is
@@ -15,6 +17,7 @@
 #include "agent.h"
 #include "clock.h"
 #include "err.h"
+#include "hostlock.h"
 #include "module.h"
 
 /* OK and skipped results of a step wait in the output buffer (see
@@ -70,7 +73,7 @@ do_start(struct agent_session *s, const struct kp_frame *f, char *why,
     size_t whylen)
 {
 	struct kp_start st;
-	int r;
+	int r, fd;
 
 	if ((r = kp_dec_start(f, &st)) != KORCH_OK) {
 		(void)snprintf(why, whylen, "malformed START");
@@ -79,11 +82,22 @@ do_start(struct agent_session *s, const struct kp_frame *f, char *why,
 	if (st.version < 1 || st.version > KP_VERSION) {
 		(void)snprintf(why, whylen, "protocol version %u not supported "
 		    "(agent speaks 1..%d)", st.version, KP_VERSION);
-		return KORCH_ERR_VERSION;
+		r = KORCH_ERR_VERSION;
+		goto out;
+	}
+	/* A controller that names itself drives the host: one at a time. */
+	if (st.version >= KP_VERSION_LOCK && st.ctl_host[0] != '\0') {
+		if ((r = agent_hostlock_take(&st, &fd, why, whylen)) !=
+		    KORCH_OK)
+			goto out;
+		agent_session_hold_lock(s, fd);
 	}
 	agent_session_set_check_only(s, (st.flags & KP_START_CHECK_ONLY) != 0);
 	agent_session_set_version(s, st.version);
-	return KORCH_OK;
+	r = KORCH_OK;
+out:
+	kp_start_clear(&st);
+	return r;
 }
 
 static int
@@ -225,8 +239,16 @@ do_step(struct agent_session *s, struct kbuf *out, const struct kp_frame *f,
 		if (o.status == KP_ST_CHANGED &&
 		    (r = agent_session_mark_changed(s, t->id)) != KORCH_OK)
 			goto out;
-		if ((r = send_result(s, out, f->reqid, st.id, t, &o,
-		    agent_now_ms() - t0, &done)) != KORCH_OK)
+		r = send_result(s, out, f->reqid, st.id, t, &o,
+		    agent_now_ms() - t0, &done);
+		/* The controller went away while the task ran (its children
+		 * are killed): say so in case it still reads, and stop. */
+		if (agent_session_closed(s)) {
+			(void)agent_session_send(s, out);
+			r = KORCH_ERR_EOF;
+			goto out;
+		}
+		if (r != KORCH_OK)
 			goto out;
 	}
 	/* A skipped-because-required step fails its own dependents too. */
@@ -309,6 +331,10 @@ agent_serve(struct agent_session *s, const char *self_hash)
 			(void)snprintf(why, sizeof(why), "unexpected %s (%u)",
 			    kp_type_name(f.type), f.type);
 			break;
+		}
+		if (r == KORCH_ERR_EOF) {
+			r = KORCH_OK;	/* hung up while a task ran */
+			goto out;
 		}
 		if (r != KORCH_OK)
 			goto fatal;

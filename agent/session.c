@@ -2,6 +2,7 @@
  * session.c - one controller session: the frame stream and what the
  * agent remembers between steps (changed tasks, failed steps).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "agent.h"
 #include "err.h"
 #include "fdio.h"
+#include "proc.h"
 
 #define READ_CHUNK	65536
 
@@ -35,7 +37,13 @@ struct agent_session {
 	size_t			 nchanged, changed_cap;
 	struct failed_step	*failed;
 	size_t			 nfailed, failed_cap;
+	/* The input watched while a child runs (proc.h); its closed flag
+	 * is the session's: the controller is gone. */
+	struct agent_proc_watch	 watch;
+	int			 lock_fd;	/* the host lock, or -1 */
 };
+
+static int pump(void *arg);
 
 struct agent_session *
 agent_session_new(int in_fd, int out_fd)
@@ -47,6 +55,10 @@ agent_session_new(int in_fd, int out_fd)
 	s->in_fd = in_fd;
 	s->out_fd = out_fd;
 	s->version = KP_VERSION;
+	s->lock_fd = -1;
+	s->watch.fd = in_fd;
+	s->watch.pump = pump;
+	s->watch.arg = s;
 	if ((s->in = kbuf_new(KP_MAX_FRAME + 4 + READ_CHUNK)) == NULL ||
 	    (s->deferred = kbuf_new(AGENT_DEFERRED_MAX)) == NULL) {
 		kbuf_free(s->in);
@@ -63,6 +75,8 @@ agent_session_free(struct agent_session *s)
 
 	if (s == NULL)
 		return;
+	if (s->lock_fd != -1)
+		close(s->lock_fd);
 	kbuf_free(s->in);
 	kbuf_free(s->deferred);
 	free(s->changed);
@@ -108,6 +122,10 @@ agent_session_recv_wire(struct agent_session *s, struct kp_frame *f)
 	int r;
 
 	for (;;) {
+		/* Frames that came before the hangup are not served: nobody
+		 * is left to hear what they did. */
+		if (s->watch.closed)
+			return KORCH_ERR_EOF;
 		if ((r = next_frame(s->in, &s->in_used, f)) !=
 		    KORCH_ERR_INCOMPLETE)
 			return r;
@@ -123,11 +141,59 @@ agent_session_recv_wire(struct agent_session *s, struct kp_frame *f)
 	}
 }
 
+/*
+ * Called by proc.c while a child runs: keep what the controller sent
+ * (pipelined steps, read later by recv) and notice when it hangs up.  The
+ * last frame handed out stays in the buffer, which may move: its body is
+ * not used after it was decoded.
+ */
+static int
+pump(void *arg)
+{
+	struct agent_session *s = arg;
+	uint8_t chunk[READ_CHUNK];
+	size_t room = kbuf_max(s->in) - kbuf_len(s->in);
+	ssize_t n;
+
+	if (room == 0)
+		return AGENT_WATCH_FULL;
+	n = read(s->in_fd, chunk, room < sizeof(chunk) ? room : sizeof(chunk));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return AGENT_WATCH_MORE;
+	if (n <= 0)
+		return AGENT_WATCH_GONE;
+	if (kbuf_put(s->in, chunk, (size_t)n) != KORCH_OK)
+		return AGENT_WATCH_GONE;
+	return AGENT_WATCH_MORE;
+}
+
+void
+agent_session_hold_lock(struct agent_session *s, int fd)
+{
+	if (s->lock_fd != -1)
+		close(s->lock_fd);
+	s->lock_fd = fd;
+}
+
+struct agent_proc_watch *
+agent_session_watch(struct agent_session *s)
+{
+	return &s->watch;
+}
+
+int
+agent_session_closed(const struct agent_session *s)
+{
+	return s->watch.closed;
+}
+
 int
 agent_session_recv(struct agent_session *s, struct kp_frame *f)
 {
 	int r;
 
+	if (s->watch.closed)
+		return KORCH_ERR_EOF;
 	r = next_frame(s->deferred, &s->def_used, f);
 	if (r == KORCH_ERR_INCOMPLETE && kbuf_len(s->deferred) == 0)
 		return agent_session_recv_wire(s, f);

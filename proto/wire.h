@@ -27,9 +27,12 @@
 #include "buf.h"
 #include "sha256hex.h"
 
-/* 2: FETCH_DATA and the fetch module (an agent still serves 1). */
-#define KP_VERSION		2
+/* 2: FETCH_DATA and the fetch module (an agent still serves 1).
+ * 3: START names the controller, and the agent takes the host lock. */
+#define KP_VERSION		3
 #define KP_VERSION_FETCH	2		/* first version with FETCH_DATA */
+#define KP_VERSION_LOCK		3		/* first with START's holder */
+#define KP_HOLDER_MAX		4096		/* ctl_host, state: bytes */
 #define KP_GREETING		"KORCH-AGENT-READY"
 #define KP_GREETING_MAX		256		/* the greeting line's limit */
 #define KP_HDR_LEN		9		/* length + type + reqid */
@@ -107,9 +110,16 @@ struct kp_hello {
 	uint32_t	 caps;
 };
 
+/* From version 3 the controller says who it is; with ctl_host non-empty
+ * the agent takes the host lock for the session (PROTOCOL.md).  Decoded
+ * strings are owned (kp_start_clear); an encoder takes NULL as "". */
 struct kp_start {
 	uint32_t	 version;
 	uint32_t	 flags;		/* KP_START_* */
+	char		*ctl_host;	/* the controller's hostname */
+	uint32_t	 ctl_pid;
+	char		*state;		/* its state file */
+	uint64_t	 run_id;	/* its run in that state */
 };
 
 struct kp_facts {
@@ -221,6 +231,7 @@ int kp_dec_error(const struct kp_frame *f, struct kp_error *m);
 int kp_dec_fetch_data(const struct kp_frame *f, struct kp_fetch_data *m);
 
 void kp_hello_clear(struct kp_hello *m);
+void kp_start_clear(struct kp_start *m);
 void kp_facts_clear(struct kp_facts *m);
 void kp_step_clear(struct kp_step *m);
 void kp_task_result_clear(struct kp_task_result *m);

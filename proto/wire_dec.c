@@ -183,9 +183,23 @@ kp_dec_start(const struct kp_frame *f, struct kp_start *m)
 	if ((e = dec_begin(f, KP_START, m, sizeof(*m), &r)) != KORCH_OK)
 		return e;
 	if ((e = bad(kreader_u32(&r, &m->version))) != KORCH_OK ||
-	    (e = bad(kreader_u32(&r, &m->flags))) != KORCH_OK ||
-	    (e = dec_end(&r)) != KORCH_OK)
-		memset(m, 0, sizeof(*m));
+	    (e = bad(kreader_u32(&r, &m->flags))) != KORCH_OK)
+		goto out;
+	/* The layout is the version's: a version-2 START has no holder. */
+	if (m->version >= KP_VERSION_LOCK &&
+	    ((e = get_cstr(&r, &m->ctl_host)) != KORCH_OK ||
+	    (e = bad(kreader_u32(&r, &m->ctl_pid))) != KORCH_OK ||
+	    (e = get_cstr(&r, &m->state)) != KORCH_OK ||
+	    (e = bad(kreader_u64(&r, &m->run_id))) != KORCH_OK))
+		goto out;
+	if ((e = dec_end(&r)) != KORCH_OK)
+		goto out;
+	if (m->version >= KP_VERSION_LOCK && (strlen(m->ctl_host) >
+	    KP_HOLDER_MAX || strlen(m->state) > KP_HOLDER_MAX))
+		e = KORCH_ERR_BAD_FRAME;
+out:
+	if (e != KORCH_OK)
+		kp_start_clear(m);
 	return e;
 }
 
@@ -407,6 +421,16 @@ kp_hello_clear(struct kp_hello *m)
 		return;
 	free(m->build_hash);
 	free(m->agent_version);
+	memset(m, 0, sizeof(*m));
+}
+
+void
+kp_start_clear(struct kp_start *m)
+{
+	if (m == NULL)
+		return;
+	free(m->ctl_host);
+	free(m->state);
 	memset(m, 0, sizeof(*m));
 }
 

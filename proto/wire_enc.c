@@ -109,13 +109,21 @@ kp_enc_hello(struct kbuf *out, uint32_t reqid, const struct kp_hello *m)
 int
 kp_enc_start(struct kbuf *out, uint32_t reqid, const struct kp_start *m)
 {
-	uint8_t x[8];
+	struct kbuf *b;
+	int r;
 
-	if (m == NULL)
-		return KORCH_ERR_INVALID_ARG;
-	kp_be_put(x, m->version, 4);
-	kp_be_put(x + 4, m->flags, 4);
-	return kp_frame_put(out, KP_START, reqid, x, sizeof(x));
+	if ((r = body_begin(m == NULL, &b)) != KORCH_OK)
+		return r;
+	if ((r = kbuf_put_u32(b, m->version)) == KORCH_OK &&
+	    (r = kbuf_put_u32(b, m->flags)) == KORCH_OK &&
+	    m->version >= KP_VERSION_LOCK &&
+	    (r = kbuf_put_cstr(b, m->ctl_host != NULL ? m->ctl_host : "")) ==
+	    KORCH_OK &&
+	    (r = kbuf_put_u32(b, m->ctl_pid)) == KORCH_OK &&
+	    (r = kbuf_put_cstr(b, m->state != NULL ? m->state : "")) ==
+	    KORCH_OK)
+		r = kbuf_put_u64(b, m->run_id);
+	return body_end(out, KP_START, reqid, b, r);
 }
 
 int

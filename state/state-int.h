@@ -38,6 +38,7 @@ struct kstate {
 	sqlite3		*db;
 	char		*path;
 	int		 broken;	/* open failed: errmsg and close only */
+	int		 readonly;	/* kstate_open_readonly() */
 	int		 in_batch;
 	int		 lock_fd;	/* -1 unless a run is held */
 	int		 sync_owed;	/* the open batch holds a write that

@@ -47,6 +47,16 @@ kstate_seterr(struct kstate *st, const char *fmt, ...)
 int
 kstate_sqlerr(struct kstate *st, int rc, const char *what)
 {
+	/* SQLite says "disk I/O error" for a full disk it meets creating
+	 * its -shm: the operator needs to hear the cause. */
+	if ((rc & 0xff) == SQLITE_FULL || (((rc & 0xff) == SQLITE_IOERR ||
+	    (rc & 0xff) == SQLITE_CANTOPEN) &&
+	    sqlite3_system_errno(st->db) == ENOSPC)) {
+		kstate_seterr(st, "%s: %s: the file system holding %s is full "
+		    "(no space left on device)", what, sqlite3_errmsg(st->db),
+		    st->path != NULL ? st->path : "the state");
+		return KORCH_ERR_STATE;
+	}
 	kstate_seterr(st, "%s: %s", what, sqlite3_errmsg(st->db));
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
@@ -183,6 +193,12 @@ configure(struct kstate *st)
 	char	 v[32];
 	int	 rc, r;
 
+	if (st->readonly) {
+		sqlite3_extended_result_codes(st->db, 1);
+		sqlite3_busy_timeout(st->db, KSTATE_BUSY_MS);
+		return KORCH_OK;
+	}
+
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, KSTATE_BUSY_MS);
 #ifdef SQLITE_DBCONFIG_DEFENSIVE
@@ -217,11 +233,173 @@ configure(struct kstate *st)
 	return KORCH_OK;
 }
 
+/* Is rc SQLite saying the file is not a sound database? */
+static int
+is_damage(int rc)
+{
+	return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
+}
+
+/*
+ * The file is damaged: say so, naming it and the way back.  The backup
+ * is a whole database; the damaged file's -wal and -shm must go with it,
+ * or SQLite would replay the old log onto the restored copy.
+ */
+static int
+damaged(struct kstate *st, const char *why)
+{
+	char bak[4096];
+	int have;
+
+	(void)snprintf(bak, sizeof(bak), "%s%s", st->path, KSTATE_BACKUP_SUFFIX);
+	have = access(bak, R_OK) == 0;
+	if (have)
+		kstate_seterr(st, "%s is damaged (%s); nothing was changed. "
+		    "Restore the backup made at the start of the last "
+		    "mutating run: cp %s %s && rm -f %s-wal %s-shm", st->path,
+		    why, bak, st->path, st->path, st->path);
+	else
+		kstate_seterr(st, "%s is damaged (%s) and there is no backup "
+		    "(%s); nothing was changed. Move the file aside to start "
+		    "a new state", st->path, why, bak);
+	return KORCH_ERR_STATE;
+}
+
+/* The first problem quick_check reported, on one line, without the
+ * "*** in database main ***" header SQLite puts before it. */
+static void
+first_problem(const char *t, char *dst, size_t len)
+{
+	const char *hdr = "*** in database main ***";
+	size_t i;
+
+	if (t == NULL)
+		t = "?";
+	if (strncmp(t, hdr, strlen(hdr)) == 0)
+		t += strlen(hdr);
+	while (*t == '\n' || *t == ' ')
+		t++;
+	(void)snprintf(dst, len, "%s", *t != '\0' ? t : "?");
+	for (i = 0; dst[i] != '\0'; i++)
+		if (dst[i] == '\n' || dst[i] == '\r')
+			dst[i] = ' ';
+}
+
+/* PRAGMA quick_check: pages, records and freelist, without the index
+ * cross-check (kstate_integrity_ok does that, before a backup). */
+static int
+quick_check(struct kstate *st)
+{
+	sqlite3_stmt		*s = NULL;
+	const unsigned char	*t;
+	char			 first[200];
+	int			 rc, r = KORCH_OK;
+
+	first[0] = '\0';
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA quick_check(3)", -1, &s, NULL);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		t = sqlite3_column_text(s, 0);
+		if (first[0] == '\0' && (t == NULL || strcmp((const char *)t,
+		    "ok") != 0))
+			first_problem((const char *)t, first, sizeof(first));
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		r = is_damage(rc) ? damaged(st, sqlite3_errmsg(st->db)) :
+		    kstate_sqlerr(st, rc, "quick_check");
+	else if (first[0] != '\0')
+		r = damaged(st, first);
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* The schema version of a file opened read-only: it cannot be migrated,
+ * so it must be this build's. */
+static int
+readonly_schema(struct kstate *st)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 rc, v = -1, r = KORCH_OK;
+
+	if ((rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s,
+	    NULL)) == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (v < 0)
+		r = is_damage(rc) ? damaged(st, sqlite3_errmsg(st->db)) :
+		    kstate_sqlerr(st, rc, st->path);
+	else if (v > KSTATE_SCHEMA_VERSION) {
+		kstate_seterr(st, "%s was written by a newer korch (schema %d, "
+		    "this one knows up to %d)", st->path, v,
+		    KSTATE_SCHEMA_VERSION);
+		r = KORCH_ERR_UNSUPPORTED;
+	} else if (v < KSTATE_SCHEMA_VERSION) {
+		kstate_seterr(st, "%s has schema %d and is read-only here; "
+		    "run korch with write access once to bring it to %d",
+		    st->path, v, KSTATE_SCHEMA_VERSION);
+		r = KORCH_ERR_READONLY_SCHEMA;
+	}
+	return r;
+}
+
+static int open_handle(const char *path, int readonly, struct kstate **out);
+
+/*
+ * A WAL database read by someone who may not create its -shm (a read-only
+ * directory): SQLite cannot share the WAL index.  With no WAL content to
+ * read (its -wal absent or empty: korch's last writer closed cleanly),
+ * the file alone is the whole database and opening it immutable is exact.
+ * 1 when that is the case and it was reopened so.
+ */
+static int
+reopen_immutable(struct kstate *st)
+{
+	char wal[4096], uri[3 * 4096 + 32];
+	const char *p;
+	struct stat sb;
+	size_t o, i;
+	int ec = sqlite3_errcode(st->db) & 0xff;
+
+	if (ec != SQLITE_READONLY && ec != SQLITE_CANTOPEN)
+		return 0;
+	(void)snprintf(wal, sizeof(wal), "%s-wal", st->path);
+	if (stat(wal, &sb) == 0 && sb.st_size > 0)
+		return 0;
+	o = (size_t)snprintf(uri, sizeof(uri), "file:");
+	for (p = st->path; *p != '\0' && o + 4 < sizeof(uri); p++) {
+		if (*p == '%' || *p == '?' || *p == '#')
+			o += (size_t)snprintf(uri + o, sizeof(uri) - o, "%%%02X",
+			    (unsigned char)*p);
+		else
+			uri[o++] = *p;
+	}
+	(void)snprintf(uri + o, sizeof(uri) - o, "?immutable=1");
+	for (i = 0; i < KS__COUNT; i++) {
+		sqlite3_finalize(st->stmt[i]);
+		st->stmt[i] = NULL;
+	}
+	sqlite3_close(st->db);
+	st->db = NULL;
+	return sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK;
+}
+
 int
 kstate_open(const char *path, struct kstate **out)
 {
+	return open_handle(path, 0, out);
+}
+
+int
+kstate_open_readonly(const char *path, struct kstate **out)
+{
+	return open_handle(path, 1, out);
+}
+
+static int
+open_handle(const char *path, int readonly, struct kstate **out)
+{
 	struct kstate	*st;
-	int		 fd, rc, r, tries;
+	int		 fd, rc, r, tries, reopened = 0;
 
 	if (out == NULL)
 		return KORCH_ERR_INVALID_ARG;
@@ -229,6 +407,7 @@ kstate_open(const char *path, struct kstate **out)
 		return KORCH_ERR_ALLOC;
 	st->lock_fd = -1;
 	st->broken = 1;
+	st->readonly = readonly;
 	if (path == NULL || *path == '\0') {
 		kstate_seterr(st, "no state path");
 		r = KORCH_ERR_INVALID_ARG;
@@ -245,19 +424,31 @@ kstate_open(const char *path, struct kstate **out)
 		r = KORCH_ERR_UNSUPPORTED;
 		goto out;
 	}
-	if ((r = make_parent(st, path)) != KORCH_OK)
-		goto out;
-	/* Create it ourselves so it is 0600 whatever SQLite's default; its
-	 * -wal and -shm files take the database file's mode. */
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
-	    0600)) == -1) {
-		kstate_seterr(st, "%s: %s", path, strerror(errno));
-		r = KORCH_ERR_SYSTEM;
-		goto out;
+	if (readonly) {
+		/* Never created, never written: status on a file it may not
+		 * write, in a directory it may not write either. */
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+			kstate_seterr(st, "%s: %s", path, strerror(errno));
+			r = KORCH_ERR_SYSTEM;
+			goto out;
+		}
+		close(fd);
+	} else {
+		if ((r = make_parent(st, path)) != KORCH_OK)
+			goto out;
+		/* Create it ourselves so it is 0600 whatever SQLite's
+		 * default; its -wal and -shm files take the database file's
+		 * mode. */
+		if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
+		    0600)) == -1) {
+			kstate_seterr(st, "%s: %s", path, strerror(errno));
+			r = KORCH_ERR_SYSTEM;
+			goto out;
+		}
+		close(fd);
 	}
-	close(fd);
-	rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(path, &st->db, (readonly ? SQLITE_OPEN_READONLY :
+	    SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		if (st->db == NULL) {
 			kstate_seterr(st, "%s: out of memory", path);
@@ -266,9 +457,15 @@ kstate_open(const char *path, struct kstate **out)
 			r = kstate_sqlerr(st, rc, path);
 		goto out;
 	}
+	/* Damage is found before anything is written: a migration or a
+	 * run on a broken file could spread it. */
 	for (tries = 0; ; tries++) {
-		if ((r = configure(st)) == KORCH_OK)
-			r = kstate_migrate(st);
+		if ((r = configure(st)) == KORCH_OK &&
+		    (r = quick_check(st)) == KORCH_OK)
+			r = readonly ? readonly_schema(st) : kstate_migrate(st);
+		if (r != KORCH_OK && readonly && !reopened &&
+		    (reopened = reopen_immutable(st)))
+			continue;
 		if (r != KORCH_ERR_LOCKED || tries == KSTATE_OPEN_TRIES)
 			break;
 		sqlite3_sleep(KSTATE_OPEN_RETRY_MS);

@@ -76,6 +76,26 @@ int kstate_default_path(char *buf, size_t len);
 int kstate_open(const char *path, struct kstate **out);
 
 /*
+ * Both opens run PRAGMA quick_check before anything is written.  A damaged
+ * file (quick_check not ok, or SQLite finding a corrupt page or no
+ * database at all) is refused with KORCH_ERR_STATE and a message naming
+ * the file and how to restore KSTATE_BACKUP_SUFFIX (state_backup.h), or
+ * saying there is no backup.
+ */
+#define KSTATE_BACKUP_SUFFIX	".bak"
+
+/*
+ * Open an existing state for reading only (korch status): never created,
+ * migrated or written, so a read-only file or directory serves.  A file
+ * of an older schema is KORCH_ERR_READONLY_SCHEMA (the caller may open it
+ * read-write instead, which migrates it); a newer one
+ * KORCH_ERR_UNSUPPORTED.  Recording calls on the handle fail.  Closing
+ * and errors as kstate_open().
+ */
+#define KORCH_ERR_READONLY_SCHEMA	KORCH_ERR_VERSION
+int kstate_open_readonly(const char *path, struct kstate **out);
+
+/*
  * Close the handle; NULL-safe.  An open batch is committed (reported results
  * are never dropped).  A run still held is ended as KSTATE_RUN_INTERRUPTED
  * and its lock released.  Finalizes every statement.

@@ -72,6 +72,8 @@ run_suite build-san build_san
 run_suite unit unit
 run_suite fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
 run_suite integration tests/integration/run.sh "$SAN" build
+# The agent's serve loop under valgrind memcheck, on a recorded session.
+run_suite valgrind tests/valgrind-agent.sh build
 run_suite bundle tests/bundle/check-bundle
 run_suite testbed tests/testbed/testbed selftest
 run_suite e2e tests/e2e/run.sh build

@@ -24,6 +24,7 @@
 #include "state_lock.h"
 #include "state_upgrade.h"
 #include "state_settings.h"
+#include "state_backup.h"
 
 int
 ctx_init(struct cmd_ctx *c, const char *kind, int argc, char **argv)
@@ -107,8 +108,8 @@ open_state(struct cmd_ctx *c, unsigned flags)
 		return KX_USAGE;
 	}
 	if (kstate_open(c->statepath, &c->st) != 0) {
-		fprintf(stderr, "korch: state %s: %s\n", c->statepath,
-		    kstate_errmsg(c->st));
+		fprintf(stderr, "korch: state %s: %s\nnothing was changed.\n",
+		    c->statepath, kstate_errmsg(c->st));
 		return KX_INTERNAL;
 	}
 	return KX_OK;
@@ -208,6 +209,40 @@ take_lock(struct cmd_ctx *c)
 	return KX_OK;
 }
 
+/* Plan (apply's or upgrade's) only looks: no backup, no host lock. */
+static int
+mutating(const struct cmd_ctx *c)
+{
+	return !c->a.plan && !c->a.r.o.check_only &&
+	    strcmp(c->kind, "plan") != 0;
+}
+
+/*
+ * A run that changes the state starts with a backup of it, so the next
+ * damage loses one run at most; and its agents lock their hosts in its
+ * name (the state's full path says which state, on this machine).
+ */
+static int
+begin_mutating(struct cmd_ctx *c)
+{
+	char bak[PATH_MAX + 8];
+
+	if (!mutating(c))
+		return KX_OK;
+	if (realpath(c->statepath, c->statereal) == NULL)
+		snprintf(c->statereal, sizeof(c->statereal), "%s",
+		    c->statepath);
+	c->a.r.o.state_path = c->statereal;
+	if (kstate_backup(c->st, bak, sizeof(bak)) != 0) {
+		fprintf(stderr, "korch: cannot back up the state before "
+		    "changing it: %s\nnothing was changed; free space or fix "
+		    "the state's directory and run again\n",
+		    kstate_errmsg(c->st));
+		return KX_INTERNAL;
+	}
+	return KX_OK;
+}
+
 int
 ctx_open(struct cmd_ctx *c, char **argv, unsigned flags)
 {
@@ -229,7 +264,7 @@ ctx_open(struct cmd_ctx *c, char **argv, unsigned flags)
 	    (r = open_playbooks(c, argv, flags)) != KX_OK ||
 	    (r = open_agent(c)) != KX_OK)
 		return r;
-	if ((r = take_lock(c)) != KX_OK)
+	if ((r = take_lock(c)) != KX_OK || (r = begin_mutating(c)) != KX_OK)
 		return r;
 	if (!(flags & CTX_OPEN_UPGRADE))
 		return KX_OK;

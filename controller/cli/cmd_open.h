@@ -44,6 +44,8 @@ struct cmd_ctx {
 	struct diag	*d;
 	/* ctx_open()'s */
 	char		 statepath[PATH_MAX];
+	char		 statereal[PATH_MAX];	/* its full path: host locks
+						 * name it */
 	struct kstate	*st;
 	int64_t		 run_id;	/* 0 once ended */
 	const char	*invpath;	/* a.inventory, else inv_saved */

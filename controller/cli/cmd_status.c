@@ -345,7 +345,14 @@ cmd_status(int argc, char **argv)
 		    "INVENTORY' first, or name it with --state)\n", path);
 		return KX_USAGE;
 	}
-	if ((r = kstate_open(path, &st)) != 0) {
+	/* Only reading: a read-only file or directory serves.  A state of
+	 * an older schema is migrated when it can be written. */
+	if ((r = kstate_open_readonly(path, &st)) == KORCH_ERR_READONLY_SCHEMA
+	    && access(path, W_OK) == 0) {
+		kstate_close(st);
+		r = kstate_open(path, &st);
+	}
+	if (r != 0) {
 		fprintf(stderr, "korch: state %s: %s\n", path,
 		    kstate_errmsg(st));
 		goto out;

@@ -53,6 +53,10 @@ struct sched_opts {
 	size_t		 nextra_blobs;
 	/* Leave SIGINT/SIGTERM to the caller (who stops between runs). */
 	int		 no_signals;
+	/* The state file of the run, or NULL: a run that changes hosts
+	 * names itself (host, pid, this path, its run id) in START, and
+	 * each agent takes its host's lock for it. */
+	const char	*state_path;
 };
 
 struct sched;

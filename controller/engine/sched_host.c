@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -247,7 +248,9 @@ on_frame(struct shost *h, const struct kp_frame *f)
 	case KP_ERROR:
 		if ((r = kp_dec_error(f, &er)) != 0)
 			return r;
-		snprintf(msg, sizeof(msg), "agent error: %s", er.message);
+		/* The host lock's refusal names its holder: said as is. */
+		snprintf(msg, sizeof(msg), "%s%s", er.code == KORCH_ERR_LOCKED ?
+		    "" : "agent error: ", er.message);
 		kp_error_clear(&er);
 		host_fail(h, HS_FAILED, KORCH_ERR_AGENT, msg);
 		return 0;
@@ -260,11 +263,23 @@ conn_ready(struct ssh_conn *c, void *arg)
 {
 	struct shost *h = arg;
 	struct kp_start start;
+	char host[256];
 	int r;
 
 	h->uploaded |= ssh_conn_uploaded(c);
+	memset(&start, 0, sizeof(start));
 	start.version = KP_VERSION;
 	start.flags = h->s->o.check_only ? KP_START_CHECK_ONLY : 0;
+	/* A run that changes the host holds its lock (plan only looks). */
+	if (!h->s->o.check_only && h->s->o.state_path != NULL) {
+		if (gethostname(host, sizeof(host)) != 0)
+			snprintf(host, sizeof(host), "unknown");
+		host[sizeof(host) - 1] = '\0';
+		start.ctl_host = host;
+		start.ctl_pid = (uint32_t)getpid();
+		start.state = (char *)h->s->o.state_path;
+		start.run_id = (uint64_t)h->s->run_id;
+	}
 	if ((r = kp_enc_start(h->out, 0, &start)) != 0 ||
 	    (r = kp_enc_facts_req(h->out, 0)) != 0 ||
 	    (r = host_send(h)) != 0) {

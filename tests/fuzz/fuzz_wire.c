@@ -103,6 +103,7 @@ all_decoders(const struct kp_frame *f)
 
 	g.type = KP_START;
 	(void)kp_dec_start(&g, &start);
+	kp_start_clear(&start);
 
 	g.type = KP_FACTS;
 	if (kp_dec_facts(&g, &facts) == KORCH_OK) {

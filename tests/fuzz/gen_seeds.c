@@ -40,7 +40,7 @@ main(int argc, char **argv)
 {
 	struct kbuf *b = kbuf_new(1 << 20);
 	struct kp_hello hello = { 1, (char *)HASH, (char *)"0.1.0", 0 };
-	struct kp_start start = { 1, KP_START_CHECK_ONLY };
+	struct kp_start start = { .version = 1, .flags = KP_START_CHECK_ONLY };
 	struct kp_kv kv[3] = {
 		{ (char *)"path", (char *)"/etc/sysconfig/flanneld", 23 },
 		{ (char *)"argv", (char *)"systemctl", 9 },

@@ -89,6 +89,11 @@ cat > "$T/bin/sudo" <<EOF
 [ "\$1" = -n ] || { echo "fake sudo: expected -n" >&2; exit 2; }
 shift
 if [ -f '$T/sudo.deny' ]; then echo 'sudo: a password is required' >&2; exit 1; fi
+# record.sh: the bytes the controller sends, for one session
+if [ -f '$T/record.to' ]; then
+	f=\$(cat '$T/record.to'); rm -f '$T/record.to'
+	tee "\$f" | "\$@"; exit
+fi
 exec "\$@"
 EOF
 chmod 755 "$T/bin/sudo"
@@ -116,7 +121,7 @@ MaxStartups 500
 MaxSessions 200
 UseDNS no
 LogLevel ERROR
-SetEnv HOME=$T/home BASH_ENV=$T/noise.rc PATH=$T/bin:/usr/local/bin:/usr/bin:/bin KORCH_AGENT_PROCSYS=$T/procsys KORCH_AGENT_SYSTEMCTL=$T/bin/systemctl
+SetEnv HOME=$T/home BASH_ENV=$T/noise.rc PATH=$T/bin:/usr/local/bin:/usr/bin:/bin KORCH_AGENT_PROCSYS=$T/procsys KORCH_AGENT_SYSTEMCTL=$T/bin/systemctl KORCH_AGENT_LOCK=$T/host.lock ASAN_OPTIONS=log_path=$T/agent-san:detect_leaks=1 UBSAN_OPTIONS=log_path=$T/agent-san:print_stacktrace=1:halt_on_error=1
 Subsystem sftp internal-sftp -d $T/home
 EOF
 	"$SSHD" -D -e -f "$T/sshd_config" 2>>"$T/sshd.log" &
@@ -214,7 +219,27 @@ done
 # ---- korch apply end to end through this sshd (when BUILD has korch) --------
 if [ -x "$BUILD/korch" ]; then
 	rm -f "$T/noise.on" "$T/sudo.deny"
+	# A sanitized build's agent (glibc, ASan+UBSan) is the one korch
+	# uploads, so the agent's serve loop runs under the sanitizers
+	# through every session below; they log to $T/agent-san.* (sshd's
+	# SetEnv), and any such file fails the suite.
+	SAN_AGENT=
+	if [ -z "${KORCH_AGENT_IMAGE:-}" ] && [ -x "$BUILD/korch-agent-glibc" ] &&
+	    ldd "$BUILD/korch-agent-glibc" 2>/dev/null | grep -q libasan; then
+		export KORCH_AGENT_IMAGE=$BUILD/korch-agent-glibc
+		SAN_AGENT=1
+	fi
 	. "$ROOT/tests/integration/apply.sh"
+	. "$ROOT/tests/integration/session.sh"
+	. "$ROOT/tests/integration/statedb.sh"
+	[ -z "${IT_RECORD:-}" ] || . "$ROOT/tests/integration/record.sh"
+	if [ -n "$SAN_AGENT" ]; then
+		n=$(ls "$T"/agent-san.* 2>/dev/null | wc -l)
+		echo "# agent under ASan+UBSan: $n sanitizer reports"
+		a_check "the sanitized agent reported nothing (ASan+UBSan)" [ "$n" -eq 0 ]
+		[ "$n" -eq 0 ] || head -40 "$T"/agent-san.* | sed 's/^/#   /'
+	fi
+	unset KORCH_AGENT_IMAGE
 	total_pass=$((total_pass + A_PASS))
 	total_fail=$((total_fail + A_FAIL))
 fi

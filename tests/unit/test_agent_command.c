@@ -184,7 +184,8 @@ test_timeout_kills_group(void **state)
 	sh_task(t, script);
 	tt_arg(t, "timeout", "1");
 	expect_fails_fast(t);
-	assert_non_null(strstr(t->o.msg, "timed out after 1s"));
+	assert_non_null(strstr(t->o.msg, "killed: timeout after 1s "
+	    "(process group killed)"));
 	assert_pid_gone(pidfile);
 }
 
@@ -484,7 +485,7 @@ test_diagnose_hangs(void **state)
 	expect_fails_fast(t);
 	assert_int_equal(strncmp(t->o.msg, "/bin/sh -c ", 11), 0);
 	assert_non_null(strstr(t->o.msg, "exit 7: refused\n--- diagnosis "
-	    "(timed out after 1s, process group killed): /bin/sh -c "));
+	    "(killed: timeout after 1s, process group killed): /bin/sh -c "));
 	assert_non_null(strstr(t->o.msg, " ---\nlooking"));
 	assert_pid_gone(pidfile);
 
@@ -494,8 +495,8 @@ test_diagnose_hangs(void **state)
 	tt_arg(t, "diagnose", "echo");
 	tt_arg(t, "diagnose", "still down");
 	expect_fails_fast(t);
-	assert_non_null(strstr(t->o.msg, "timed out after 1s (process group "
-	    "killed)\n--- diagnosis: echo 'still down' ---\nstill down"));
+	assert_non_null(strstr(t->o.msg, "killed: timeout after 1s (process "
+	    "group killed)\n--- diagnosis: echo 'still down' ---\nstill down"));
 }
 
 /* The note itself: tail, sanitising, room. */

@@ -392,7 +392,7 @@ serve_once(struct fx *x, uint32_t version, int *nfetch, int *status)
 	struct kp_task task[2];
 	struct kp_kv kv[2], dkv[2];
 	struct kp_step st;
-	struct kp_start start = { version, 0 };
+	struct kp_start start = { .version = version };
 	struct kp_task_result tr;
 	struct kp_fetch_data d;
 	struct agent_session *s;

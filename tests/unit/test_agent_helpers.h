@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <time.h>
 
 #include "helpers_fs.h"
@@ -255,6 +256,25 @@ tt_mtime_ns(const char *path)
 	return (long long)st.st_mtim.tv_sec * 1000000000LL +
 	    st.st_mtim.tv_nsec + (long long)st.st_ino * 7 +
 	    (long long)st.st_mode * 13;
+}
+
+/* pid is gone: no such process, or a zombie nobody reaped yet (a child
+ * of a killed shell, inherited by init). */
+static inline int
+th_pid_gone(pid_t pid)
+{
+	char path[64], buf[256];
+	FILE *f;
+	char *p;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return 1;
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	return p != NULL && (p = strrchr(buf, ')')) != NULL && p[2] == 'Z';
 }
 
 #endif

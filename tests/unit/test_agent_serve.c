@@ -1,6 +1,7 @@
 /* test_agent_serve.c - the serve loop end to end: frames in, frames out.
  * One test forks the agent and plays the controller interactively over a
  * socketpair; the others queue the controller's frames up front. */
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -110,7 +111,7 @@ ctl_expect(struct ctl *c, struct kp_frame *f, uint8_t type, uint32_t reqid)
 static void
 ctl_start(struct ctl *c, uint32_t flags)
 {
-	struct kp_start st = { KP_VERSION, flags };
+	struct kp_start st = { .version = KP_VERSION, .flags = flags };
 
 	assert_int_equal(kp_enc_start(c->out, 1, &st), KORCH_OK);
 }
@@ -523,7 +524,7 @@ test_protocol_errors(void **state)
 		    "reading frame" },
 	};
 	struct tt *t = *state;
-	struct kp_start st = { KP_VERSION + 1, 0 };
+	struct kp_start st = { .version = KP_VERSION + 1 };
 	char unsupported[64];
 	struct ctl c;
 	size_t i;
@@ -584,9 +585,74 @@ test_protocol_errors(void **state)
 	ctl_free(&c);
 }
 
+/* The controller goes away while a step's command (no timeout) runs: the
+ * agent kills the command's group and ends the session; the pipelined step
+ * behind it never runs. */
+static void
+test_hangup_mid_step(void **state)
+{
+	struct tt *t = *state;
+	char script[600], pidfile[512], later[512], *s;
+	struct stepb sb;
+	struct kp_task *k;
+	struct ctl c;
+	int sv[2], status, i;
+	pid_t pid, sleeper = 0;
+
+	(void)snprintf(pidfile, sizeof(pidfile), "%s/pid", t->dir);
+	(void)snprintf(later, sizeof(later), "%s/later", t->dir);
+	(void)snprintf(script, sizeof(script), "sleep 300 & echo $! > %s; "
+	    "wait", pidfile);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+	    sv), 0);
+	if ((pid = fork()) == 0) {
+		struct agent_session *as = agent_session_new(sv[0], sv[0]);
+
+		/* as main.c: a gone controller is EPIPE */
+		(void)signal(SIGPIPE, SIG_IGN);
+		close(sv[1]);
+		_exit(agent_serve(as, SELF) == KORCH_OK ? 0 : 1);
+	}
+	close(sv[0]);
+	ctl_init(&c, sv[1]);
+	expect_hello(&c);
+	ctl_start(&c, 0);
+	sb_init(&sb, 1, "long", 0);
+	k = sb_cmd(&sb, 10, "/bin/sh");
+	sb_arg(k, "argv", "-c");
+	sb_arg(k, "argv", script);
+	sb_arg(k, "timeout", "0");
+	assert_int_equal(kp_enc_step(c.out, 2, &sb.step), KORCH_OK);
+	sb_init(&sb, 2, "later", 0);
+	k = sb_task(&sb, 20, "file");
+	sb_arg(k, "path", later);
+	sb_arg(k, "content", "x\n");
+	assert_int_equal(kp_enc_step(c.out, 3, &sb.step), KORCH_OK);
+	ctl_flush(&c);
+	for (i = 0; i < 500 && sleeper <= 0; i++) {
+		if ((s = th_read(pidfile)) != NULL)
+			sleeper = (pid_t)atoi(s);
+		free(s);
+		if (sleeper <= 0)
+			usleep(10000);
+	}
+	assert_true(sleeper > 0);
+	close(sv[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* killed, maybe not yet reaped by whoever inherited it */
+	for (i = 0; i < 100 && !th_pid_gone(sleeper); i++)
+		usleep(20000);
+	assert_true(th_pid_gone(sleeper));
+	assert_int_equal(access(later, F_OK), -1);
+	ctl_free(&c);
+}
+
 TH_MAIN(
 	TT_TEST(test_interactive_session),
 	TT_TEST(test_failure_skips),
 	TT_TEST(test_check_only_and_watch),
 	TT_TEST(test_protocol_errors),
+	TT_TEST(test_hangup_mid_step),
 )

@@ -89,7 +89,10 @@ test_hello_start_roundtrip(void **state)
 {
 	struct kbuf *b = kbuf_new(4096);
 	struct kp_hello h = { 1, (char *)HASH, (char *)"0.1.0", 5 }, h2;
-	struct kp_start s = { 1, KP_START_CHECK_ONLY }, s2;
+	struct kp_start s = { .version = 1, .flags = KP_START_CHECK_ONLY }, s2;
+	struct kp_start s3 = { .version = KP_VERSION_LOCK, .ctl_host =
+	    (char *)"ctl1", .ctl_pid = 4242, .state = (char *)"/srv/s.db",
+	    .run_id = 7 };
 	struct kp_frame f;
 
 	(void)state;
@@ -109,6 +112,24 @@ test_hello_start_roundtrip(void **state)
 	assert_int_equal(kp_dec_start(&f, &s2), KORCH_OK);
 	assert_int_equal(s2.version, 1);
 	assert_int_equal(s2.flags, KP_START_CHECK_ONLY);
+	assert_null(s2.ctl_host);	/* version 1: no holder */
+	kp_start_clear(&s2);
+	/* version 3 names the controller for the host lock */
+	kbuf_reset(b);
+	assert_int_equal(kp_enc_start(b, 4, &s3), KORCH_OK);
+	one_frame(b, KP_START, 4, &f);
+	assert_int_equal(kp_dec_start(&f, &s2), KORCH_OK);
+	assert_string_equal(s2.ctl_host, "ctl1");
+	assert_int_equal(s2.ctl_pid, 4242);
+	assert_string_equal(s2.state, "/srv/s.db");
+	assert_int_equal(s2.run_id, 7);
+	kp_start_clear(&s2);
+	kp_start_clear(&s2);
+	/* a version-3 START cut after its flags is malformed */
+	f.body_len = 8;
+	assert_int_equal(kp_dec_start(&f, &s2), KORCH_ERR_BAD_FRAME);
+	assert_null(s2.ctl_host);
+	one_frame(b, KP_START, 4, &f);
 	/* wrong decoder for the frame */
 	assert_int_equal(kp_dec_hello(&f, &h2), KORCH_ERR_BAD_FRAME);
 	assert_null(h2.build_hash);
