@@ -350,10 +350,13 @@ pki_ensure_cert(struct pki *p, const struct pki_req *req, int renew_days,
 		    sizeof(reason));
 		if (r < 0)
 			goto out;
-		if (r == 1) {
+		if (r == 1 && !req->force) {
 			r = 0;
 			goto out;
 		}
+		if (r == 1)
+			pki_append(reason, sizeof(reason),
+			    "renewed on request");
 	}
 
 	if ((r = pki_gen_ec(p, &nkey)) != 0 ||
