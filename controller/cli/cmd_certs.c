@@ -70,6 +70,14 @@ certs_load(struct cmd_ctx *c, int quiet, struct cluster_pki **cp,
 	return KX_OK;
 }
 
+int
+certs_warn(const struct cert_list *l, const struct inventory *inv,
+    time_t now, FILE *out)
+{
+	return cert_list_warn(l, inv, now, CERTS_LEAF_WINDOW, CERTS_CA_WINDOW,
+	    out);
+}
+
 /* ---- output ------------------------------------------------------------------ */
 
 static void

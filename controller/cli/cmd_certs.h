@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "cluster/cert_list.h"
 #include "cluster/cluster_pki.h"
 
 struct cert_list;
@@ -21,7 +22,7 @@ struct json;
 /* A CA inside this many days would be outlived by a leaf issued now:
  * time to plan its rotation (docs/CERTIFICATES.md). */
 #define CERTS_CA_WINDOW		CLUSTER_PKI_CERT_DAYS
-#define CERTS_DOC		"docs/CERTIFICATES.md"
+#define CERTS_DOC		CERT_LIST_DOC
 
 /* The window of entry i (its CA's or a leaf's). */
 int certs_window(const struct cert_list *l, size_t i);
@@ -36,12 +37,8 @@ int certs_window(const struct cert_list *l, size_t i);
 int certs_load(struct cmd_ctx *c, int quiet, struct cluster_pki **cp,
     struct cert_list **l);
 
-/*
- * apply, before it prepares the run: one warning line on out for each
- * certificate inside its window (name, the hosts holding it, days left,
- * and the command that renews it), and for a CA near its end the
- * rotation procedure's document.  Returns how many were said.
- */
+/* apply, before it prepares the run, and the listing: the warnings
+ * (cert_list_warn) with korch's windows. */
 int certs_warn(const struct cert_list *l, const struct inventory *inv,
     time_t now, FILE *out);
 

@@ -1,8 +1,7 @@
 /*
- * cmd_certs_expiry.c - what apply and status say about certificates
- * ending: apply warns of each one inside its window before it prepares
- * the run, status shows the soonest end from the store (see
- * cmd_certs.h).
+ * cmd_certs_expiry.c - what status says about certificates ending: the
+ * soonest end from the store alone (see cmd_certs.h; apply's warnings are
+ * cert_list_warn()'s).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -23,87 +22,14 @@
 
 #define CRT_MAX	(1024 * 1024)
 
-/* "expires in N days (DATE)" / "expired N days ago (DATE)". */
 static void
-when_text(time_t na, time_t now, char *buf, size_t size)
+iso_time(time_t t, char *buf, size_t size)
 {
-	char t[40];
-	long d = cert_days_left(na, now);
+	struct tm tm;
 
-	cert_fmt_time(na, t, sizeof(t));
-	if (na <= now)
-		snprintf(buf, size, "expired %ld day%s ago (%s)", -d,
-		    d == -1 ? "" : "s", t);
-	else
-		snprintf(buf, size, "expires in %ld day%s (%s)", d,
-		    d == 1 ? "" : "s", t);
-}
-
-/* Comma-joined names of the hosts holding entry i, into buf. */
-static void
-holders(const struct cert_list *l, const struct inventory *inv, size_t i,
-    char *buf, size_t size)
-{
-	size_t h, k, off = 0;
-	int n;
-
-	buf[0] = '\0';
-	for (h = 0; h < inv->nhosts; h++)
-		for (k = 0; k < l->nplaces; k++) {
-			if (l->places[k].cert != i || l->places[k].host != h)
-				continue;
-			n = snprintf(buf + off, size - off, "%s%s",
-			    off ? "," : "", inv->hosts[h].name);
-			if (n < 0 || (size_t)n >= size - off)
-				return;
-			off += (size_t)n;
-			break;
-		}
-	if (off == 0)
-		snprintf(buf, size, "no host");
-}
-
-int
-certs_warn(const struct cert_list *l, const struct inventory *inv,
-    time_t now, FILE *out)
-{
-	const struct cert_info *ci;
-	char when[128], hosts[1024];
-	enum cert_state s;
-	size_t i;
-	int n = 0;
-
-	for (i = 0; l != NULL && i < l->ncerts; i++) {
-		ci = &l->certs[i].info;
-		if ((s = cert_judge(ci->not_after, now, certs_window(l, i))) ==
-		    CERT_OK)
-			continue;
-		when_text(ci->not_after, now, when, sizeof(when));
-		holders(l, inv, i, hosts, sizeof(hosts));
-		n++;
-		if (ci->is_ca && s == CERT_EXPIRED)
-			fprintf(out, "korch: warning: the cluster CA (%s, on "
-			    "%s) %s: no certificate it signed is trusted any "
-			    "more and korch will not sign with it; rotate it "
-			    "as %s says (\"Rotating the CA\")\n",
-			    l->certs[i].name, hosts, when, CERTS_DOC);
-		else if (ci->is_ca)
-			fprintf(out, "korch: warning: the cluster CA (%s, on "
-			    "%s) %s: certificates issued now would outlive "
-			    "it, and korch does not renew a CA by itself; "
-			    "plan its rotation as %s says (\"Rotating the "
-			    "CA\")\n", l->certs[i].name, hosts, when,
-			    CERTS_DOC);
-		else
-			fprintf(out, "korch: warning: certificate %s (on %s) "
-			    "%s, inside the %d-day renewal window; `korch "
-			    "certs renew %s` re-issues it and restarts what "
-			    "uses it, one master at a time (an apply "
-			    "re-issues it too, restarting every master at "
-			    "once)\n", l->certs[i].name, hosts, when,
-			    CERTS_LEAF_WINDOW, l->certs[i].name);
-	}
-	return n;
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, size, "?");
 }
 
 /* ---- status: from the store alone ------------------------------------------ */
@@ -171,7 +97,7 @@ json_one(struct json *j, const char *key, const struct soonest *s,
 	}
 	json_obj_begin(j);
 	json_kstr(j, "name", s->name);
-	cert_fmt_time(s->not_after, t, sizeof(t));
+	iso_time(s->not_after, t, sizeof(t));
 	json_kstr(j, "not_after", t);
 	json_kint(j, "days_left", cert_days_left(s->not_after, now));
 	json_kstr(j, "state", cert_state_name(cert_judge(s->not_after, now,
@@ -187,7 +113,7 @@ text_one(FILE *out, const char *what, const struct soonest *s, int window,
 
 	if (!s->have)
 		return;
-	when_text(s->not_after, now, when, sizeof(when));
+	cert_when_text(s->not_after, now, when, sizeof(when));
 	fprintf(out, "  %s %s %s", what, s->name, when);
 	if (cert_judge(s->not_after, now, window) != CERT_OK)
 		fprintf(out, "  <- %s", advice);

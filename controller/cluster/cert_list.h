@@ -15,6 +15,7 @@
 #define KORCH_CERT_LIST_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "cluster/pki_info.h"
@@ -68,5 +69,21 @@ long cert_list_find(const struct cert_list *l, const char *name);
  * leaves (ca == 0): its index, or -1 when there is none.
  */
 long cert_list_soonest(const struct cert_list *l, int ca);
+
+/* Where the CA's rotation is described, for the messages. */
+#define CERT_LIST_DOC	"docs/CERTIFICATES.md"
+
+/*
+ * One warning line on out for each certificate of l inside its window
+ * (leaf_window days for leaves, ca_window for a CA): its name, the hosts
+ * of inv holding it, the days left or since it expired, and the command
+ * that renews it; for a CA, the rotation procedure's document.  Returns
+ * how many lines were written.
+ */
+int cert_list_warn(const struct cert_list *l, const struct inventory *inv,
+    time_t now, int leaf_window, int ca_window, FILE *out);
+
+/* "expires in N days (DATE)" or "expired N days ago (DATE)". */
+void cert_when_text(time_t not_after, time_t now, char *buf, size_t size);
 
 #endif

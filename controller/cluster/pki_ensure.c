@@ -87,8 +87,11 @@ pki_ensure_ca(struct pki *p, const char *cn, int days, int *created)
 		    time(NULL)) <= 0) {
 			pki_fmt_time(X509_get0_notAfter(ca), date,
 			    sizeof(date));
-			pki_seterr(p, "%s/ca.crt expired on %s; remove ca.crt "
-			    "and ca.key to create a new CA", p->dir, date);
+			pki_seterr(p, "%s/ca.crt expired on %s: nothing it "
+			    "signed is trusted any more; rotate the CA as "
+			    "docs/CERTIFICATES.md says (a new CA means every "
+			    "certificate is re-issued and every service "
+			    "restarted)", p->dir, date);
 			r = KORCH_ERR_INVALID_ARG;
 			goto out;
 		}
