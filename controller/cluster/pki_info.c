@@ -62,7 +62,10 @@ serial_hex(const X509 *x)
 	if (bn == NULL)
 		return NULL;
 	if ((h = BN_bn2hex(bn)) != NULL) {
-		if ((out = strdup(h)) != NULL)
+		/* BN_bn2hex pads to whole bytes: "05ab" is 5ab. */
+		for (p = h; p[0] == '0' && p[1] != '\0'; p++)
+			;
+		if ((out = strdup(p)) != NULL)
 			for (p = out; *p != '\0'; p++)
 				if (*p >= 'A' && *p <= 'F')
 					*p = (char)(*p - 'A' + 'a');

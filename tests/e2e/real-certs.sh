@@ -56,7 +56,9 @@ print(" ".join("%s:%d" % (c["path"], c["kubeconfig"]) for c in h["certificates"]
 # certificate it names (sha256 of the DER, serial, not-after), read back.
 matches_hosts() {
 	local h
-	for h in $ALL; do host_certs "$1" "$h" >"$W/files.$h" || { echo "# cannot read $h's files"; return 1; }; done
+	for h in $ALL; do
+		retry 5 3 host_certs "$1" "$h" >"$W/files.$h" || { echo "# cannot read $h's files"; return 1; }
+	done
 	python3 - "$1" "$W" $ALL <<'EOF'
 import json, subprocess, sys, datetime
 d, w, hosts = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3:]
