@@ -107,7 +107,7 @@ json_one(struct json *j, const char *key, const struct soonest *s,
 
 static void
 text_one(FILE *out, const char *what, const struct soonest *s, int window,
-    time_t now, const char *advice)
+    time_t now, const char *advice, int name_it)
 {
 	char when[128];
 
@@ -116,7 +116,7 @@ text_one(FILE *out, const char *what, const struct soonest *s, int window,
 	cert_when_text(s->not_after, now, when, sizeof(when));
 	fprintf(out, "  %s %s %s", what, s->name, when);
 	if (cert_judge(s->not_after, now, window) != CERT_OK)
-		fprintf(out, "  <- %s", advice);
+		fprintf(out, "  <- %s%s", advice, name_it ? s->name : "");
 	fprintf(out, "\n");
 }
 
@@ -157,9 +157,9 @@ certs_status(const char *state_path, time_t now, FILE *out, struct json *j)
 				    "them all):\n");
 			fprintf(out, "  cluster %s:\n", de->d_name);
 			text_one(out, "  soonest", &leaf, CERTS_LEAF_WINDOW,
-			    now, "renew: korch certs renew --all");
+			    now, "renew: korch certs renew ", 1);
 			text_one(out, "  CA     ", &ca, CERTS_CA_WINDOW, now,
-			    "rotate it: see " CERTS_DOC);
+			    "rotate it: see " CERTS_DOC, 0);
 		}
 		closedir(d);
 	}
