@@ -33,6 +33,7 @@ int cmd_upgrade(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_etcd(int argc, char **argv);
 int cmd_hosts(int argc, char **argv);
+int cmd_certs(int argc, char **argv);
 
 extern const char korch_version[];
 

@@ -8,10 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "spec/bundle.h"
 #include "cli/cmd.h"
+#include "cli/cmd_certs.h"
 #include "cli/cmd_open.h"
+#include "cluster/cert_list.h"
+#include "cluster/cluster_pki.h"
 #include "engine/dag.h"
 #include "base/diag.h"
 #include "err.h"
@@ -82,8 +86,8 @@ print_json(const char *kind, int64_t run_id, const struct sched *s,
  * while one is unfinished, and while the inventory names another version
  * than the one an upgrade or rollback left the cluster on.
  */
-static int
-guard_upgrades(struct kstate *st, const struct inventory *inv,
+int
+apply_guard_upgrades(struct kstate *st, const struct inventory *inv,
     const char *version)
 {
 	struct kstate_upgrade *u = NULL;
@@ -136,6 +140,20 @@ remember(struct kstate *st, const char *inventory, const char *version,
 	return r;
 }
 
+/* A warning on stderr for each certificate of the store inside its
+ * renewal window; a store korch cannot read yet is apply's to fix. */
+static void
+apply_warn_certs(struct cmd_ctx *c)
+{
+	struct cluster_pki *cp = NULL;
+	struct cert_list *l = NULL;
+
+	if (certs_load(c, 1, &cp, &l) == KX_OK && l != NULL)
+		(void)certs_warn(l, c->inv, time(NULL), stderr);
+	cert_list_free(l);
+	cluster_pki_free(cp);
+}
+
 /* Under the lock, before any host is contacted: the inputs prepared and
  * checked against the playbooks, the guard against undoing an upgrade,
  * and the engine's options.  *version: what this apply deploys. */
@@ -145,6 +163,8 @@ apply_inputs(struct cmd_ctx *c, const char **version)
 	struct sched_opts *o = &c->a.r.o;
 	int r;
 
+	/* Before they are re-issued: what is near its end, said plainly. */
+	apply_warn_certs(c);
 	/* Under the lock: two runs must not both make certificates. */
 	/* Certificates made are news even with --json: stderr. */
 	if ((r = ctx_prepare(c, c->a.r.bundle, stderr)) != KX_OK)
@@ -155,7 +175,7 @@ apply_inputs(struct cmd_ctx *c, const char **version)
 	if (*version == NULL && c->in.bundle != NULL)
 		*version = c->in.bundle->kubernetes_version;
 	if (!o->check_only &&
-	    (r = guard_upgrades(c->st, c->inv, *version)) != KX_OK)
+	    (r = apply_guard_upgrades(c->st, c->inv, *version)) != KX_OK)
 		return r;
 	if ((r = inputs_check_bundle(&c->in, c->pb, c->dag, c->d)) != 0) {
 		diag_print(c->d, stderr);

@@ -264,7 +264,9 @@ ctx_open(struct cmd_ctx *c, char **argv, unsigned flags)
 	    (r = open_playbooks(c, argv, flags)) != KX_OK ||
 	    (r = open_agent(c)) != KX_OK)
 		return r;
-	if ((r = take_lock(c)) != KX_OK || (r = begin_mutating(c)) != KX_OK)
+	/* Reading commands (korch certs) take no lock and change nothing. */
+	if (!(flags & CTX_OPEN_NO_LOCK) && ((r = take_lock(c)) != KX_OK ||
+	    (r = begin_mutating(c)) != KX_OK))
 		return r;
 	if (!(flags & CTX_OPEN_UPGRADE))
 		return KX_OK;

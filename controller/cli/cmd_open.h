@@ -90,6 +90,8 @@ enum {
 	/* The upgrade playbooks (<pbdir>/upgrade) and their DAG too, and the
 	 * unfinished upgrade or rollback (c->unf). */
 	CTX_OPEN_UPGRADE	= 1 << 1,
+	/* Read-only commands (korch certs): no run lock, no run recorded. */
+	CTX_OPEN_NO_LOCK	= 1 << 2,
 };
 
 /* Open what flags (CTX_OPEN_*) say and take the run lock, recorded as a
@@ -99,6 +101,13 @@ int ctx_open(struct cmd_ctx *c, char **argv, unsigned flags);
 /* inputs_prepare() over what is open: bundle (NULL: the inventory's),
  * progress and certificates made said on out (NULL: not said). */
 int ctx_prepare(struct cmd_ctx *c, const char *bundle, FILE *out);
+
+/* apply's guard (cmd_apply.c), for the commands that run apply's steps:
+ * refused (KX_USAGE, said on stderr) while an upgrade is unfinished or
+ * when version is not the one an upgrade or rollback left the cluster
+ * on. */
+int apply_guard_upgrades(struct kstate *st, const struct inventory *inv,
+    const char *version);
 
 /* End the run with its real result now (NULL-safe; once). */
 void ctx_end_run(struct cmd_ctx *c, enum kstate_run_result res, int rc);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cmd.h"
+#include "cli/cmd_certs.h"
 #include "err.h"
 #include "base/json.h"
 #include "engine/report.h"
@@ -108,6 +109,7 @@ print_text(struct kstate *st, const char *path, const struct status_data *sd,
 		printf(", started %s, pid %ld on %s", t1, run->pid,
 		    run->hostname ? run->hostname : "?");
 	printf("\n  %s\n\n", run->args ? run->args : "");
+	certs_status(path, time(NULL), stdout, NULL);
 	if (sd->upg != NULL) {
 		/* In progress: every phase, so the hosts done are seen. */
 		(void)upgrade_view_print(st, sd->upg, sd->upg_unfinished ||
@@ -288,6 +290,7 @@ print_json(struct kstate *st, const char *path, const struct status_data *sd)
 		json_obj_end(j);
 	}
 	json_arr_end(j);
+	certs_status(path, time(NULL), NULL, j);
 	json_obj_end(j);
 	if ((r = json_finish(j, &out, NULL)) == 0)
 		printf("%s\n", out);

@@ -93,6 +93,19 @@ static const struct korch_cmd commands[] = {
 	  "key, put it in known_hosts, then `korch hosts trust HOST`: the next run\n"
 	  "pins the new key.\n",
 	  cmd_hosts },
+	{ "certs", "[renew --all|NAME...] [options]",
+	  "list every certificate per host with its expiry; renew leaf certificates",
+	  "  (no action)           list the store's certificates and the files each\n"
+	  "                        host holds them in (no host contacted, no lock)\n"
+	  "  renew --all|NAME...   re-issue leaf certificates from the same CA and\n"
+	  "                        install them a host at a time (masters first, one\n"
+	  "                        at a time): only what uses them restarts\n"
+	  "  --inventory FILE      default: the one the last apply used\n"
+	  "  --json                machine-readable output\n"
+	  "  --state FILE, --playbooks DIR, --bundle PATH, --forks N,\n"
+	  "  --accept-new-hostkeys, --step-timeout SECS, -v  as for apply\n"
+	  "The CA is never renewed by korch: see docs/CERTIFICATES.md.\n",
+	  cmd_certs },
 	{ "bundle", "verify PATH",
 	  "check an offline bundle's manifest and every sha256", "",
 	  cmd_bundle },

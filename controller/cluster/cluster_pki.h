@@ -100,6 +100,21 @@ struct cluster_pki_opts {
 	 */
 	void		(*report)(void *arg, const char *name, const char *why);
 	void		*report_arg;
+	/*
+	 * Read only (listings): nothing is made or written; a missing CA,
+	 * sa key or certificate is KORCH_ERR_NOT_FOUND ("apply first"),
+	 * and one that would be re-issued is loaded as it is.
+	 */
+	int		 read_only;
+	/*
+	 * Re-issue these leaf certificates (file stems) even when they
+	 * still satisfy their request (`korch certs renew`), or every leaf
+	 * with renew_all; reported with the reason "renewed on request".
+	 * The CA and the sa key are never forced.
+	 */
+	const char *const *renew;
+	size_t		 nrenew;
+	int		 renew_all;
 };
 
 /*

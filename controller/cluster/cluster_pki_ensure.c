@@ -272,6 +272,18 @@ out:
 	return r;
 }
 
+/* 1 when name is one of the certificates asked to be renewed. */
+static int
+wanted(const struct cluster_pki_opts *o, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->nrenew; i++)
+		if (o->renew[i] != NULL && strcmp(o->renew[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 /* Ensure one certificate, report a regeneration, read it back. */
 static int
 issue(struct build *b, const char *name, const char *cn,
@@ -297,6 +309,9 @@ issue(struct build *b, const char *name, const char *cn,
 	}
 	rq.usage = usage;
 	rq.days = b->o.cert_days;
+	rq.force = b->o.renew_all || wanted(&b->o, name);
+	if (b->o.read_only)
+		return load_entry(b, name, 1, 0);
 	if ((r = pki_ensure_cert(b->p, &rq, b->o.renew_days, &regen, why,
 	    sizeof(why))) != 0) {
 		berr(b, "%s", pki_errmsg(b->p));
@@ -479,7 +494,9 @@ ensure_ca_and_sa(struct build *b)
 		berr(b, "out of memory");
 		return KORCH_ERR_ALLOC;
 	}
-	r = pki_ensure_ca(b->p, ca_cn, b->o.ca_days, &created);
+	/* Read only: the CA is listed as it is, even expired. */
+	r = b->o.read_only ? 0 :
+	    pki_ensure_ca(b->p, ca_cn, b->o.ca_days, &created);
 	free(ca_cn);
 	if (r != 0) {
 		berr(b, "%s", pki_errmsg(b->p));
@@ -488,6 +505,8 @@ ensure_ca_and_sa(struct build *b)
 	report_created(b, "ca", created);
 	if ((r = load_entry(b, "ca", 0, 0)) != 0)
 		return r;
+	if (b->o.read_only)
+		return load_entry(b, "sa", 1, 1);
 	if ((r = pki_ensure_rsa_key(b->p, "sa", SA_BITS, &created)) != 0) {
 		berr(b, "%s", pki_errmsg(b->p));
 		return r;

@@ -49,6 +49,7 @@ struct pki_req {
 	size_t			 nips;
 	unsigned		 usage;	/* PKI_SERVER | PKI_CLIENT, non-zero */
 	int			 days;	/* validity, > 0 */
+	int			 force;	/* re-issue even when it satisfies */
 };
 
 /*
@@ -107,6 +108,8 @@ int pki_ensure_rsa_key(struct pki *p, const char *name, int bits,
  * "unreadable: ...", "key does not match certificate",
  * "not signed by the current CA", "expires on DATE" / "expired on DATE",
  * "subject changed: ...", "SANs changed: +IP:a -DNS:b", "usage changed".
+ * req->force re-issues a pair that satisfies it too ("renewed on
+ * request").
  * Errors: KORCH_ERR_INVALID_ARG (bad request, no CA loaded),
  * KORCH_ERR_SYSTEM, KORCH_ERR_ALLOC, KORCH_ERR_INTERNAL.
  */

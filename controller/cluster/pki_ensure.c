@@ -87,8 +87,11 @@ pki_ensure_ca(struct pki *p, const char *cn, int days, int *created)
 		    time(NULL)) <= 0) {
 			pki_fmt_time(X509_get0_notAfter(ca), date,
 			    sizeof(date));
-			pki_seterr(p, "%s/ca.crt expired on %s; remove ca.crt "
-			    "and ca.key to create a new CA", p->dir, date);
+			pki_seterr(p, "%s/ca.crt expired on %s: nothing it "
+			    "signed is trusted any more; rotate the CA as "
+			    "docs/CERTIFICATES.md says (a new CA means every "
+			    "certificate is re-issued and every service "
+			    "restarted)", p->dir, date);
 			r = KORCH_ERR_INVALID_ARG;
 			goto out;
 		}
@@ -350,10 +353,13 @@ pki_ensure_cert(struct pki *p, const struct pki_req *req, int renew_days,
 		    sizeof(reason));
 		if (r < 0)
 			goto out;
-		if (r == 1) {
+		if (r == 1 && !req->force) {
 			r = 0;
 			goto out;
 		}
+		if (r == 1)
+			pki_append(reason, sizeof(reason),
+			    "renewed on request");
 	}
 
 	if ((r = pki_gen_ec(p, &nkey)) != 0 ||

@@ -47,6 +47,11 @@ int inputs_prepare(const struct inventory *inv, const struct profile_set *ps,
     struct run_inputs *in, struct diag *d);
 void inputs_release(struct run_inputs *in);
 
+/* The cluster's PKI directory beside the state: <dir of
+ * state_path>/pki/<cluster>.  0 or KORCH_ERR_TOO_LARGE. */
+int inputs_pki_dir(const char *state_path, const char *cluster, char *buf,
+    size_t len);
+
 /*
  * Before any host is contacted: render every host's tasks without facts
  * and report each `bundle.*` variable a task needs that the bundle (or its

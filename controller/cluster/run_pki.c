@@ -27,6 +27,19 @@ pki_report(void *arg, const char *name, const char *why)
 }
 
 int
+inputs_pki_dir(const char *state_path, const char *cluster, char *buf,
+    size_t len)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", state_path);
+	if ((size_t)snprintf(buf, len, "%s/pki/%s", dirname(dir), cluster) >=
+	    len)
+		return KORCH_ERR_TOO_LARGE;
+	return 0;
+}
+
+int
 inputs_open_pki(const struct inventory *inv, const char *state_path,
     FILE *log, struct run_inputs *in, struct diag *d)
 {

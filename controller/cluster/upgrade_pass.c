@@ -215,6 +215,13 @@ upg_pass_slot(const struct upgrade_env *e, const char *slot, const char *limit,
 	return pass(e, pb, dag, st, limit, extra, failed, why, whylen);
 }
 
+int
+upgrade_pass_all(const struct upgrade_env *e, const char *limit,
+    unsigned char *failed, char *why, size_t whylen)
+{
+	return pass(e, e->pb, e->dag, NULL, limit, NULL, failed, why, whylen);
+}
+
 /* Comma-joined names of the hosts in idx[0..n) not marked in skip, as a
  * new string ("" when every one is skipped); NULL on ENOMEM. */
 char *

@@ -56,6 +56,17 @@ int upgrade_check_slots(const struct upgrade_env *e, char *why,
     size_t whylen);
 
 /*
+ * One engine pass of every step of the cluster's playbooks (what apply
+ * runs) on the hosts named in limit (comma-separated): how `korch certs
+ * renew` installs new certificates a host at a time, the restarts
+ * following the files that changed.  failed and the result as for the
+ * phases: 0, KORCH_ERR_CONNECT or KORCH_ERR_AGENT with "host: reason"
+ * lines in why.
+ */
+int upgrade_pass_all(const struct upgrade_env *e, const char *limit,
+    unsigned char *failed, char *why, size_t whylen);
+
+/*
  * Pre-flight: every host (of the whole inventory) reachable, every etcd
  * member healthy, and each host's components observed into the state
  * (`components`), so the caller can read where the cluster is.  A host
