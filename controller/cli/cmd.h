@@ -32,6 +32,8 @@ int cmd_bundle(int argc, char **argv);
 int cmd_upgrade(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_etcd(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
 
 extern const char korch_version[];
 
