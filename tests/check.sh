@@ -82,6 +82,9 @@ run_suite upgrade tests/e2e/upgrade.sh "$SAN"
 run_suite real tests/e2e/real.sh "$SAN"
 # Its rolling upgrade under traffic, with apiserver_lb local (haproxy).
 run_suite real-upgrade tests/e2e/real-upgrade.sh "$SAN"
+# korch remove (a live node, a dead etcd member, the refusals) and
+# korch reset, on the real 1.20 cluster.
+run_suite real-day2-remove tests/e2e/real-day2-remove.sh "$SAN"
 
 echo
 echo "Summary:"
