@@ -74,6 +74,26 @@ say_plan(const struct day2_host *h, size_t n, size_t i, int dead)
 	    "stop and disable its services");
 }
 
+/* With apiserver_lb none every kubeconfig names the first master (or the
+ * operator's apiserver_endpoint): removing it cuts the others off until
+ * an apply names the next one. */
+static void
+say_first_master(const struct cmd_ctx *c, const struct day2_host *h)
+{
+	size_t first;
+
+	if (c->inv->cluster.apiserver_lb != NULL &&
+	    strcmp(c->inv->cluster.apiserver_lb, "none") != 0)
+		return;
+	if (inventory_first_with_role(c->inv, "master", &first) == NULL ||
+	    !h[first].target || h[first].removed)
+		return;
+	printf("  note: %s is the first master, which every kubeconfig names "
+	    "(apiserver_lb: none)\n  unless apiserver_endpoint is set: apply "
+	    "right after, without %s in the inventory,\n  to point them at "
+	    "the next master\n", h[first].name, h[first].name);
+}
+
 /* The parts that took time, e.g. "node 23.1s, stop 1.2s". */
 static void
 say_done(const struct day2_host *h, const struct day2_times *t,
@@ -178,6 +198,7 @@ run(struct cmd_ctx *c, int dead, int argc, char **argv)
 	for (i = 0; i < n; i++)
 		if (h[i].target && !h[i].removed)
 			say_plan(h, n, i, dead);
+	say_first_master(c, h);
 	fflush(stdout);
 	if (!day2_confirm(c->a.yes, "Remove these hosts from the cluster?")) {
 		free(h);
