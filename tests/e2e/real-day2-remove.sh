@@ -60,6 +60,8 @@ healthy() {
 	on node1 "ETCDCTL_API=3 /opt/etcd/*/bin/etcdctl --endpoints $eps --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/client.crt --key /etc/etcd/pki/client.key endpoint health" 2>&1 |
 	    grep -c 'is healthy'
 }
+# all_healthy HOST...: every one of the members answers as healthy.
+all_healthy() { [ "$(healthy "$@")" -eq $# ]; }
 # node_list: the Nodes' names and readiness, "node4=True node5=True".
 node_list() {
 	kc get nodes -o 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{.spec.unschedulable} {end}' 2>/dev/null
@@ -77,8 +79,8 @@ t0=$(date +%s.%N)
 apply "$W/a1"
 check "5 hosts (3 etcd members, 2 masters, 2 nodes) converge (exit 0)" [ "$RC" -eq 0 ]
 echo "# first converge: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
-retry 60 2 bash -c '[ "$(healthy node1 node2 node3)" -eq 3 ]'
-check "etcd: 3 healthy members" [ "$(healthy node1 node2 node3)" -eq 3 ]
+retry 60 2 all_healthy node1 node2 node3
+check "etcd: 3 healthy members" all_healthy node1 node2 node3
 web_deployment web drainable | on "$MASTER" 'cat > /tmp/web.yaml'
 check "kubectl apply of a 3-replica Deployment" kc apply -f /tmp/web.yaml
 running() { # running N [NODE...]: N web pods Running and Ready, on the NODEs only
@@ -141,7 +143,7 @@ check "korch remove node3 --dead (a stopped member) succeeds (exit 0)" [ "$RC" -
 sed 's/^/#   /' "$W/rdead.out"
 [ "$RC" -eq 0 ] || sed 's/^/#   /' "$W/rdead.err" | tail -20
 check "etcd's member list has 2: node1 and node2" [ "$(members)" = "node1 node2 " ]
-check "both remaining members are healthy" [ "$(healthy node1 node2)" -eq 2 ]
+check "both remaining members are healthy" all_healthy node1 node2
 check "node3 is gone from korch status" [ "$(status_hosts)" = "node1 node2 node4" ]
 drop_host "$INV" node3
 
@@ -151,7 +153,7 @@ check "korch reset node4 succeeds (exit 0)" [ "$RC" -eq 0 ]
 sed 's/^/#   /' "$W/reset1.out"
 check "... and changed things" grep -q "node4: reset ([0-9]* tasks changed)" "$W/reset1.out"
 check "node4 has no korch units, /etc/kubernetes or /opt/kubernetes left" \
-    bash -c "! '$TB' ssh node4 'ls /etc/systemd/system/kubelet.service /etc/systemd/system/docker.service /etc/kubernetes /opt/kubernetes' 2>/dev/null"
+    on node4 'for p in /etc/systemd/system/kubelet.service /etc/systemd/system/docker.service /etc/kubernetes /opt/kubernetes /var/lib/kubelet; do [ ! -e $p ] || exit 1; done'
 check "node4's kubelet and docker are stopped" bash -c "! '$TB' ssh node4 systemctl is-active --quiet kubelet docker"
 korch reset2 reset node4 --yes
 check "a second reset succeeds (exit 0)" [ "$RC" -eq 0 ]
@@ -161,11 +163,12 @@ t0=$(date +%s.%N)
 apply "$W/a2"
 check "apply after the reset converges (exit 0)" [ "$RC" -eq 0 ]
 echo "# apply after reset: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
-retry 60 2 bash -c '[ "$(kc get node node4 -o "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}")" = True ]' 2>/dev/null
-check "node4 is Ready again" [ "$(node_list)" = "node4=True " ]
+node4_ready() { [ "$(node_list)" = "node4=True " ]; }
+retry 90 2 node4_ready
+check "node4 is Ready again" node4_ready
 retry 90 2 running 3 node4
 check "the Deployment's 3 pods run on node4 again" running 3 node4
-check "etcd still has 2 healthy members" [ "$(healthy node1 node2)" -eq 2 ]
+check "etcd still has 2 healthy members" all_healthy node1 node2
 
 "$TB" down >&2
 finish
