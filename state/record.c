@@ -233,3 +233,21 @@ kstate_record_component(struct kstate *st, int64_t run_id, const char *host,
 	    "tttttir", host, component, desired, observed, active,
 	    kstate_now_ms(), run_id);
 }
+
+int
+kstate_host_forget(struct kstate *st, const char *name)
+{
+	sqlite3_stmt	*s = NULL;
+	int		 r;
+
+	if ((r = kstate_enter(st)) != KORCH_OK ||
+	    (r = kstate_nonempty(st, "host name", name)) != KORCH_OK)
+		return r;
+	/* The host's rows elsewhere go with it (ON DELETE CASCADE). */
+	if ((r = kstate_query(st, &s, "DELETE FROM hosts WHERE name = ?1",
+	    "t", name)) == KORCH_OK &&
+	    (r = kstate_step_done(st, s, "forgetting host")) == KORCH_OK)
+		r = kstate_durable(st);
+	sqlite3_finalize(s);
+	return r;
+}

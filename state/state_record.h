@@ -65,6 +65,14 @@ int kstate_record_host(struct kstate *st, int64_t run_id, const char *name,
     const char *address, const char *facts_json, const char *hostkey_fp,
     bool reachable, const char *error);
 
+/*
+ * Forget host name: its row and, with it, everything recorded about it
+ * (results, observed rows, components, pending restarts, per-run
+ * outcomes).  For a host `korch remove` or `korch reset` took out of the
+ * cluster; a host not recorded is not an error.  Synced once committed.
+ */
+int kstate_host_forget(struct kstate *st, const char *name);
+
 /* One host's outcome in one run. */
 enum kstate_outcome {
 	KSTATE_HOST_CONVERGED,

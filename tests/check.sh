@@ -87,6 +87,9 @@ run_suite real-upgrade tests/e2e/real-upgrade.sh "$SAN"
 # Certificates: the listing against the hosts' files, renew --all with
 # kubectl working throughout, a single renewal restarting its users only.
 run_suite real-certs tests/e2e/real-certs.sh "$SAN"
+# korch remove (a live node, a dead etcd member, the refusals) and
+# korch reset, on the real 1.20 cluster.
+run_suite real-day2-remove tests/e2e/real-day2-remove.sh "$SAN"
 
 echo
 echo "Summary:"

@@ -34,6 +34,8 @@ int cmd_rollback(int argc, char **argv);
 int cmd_etcd(int argc, char **argv);
 int cmd_hosts(int argc, char **argv);
 int cmd_certs(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
 
 extern const char korch_version[];
 

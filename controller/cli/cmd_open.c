@@ -12,6 +12,7 @@
 #include "ssh/agent_image.h"
 #include "cli/cmd.h"
 #include "cli/cmd_open.h"
+#include "cli/cmd_day2.h"
 #include "engine/dag.h"
 #include "base/diag.h"
 #include "err.h"
@@ -160,9 +161,10 @@ open_playbooks(struct cmd_ctx *c, char **argv, unsigned flags)
 	    (r = profile_set_load(c->pbdir, &c->profiles, c->d)) != 0 ||
 	    (r = dag_build(c->pb, c->inv, &c->dag, c->d)) != 0)
 		return not_valid(c, c->pbdir, r);
-	if (!(flags & CTX_OPEN_UPGRADE))
+	if (!(flags & (CTX_OPEN_UPGRADE | CTX_OPEN_DAY2)))
 		return KX_OK;
-	snprintf(c->upbdir, sizeof(c->upbdir), "%s/upgrade", c->pbdir);
+	snprintf(c->upbdir, sizeof(c->upbdir), "%s/%s", c->pbdir,
+	    flags & CTX_OPEN_DAY2 ? "day2" : "upgrade");
 	if ((r = playbook_load(c->upbdir, &c->upb, c->d)) != 0 ||
 	    (r = dag_build(c->upb, c->inv, &c->udag, c->d)) != 0)
 		return not_valid(c, c->upbdir, r);
@@ -264,11 +266,16 @@ ctx_open(struct cmd_ctx *c, char **argv, unsigned flags)
 	    (r = open_playbooks(c, argv, flags)) != KX_OK ||
 	    (r = open_agent(c)) != KX_OK)
 		return r;
+	/* A removed host comes back only through `korch reset`: what the
+	 * others know of it (etcd's members, the Nodes) is gone. */
+	if (!(flags & CTX_OPEN_DAY2) &&
+	    (r = day2_refuse_removed(c->inv, c->invpath, c->st)) != KX_OK)
+		return r;
 	/* Reading commands (korch certs) take no lock and change nothing. */
 	if (!(flags & CTX_OPEN_NO_LOCK) && ((r = take_lock(c)) != KX_OK ||
 	    (r = begin_mutating(c)) != KX_OK))
 		return r;
-	if (!(flags & CTX_OPEN_UPGRADE))
+	if (!(flags & (CTX_OPEN_UPGRADE | CTX_OPEN_DAY2)))
 		return KX_OK;
 	r = kstate_upgrade_unfinished(c->st, &c->unf);
 	if (r != 0 && r != KORCH_ERR_NOT_FOUND) {

@@ -53,7 +53,7 @@ struct cmd_ctx {
 	struct inventory *inv;
 	char		 pbdir[PATH_MAX];
 	char		 upbdir[PATH_MAX + 16];
-	struct playbook	*pb, *upb;	/* upb, udag: CTX_OPEN_UPGRADE */
+	struct playbook	*pb, *upb;	/* upb, udag: CTX_OPEN_UPGRADE or _DAY2 */
 	struct profile_set *profiles;	/* <pbdir>/profiles */
 	struct dag	*dag, *udag;
 	struct agent_image img;
@@ -92,6 +92,11 @@ enum {
 	CTX_OPEN_UPGRADE	= 1 << 1,
 	/* Read-only commands (korch certs): no run lock, no run recorded. */
 	CTX_OPEN_NO_LOCK	= 1 << 2,
+	/* remove and reset: <pbdir>/day2 as the side set (upb, udag) instead
+	 * of upgrade/, and the unfinished upgrade (c->unf); an inventory
+	 * naming removed hosts is not refused (every other command refuses
+	 * it, cmd_day2.h). */
+	CTX_OPEN_DAY2		= 1 << 3,
 };
 
 /* Open what flags (CTX_OPEN_*) say and take the run lock, recorded as a

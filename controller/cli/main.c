@@ -106,6 +106,30 @@ static const struct korch_cmd commands[] = {
 	  "  --accept-new-hostkeys, --step-timeout SECS, -v  as for apply\n"
 	  "The CA is never renewed by korch: see docs/CERTIFICATES.md.\n",
 	  cmd_certs },
+	{ "remove", "HOST... [--dead] [--yes] [options]",
+	  "take hosts out of the cluster: drain and delete nodes, remove etcd members",
+	  "  --dead                the hosts are gone: do not contact them (no drain;\n"
+	  "                        the Node is deleted, the etcd member removed)\n"
+	  "  --yes                 do not ask (without it, and no terminal: refused)\n"
+	  "  --inventory FILE, --state FILE, --playbooks DIR, --bundle PATH,\n"
+	  "  --forks N, --accept-new-hostkeys, --step-timeout SECS, -v  as for upgrade\n"
+	  "Refused, with nothing changed: the last master, the last etcd member, or\n"
+	  "members whose removal leaves fewer healthy members than a quorum of the\n"
+	  "members there are now (2 of 3 at once; one while another is unhealthy).\n"
+	  "Then delete the hosts from the inventory: other commands refuse it until\n"
+	  "then (or `korch reset HOST --yes` wipes a host so apply adds it back).\n",
+	  cmd_remove },
+	{ "reset", "HOST...|--all [--yes] [--purge-data] [options]",
+	  "stop and delete what korch installed on hosts, so they can be applied afresh",
+	  "  --all                 every host of the inventory\n"
+	  "  --purge-data          the etcd and docker data too (refused for an etcd\n"
+	  "                        member still in the cluster: `korch remove` it first)\n"
+	  "  --yes                 do not ask (without it, and no terminal: refused)\n"
+	  "  --inventory FILE, --state FILE, --playbooks DIR, --bundle PATH,\n"
+	  "  --forks N, --accept-new-hostkeys, --step-timeout SECS, -v  as for upgrade\n"
+	  "Units, binaries, configuration and certificates go; distribution packages\n"
+	  "stay.  Running it again changes nothing.\n",
+	  cmd_reset },
 	{ "bundle", "verify PATH",
 	  "check an offline bundle's manifest and every sha256", "",
 	  cmd_bundle },

@@ -1,8 +1,9 @@
 /*
  * upgrade_run-int.h - what the files of upgrade_run.h share; not for use
- * outside controller/cluster/upgrade_*.c.  upgrade_pass.c has the engine
- * passes and the phase lines, upgrade_run.c the phases and the journal
- * walk, upgrade_restore.c `korch etcd restore`.
+ * outside controller/cluster/upgrade_*.c (and day2_run.c, whose passes
+ * are the same).  upgrade_pass.c has the engine passes and the phase
+ * lines, upgrade_run.c the phases and the journal walk,
+ * upgrade_restore.c `korch etcd restore`.
  */
 #ifndef KORCH_UPGRADE_RUN_INT_H
 #define KORCH_UPGRADE_RUN_INT_H

@@ -1199,6 +1199,49 @@ test_components(void **state)
 	kstate_close(st);
 }
 
+/* A host forgotten (korch remove, korch reset) takes every row about it
+ * along; the other hosts keep theirs; forgetting it again is no error. */
+static void
+test_host_forget(void **state)
+{
+	struct fx		*fx = *state;
+	struct kstate		*st;
+	struct kstate_host	*h = NULL;
+	struct kstate_result	 r;
+	size_t			 n = 0;
+	int64_t			 id;
+
+	st = open_ok(fx->path);
+	id = begin_run(st, "apply");
+	assert_int_equal(kstate_record_host(st, id, "m1", "10.0.0.1", NULL,
+	    NULL, true, NULL), KORCH_OK);
+	assert_int_equal(kstate_record_host(st, id, "n1", "10.0.0.2", NULL,
+	    NULL, true, NULL), KORCH_OK);
+	r = result(id, "m1", "file:/etc/a", "d1", KSTATE_CHANGED, 1000);
+	record_ok(st, &r);
+	r = result(id, "n1", "file:/etc/a", "d1", KSTATE_CHANGED, 1000);
+	record_ok(st, &r);
+	assert_int_equal(kstate_record_run_host(st, id, "n1",
+	    KSTATE_HOST_CONVERGED, 1, 1, 0, 0, NULL), KORCH_OK);
+	assert_int_equal(kstate_pending_restart_set(st, "n1", "svc:kubelet",
+	    "unit changed", id), KORCH_OK);
+	assert_int_equal(kstate_host_forget(st, "n1"), KORCH_OK);
+	assert_int_equal(kstate_hosts_list(st, &h, &n), KORCH_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(h[0].name, "m1");
+	kstate_hosts_free(h, n);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM observed "
+	    "WHERE host = 'n1'") + raw_int(fx->path, "SELECT count(*) FROM "
+	    "task_results WHERE host = 'n1'") + raw_int(fx->path, "SELECT "
+	    "count(*) FROM run_hosts WHERE host = 'n1'") + raw_int(fx->path,
+	    "SELECT count(*) FROM pending_restarts WHERE host = 'n1'"), 0);
+	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM observed "
+	    "WHERE host = 'm1'"), 1);
+	assert_int_equal(kstate_host_forget(st, "n1"), KORCH_OK);
+	assert_int_equal(kstate_host_forget(st, ""), KORCH_ERR_INVALID_ARG);
+	kstate_close(st);
+}
+
 int
 main(void)
 {
@@ -1221,6 +1264,7 @@ main(void)
 		T(test_pending_restarts),
 		T(test_components),
 		T(test_integrity),
+		T(test_host_forget),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_default_path),
 #undef T
