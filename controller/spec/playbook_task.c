@@ -119,6 +119,10 @@ load_template(struct pb_loader *ld, const yaml_node_t *n, const char *path,
 	const char *s;
 	int r;
 
+	/* A repeated key (reported as a duplicate by ydoc_check_keys): the
+	 * first one is kept, not leaked. */
+	if (t->tmpl_arg != NULL)
+		return;
 	if ((s = ydoc_want_str(y, n, path, "a template file name")) == NULL)
 		return;
 	if (s[0] == '/' || strcmp(s, "..") == 0 || strncmp(s, "../", 3) == 0 ||
