@@ -209,6 +209,7 @@ static struct kstate *st;
 static FILE *sink;
 static struct bundle_component blob;
 static char dest[512];
+static unsigned long runs;
 
 static int
 host_vars(void *arg, size_t host, struct vars **out)
@@ -300,5 +301,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sched_free(s);
 	report_free(rep);
 	CHECK(kstate_run_end(st, run_id, KSTATE_RUN_FAILED, 1) == 0);
+	/* Whatever was recorded left the database sound. */
+	if (++runs % 128 == 0 && kstate_integrity_ok(st) != 0) {
+		fprintf(stderr, "fuzz_controller: %s\n", kstate_errmsg(st));
+		__builtin_trap();
+	}
 	return 0;
 }

@@ -228,6 +228,79 @@ lines_seeds(const char *dir, struct kbuf *b)
 	return r;
 }
 
+/* Encodes one frame whose value v holds n bytes; its whole length. */
+typedef size_t (*big_fn)(struct kbuf *b, char *v, size_t n);
+
+static size_t
+big_facts(struct kbuf *b, char *v, size_t n)
+{
+	struct kp_kv f = { (char *)"os.pretty_name", v, (uint32_t)n };
+	struct kp_facts facts = { &f, 1 };
+	size_t before = kbuf_len(b);
+
+	return kp_enc_facts(b, 0, &facts) == KORCH_OK ? kbuf_len(b) - before :
+	    0;
+}
+
+static size_t
+big_step(struct kbuf *b, char *v, size_t n)
+{
+	struct kp_kv a[2] = { { (char *)"path", (char *)"/etc/big", 8 },
+	    { (char *)"content", v, (uint32_t)n } };
+	struct kp_task t = { 1, (char *)"file", a, 2, NULL, 0 };
+	struct kp_step st = { 1, (char *)"big", NULL, 0, &t, 1 };
+	size_t before = kbuf_len(b);
+
+	return kp_enc_step(b, 3, &st) == KORCH_OK ? kbuf_len(b) - before : 0;
+}
+
+/* After what b holds, a frame of exactly 4 + KP_MAX_FRAME bytes. */
+static int
+put_biggest(struct kbuf *b, big_fn fn, char *v)
+{
+	struct kbuf *m = kbuf_new(1 << 20);
+	size_t n = 1024, len;
+
+	len = m != NULL ? fn(m, v, n) : 0;
+	kbuf_free(m);
+	if (len == 0)
+		return -1;
+	n += 4 + (size_t)KP_MAX_FRAME - len;
+	return fn(b, v, n) == 4 + (size_t)KP_MAX_FRAME ? 0 : -1;
+}
+
+/* The largest frame each side may send, so -max_len is reached. */
+static int
+big_seeds(const char *dir)
+{
+	struct kbuf *b = kbuf_new(KP_MAX_FRAME + 4096);
+	struct kp_hello hello = { KP_VERSION, (char *)HASH, (char *)"0.1.0", 0 };
+	struct kp_start start = { 1, 0 };
+	char *v = malloc(KP_MAX_FRAME);
+	int r = 0;
+
+	if (b == NULL || v == NULL)
+		return -1;
+	memset(v, 'x', KP_MAX_FRAME);
+	subdir = "wire";
+	greet(b);
+	r |= put_biggest(b, big_facts, v);
+	r |= save(dir, "big-facts", b);
+	subdir = "controller";
+	(void)kbuf_put(b, "\xff", 1);
+	kp_enc_hello(b, 0, &hello);
+	r |= put_biggest(b, big_facts, v);
+	r |= save(dir, "big-facts", b);
+	subdir = "agent";
+	kp_enc_start(b, 1, &start);
+	r |= put_biggest(b, big_step, v);
+	kp_enc_bye(b, 4);
+	r |= save(dir, "big-step", b);
+	kbuf_free(b);
+	free(v);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -285,6 +358,7 @@ main(int argc, char **argv)
 	r |= agent_seeds(dir, b);
 	r |= controller_seeds(dir, b);
 	r |= lines_seeds(dir, b);
+	r |= big_seeds(dir);
 	kbuf_free(b);
 	return r == 0 ? 0 : 1;
 }
