@@ -53,8 +53,8 @@ static int
 agent_seeds(const char *dir, struct kbuf *b)
 {
 	struct kp_start start = { 1, 0 }, check = { 1, KP_START_CHECK_ONLY };
-	struct kp_kv a[8];
-	struct kp_task t[4];
+	struct kp_kv a[10];
+	struct kp_task t[5];
 	struct kp_step st;
 	struct kp_blob bl;
 	uint32_t req[1] = { 1 }, watch[1] = { 1 };
@@ -74,6 +74,9 @@ agent_seeds(const char *dir, struct kbuf *b)
 	t[1] = (struct kp_task){ 2, (char *)"envfile", &a[2], 3, NULL, 0 };
 	t[2] = (struct kp_task){ 3, (char *)"file", &a[5], 3, NULL, 0 };
 	t[3] = (struct kp_task){ 7, (char *)"service", &a[2], 1, watch, 1 };
+	kv(&a[8], "path", "/etc/hosts");
+	kv(&a[9], "dest", "out/hosts");
+	t[4] = (struct kp_task){ 9, (char *)"fetch", &a[8], 2, NULL, 0 };
 	st = (struct kp_step){ 1, (char *)"base", NULL, 0, t, 2 };
 
 	kp_enc_start(b, 1, &start);
@@ -90,8 +93,17 @@ agent_seeds(const char *dir, struct kbuf *b)
 	kp_enc_bye(b, 6);
 	r |= save(dir, "session", b);
 
-	/* A step pipelined behind one that waits for its content. */
+	/* Check mode; a fetch (which sends frames of its own). */
 	kp_enc_start(b, 1, &check);
+	kp_enc_facts_req(b, 2);
+	st = (struct kp_step){ 1, (char *)"base", NULL, 0, t, 2 };
+	kp_enc_step(b, 3, &st);
+	st = (struct kp_step){ 4, (char *)"get", NULL, 0, &t[4], 1 };
+	kp_enc_step(b, 8, &st);
+	r |= save(dir, "check-fetch", b);
+
+	/* A step pipelined behind one that waits for its content. */
+	kp_enc_start(b, 1, &start);
 	st = (struct kp_step){ 2, (char *)"blob", NULL, 0, &t[2], 1 };
 	kp_enc_step(b, 4, &st);
 	st = (struct kp_step){ 3, (char *)"svc", req, 1, &t[3], 1 };
@@ -173,7 +185,7 @@ controller_seeds(const char *dir, struct kbuf *b)
 	sd(b, 2, 0, 1, 0);
 	tr(b, 3, 4, KP_ST_CHANGED, "restarted fz");
 	sd(b, 3, 0, 1, 0);
-	tr(b, 5, 7, KP_ST_OK, "version=3.4.23 running=3.4.23 active=yes");
+	tr(b, 5, 7, KP_ST_OK, "version=3.4.23 active=active");
 	sd(b, 5, 1, 0, 0);
 	r |= save(dir, "converge", b);
 
@@ -269,7 +281,8 @@ put_biggest(struct kbuf *b, big_fn fn, char *v)
 	return fn(b, v, n) == 4 + (size_t)KP_MAX_FRAME ? 0 : -1;
 }
 
-/* The largest frame each side may send, so -max_len is reached. */
+/* The largest frame each side may send, into DIR/big-TARGET/: run.sh runs
+ * them once each (as seeds they would make every mutation 8 MiB long). */
 static int
 big_seeds(const char *dir)
 {
@@ -282,16 +295,16 @@ big_seeds(const char *dir)
 	if (b == NULL || v == NULL)
 		return -1;
 	memset(v, 'x', KP_MAX_FRAME);
-	subdir = "wire";
+	subdir = "big-wire";
 	greet(b);
 	r |= put_biggest(b, big_facts, v);
 	r |= save(dir, "big-facts", b);
-	subdir = "controller";
+	subdir = "big-controller";
 	(void)kbuf_put(b, "\xff", 1);
 	kp_enc_hello(b, 0, &hello);
 	r |= put_biggest(b, big_facts, v);
 	r |= save(dir, "big-facts", b);
-	subdir = "agent";
+	subdir = "big-agent";
 	kp_enc_start(b, 1, &start);
 	r |= put_biggest(b, big_step, v);
 	kp_enc_bye(b, 4);

@@ -71,6 +71,8 @@ mkdir -p "$out/artifacts"
 for t in $all; do
 	mkdir -p "$out/corpus/$t" "$out/seeds/$t" "$here/corpus/$t"
 done
+rm -rf "$out"/seeds/big-*
+mkdir -p "$out/seeds/big-wire" "$out/seeds/big-agent" "$out/seeds/big-controller"
 for t in $targets; do
 	case $t in
 	wire)		link wire "$out/libproto.a" ;;
@@ -112,6 +114,21 @@ for t in $targets; do
 	log=$out/fuzz_$t.log
 	echo "fuzz_$t: running ${secs}s (max_len $max)" >&2
 	set +e
+	# The largest frames (gen_seeds' big-TARGET), once each, first: as
+	# seeds they would make every mutation megabytes long.
+	big=
+	if [ -d "$out/seeds/big-$t" ]; then
+		big=" (and $(ls "$out/seeds/big-$t" | wc -l) largest-frame input)"
+		"$out/fuzz_$t" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+		    "$out/seeds/big-$t"/* >"$log.big" 2>&1
+		st=$?
+		if [ "$st" -ne 0 ]; then
+			rc=1
+			echo "not ok - fuzz $t: a largest-frame input fails" \
+			    "(log: $log.big)"
+			continue
+		fi
+	fi
 	"$out/fuzz_$t" -max_total_time="$secs" -max_len="$max" -timeout=10 \
 	    -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix="$out/artifacts/$t-" \
@@ -120,7 +137,7 @@ for t in $targets; do
 	set -e
 	n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	if [ "$st" -eq 0 ]; then
-		echo "ok - fuzz $t: ${n:-0} execs in $secs s"
+		echo "ok - fuzz $t: ${n:-0} execs in $secs s$big"
 	else
 		rc=1
 		art=$(ls -t "$out/artifacts/$t-"* 2>/dev/null | head -1)
