@@ -197,6 +197,11 @@ load_watch(struct ydoc *y, const yaml_node_t *n, const char *path,
 	const char *s;
 	size_t i;
 
+	/* A repeated watch: key is reported as a duplicate by
+	 * ydoc_check_keys; the first list stands (a second one would be
+	 * counted on top of the first in a new, smaller array). */
+	if (t->watch != NULL)
+		return;
 	if (!ydoc_want_seq(y, n, path, "task names"))
 		return;
 	if ((t->watch = calloc(ydoc_count(n) + 1, sizeof(*t->watch))) == NULL) {
