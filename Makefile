@@ -53,7 +53,7 @@ UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # The tests' shared fixtures (header-only): a change rebuilds every test.
 UNIT_HDR   = $(wildcard tests/unit/*.h)
 
-.PHONY: all deps check unit unit-bin fuzz bench demo clean install
+.PHONY: all deps check unit unit-bin fuzz fuzz-objs bench demo clean install
 all: $(BUILD)/korch $(BUILD)/korch-agent
 
 $(BUILD)/obj/%.o: %.c
@@ -115,6 +115,11 @@ unit: $(UNIT_BIN)
 
 fuzz:
 	@tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
+
+# The objects the fuzz targets link (tests/fuzz/run.sh builds them with
+# BUILD=build/fuzz CC=clang SANITIZE=fuzzer-no-link,...): the controller's
+# library without the embedded agent image, and the agent's glibc code.
+fuzz-objs: $(call obj,$(PROTO_SRC) $(STATE_SRC) $(CTL_SRC)) $(AGENT_LIB_OBJ)
 
 bench: deps all
 	@tests/bench/run.sh

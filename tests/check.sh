@@ -70,7 +70,7 @@ tests/testbed/testbed down >/dev/null 2>&1 || true
 run_suite build build_plain
 run_suite build-san build_san
 run_suite unit unit
-run_suite fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-20}"
+run_suite fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-8}"	# per target
 run_suite integration tests/integration/run.sh "$SAN" build
 # The agent's serve loop under valgrind memcheck, on a recorded session.
 run_suite valgrind tests/valgrind-agent.sh build

@@ -119,6 +119,10 @@ load_template(struct pb_loader *ld, const yaml_node_t *n, const char *path,
 	const char *s;
 	int r;
 
+	/* A repeated key (reported as a duplicate by ydoc_check_keys): the
+	 * first one is kept, not leaked. */
+	if (t->tmpl_arg != NULL)
+		return;
 	if ((s = ydoc_want_str(y, n, path, "a template file name")) == NULL)
 		return;
 	if (s[0] == '/' || strcmp(s, "..") == 0 || strncmp(s, "../", 3) == 0 ||
@@ -193,6 +197,11 @@ load_watch(struct ydoc *y, const yaml_node_t *n, const char *path,
 	const char *s;
 	size_t i;
 
+	/* A repeated watch: key is reported as a duplicate by
+	 * ydoc_check_keys; the first list stands (a second one would be
+	 * counted on top of the first in a new, smaller array). */
+	if (t->watch != NULL)
+		return;
 	if (!ydoc_want_seq(y, n, path, "task names"))
 		return;
 	if ((t->watch = calloc(ydoc_count(n) + 1, sizeof(*t->watch))) == NULL) {

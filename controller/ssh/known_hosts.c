@@ -292,8 +292,10 @@ kh_bucket_get(struct kh_file *f, const char *name, size_t n, int create,
 	if (f->tabcap > 0) {
 		j = kh_hash(name, n) & (f->tabcap - 1);
 		for (b = &f->tab[j]; b->name != NULL; b = &f->tab[j]) {
-			if (strncmp(b->name, name, n) == 0 &&
-			    b->name[n] == '\0')
+			/* Not strncmp: a NUL inside name[0..n) (a known_hosts
+			 * line may hold one) would end the comparison early
+			 * and send b->name[n] past a shorter name. */
+			if (strlen(b->name) == n && memcmp(b->name, name, n) == 0)
 				return b;
 			j = (j + 1) & (f->tabcap - 1);
 		}
