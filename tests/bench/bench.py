@@ -863,8 +863,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--root", required=True)
-    ap.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "16 64 256 1000"),
-                    help="host counts (default: 16 64 256 1000)")
+    ap.add_argument("--sizes", default=os.environ.get("BENCH_SIZES", "16 64 256"),
+                    help="host counts (default: 16 64 256; 1000 did not come up on the shared 2-CPU machine, see docs/PERFORMANCE.md)")
     ap.add_argument("--ansible-sizes", default=os.environ.get("BENCH_ANSIBLE_SIZES", "16"),
                     help="of those, where Ansible runs too (default: 16; '' for none): about 10 CPU-seconds per host and run on this machine")
     ap.add_argument("--ansible-default-max", type=int, default=64,

@@ -14,7 +14,7 @@
 # Then, with the Ansible sizes, the same workload with ansible-core
 # (tests/bench/ansible/, two profiles), and korch's ratios against it; then
 # the real cluster's converge (real.sh) if the Kubernetes binaries are cached.
-# Environment: BUILD (default build), BENCH_SIZES (default "16 64 256 1000"),
+# Environment: BUILD (default build), BENCH_SIZES (default "16 64 256"),
 # BENCH_ANSIBLE_SIZES (default "16"), BENCH_RUNS (default 3), BENCH_OUT
 # (default docs/bench), BENCH_REAL (0: no real cluster).
 set -euo pipefail
