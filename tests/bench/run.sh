@@ -20,6 +20,13 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 [[ $(id -u) == 0 ]] || { echo "bench: must run as root (the test bed needs it)" >&2; exit 1; }
+# Ansible's side needs Debian's ansible-core (2.14); the bench's own setup,
+# not tests/deps.sh's, since only the bench uses it.
+if [[ ${BENCH_ANSIBLE_SIZES-16} != "" && ! -x /usr/bin/ansible-playbook ]]; then
+	echo "bench: installing Debian's ansible-core (apt-get install ansible-core)" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ansible-core >&2 ||
+		{ echo "bench: could not install ansible-core; BENCH_ANSIBLE_SIZES='' runs without Ansible" >&2; exit 1; }
+fi
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=python3
 "$PY" "$ROOT/tests/bench/bench.py" --root "$ROOT" "$@"
