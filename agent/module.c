@@ -15,6 +15,7 @@ static const struct agent_module *const modules[] = {
 	&agent_mod_directory,
 	&agent_mod_absent,
 	&agent_mod_envfile,
+	&agent_mod_block,
 	&agent_mod_sysctl,
 	&agent_mod_service,
 	&agent_mod_command,

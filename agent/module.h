@@ -89,6 +89,7 @@ extern const struct agent_module agent_mod_file;
 extern const struct agent_module agent_mod_directory;
 extern const struct agent_module agent_mod_absent;
 extern const struct agent_module agent_mod_envfile;
+extern const struct agent_module agent_mod_block;
 extern const struct agent_module agent_mod_sysctl;
 extern const struct agent_module agent_mod_service;
 extern const struct agent_module agent_mod_command;

@@ -25,6 +25,10 @@ static const struct kms_arg envfile_args[] = {
 	{ "path", REQ }, { "key", REQ }, { "value", REQ }, { "mode", 0 },
 	{ "quote", 0 }, { NULL, 0 }
 };
+static const struct kms_arg block_args[] = {
+	{ "path", REQ }, { "content", 0 }, { "marker", 0 }, { "mode", 0 },
+	{ NULL, 0 }
+};
 static const struct kms_arg sysctl_args[] = {
 	{ "name", REQ }, { "value", REQ }, { "file", 0 }, { "live", 0 },
 	{ "missing", 0 }, { NULL, 0 }
@@ -66,6 +70,8 @@ static const struct kms_module modules[] = {
 	{ "absent", absent_args, "a path that must not exist", 0 },
 	{ "envfile", envfile_args, "one KEY=value line in a sysconfig-style file",
 	    0 },
+	{ "block", block_args, "a marked block of lines in a shared file "
+	    "(/etc/hosts)", KMS_M_CONTENT_TEMPLATE },
 	{ "sysctl", sysctl_args, "a kernel parameter, persisted and live", 0 },
 	{ "service", service_args, "a systemd unit: file, enabled, running",
 	    KMS_M_RESTARTS | KMS_M_UNIT_TEMPLATE },

@@ -17,6 +17,7 @@
 #include "base/diag.h"
 #include "err.h"
 #include "cluster/run_inputs.h"
+#include "cluster/run_prior.h"
 #include "spec/inventory.h"
 #include "spec/playbook.h"
 #include "spec/playbook_path.h"
@@ -297,6 +298,13 @@ ctx_prepare(struct cmd_ctx *c, const char *bundle, FILE *out)
 		    r == KORCH_ERR_HASH_MISMATCH ? "the bundle does not verify" :
 		    "cannot prepare the run");
 		return r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
+	}
+	if ((r = prior_apply(c->st, c->pb, c->inv, c->dag,
+	    c->in.extra)) != 0) {
+		fprintf(stderr, "korch: state %s: cannot read what runs "
+		    "already: %s\n", c->statepath, r == KORCH_ERR_ALLOC ?
+		    korch_strerror(r) : kstate_errmsg(c->st));
+		return KX_INTERNAL;
 	}
 	return KX_OK;
 }

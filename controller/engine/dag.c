@@ -29,6 +29,10 @@ struct dag {
 	struct idxlist	*host_steps;	/* nhosts */
 	struct idxlist	*step_hosts;	/* nsteps */
 	struct idxlist	*needs;		/* nsteps */
+	/* Rolling steps (dag_set_roll): the step's hosts in roll order, at
+	 * most roll_width[step] at a time; n == 0: not rolling. */
+	struct idxlist	*roll;		/* nsteps */
+	unsigned	*roll_width;	/* nsteps */
 };
 
 static int
@@ -196,7 +200,9 @@ dag_build(const struct playbook *pb, const struct inventory *inv,
 	    sizeof(struct idxlist))) == NULL ||
 	    (g->step_hosts = calloc(g->nsteps + 1,
 	    sizeof(struct idxlist))) == NULL ||
-	    (g->needs = calloc(g->nsteps + 1, sizeof(struct idxlist))) == NULL)
+	    (g->needs = calloc(g->nsteps + 1, sizeof(struct idxlist))) == NULL ||
+	    (g->roll = calloc(g->nsteps + 1, sizeof(struct idxlist))) == NULL ||
+	    (g->roll_width = calloc(g->nsteps + 1, sizeof(unsigned))) == NULL)
 		goto out;
 	for (s = 0; s < g->nsteps; s++)
 		for (h = 0; h < g->nhosts; h++)
@@ -228,6 +234,10 @@ dag_free(struct dag *g)
 		free(g->step_hosts[i].v);
 	for (i = 0; g->needs != NULL && i < g->nsteps; i++)
 		free(g->needs[i].v);
+	for (i = 0; g->roll != NULL && i < g->nsteps; i++)
+		free(g->roll[i].v);
+	free(g->roll);
+	free(g->roll_width);
 	free(g->host_steps);
 	free(g->step_hosts);
 	free(g->needs);
@@ -348,6 +358,37 @@ need_ready(const struct dag *g, size_t n, size_t host,
 	return ok == 0 && failed > 0 ? DAG_BLOCKED : DAG_READY;
 }
 
+/*
+ * A rolling step waits on this host until every host at least width
+ * places before it in the roll has finished the step; a failure there
+ * stops the roll.  A host out of the run counts as done.
+ */
+static enum dag_ready
+roll_ready(const struct dag *g, size_t step, size_t host,
+    const enum dag_status *status)
+{
+	const struct idxlist *l = &g->roll[step];
+	size_t pos, i;
+
+	for (pos = 0; pos < l->n && l->v[pos] != host; pos++)
+		;
+	if (pos == l->n || pos < g->roll_width[step])
+		return DAG_READY;
+	for (i = 0; i + g->roll_width[step] <= pos; i++) {
+		switch (status[dag_node_index(g, step, l->v[i])]) {
+		case DAG_ST_OK:
+		case DAG_ST_OUT:
+			break;
+		case DAG_ST_FAILED:
+		case DAG_ST_SKIPPED:
+			return DAG_BLOCKED;
+		default:
+			return DAG_WAIT;
+		}
+	}
+	return DAG_READY;
+}
+
 enum dag_ready
 dag_node_ready(const struct dag *g, size_t step, size_t host,
     const enum dag_status *status)
@@ -363,7 +404,52 @@ dag_node_ready(const struct dag *g, size_t step, size_t host,
 	for (i = 0; i < nd->n; i++)
 		if ((r = need_ready(g, nd->v[i], host, status)) != DAG_READY)
 			return r;
-	return DAG_READY;
+	return roll_ready(g, step, host, status);
+}
+
+int
+dag_set_roll(struct dag *g, size_t step, unsigned width, const size_t *hosts,
+    size_t n)
+{
+	struct idxlist *l;
+	unsigned char *seen;
+	size_t i;
+
+	if (g == NULL || step >= g->nsteps || width == 0 ||
+	    (n != 0 && n != g->step_hosts[step].n))
+		return KORCH_ERR_INVALID_ARG;
+	for (i = 0; i < n; i++)
+		if (hosts[i] >= g->nhosts || !dag_applies(g, step, hosts[i]))
+			return KORCH_ERR_INVALID_ARG;
+	/* n of the step's n hosts, so a repeat means one is missing. */
+	if ((seen = calloc(g->nhosts + 1, 1)) == NULL)
+		return KORCH_ERR_ALLOC;
+	for (i = 0; i < n && !seen[hosts[i]]; i++)
+		seen[hosts[i]] = 1;
+	free(seen);
+	if (i < n)
+		return KORCH_ERR_INVALID_ARG;
+	l = &g->roll[step];
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+	if (n == 0)
+		return 0;
+	if ((l->v = malloc(n * sizeof(*l->v))) == NULL)
+		return KORCH_ERR_ALLOC;
+	memcpy(l->v, hosts, n * sizeof(*l->v));
+	l->n = n;
+	g->roll_width[step] = width;
+	return 0;
+}
+
+const size_t *
+dag_roll(const struct dag *g, size_t step, size_t *n, unsigned *width)
+{
+	*n = g->roll[step].n;
+	if (width != NULL)
+		*width = g->roll_width[step];
+	return g->roll[step].v;
 }
 
 size_t

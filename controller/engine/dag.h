@@ -91,7 +91,8 @@ int dag_applies(const struct dag *g, size_t step, size_t host);
  * else pending or running on another host (or DAG_ST_RUNNING_HELD on this
  * one), DAG_WAIT; else failed or skipped on every host it ran on,
  * DAG_BLOCKED.  A need DAG_ST_RUNNING on host itself is met: send the step
- * after it, requiring it (dag_node_running_needs).
+ * after it, requiring it (dag_node_running_needs).  Then a rolling step's
+ * place in its roll decides (dag_set_roll).
  */
 size_t dag_node_index(const struct dag *g, size_t step, size_t host);
 enum dag_ready dag_node_ready(const struct dag *g, size_t step, size_t host,
@@ -104,6 +105,19 @@ enum dag_ready dag_node_ready(const struct dag *g, size_t step, size_t host,
  */
 size_t dag_node_running_needs(const struct dag *g, size_t step, size_t host,
     const enum dag_status *status, size_t *out, size_t max);
+/*
+ * Make step roll: its hosts (every host it applies to, each once, in roll
+ * order) run it at most width at a time, a host waiting until every host
+ * width places before it finished the step, and none after a failure
+ * (dag_node_ready says DAG_BLOCKED).  n == 0 ends a roll.  0,
+ * KORCH_ERR_INVALID_ARG (hosts is not the step's hosts), KORCH_ERR_ALLOC.
+ */
+int dag_set_roll(struct dag *g, size_t step, unsigned width,
+    const size_t *hosts, size_t n);
+/* The roll order of step (NULL, *n 0: it does not roll) and its width. */
+const size_t *dag_roll(const struct dag *g, size_t step, size_t *n,
+    unsigned *width);
+
 /* 1 when a step that step needs failed or was skipped on host itself: the
  * agent then skipped (step, host), whatever it ran of it. */
 int dag_node_need_failed(const struct dag *g, size_t step, size_t host,

@@ -83,21 +83,78 @@ set_role_list(struct vars *v, const struct inventory *inv, const char *role,
 struct endpoint_list {
 	const char	*var, *role, *sep, *before, *after, *scheme;
 	int		 port;
+	/* Which hosts of the role: every one; those that ran before (the
+	 * members a new etcd member joins through); or those plus the new
+	 * ones up to this host (the cluster it joins: a run adds new members
+	 * one at a time, in inventory order). */
+	enum { EL_ALL, EL_PRIOR, EL_JOIN } which;
 };
 
 static const struct endpoint_list endpoint_lists[] = {
 	/* name=https://addr:2380,... */
-	{ "etcd_initial_cluster", "etcd", ",", "", "=", "https://", 2380 },
+	{ "etcd_initial_cluster", "etcd", ",", "", "=", "https://", 2380,
+	    EL_ALL },
 	/* https://addr:2379,... */
-	{ "etcd_endpoints", "etcd", ",", NULL, NULL, "https://", 2379 },
+	{ "etcd_endpoints", "etcd", ",", NULL, NULL, "https://", 2379, EL_ALL },
 	/* haproxy's backends: "    server NAME ADDR:6443" a line */
 	{ "apiserver_lb_servers", "master", "\n", "    server ", " ", "",
-	    6443 },
+	    6443, EL_ALL },
+	{ "etcd.join_cluster", "etcd", ",", "", "=", "https://", 2380, EL_JOIN },
+	{ "etcd.join_endpoints", "etcd", ",", NULL, NULL, "https://", 2379,
+	    EL_PRIOR },
 };
+
+/* Is name one of the comma-separated names in list? */
+static int
+in_list(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	for (p = list; p != NULL && *p != '\0'; p += strcspn(p, ",")) {
+		if (*p == ',')
+			p++;
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+/* The etcd members that ran before this run (the extra variable
+ * prior.etcd, run_prior.h), or "" when none of the inventory's did: a
+ * new cluster. */
+static const char *
+prior_members(const struct inventory *inv, const struct vars *extra)
+{
+	const char *p = vars_get_local(extra, "prior.etcd");
+	size_t i;
+
+	for (i = 0; p != NULL && i < inv->nhosts; i++)
+		if (inventory_host_has_role(&inv->hosts[i], "etcd") &&
+		    in_list(p, inv->hosts[i].name))
+			return p;
+	return "";
+}
+
+static int
+endpoint_wanted(const struct endpoint_list *l, const struct inventory *inv,
+    size_t i, size_t host_idx, const char *prior)
+{
+	int ran = in_list(prior, inv->hosts[i].name);
+
+	switch (l->which) {
+	case EL_PRIOR:
+		return ran || prior[0] == '\0';
+	case EL_JOIN:
+		return ran || prior[0] == '\0' || i <= host_idx;
+	default:
+		return 1;
+	}
+}
 
 static int
 set_endpoint_list(struct vars *v, const struct inventory *inv,
-    const struct endpoint_list *l)
+    size_t host_idx, const char *prior, const struct endpoint_list *l)
 {
 	const struct inv_host *h;
 	struct sbuild b;
@@ -108,7 +165,8 @@ set_endpoint_list(struct vars *v, const struct inventory *inv,
 		return r;
 	for (i = 0; i < inv->nhosts; i++) {
 		h = &inv->hosts[i];
-		if (!inventory_host_has_role(h, l->role))
+		if (!inventory_host_has_role(h, l->role) ||
+		    !endpoint_wanted(l, inv, i, host_idx, prior))
 			continue;
 		v6 = strchr(h->address, ':') != NULL;
 		fprintf(b.fp, "%s", n++ ? l->sep : "");
@@ -138,10 +196,29 @@ set_has_role(struct vars *v, const struct inv_host *h, const char *role,
 	    "no");
 }
 
+/* Whether this host joins a running etcd cluster (render.h). */
 static int
-set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
+set_etcd_member(struct vars *v, const struct inv_host *h, const char *prior)
+{
+	int v6 = strchr(h->address, ':') != NULL, r;
+	char url[300];
+
+	(void)snprintf(url, sizeof(url), "https://%s%s%s:2380", v6 ? "[" : "",
+	    h->address, v6 ? "]" : "");
+	if ((r = vars_set(v, "etcd.peer_url", url)) != 0 ||
+	    (r = vars_set(v, "etcd.cluster_state", prior[0] == '\0' ? "new" :
+	    "existing")) != 0)
+		return r;
+	return vars_set(v, "etcd.member_new", inventory_host_has_role(h,
+	    "etcd") && !in_list(prior, h->name) ? "yes" : "no");
+}
+
+static int
+set_derived(struct vars *v, const struct inventory *inv, size_t host_idx,
+    const struct vars *extra)
 {
 	const struct inv_host *h = &inv->hosts[host_idx], *m;
+	const char *prior = prior_members(inv, extra);
 	struct sbuild b;
 	size_t i;
 	int r;
@@ -160,8 +237,11 @@ set_derived(struct vars *v, const struct inventory *inv, size_t host_idx)
 		return r;
 	for (i = 0; i < sizeof(endpoint_lists) / sizeof(endpoint_lists[0]);
 	    i++)
-		if ((r = set_endpoint_list(v, inv, &endpoint_lists[i])) != 0)
+		if ((r = set_endpoint_list(v, inv, host_idx, prior,
+		    &endpoint_lists[i])) != 0)
 			return r;
+	if ((r = set_etcd_member(v, h, prior)) != 0)
+		return r;
 	if ((r = sb_open(&b)) != 0)
 		return r;
 	for (i = 0; i < inv->nhosts; i++)
@@ -291,7 +371,7 @@ render_host_vars(const struct inventory *inv, size_t host_idx,
 	/* One flat map, lowest precedence first: later sets win.  User
 	 * names can't contain dots, so only the bare derived names can be
 	 * overridden, which is the point (e.g. a VIP as first master). */
-	if ((r = set_derived(v, inv, host_idx)) != 0 ||
+	if ((r = set_derived(v, inv, host_idx, extra)) != 0 ||
 	    (r = copy_local(v, facts, "facts.")) != 0 ||
 	    (r = set_os_family(v, vars_get_local(facts, "os_id"))) != 0 ||
 	    (r = copy_local(v, extra, NULL)) != 0 ||

@@ -23,6 +23,21 @@
  *     apiserver_lb_servers       the load balancer's backends: an haproxy
  *                                "server NAME ADDR:6443" line per master,
  *                                indented 4, no trailing newline
+ *     etcd.member_new            "yes" on an etcd host that is not yet a
+ *                                member: not in the extra variable
+ *                                prior.etcd (run_prior.h), or every etcd
+ *                                host when no member ran before
+ *     etcd.cluster_state         "new" when no etcd host ran before (a new
+ *                                cluster), else "existing"
+ *     etcd.join_cluster          the --initial-cluster of a member that
+ *                                joins now: the members that ran before
+ *                                and the new ones up to this host, in
+ *                                inventory order (a run adds new members
+ *                                one at a time, in that order); every
+ *                                etcd host for a new cluster
+ *     etcd.join_endpoints        client URLs of the members that ran
+ *                                before (every etcd host for a new one)
+ *     etcd.peer_url              this host's https://addr:2380
  *     facts.<key>                each fact the agent reported
  *     facts.os_family            debian, redhat or unsupported
  *   run-wide (extra):          bundle.<component>.sha256|size|version,

@@ -23,7 +23,7 @@
 #include "spec/yaml_doc.h"
 
 static const char *const step_keys[] = { "name", "hosts", "needs", "tasks",
-	"verify", "any_errors_fatal", NULL };
+	"verify", "any_errors_fatal", "serial", NULL };
 
 /* Names: steps, tasks. */
 int
@@ -178,6 +178,25 @@ load_step_tasks(struct pb_loader *ld, const yaml_node_t *map,
 		pb_load_task_list(ld, verify, sub, st, 1);
 }
 
+/* serial: N, 1 <= N <= PB_SERIAL_MAX. */
+static void
+load_serial(struct ydoc *y, yaml_node_t *n, const char *path, const char *s,
+    struct pb_step *st)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 ||
+	    v < 1 || v > PB_SERIAL_MAX) {
+		ydoc_bad(y, n, path, "expected a number of hosts from 1 to %u, "
+		    "not '%s'", PB_SERIAL_MAX, s);
+		return;
+	}
+	st->serial = (unsigned)v;
+}
+
 /* Task names are unique in a step; keys name unnamed tasks by their
  * 1-based position. */
 static void
@@ -262,6 +281,10 @@ load_step(struct pb_loader *ld, const yaml_node_t *map, size_t i,
 			ydoc_bad(y, n, sub, "expected true or false, not '%s'",
 			    s);
 	}
+	ydoc_pathf(sub, "%s.serial", path);
+	if ((n = ydoc_get(y, map, "serial")) != NULL &&
+	    (s = ydoc_want_str(y, n, sub, "a number of hosts")) != NULL)
+		load_serial(y, n, sub, s, st);
 	load_step_tasks(ld, map, path, st);
 	name_tasks(y, st);
 }

@@ -11,6 +11,8 @@
  *                                  # host matches if it has any listed role
  *     needs: [sysctl]              # optional: steps that must succeed on
  *                                  # every host they apply to first
+ *     serial: 1                    # optional: a rolling step (see
+ *                                  # pb_step.serial)
  *     tasks:                       # tasks and/or verify, at least one
  *       - name: app-config         # optional, [a-z0-9_-]+, unique in step
  *         when: "var == value"     # optional; also "!="; value may be quoted;
@@ -121,12 +123,22 @@ struct pb_step {
 	/* A failure on any host stops the whole run before later steps
 	 * change anything (pre-flight checks). */
 	int		 any_errors_fatal;
+	/* Rolling: at most serial hosts run the step at a time, each after
+	 * the ones before it finished the whole step (its own health check
+	 * is its last task); the roll stops at the first failure.  0: every
+	 * host at once.  The caller decides when a step rolls
+	 * (dag_set_roll): a first install, where no host ran it yet, starts
+	 * every host together, since a new etcd cluster needs its members
+	 * up at once. */
+	unsigned	 serial;
 	struct pb_task	*tasks;		/* tasks, then verify probes */
 	size_t		 ntasks;
 	const char	*file;		/* owned by the playbook */
 	char		*path;		/* e.g. "steps[2]" */
 	unsigned	 line, col;	/* of the step's name */
 };
+
+#define PB_SERIAL_MAX	1000u
 
 struct playbook {
 	char		*dir;

@@ -55,7 +55,8 @@ for n in $NODES; do
 	bip=$(on $n ip -4 -o addr show docker0 2>/dev/null | awk '{print $4}')
 	check "$n: docker0 ($bip) is the node's flannel subnet" [ -n "$bip" -a "$bip" = "${SUBNET[$n]}" ]
 done
-check "/etc/hosts lists every host" bash -c "'$TB' ssh node3 cat /etc/hosts | grep -c '^198\.18\.' | grep -qx 4"
+check "/etc/hosts lists every host in korch's block" bash -c "'$TB' ssh node3 cat /etc/hosts | sed -n '/^# BEGIN korch\$/,/^# END korch\$/p' | grep -c '^198\.18\.' | grep -qx 4"
+check "/etc/hosts keeps the lines outside korch's block" bash -c "'$TB' ssh node3 cat /etc/hosts | grep -q '^127\.0\.0\.1'"
 check "korch's CA is in the node's trust store" on node2 test -e /etc/ssl/certs/korch-ca.pem
 check "ip_forward and bridge-nf-call-iptables set" bash -c "[ \"\$('$TB' ssh node2 cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables | tr -d '\n')\" = 11 ]"
 check "no apt source written when no mirror is named" bash -c "! '$TB' ssh node2 test -e /etc/apt/sources.list.d/korch.list"

@@ -13,7 +13,7 @@ test_table_matches_spec(void **state)
 		assert_non_null(agent_module_find(m->name));
 		assert_string_equal(agent_module_find(m->name)->name, m->name);
 	}
-	assert_int_equal(n, 11);
+	assert_int_equal(n, 12);
 	assert_null(agent_module_find("shell"));
 	assert_null(agent_module_find(NULL));
 }

@@ -172,6 +172,69 @@ test_readiness(void **state)
 	assert_int_equal(dag_node_ready(g, AFTER_NODE, E1, st), DAG_READY);
 }
 
+/* A rolling step: at most width hosts at a time, in the roll's order, and
+ * nothing after a failure; its needs still come first. */
+static void
+test_roll(void **state)
+{
+	struct th_plan *f = *state;
+	struct dag *g = f->g;
+	enum dag_status st[NSTEPS * NHOSTS];
+	static const size_t order[] = { N2, M1, E1, N1 };
+	static const size_t bad[] = { N2, M1, E1, E1 };
+	const size_t *got;
+	size_t n;
+	unsigned w;
+
+	memset(st, 0, sizeof(st));
+	assert_int_equal(dag_set_roll(g, BASE, 1, bad, 4),
+	    KORCH_ERR_INVALID_ARG);
+	assert_int_equal(dag_set_roll(g, BASE, 1, order, 3),
+	    KORCH_ERR_INVALID_ARG);
+	assert_int_equal(dag_set_roll(g, BASE, 0, order, 4),
+	    KORCH_ERR_INVALID_ARG);
+	assert_null(dag_roll(g, BASE, &n, NULL));
+	assert_int_equal(dag_set_roll(g, BASE, 1, order, 4), 0);
+	got = dag_roll(g, BASE, &n, &w);
+	expect_list(got, n, order, 4);
+	assert_int_equal(w, 1);
+
+	assert_int_equal(dag_node_ready(g, BASE, N2, st), DAG_READY);
+	assert_int_equal(dag_node_ready(g, BASE, M1, st), DAG_WAIT);
+	assert_int_equal(dag_node_ready(g, BASE, N1, st), DAG_WAIT);
+	st[dag_node_index(g, BASE, N2)] = DAG_ST_RUNNING;
+	assert_int_equal(dag_node_ready(g, BASE, M1, st), DAG_WAIT);
+	st[dag_node_index(g, BASE, N2)] = DAG_ST_OK;
+	assert_int_equal(dag_node_ready(g, BASE, M1, st), DAG_READY);
+	/* E1 waits for every host before it, not just the one before. */
+	assert_int_equal(dag_node_ready(g, BASE, E1, st), DAG_WAIT);
+	/* A host out of the run does not hold the roll up. */
+	st[dag_node_index(g, BASE, M1)] = DAG_ST_OUT;
+	assert_int_equal(dag_node_ready(g, BASE, E1, st), DAG_READY);
+	/* A failure stops the roll behind it. */
+	st[dag_node_index(g, BASE, M1)] = DAG_ST_FAILED;
+	assert_int_equal(dag_node_ready(g, BASE, E1, st), DAG_BLOCKED);
+	assert_int_equal(dag_node_ready(g, BASE, N1, st), DAG_BLOCKED);
+
+	/* Two at a time: the third waits for the first only. */
+	memset(st, 0, sizeof(st));
+	assert_int_equal(dag_set_roll(g, BASE, 2, order, 4), 0);
+	assert_int_equal(dag_node_ready(g, BASE, N2, st), DAG_READY);
+	assert_int_equal(dag_node_ready(g, BASE, M1, st), DAG_READY);
+	assert_int_equal(dag_node_ready(g, BASE, E1, st), DAG_WAIT);
+	st[dag_node_index(g, BASE, N2)] = DAG_ST_OK;
+	assert_int_equal(dag_node_ready(g, BASE, E1, st), DAG_READY);
+	assert_int_equal(dag_node_ready(g, BASE, N1, st), DAG_WAIT);
+
+	/* The roll ends; the needs of a rolling step still come first. */
+	assert_int_equal(dag_set_roll(g, BASE, 1, order, 0), 0);
+	assert_int_equal(dag_node_ready(g, BASE, N1, st), DAG_READY);
+	got = dag_step_hosts(g, ETCD, &n);
+	assert_int_equal(dag_set_roll(g, ETCD, 1, got, n), 0);
+	memset(st, 0, sizeof(st));
+	assert_int_equal(dag_node_ready(g, ETCD, M1, st), DAG_WAIT);
+}
+
 /* What the scheduler adds: nodes left out of the run, a need in flight on
  * the node's own host (pipelined, unless the controller holds it), and a
  * need that failed on the node's own host. */
@@ -259,5 +322,6 @@ TH_MAIN(
 	    teardown),
 	cmocka_unit_test_setup_teardown(test_readiness_run,
 	    setup_good, teardown),
+	cmocka_unit_test_setup_teardown(test_roll, setup_good, teardown),
 	cmocka_unit_test(test_watch_hosts),
 )

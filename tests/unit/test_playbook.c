@@ -238,6 +238,22 @@ test_bad_references(void **state)
 	diag_free(d);
 }
 
+/* serial: a number of hosts, or a file:line error. */
+static void
+test_serial(void **state)
+{
+	const char *f = "serial/10-serial.yaml";
+	struct diag *d;
+
+	(void)state;
+	d = load_bad("serial");
+	expect_diag(d, f, 8, 11, "steps[1].serial", "expected a number of "
+	    "hosts from 1 to 1000, not '0'");
+	expect_diag(d, f, 13, 11, "steps[2].serial", "not 'one'");
+	assert_int_equal(diag_count(d), 2);
+	diag_free(d);
+}
+
 static void
 test_cycles_named(void **state)
 {
@@ -296,6 +312,7 @@ TH_MAIN(
 	cmocka_unit_test(test_diagnose_arg),
 	cmocka_unit_test(test_bad_modules),
 	cmocka_unit_test(test_bad_references),
+	cmocka_unit_test(test_serial),
 	cmocka_unit_test(test_cycles_named),
 	cmocka_unit_test(test_empty_and_missing_dir),
 	cmocka_unit_test(test_syntax_and_more),

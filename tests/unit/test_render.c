@@ -246,6 +246,60 @@ test_host_vars(void **state)
 	th_plan_free(f);
 }
 
+/* A member joins the etcd cluster through those that ran before
+ * (prior.etcd); a new cluster starts whole. */
+static void
+test_etcd_membership(void **state)
+{
+	static const struct th_want_var fresh[] = {
+		{ "etcd.member_new", "yes" },
+		{ "etcd.cluster_state", "new" },
+		{ "etcd.join_cluster", "m1=https://198.18.1.11:2380,"
+		    "e1=https://[2001:db8::14]:2380" },
+		{ "etcd.join_endpoints",
+		    "https://198.18.1.11:2379,https://[2001:db8::14]:2379" },
+		{ "etcd.peer_url", "https://[2001:db8::14]:2380" },
+	};
+	static const struct th_want_var joins[] = {
+		{ "etcd.member_new", "yes" },
+		{ "etcd.cluster_state", "existing" },
+		{ "etcd.join_cluster", "m1=https://198.18.1.11:2380,"
+		    "e1=https://[2001:db8::14]:2380" },
+		{ "etcd.join_endpoints", "https://198.18.1.11:2379" },
+	};
+	static const struct th_want_var member[] = {
+		{ "etcd.member_new", "no" },
+		{ "etcd.cluster_state", "existing" },
+		{ "etcd.join_endpoints", "https://198.18.1.11:2379" },
+	};
+	struct th_plan *f = fx_load("good");
+	struct vars *extra, *v = NULL;
+
+	(void)state;
+	assert_non_null(extra = vars_new(NULL));
+	assert_int_equal(render_host_vars(f->inv, E1, NULL, extra, &v, NULL), 0);
+	th_expect_vars(v, fresh, TH_LEN(fresh));
+	vars_free(v);
+	/* Members no longer in the inventory don't make a cluster. */
+	assert_int_equal(vars_set(extra, "prior.etcd", "gone,n1"), 0);
+	assert_int_equal(render_host_vars(f->inv, E1, NULL, extra, &v, NULL), 0);
+	th_expect_vars(v, fresh, TH_LEN(fresh));
+	vars_free(v);
+	assert_int_equal(vars_set(extra, "prior.etcd", "m1"), 0);
+	assert_int_equal(render_host_vars(f->inv, E1, NULL, extra, &v, NULL), 0);
+	th_expect_vars(v, joins, TH_LEN(joins));
+	vars_free(v);
+	assert_int_equal(render_host_vars(f->inv, M1, NULL, extra, &v, NULL), 0);
+	th_expect_vars(v, member, TH_LEN(member));
+	vars_free(v);
+	/* Not an etcd host: never a new member. */
+	assert_int_equal(render_host_vars(f->inv, N1, NULL, extra, &v, NULL), 0);
+	assert_string_equal(vars_get(v, "etcd.member_new"), "no");
+	vars_free(v);
+	vars_free(extra);
+	th_plan_free(f);
+}
+
 static void
 test_undefined(void **state)
 {
@@ -289,5 +343,6 @@ TH_MAIN(
 	cmocka_unit_test(test_digests),
 	cmocka_unit_test(test_digest_canonical),
 	cmocka_unit_test(test_host_vars),
+	cmocka_unit_test(test_etcd_membership),
 	cmocka_unit_test(test_undefined),
 )
