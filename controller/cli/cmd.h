@@ -46,7 +46,7 @@ extern const char korch_version[];
  * loop reads them with cmd_run_getopt(), which keeps the shared ones.
  */
 enum { CMD_O_OWN = 256, CMD_O_STATE = 1000, CMD_O_PLAYBOOKS, CMD_O_BUNDLE,
-    CMD_O_FORKS, CMD_O_ACCEPT, CMD_O_TIMEOUT, CMD_O_JSON };
+    CMD_O_FORKS, CMD_O_ACCEPT, CMD_O_TIMEOUT, CMD_O_JSON, CMD_O_ALL_AT_ONCE };
 #define CMD_RUN_OPTIONS \
 	{ "state", required_argument, NULL, CMD_O_STATE }, \
 	{ "playbooks", required_argument, NULL, CMD_O_PLAYBOOKS }, \
@@ -55,6 +55,7 @@ enum { CMD_O_OWN = 256, CMD_O_STATE = 1000, CMD_O_PLAYBOOKS, CMD_O_BUNDLE,
 	{ "accept-new-hostkeys", no_argument, NULL, CMD_O_ACCEPT }, \
 	{ "step-timeout", required_argument, NULL, CMD_O_TIMEOUT }, \
 	{ "json", no_argument, NULL, CMD_O_JSON }, \
+	{ "all-at-once", no_argument, NULL, CMD_O_ALL_AT_ONCE }, \
 	{ "verbose", no_argument, NULL, 'v' }
 
 struct cmd_run_args {
@@ -62,6 +63,7 @@ struct cmd_run_args {
 	const char	*playbooks;	/* NULL: the default set */
 	const char	*bundle;	/* NULL: the inventory's */
 	int		 json, verbose;
+	int		 all_at_once;	/* no step rolls (playbook serial:) */
 	struct sched_opts o;		/* forks, host keys, step timeout */
 };
 

@@ -69,6 +69,7 @@ run_option(const char *cmd, int c, const char *arg, char **argv,
 	case CMD_O_BUNDLE:	r->bundle = arg; return 0;
 	case CMD_O_ACCEPT:	r->o.accept_new = 1; return 0;
 	case CMD_O_JSON:	r->json = 1; return 0;
+	case CMD_O_ALL_AT_ONCE:	r->all_at_once = 1; return 0;
 	case 'v':		r->verbose = 1; return 0;
 	case CMD_O_FORKS:
 		if (parse_uint("--forks", arg, 10000, &v) != 0)

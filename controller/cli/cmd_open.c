@@ -299,8 +299,8 @@ ctx_prepare(struct cmd_ctx *c, const char *bundle, FILE *out)
 		    "cannot prepare the run");
 		return r == KORCH_ERR_ALLOC ? KX_INTERNAL : KX_USAGE;
 	}
-	if ((r = prior_apply(c->st, c->pb, c->inv, c->dag,
-	    c->in.extra)) != 0) {
+	if ((r = prior_apply(c->st, c->pb, c->inv, c->dag, c->in.extra,
+	    !c->a.r.all_at_once)) != 0) {
 		fprintf(stderr, "korch: state %s: cannot read what runs "
 		    "already: %s\n", c->statepath, r == KORCH_ERR_ALLOC ?
 		    korch_strerror(r) : kstate_errmsg(c->st));

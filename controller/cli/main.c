@@ -29,6 +29,8 @@ static int cmd_help(int, char **);
 "  --forks N             concurrent SSH sessions (default 64)\n" \
 "  --accept-new-hostkeys record host keys not yet in known_hosts\n" \
 "  --step-timeout SECS   give up on a host whose step runs longer (default 600)\n" \
+"  --all-at-once         no rolling: steps with serial: change every host\n" \
+"                        together (a CA rotation; docs/CERTIFICATES.md)\n" \
 "  --json                one JSON summary on stdout, no progress\n" \
 "  -v, --verbose         show every task, not only changes and failures\n"
 

@@ -86,9 +86,9 @@ cert_list_warn(const struct cert_list *l, const struct inventory *inv,
 			fprintf(out, "korch: warning: certificate %s (on %s) "
 			    "%s, inside the %d-day renewal window; `korch "
 			    "certs renew %s` re-issues it and restarts what "
-			    "uses it, one master at a time (an apply "
-			    "re-issues it too, restarting every master at "
-			    "once)\n", l->certs[i].name, hosts, when,
+			    "uses it, one host at a time (an apply "
+			    "re-issues it too, rolling over etcd and the "
+			    "masters)\n", l->certs[i].name, hosts, when,
 			    leaf_window, l->certs[i].name);
 	}
 	return n;

@@ -59,7 +59,7 @@ ran_before(const struct pb_step *st, const struct kstate_observed *rows,
 /* prior[host] for step s, as a variable, and the roll. */
 static int
 apply_step(const struct playbook *pb, size_t s, const struct inventory *inv,
-    struct dag *dag, const bool *prior, struct vars *extra)
+    struct dag *dag, const bool *prior, struct vars *extra, int roll)
 {
 	const struct pb_step *st = &pb->steps[s];
 	const size_t *hosts;
@@ -83,7 +83,7 @@ apply_step(const struct playbook *pb, size_t s, const struct inventory *inv,
 	(void)snprintf(name, sizeof(name), "prior.%s", st->name);
 	r = vars_set(extra, name, list);
 	free(list);
-	if (r != 0 || st->serial == 0 || !any)
+	if (r != 0 || st->serial == 0 || !any || !roll)
 		return r;
 	if ((order = malloc((nh + 1) * sizeof(*order))) == NULL)
 		return KORCH_ERR_ALLOC;
@@ -100,7 +100,8 @@ apply_step(const struct playbook *pb, size_t s, const struct inventory *inv,
 
 int
 prior_apply(struct kstate *st, const struct playbook *pb,
-    const struct inventory *inv, struct dag *dag, struct vars *extra)
+    const struct inventory *inv, struct dag *dag, struct vars *extra,
+    int roll)
 {
 	struct kstate_observed *rows;
 	size_t s, h, n, nh = inv->nhosts;
@@ -126,7 +127,8 @@ prior_apply(struct kstate *st, const struct playbook *pb,
 	}
 	for (s = 0; s < pb->nsteps && r == 0; s++)
 		if (step_has_service(&pb->steps[s]))
-			r = apply_step(pb, s, inv, dag, prior + s * nh, extra);
+			r = apply_step(pb, s, inv, dag, prior + s * nh, extra,
+			    roll);
 	free(prior);
 	return r;
 }
