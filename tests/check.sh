@@ -84,6 +84,9 @@ run_suite upgrade tests/e2e/upgrade.sh "$SAN"
 run_suite real tests/e2e/real.sh "$SAN"
 # Its rolling upgrade under traffic, with apiserver_lb local (haproxy).
 run_suite real-upgrade tests/e2e/real-upgrade.sh "$SAN"
+# Growing the cluster by the inventory (a node, etcd 1 -> 3) and a rolling
+# restart of the masters on a flag change, on the real 1.20 cluster.
+run_suite real-day2 tests/e2e/real-day2.sh "$SAN"
 # Certificates: the listing against the hosts' files, renew --all with
 # kubectl working throughout, a single renewal restarting its users only.
 run_suite real-certs tests/e2e/real-certs.sh "$SAN"
