@@ -57,7 +57,8 @@ inputs_host_vars(void *arg, size_t host, struct vars **out)
 	if ((v = vars_new(NULL)) == NULL)
 		return KORCH_ERR_ALLOC;
 	for (i = 0; i < vars_count(in->extra) && r == 0; i++)
-		r = vars_set(v, vars_key(in->extra, i), vars_value(in->extra, i));
+		r = vars_set_flags(v, vars_key(in->extra, i),
+		    vars_value(in->extra, i), vars_flags_at(in->extra, i));
 	if (r == 0 && in->pki != NULL)
 		r = cluster_pki_host_vars(in->pki, in->inv, host, v);
 	if (r != 0) {
