@@ -40,12 +40,11 @@ static const char *const ssh_keys[] = { "user", "port", "private_key",
 static const char *const bastion_keys[] = { "address", "port", "user",
 	NULL };
 
+/* An inventory value: untrusted text wherever it is rendered. */
 static void
 setvar(struct inv_loader *ld, struct vars *v, const char *k, const char *val)
 {
-	int r;
-
-	if ((r = vars_set(v, k, val)) != 0)
+	if (vars_set_flags(v, k, val, VARS_F_USER) != 0)
 		ld->y.oom = 1;
 }
 
