@@ -263,6 +263,10 @@ render_flags(struct vars *v, struct diag *d)
 		src.col = src.line != 0;
 		src.path = vars_key(v, i);
 		src.context = ctx;
+		/* Flags are ExecStart lines: each value in them is quoted
+		 * for systemd here, and the lines go into the unit as they
+		 * are (VARS_F_UNIT). */
+		src.ctx = TMPL_CTX_SYSTEMD;
 		used = 0;
 		src.used = &used;
 		r = template_render_src(&src, vars_value(v, i),
@@ -275,7 +279,8 @@ render_flags(struct vars *v, struct diag *d)
 			return r;
 		/* Same key: replaced in place, so i stays valid.  It carries
 		 * what it was made of (a user's value, a secret). */
-		r = vars_set_flags(v, vars_key(v, i), out, used);
+		r = vars_set_flags(v, vars_key(v, i), out,
+		    (used & VARS_F_SECRET) | VARS_F_UNIT);
 		free(out);
 		if (r != 0)
 			return r;
@@ -859,6 +864,7 @@ rendered_host_free(struct rendered_host *rh)
 	struct rendered_step *rs;
 	struct rendered_task *t;
 	size_t i, j, k;
+	int secret;
 
 	if (rh == NULL)
 		return;
@@ -870,11 +876,11 @@ rendered_host_free(struct rendered_host *rh)
 			for (k = 0; k < t->nwatchers; k++)
 				free(t->watchers[k]);
 			free(t->watchers);
+			/* A secret task's content is a key. */
+			secret = render_task_arg(t, "secret") != NULL;
 			for (k = 0; k < t->wire->nargs; k++) {
 				free(t->wire->args[k].key);
-				/* A secret task's content is a key. */
-				if (t->wire->args[k].val != NULL &&
-				    render_task_arg(t, "secret") != NULL)
+				if (t->wire->args[k].val != NULL && secret)
 					explicit_bzero(t->wire->args[k].val,
 					    t->wire->args[k].val_len);
 				free(t->wire->args[k].val);

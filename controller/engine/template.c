@@ -85,6 +85,8 @@ misplaced(const struct tmpl_src *src, const char *val, unsigned flags)
 {
 	const char *p;
 
+	if (src->ctx == TMPL_CTX_SYSTEMD && (flags & VARS_F_UNIT))
+		return NULL;
 	if (src->ctx == TMPL_CTX_SYSTEMD) {
 		for (p = val; *p != '\0'; p++)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -179,7 +181,8 @@ scan(const struct tmpl_src *src, const char *text, size_t len,
 						report(d, src, sline, scol, msg,
 						    NULL);
 						bad = 1;
-					} else if (src->ctx == TMPL_CTX_SYSTEMD)
+					} else if (src->ctx == TMPL_CTX_SYSTEMD &&
+					    !(flags & VARS_F_UNIT))
 						put_systemd(o, val);
 					else
 						strbuf_put(o, val, strlen(val));

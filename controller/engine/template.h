@@ -24,6 +24,8 @@
  *                     quote that joins words.  A value with a newline or
  *                     other control character is refused: no quoting
  *                     keeps it on its line.
+ * A VARS_F_UNIT value (flags.<component>, quoted when it was rendered)
+ * goes into a unit as it is.
  * An inventory value (VARS_F_USER) with a newline goes only in
  * TMPL_CTX_CONTENT: anywhere else it is an error at the template.
  *

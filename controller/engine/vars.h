@@ -55,6 +55,11 @@ int vars_set(struct vars *v, const char *name, const char *value);
 #define VARS_F_SECRET		0x1u
 #define VARS_F_USER		0x2u
 #define VARS_F_MULTILINE	0x4u
+/*   VARS_F_UNIT       text made for a unit file (flags.<component>: the
+ *                     profile's ExecStart lines, each value in them
+ *                     quoted for systemd when they were rendered): put
+ *                     into a unit as it is. */
+#define VARS_F_UNIT		0x8u
 int vars_set_flags(struct vars *v, const char *name, const char *value,
     unsigned flags);
 /* Flags of name as vars_get() finds it (0 when undefined); of local

@@ -45,10 +45,6 @@ cp "$W/inv-good.yaml" "$INV"
 
 # ---- secrets: a key file someone else owned before korch writes it
 on $MASTER 'mkdir -p /etc/kubernetes/pki && echo old >/etc/kubernetes/pki/apiserver.key && chown 65534:65534 /etc/kubernetes/pki/apiserver.key && chmod 0644 /etc/kubernetes/pki/apiserver.key'
-"$KORCH" plan "$INV" --json >"$W/plan0.json" 2>"$W/plan0.err"
-"$KORCH" plan "$INV" >"$W/plan0.txt" 2>&1
-check "plan shows the key file's change as 'secret changed' only" grep -q "secret changed" "$W/plan0.txt"
-check "plan and plan --json hold no private key" bash -c "! grep -l 'PRIVATE KEY' '$W/plan0.json' '$W/plan0.err' '$W/plan0.txt'"
 
 # ---- first apply: the whole cluster
 apply "$W/a1"
@@ -128,6 +124,20 @@ for n in $NODES; do
 done
 "$KORCH" status --json >"$W/s.json"
 check "status shows per-host components" [ "$(json "$W/s.json" "len(d['hosts'])")" -eq 4 ]
+
+# ---- a key file replaced on the host, handed to another uid: plan shows
+# "secret changed" and nothing of the key; apply puts it back, root's 0600
+on $MASTER 'echo junk >/etc/kubernetes/pki/apiserver.key && chown 65534:65534 /etc/kubernetes/pki/apiserver.key && chmod 0644 /etc/kubernetes/pki/apiserver.key'
+"$KORCH" plan "$INV" >"$W/plan1.txt" 2>&1
+"$KORCH" plan "$INV" --json >"$W/plan1.json" 2>"$W/plan1.err"
+check "plan shows the key file's diff as 'secret changed'" grep -q "secret changed" "$W/plan1.txt"
+check "plan and plan --json hold no private key" bash -c "! grep -l 'PRIVATE KEY' '$W/plan1.txt' '$W/plan1.json' '$W/plan1.err'"
+apply "$W/a4"
+check "apply restores the key (exit 0)" [ "$RC" -eq 0 ]
+check "... root's and 0600 again" [ "$(on $MASTER stat -c %u:%g:%a /etc/kubernetes/pki/apiserver.key)" = "0:0:600" ]
+check "... and its content is a key again" on $MASTER grep -q "PRIVATE KEY" /etc/kubernetes/pki/apiserver.key
+sqlite3 "$KORCH_STATE" .dump >"$W/state2.dump"
+check "apply --json and the state hold no private key" bash -c "! grep -l 'PRIVATE KEY' '$W/a4.json' '$W/a4.err' '$W/state2.dump'"
 
 # ---- 6 hosts: three etcd members, two masters
 "$TB" up 6 >&2 || notok "test bed up 6"
