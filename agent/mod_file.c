@@ -5,12 +5,18 @@
  * then the agent hashes its own copy first and asks the controller for
  * the bytes only when they differ, which is what keeps a rerun over
  * hundreds of hosts from moving binaries again.
+ *
+ * A secret (secret=1: the controller sets it on every task that renders
+ * a key or a token) is written owner-only, owned by the task's owner
+ * even where the old file was someone else's, its diff is "secret
+ * changed" and its bytes are wiped from the session's buffers.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "fileio.h"
@@ -90,9 +96,9 @@ file_diff(const struct file_want *w, int exists, const char *old_sha,
 	char *old = NULL;
 	size_t old_len = 0;
 
+	/* Not even the path's old size: the whole diff is these words. */
 	if (w->secret) {
-		agent_outcome_diff(o, "--- %s\n+++ %s\ncontent hidden "
-		    "(secret=1)\n", w->path, w->path);
+		agent_outcome_diff(o, "secret changed");
 		return;
 	}
 	if (w->content == NULL) {
@@ -223,6 +229,11 @@ file_run(const struct kp_task *t, struct agent_session *s, int check_only,
 		return KORCH_OK;
 	}
 
+	/* A secret up to date is still fixed to the task's owner. */
+	if (w.secret && w.uid == AGENT_ID_NONE)
+		w.uid = (long long)geteuid();
+	if (w.secret && w.gid == AGENT_ID_NONE)
+		w.gid = (long long)getegid();
 	if (exists && old_size == w.size && strcmp(old_sha, w.sha) == 0) {
 		r = agent_attrs_sync(w.path, &st, w.mode, w.uid, w.gid,
 		    check_only, what, sizeof(what), o);
@@ -246,9 +257,12 @@ file_run(const struct kp_task *t, struct agent_session *s, int check_only,
 		    exists ? "rewrite" : "create", w.path, w.size, note);
 		return KORCH_OK;
 	}
-	/* Replacing a file keeps its owner unless the task names one. */
-	uid = w.uid == AGENT_ID_NONE && exists ? (long long)st.st_uid : w.uid;
-	gid = w.gid == AGENT_ID_NONE && exists ? (long long)st.st_gid : w.gid;
+	/* A replaced file is the task's, as a new one would be: its owner
+	 * (the agent's user when the task names none, root under become),
+	 * never whoever owned the old file, who could read a key written
+	 * into it otherwise. */
+	uid = w.uid == AGENT_ID_NONE && exists ? (long long)geteuid() : w.uid;
+	gid = w.gid == AGENT_ID_NONE && exists ? (long long)getegid() : w.gid;
 	agent_outcome_set(o, KP_ST_CHANGED, "%s %s (%llu bytes)",
 	    exists ? "rewrote" : "created", w.path, w.size);
 	return file_write(&w, s, uid, gid, o);

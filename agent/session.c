@@ -65,6 +65,9 @@ agent_session_new(int in_fd, int out_fd)
 		free(s);
 		return NULL;
 	}
+	/* Steps arrive here with secret files' content in them. */
+	kbuf_set_secret(s->in);
+	kbuf_set_secret(s->deferred);
 	return s;
 }
 

@@ -73,6 +73,10 @@ get_count(struct kreader *r, size_t min_item, uint32_t *n)
 	return KORCH_OK;
 }
 
+static void *(*const volatile kv_memset)(void *, int, size_t) = memset;
+
+/* A task's arguments may hold a private key (a secret file's content):
+ * every value is wiped before it goes back to malloc. */
 static void
 kvs_free(struct kp_kv *kv, uint32_t n)
 {
@@ -82,6 +86,8 @@ kvs_free(struct kp_kv *kv, uint32_t n)
 		return;
 	for (i = 0; i < n; i++) {
 		free(kv[i].key);
+		if (kv[i].val != NULL)
+			kv_memset(kv[i].val, 0, kv[i].val_len);
 		free(kv[i].val);
 	}
 	free(kv);

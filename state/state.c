@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,6 +382,38 @@ reopen_immutable(struct kstate *st)
 	st->db = NULL;
 	return sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY |
 	    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK;
+/*
+ * The state holds every task's result and the run log: owner-only, even
+ * where an older korch, a restore or a hand-made copy left it readable.
+ * fd, or path+suffix when fd is -1 (a missing -wal / -shm is fine: SQLite
+ * makes them with the database's mode).
+ */
+static int
+force_private(struct kstate *st, int fd, const char *path, const char *sfx)
+{
+	char name[PATH_MAX];
+	struct stat sb;
+	int own = -1, r = KORCH_OK;
+
+	if (fd == -1) {
+		if ((size_t)snprintf(name, sizeof(name), "%s%s", path, sfx) >=
+		    sizeof(name))
+			return KORCH_OK;
+		if ((own = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+		    O_NOCTTY)) == -1)
+			return KORCH_OK;
+		fd = own;
+	}
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 07777) != 0600 &&
+	    fchmod(fd, 0600) == -1) {
+		kstate_seterr(st, "%s%s is mode %04o and cannot be made 0600: "
+		    "%s", path, sfx, (unsigned)(sb.st_mode & 07777),
+		    strerror(errno));
+		r = KORCH_ERR_SYSTEM;
+	}
+	if (own != -1)
+		close(own);
+	return r;
 }
 
 int
@@ -445,7 +478,12 @@ open_handle(const char *path, int readonly, struct kstate **out)
 			r = KORCH_ERR_SYSTEM;
 			goto out;
 		}
+		r = force_private(st, fd, path, "");
 		close(fd);
+		if (r != KORCH_OK || (r = force_private(st, -1, path,
+		    "-wal")) != KORCH_OK || (r = force_private(st, -1, path,
+		    "-shm")) != KORCH_OK)
+			goto out;
 	}
 	rc = sqlite3_open_v2(path, &st->db, (readonly ? SQLITE_OPEN_READONLY :
 	    SQLITE_OPEN_READWRITE) | SQLITE_OPEN_NOMUTEX, NULL);

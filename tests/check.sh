@@ -77,6 +77,8 @@ run_suite valgrind tests/valgrind-agent.sh build
 run_suite bundle tests/bundle/check-bundle
 run_suite testbed tests/testbed/testbed selftest
 run_suite e2e tests/e2e/run.sh build
+# Hostile inventory values on a real host, state.db 0600, signed apt repos.
+run_suite trust-values tests/e2e/trust-values.sh "$SAN"
 # Upgrades, rollback and etcd restore, with the controller under ASan+UBSan.
 run_suite upgrade tests/e2e/upgrade.sh "$SAN"
 # The real Kubernetes 1.20.2 (built once per machine by tests/kube/build,

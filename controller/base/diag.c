@@ -236,6 +236,37 @@ diag_suggest(const char *word, const char *const *candidates)
 
 /* ---- YAML documents ------------------------------------------------------ */
 
+/*
+ * libyaml's reader (bad UTF-8, a control character) knows only the byte
+ * offset: the line and column are counted here, so the message points at
+ * the value like every other.
+ */
+static void
+reader_error(struct diag *d, const char *path, FILE *fp,
+    const yaml_parser_t *p)
+{
+	unsigned line = 1, col = 1;
+	size_t off;
+	int c;
+
+	rewind(fp);
+	for (off = 0; off < p->problem_offset && (c = getc(fp)) != EOF;
+	    off++) {
+		if (c == '\n') {
+			line++;
+			col = 1;
+		} else if ((c & 0xc0) != 0x80)
+			col++;
+	}
+	if (p->problem_value != -1)
+		diag_add(d, path, line, col, NULL, "not valid UTF-8 text: %s "
+		    "(byte 0x%02x)", p->problem ? p->problem : "error",
+		    (unsigned)p->problem_value & 0xffu);
+	else
+		diag_add(d, path, line, col, NULL, "not valid UTF-8 text: %s",
+		    p->problem ? p->problem : "error");
+}
+
 int
 diag_yaml_load(const char *path, yaml_document_t *doc, struct diag *d)
 {
@@ -278,6 +309,10 @@ diag_yaml_load(const char *path, yaml_document_t *doc, struct diag *d)
  syntax:
 	if (parser.error == YAML_MEMORY_ERROR) {
 		r = KORCH_ERR_ALLOC;
+		goto out;
+	}
+	if (parser.error == YAML_READER_ERROR) {
+		reader_error(d, path, fp, &parser);
 		goto out;
 	}
 	if (parser.context != NULL)

@@ -75,6 +75,16 @@ set(struct vars *out, const char *var, const char *val)
 	return vars_set(out, var, val);
 }
 
+/* The same for a private key or a kubeconfig that embeds one: a task
+ * that renders it is secret (render.c), and its copy is wiped. */
+static int
+set_secret(struct vars *out, const char *var, const char *val)
+{
+	if (val == NULL)
+		return KORCH_ERR_NOT_FOUND;
+	return vars_set_flags(out, var, val, VARS_F_SECRET);
+}
+
 /*
  * pki.<prefix>_crt / _key (either skipped when the suffix is NULL) and
  * pki.fp_<prefix> from entry name.
@@ -96,7 +106,7 @@ set_pair(struct vars *out, const struct cluster_pki *cp, const char *name,
 	}
 	if (with_key) {
 		snprintf(var, sizeof(var), "pki.%s_key", prefix);
-		if ((r = set(out, var, e->key)) != 0)
+		if ((r = set_secret(out, var, e->key)) != 0)
 			return r;
 	}
 	snprintf(var, sizeof(var), "pki.fp_%s", prefix);
@@ -115,7 +125,7 @@ set_kubeconfig(struct vars *out, const struct cluster_pki *cp,
 	if (e == NULL)
 		return KORCH_ERR_NOT_FOUND;
 	snprintf(var, sizeof(var), "pki.kubeconfig_%s", prefix);
-	if ((r = set(out, var, e->kubeconfig)) != 0)
+	if ((r = set_secret(out, var, e->kubeconfig)) != 0)
 		return r;
 	snprintf(var, sizeof(var), "pki.fp_%s", prefix);
 	return set(out, var, e->fp);

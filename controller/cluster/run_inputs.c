@@ -4,6 +4,7 @@
  * derived variables (run_profile.c), the PKI (run_pki.c); and each host's
  * variables from them.  See run_inputs.h.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "spec/bundle.h"
@@ -13,6 +14,28 @@
 #include "cluster/run_inputs-int.h"
 #include "spec/inventory.h"
 #include "engine/vars.h"
+
+/*
+ * repo_allow_unsigned: true (cluster-wide or on some hosts) turns off the
+ * package repositories' signature check (playbooks/20-repos.yaml): said
+ * on every run, on log, so nobody forgets it is on.
+ */
+static void
+warn_unsigned(const struct inventory *inv, FILE *log)
+{
+	const char *v;
+	size_t i, n = 0;
+
+	for (i = 0; i < inv->nhosts; i++)
+		if ((v = vars_get(inv->hosts[i].vars,
+		    "repo_allow_unsigned")) != NULL && strcmp(v, "true") == 0)
+			n++;
+	if (n > 0)
+		fprintf(log != NULL ? log : stderr, "korch: warning: repo_allow_unsigned is true on "
+		    "%zu of %zu hosts: their package repositories are used "
+		    "without a signature check (set repo_key instead)\n", n,
+		    inv->nhosts);
+}
 
 int
 inputs_prepare(const struct inventory *inv, const struct profile_set *ps,
@@ -24,6 +47,7 @@ inputs_prepare(const struct inventory *inv, const struct profile_set *ps,
 	memset(in, 0, sizeof(*in));
 	in->inv = inv;
 	in->profiles = ps;
+	warn_unsigned(inv, log);
 	if ((in->extra = vars_new(NULL)) == NULL)
 		return KORCH_ERR_ALLOC;
 	if ((r = inputs_load_bundle(inv, bundle_path, in, d)) != 0 ||
@@ -57,7 +81,8 @@ inputs_host_vars(void *arg, size_t host, struct vars **out)
 	if ((v = vars_new(NULL)) == NULL)
 		return KORCH_ERR_ALLOC;
 	for (i = 0; i < vars_count(in->extra) && r == 0; i++)
-		r = vars_set(v, vars_key(in->extra, i), vars_value(in->extra, i));
+		r = vars_set_flags(v, vars_key(in->extra, i),
+		    vars_value(in->extra, i), vars_flags_at(in->extra, i));
 	if (r == 0 && in->pki != NULL)
 		r = cluster_pki_host_vars(in->pki, in->inv, host, v);
 	if (r != 0) {

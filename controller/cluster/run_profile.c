@@ -107,8 +107,8 @@ set_profile(const struct inventory *inv, struct run_inputs *in,
 	if ((run = vars_new(inv->vars)) == NULL)
 		return KORCH_ERR_ALLOC;
 	for (i = 0; i < vars_count(in->extra) && r == 0; i++)
-		r = vars_set(run, vars_key(in->extra, i),
-		    vars_value(in->extra, i));
+		r = vars_set_flags(run, vars_key(in->extra, i),
+		    vars_value(in->extra, i), vars_flags_at(in->extra, i));
 	if (r == 0)
 		r = profile_vars(in->profile, run, in->extra, d);
 	vars_free(run);

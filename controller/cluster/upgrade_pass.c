@@ -58,8 +58,8 @@ pass_host_vars(void *arg, size_t host, struct vars **out)
 		r = vars_set(*out, names[i], "");
 	for (i = 0; r == 0 && pv->extra != NULL &&
 	    i < vars_count(pv->extra); i++)
-		r = vars_set(*out, vars_key(pv->extra, i),
-		    vars_value(pv->extra, i));
+		r = vars_set_flags(*out, vars_key(pv->extra, i),
+		    vars_value(pv->extra, i), vars_flags_at(pv->extra, i));
 	if (r != 0) {
 		vars_free(*out);
 		*out = NULL;

@@ -272,12 +272,16 @@ copy_local(struct vars *dst, const struct vars *src, const char *prefix)
 
 	for (i = 0; i < vars_count(src) && r == 0; i++) {
 		if (prefix == NULL) {
-			r = vars_set(dst, vars_key(src, i), vars_value(src, i));
+			r = vars_set_flags(dst, vars_key(src, i),
+			    vars_value(src, i), vars_flags_at(src, i));
 			continue;
 		}
 		if (asprintf(&name, "%s%s", prefix, vars_key(src, i)) < 0)
 			return KORCH_ERR_ALLOC;
-		r = vars_set(dst, name, vars_value(src, i));
+		/* Facts are what a host says: untrusted like the
+		 * inventory's values. */
+		r = vars_set_flags(dst, name, vars_value(src, i),
+		    vars_flags_at(src, i) | VARS_F_USER);
 		free(name);
 	}
 	return r;
@@ -321,6 +325,7 @@ render_flags(struct vars *v, struct diag *d)
 	struct tmpl_src src;
 	char where[300], ctx[300], *out;
 	const char *line;
+	unsigned used;
 	size_t i;
 	int r, bad = 0;
 
@@ -338,6 +343,12 @@ render_flags(struct vars *v, struct diag *d)
 		src.col = src.line != 0;
 		src.path = vars_key(v, i);
 		src.context = ctx;
+		/* Flags are ExecStart lines: each value in them is quoted
+		 * for systemd here, and the lines go into the unit as they
+		 * are (VARS_F_UNIT). */
+		src.ctx = TMPL_CTX_SYSTEMD;
+		used = 0;
+		src.used = &used;
 		r = template_render_src(&src, vars_value(v, i),
 		    strlen(vars_value(v, i)), v, &out, NULL, d);
 		if (r == KORCH_ERR_TEMPLATE || r == KORCH_ERR_TOO_LARGE) {
@@ -346,8 +357,10 @@ render_flags(struct vars *v, struct diag *d)
 		}
 		if (r != 0)
 			return r;
-		/* Same key: replaced in place, so i stays valid. */
-		r = vars_set(v, vars_key(v, i), out);
+		/* Same key: replaced in place, so i stays valid.  It carries
+		 * what it was made of (a user's value, a secret). */
+		r = vars_set_flags(v, vars_key(v, i), out,
+		    (used & VARS_F_SECRET) | VARS_F_UNIT);
 		free(out);
 		if (r != 0)
 			return r;
@@ -368,15 +381,16 @@ render_host_vars(const struct inventory *inv, size_t host_idx,
 		return KORCH_ERR_INVALID_ARG;
 	if ((v = vars_new(NULL)) == NULL)
 		goto out;
-	/* One flat map, lowest precedence first: later sets win.  User
-	 * names can't contain dots, so only the bare derived names can be
-	 * overridden, which is the point (e.g. a VIP as first master). */
-	if ((r = set_derived(v, inv, host_idx, extra)) != 0 ||
-	    (r = copy_local(v, facts, "facts.")) != 0 ||
+	/* One flat map, lowest precedence first: later sets win.  The
+	 * derived names come last: the loader refuses them as inventory
+	 * vars (vars_name_reserved), and a map built some other way must
+	 * not replace them either. */
+	if ((r = copy_local(v, facts, "facts.")) != 0 ||
 	    (r = set_os_family(v, vars_get_local(facts, "os_id"))) != 0 ||
 	    (r = copy_local(v, extra, NULL)) != 0 ||
 	    (r = copy_local(v, inv->vars, NULL)) != 0 ||
 	    (r = copy_local(v, inv->hosts[host_idx].vars, NULL)) != 0 ||
+	    (r = set_derived(v, inv, host_idx, extra)) != 0 ||
 	    (r = render_flags(v, d)) != 0)
 		goto out;
 	*out = v;
@@ -464,6 +478,7 @@ struct rctx {
 	uint32_t		 next_id;
 	char			 context[300];
 	int			 nbad;
+	unsigned		 used;	/* VARS_F_* of what this task used */
 };
 
 /* 1 when the task's condition holds (or it has none), 0 when not, -1 when
@@ -504,6 +519,51 @@ counted(struct rctx *c, int r)
 	return r;
 }
 
+/* The first value of argument name as written (unrendered), or NULL. */
+static const char *
+pb_task_arg_text(const struct pb_task *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->nargs; i++)
+		if (strcmp(t->args[i].name, name) == 0 && t->args[i].nvals > 0)
+			return t->args[i].vals[0].text;
+	return NULL;
+}
+
+/* A unit file by its name: what systemd parses (template.h). */
+static int
+is_unit_path(const char *path)
+{
+	static const char *const sfx[] = { ".service", ".socket", ".timer",
+	    ".mount", ".path", ".target", ".conf", NULL };
+	size_t n, k, i;
+
+	if (path == NULL)
+		return 0;
+	n = strlen(path);
+	for (i = 0; sfx[i] != NULL; i++) {
+		k = strlen(sfx[i]);
+		if (n > k && strcmp(path + n - k, sfx[i]) == 0 &&
+		    (strcmp(sfx[i], ".conf") != 0 ||
+		    strstr(path, "/systemd/") != NULL))
+			return 1;
+	}
+	return 0;
+}
+
+/* Where argument name of t lands (template.h). */
+static enum tmpl_ctx
+arg_ctx(const struct pb_task *t, const char *name)
+{
+	if (strcmp(t->mod->name, "file") == 0 && strcmp(name, "content") == 0)
+		return is_unit_path(pb_task_arg_text(t, "path")) ?
+		    TMPL_CTX_SYSTEMD : TMPL_CTX_CONTENT;
+	if (strcmp(t->mod->name, "service") == 0 && strcmp(name, "unit") == 0)
+		return TMPL_CTX_SYSTEMD;
+	return TMPL_CTX_ARG;
+}
+
 /* Value i of an argument, rendered; problems are reported at the value. */
 static int
 render_value(struct rctx *c, const struct pb_task *t, const struct pb_arg *a,
@@ -527,6 +587,8 @@ render_value(struct rctx *c, const struct pb_task *t, const struct pb_arg *a,
 	src.col = val->col;
 	src.path = path;
 	src.context = c->context;
+	src.ctx = arg_ctx(t, a->name);
+	src.used = &c->used;
 	return counted(c, template_render_src(&src, val->text,
 	    strlen(val->text), c->v, &kv->val, &kv->val_len, c->d));
 }
@@ -544,8 +606,55 @@ render_file(struct rctx *c, const struct pb_task *t, struct kp_kv *kv)
 	memset(&src, 0, sizeof(src));
 	src.file = t->tmpl_path;
 	src.context = ctx;
+	src.used = &c->used;
+	if (strcmp(t->tmpl_arg, "unit") == 0 ||
+	    is_unit_path(pb_task_arg_text(t, "path")))
+		src.ctx = TMPL_CTX_SYSTEMD;
+	else
+		src.ctx = TMPL_CTX_TEXT;
 	return counted(c, template_render_src(&src, t->tmpl_text, t->tmpl_len,
 	    c->v, &kv->val, &kv->val_len, c->d));
+}
+
+/*
+ * A task that rendered a secret (a private key, a kubeconfig with one, a
+ * token) is secret without the playbook saying so: secret=1 is part of
+ * its arguments, so of its digest, and the agent hides the content and
+ * writes it owner-only.  Only a file can keep one: anywhere else it would
+ * be on a command line, in an environment or in a unit, which ps, logs
+ * and the journal show.  w->args has room for one more (render_task).
+ */
+static int
+secret_task(struct rctx *c, const struct pb_task *t, struct kp_task *w)
+{
+	struct kp_kv *kv;
+	uint32_t i;
+
+	if (strcmp(t->mod->name, "file") != 0) {
+		diag_add(c->d, t->file, t->line, t->col, t->path, "a %s task "
+		    "cannot hold a secret (a private key or token would show "
+		    "in ps, logs or the journal): write it with a file task "
+		    "and pass its path (%s)", t->mod->name, c->context);
+		c->nbad++;
+		return 0;
+	}
+	for (i = 0; i < w->nargs; i++)
+		if (strcmp(w->args[i].key, "secret") == 0) {
+			if (strcmp(w->args[i].val, "1") == 0)
+				return 0;
+			diag_add(c->d, t->file, t->line, t->col, t->path,
+			    "this task writes a secret: secret: \"%s\" is not "
+			    "allowed (%s)", w->args[i].val, c->context);
+			c->nbad++;
+			return 0;
+		}
+	kv = &w->args[w->nargs];
+	if ((kv->key = strdup("secret")) == NULL ||
+	    (kv->val = strdup("1")) == NULL)
+		return KORCH_ERR_ALLOC;
+	kv->val_len = 1;
+	w->nargs++;
+	return 0;
 }
 
 static int
@@ -560,6 +669,7 @@ render_task(struct rctx *c, size_t si, size_t ti, const char *item,
 
 	w->id = ++c->next_id;
 	c->ids[si][ti] = w->id;
+	c->used = 0;
 	rt->verify = t->verify;
 	rt->task = ti;
 	for (i = 0; i < t->nargs; i++)
@@ -571,7 +681,7 @@ render_task(struct rctx *c, size_t si, size_t ti, const char *item,
 		rt->key = strdup(t->key);
 	if (rt->key == NULL ||
 	    (w->module = strdup(t->mod->name)) == NULL ||
-	    (w->args = calloc(n + 1, sizeof(*w->args))) == NULL ||
+	    (w->args = calloc(n + 2, sizeof(*w->args))) == NULL ||
 	    (w->watch = calloc(t->nwatch + 1, sizeof(*w->watch))) == NULL)
 		return KORCH_ERR_ALLOC;
 	rt->module = w->module;
@@ -583,6 +693,8 @@ render_task(struct rctx *c, size_t si, size_t ti, const char *item,
 				return r;
 	if (t->tmpl_arg != NULL &&
 	    (r = render_file(c, t, &w->args[w->nargs++])) != 0)
+		return r;
+	if ((c->used & VARS_F_SECRET) && (r = secret_task(c, t, w)) != 0)
 		return r;
 	for (i = 0; i < t->nwatch; i++) {
 		/* dag_build() made sure the watched step runs here; id 0
@@ -646,7 +758,8 @@ item_vars(const struct vars *v, const struct pb_task *t, const char *item)
 			r = KORCH_ERR_ALLOC;
 			break;
 		}
-		r = vars_set(iv, name, vars_value(v, i));
+		r = vars_set_flags(iv, name, vars_value(v, i),
+		    vars_flags_at(v, i));
 		free(name);
 	}
 	free(prefix);
@@ -831,6 +944,7 @@ rendered_host_free(struct rendered_host *rh)
 	struct rendered_step *rs;
 	struct rendered_task *t;
 	size_t i, j, k;
+	int secret;
 
 	if (rh == NULL)
 		return;
@@ -842,8 +956,13 @@ rendered_host_free(struct rendered_host *rh)
 			for (k = 0; k < t->nwatchers; k++)
 				free(t->watchers[k]);
 			free(t->watchers);
+			/* A secret task's content is a key. */
+			secret = render_task_arg(t, "secret") != NULL;
 			for (k = 0; k < t->wire->nargs; k++) {
 				free(t->wire->args[k].key);
+				if (t->wire->args[k].val != NULL && secret)
+					explicit_bzero(t->wire->args[k].val,
+					    t->wire->args[k].val_len);
 				free(t->wire->args[k].val);
 			}
 			free(t->wire->args);

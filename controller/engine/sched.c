@@ -151,6 +151,9 @@ hosts_init(struct sched *s)
 		    (h->blob_timer = evtimer_new(s->base, blob_timer_cb,
 		    h)) == NULL)
 			return KORCH_ERR_ALLOC;
+		/* Step frames carry the hosts' private keys. */
+		kbuf_set_secret(h->out);
+		kbuf_set_secret(h->in);
 		if (s->o.limit != NULL && !limit_has(s->o.limit, h->name)) {
 			h->st = HS_EXCLUDED;
 			continue;

@@ -119,7 +119,7 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 	struct sched *s = h->s;
 	const struct rendered_task *t;
 	const struct rendered_step *rs;
-	const char *message;
+	const char *message, *diff, *s2;
 	char named[512];
 	struct rec *r;
 
@@ -135,7 +135,13 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 	default:		h->c.skipped++; s->total.skipped++; break;
 	}
 	message = name_tasks(h->rh, m->message, named, sizeof(named));
-	report_task(s->rep, h->name, t->key, m->status, message, m->diff);
+	/* Whatever the agent sent: a secret's diff is these two words, in
+	 * the live view, the JSON and the database alike. */
+	diff = m->diff;
+	if (diff != NULL && *diff != '\0' &&
+	    (s2 = render_task_arg(t, "secret")) != NULL && strcmp(s2, "1") == 0)
+		diff = "secret changed";
+	report_task(s->rep, h->name, t->key, m->status, message, diff);
 	if (m->status == KP_ST_CHANGED || m->status == KP_ST_FAILED)
 		note_task(h, t->key, m->status, message);
 
@@ -154,7 +160,7 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 	r->digest = xstrdup(t->digest);
 	r->status = m->status;
 	r->message = xstrdup(message);
-	r->diff = xstrdup(m->diff);
+	r->diff = xstrdup(diff);
 	r->duration_ms = m->duration_ms;
 	r->started_ms = now_ms() - m->duration_ms;
 	record_restarts(h, t, m->status);

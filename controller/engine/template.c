@@ -1,6 +1,7 @@
 /*
  * template.c - see template.h.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,71 @@ report(struct diag *d, const struct tmpl_src *src, unsigned line,
 	    ctx ? " (" : "", ctx ? ctx : "", ctx ? ")" : "");
 }
 
+/* Bytes a unit file reads as themselves, in a word. */
+static int
+systemd_plain(unsigned char c)
+{
+	return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || strchr("_./:=,+@[]~^-", c) != NULL;
+}
+
+/* val into o as systemd reads it back (template.h, TMPL_CTX_SYSTEMD). */
+static void
+put_systemd(struct strbuf *o, const char *val)
+{
+	const char *p = val, *w;
+	size_t n, k;
+	int plain;
+
+	while (*p != '\0') {
+		if (*p == ' ' || *p == '\t') {
+			strbuf_put(o, p++, 1);
+			continue;
+		}
+		for (w = p, plain = 1; *p != '\0' && *p != ' ' && *p != '\t';
+		    p++)
+			plain &= systemd_plain((unsigned char)*p);
+		n = (size_t)(p - w);
+		if (plain) {
+			strbuf_put(o, w, n);
+			continue;
+		}
+		strbuf_put(o, "\"", 1);
+		for (k = 0; k < n; k++) {
+			if (w[k] == '\\' || w[k] == '"')
+				strbuf_put(o, "\\", 1);
+			else if (w[k] == '%' || w[k] == '$')
+				strbuf_put(o, w + k, 1);
+			strbuf_put(o, w + k, 1);
+		}
+		strbuf_put(o, "\"", 1);
+	}
+}
+
+/* Why val (of a variable with flags) cannot go where src renders, or
+ * NULL. */
+static const char *
+misplaced(const struct tmpl_src *src, const char *val, unsigned flags)
+{
+	const char *p;
+
+	if (src->ctx == TMPL_CTX_SYSTEMD && (flags & VARS_F_UNIT))
+		return NULL;
+	if (src->ctx == TMPL_CTX_SYSTEMD) {
+		for (p = val; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				return "holds a newline or a control character, "
+				    "which a unit file cannot quote";
+		return NULL;
+	}
+	if (src->ctx == TMPL_CTX_CONTENT || !(flags & VARS_F_USER))
+		return NULL;
+	if ((flags & VARS_F_MULTILINE) || strchr(val, '\n') != NULL)
+		return "is multi-line, which only a file task's content: may "
+		    "hold";
+	return NULL;
+}
+
 /*
  * One pass does both jobs: with v == NULL and o == NULL it only checks the
  * syntax.  Returns 0 or KORCH_ERR_TEMPLATE / TOO_LARGE / ALLOC.
@@ -45,8 +111,9 @@ scan(const struct tmpl_src *src, const char *text, size_t len,
     const struct vars *v, struct strbuf *o, struct diag *d)
 {
 	struct strlist seen = { 0 };	/* names reported undefined, once each */
-	char name[NAME_MAX_LEN + 1], shown[48];
-	const char *val, *close;
+	char name[NAME_MAX_LEN + 1], shown[48], msg[NAME_MAX_LEN + 128];
+	const char *val, *close, *why;
+	unsigned flags;
 	unsigned line = 1, col = 1, sline, scol;
 	size_t i = 0, j, lit = 0, ns, ne, k;
 	int bad = 0;
@@ -102,9 +169,24 @@ scan(const struct tmpl_src *src, const char *text, size_t len,
 			memcpy(name, text + ns, ne - ns);
 			name[ne - ns] = '\0';
 			if (o != NULL) {
-				if ((val = vars_get(v, name)) != NULL)
-					strbuf_put(o, val, strlen(val));
-				else if (!strlist_has(&seen, name)) {
+				if ((val = vars_get(v, name)) != NULL) {
+					flags = vars_flags(v, name);
+					if (src->used != NULL)
+						*src->used |= flags;
+					if ((why = misplaced(src, val,
+					    flags)) != NULL) {
+						snprintf(msg, sizeof(msg),
+						    "the value of '%s' %s", name,
+						    why);
+						report(d, src, sline, scol, msg,
+						    NULL);
+						bad = 1;
+					} else if (src->ctx == TMPL_CTX_SYSTEMD &&
+					    !(flags & VARS_F_UNIT))
+						put_systemd(o, val);
+					else
+						strbuf_put(o, val, strlen(val));
+				} else if (!strlist_has(&seen, name)) {
 					report(d, src, sline, scol,
 					    "undefined variable", name);
 					/* On ENOMEM the name may be reported
@@ -177,7 +259,8 @@ int
 template_render(const char *tmpl_name, const char *text, size_t len,
     const struct vars *v, char **out, size_t *outlen, struct diag *d)
 {
-	struct tmpl_src src = { tmpl_name, 0, 0, NULL, NULL };
+	struct tmpl_src src = { tmpl_name, 0, 0, NULL, NULL, TMPL_CTX_TEXT,
+	    NULL };
 
 	return template_render_src(&src, text, len, v, out, outlen, d);
 }

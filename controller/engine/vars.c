@@ -11,9 +11,11 @@
 #include "base/grow.h"
 #include "engine/vars.h"
 
+
 struct var {
 	char	*key;
 	char	*val;
+	unsigned flags;		/* VARS_F_* */
 };
 
 struct vars {
@@ -22,6 +24,16 @@ struct vars {
 	size_t			 n;
 	size_t			 cap;
 };
+
+/* A secret's bytes are wiped before the memory goes back to malloc. */
+static void
+free_val(struct var *e)
+{
+	if (e->val != NULL && (e->flags & VARS_F_SECRET))
+		explicit_bzero(e->val, strlen(e->val));
+	free(e->val);
+	e->val = NULL;
+}
 
 struct vars *
 vars_new(const struct vars *parent)
@@ -43,7 +55,7 @@ vars_free(struct vars *v)
 		return;
 	for (i = 0; i < v->n; i++) {
 		free(v->v[i].key);
-		free(v->v[i].val);
+		free_val(&v->v[i]);
 	}
 	free(v->v);
 	free(v);
@@ -61,7 +73,8 @@ find(const struct vars *v, const char *name)
 }
 
 int
-vars_set(struct vars *v, const char *name, const char *value)
+vars_set_flags(struct vars *v, const char *name, const char *value,
+    unsigned flags)
 {
 	struct var *e, *nv;
 	char *k = NULL, *val;
@@ -71,20 +84,47 @@ vars_set(struct vars *v, const char *name, const char *value)
 	if ((val = strdup(value)) == NULL)
 		return KORCH_ERR_ALLOC;
 	if ((e = find(v, name)) != NULL) {
-		free(e->val);
+		free_val(e);
 		e->val = val;
+		e->flags = flags;
 		return 0;
 	}
 	if ((k = strdup(name)) == NULL ||
 	    (nv = grow_room(v->v, v->n, &v->cap, sizeof(*nv), 16)) == NULL) {
 		free(k);
+		if (flags & VARS_F_SECRET)
+			explicit_bzero(val, strlen(val));
 		free(val);
 		return KORCH_ERR_ALLOC;
 	}
 	v->v = nv;
 	v->v[v->n].key = k;
+	v->v[v->n].flags = flags;
 	v->v[v->n++].val = val;
 	return 0;
+}
+
+int
+vars_set(struct vars *v, const char *name, const char *value)
+{
+	return vars_set_flags(v, name, value, 0);
+}
+
+unsigned
+vars_flags(const struct vars *v, const char *name)
+{
+	const struct var *e;
+
+	for (; v != NULL && name != NULL; v = v->parent)
+		if ((e = find(v, name)) != NULL)
+			return e->flags;
+	return 0;
+}
+
+unsigned
+vars_flags_at(const struct vars *v, size_t i)
+{
+	return v == NULL || i >= v->n ? 0 : v->v[i].flags;
 }
 
 const char *
@@ -147,4 +187,22 @@ vars_name_valid(const char *name, size_t len)
 			return 0;
 	}
 	return 1;
+}
+
+/* The names render.c derives from the inventory: what the cluster is,
+ * not a setting, so no inventory var may replace one. */
+static const char *const reserved[] = { "etcd_hosts", "master_hosts",
+	"node_hosts", "etcd_initial_cluster", "etcd_endpoints",
+	"apiserver_lb_servers", "hosts_entries", "first_master_address",
+	"item", NULL };
+
+int
+vars_name_reserved(const char *name)
+{
+	size_t i;
+
+	for (i = 0; reserved[i] != NULL; i++)
+		if (strcmp(name, reserved[i]) == 0)
+			return 1;
+	return 0;
 }

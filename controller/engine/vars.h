@@ -14,9 +14,11 @@
  *   facts.<key>     what the agent reported about the host
  *   derived         etcd_hosts, master_hosts, node_hosts,
  *                   etcd_initial_cluster, etcd_endpoints, hosts_entries,
- *                   first_master_address (see render.h); a user variable
- *                   of the same name wins, e.g. a load-balancer address
- *                   for first_master_address.
+ *                   first_master_address, apiserver_lb_servers (see
+ *                   render.h).  Reserved: an inventory var of one of
+ *                   these names is refused where it is loaded
+ *                   (render_reserved_name()); the apiserver address is
+ *                   overridden with apiserver_endpoint instead.
  *
  * Keys and values are copied in; returned strings are owned by the map and
  * valid until the entry is replaced or the map freed.
@@ -39,6 +41,32 @@ void vars_free(struct vars *v);
  * KORCH_ERR_INVALID_ARG for NULL arguments. */
 int vars_set(struct vars *v, const char *name, const char *value);
 
+/*
+ * What a value is, beyond its text; carried with it when the render
+ * copies maps (render.c), replaced with it by every set.
+ *   VARS_F_SECRET     a private key, a kubeconfig with one, a token: a
+ *                     task that renders it is secret (render.c), and
+ *                     its bytes are wiped when replaced or freed.
+ *   VARS_F_USER       from the inventory: may reach only what its
+ *                     template context allows (template.h).
+ *   VARS_F_MULTILINE  an inventory value declared multi-line (a YAML
+ *                     literal block, '|'): file content only.
+ */
+#define VARS_F_SECRET		0x1u
+#define VARS_F_USER		0x2u
+#define VARS_F_MULTILINE	0x4u
+/*   VARS_F_UNIT       text made for a unit file (flags.<component>: the
+ *                     profile's ExecStart lines, each value in them
+ *                     quoted for systemd when they were rendered): put
+ *                     into a unit as it is. */
+#define VARS_F_UNIT		0x8u
+int vars_set_flags(struct vars *v, const char *name, const char *value,
+    unsigned flags);
+/* Flags of name as vars_get() finds it (0 when undefined); of local
+ * entry i. */
+unsigned vars_flags(const struct vars *v, const char *name);
+unsigned vars_flags_at(const struct vars *v, size_t i);
+
 /* The value of name here or in the nearest parent that has it; NULL when
  * no map in the chain has it. */
 const char *vars_get(const struct vars *v, const char *name);
@@ -53,5 +81,8 @@ const struct vars *vars_parent(const struct vars *v);
 
 /* 1 when name is a well-formed variable name: [A-Za-z0-9_.]+ */
 int vars_name_valid(const char *name, size_t len);
+/* 1 when name is one of the derived names above (or foreach's item),
+ * which no inventory var may set. */
+int vars_name_reserved(const char *name);
 
 #endif

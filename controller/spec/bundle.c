@@ -192,6 +192,24 @@ load_component(struct bundle *b, struct ydoc *y, yaml_node_t *item,
 		    ref);
 		return;
 	}
+	/* A binary's name and version make its path on the host
+	 * (/opt/<name>/<version>/bin, ExecStart=): one path component each,
+	 * nothing a unit file or a shell reads as more. */
+	if (kind == BUNDLE_BINARY && (!pkg_word_valid(name,
+	    "abcdefghijklmnopqrstuvwxyz0123456789_.+-") ||
+	    !pkg_word_valid(version, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+~-"))) {
+		ydoc_bad(y, item, ppath, "component '%s' version '%s': a name "
+		    "is [a-z0-9_.+-] and a version [A-Za-z0-9._+~-], each "
+		    "starting with a letter or digit", name, version);
+		return;
+	}
+	if (arch != NULL && !pkg_word_valid(arch,
+	    "abcdefghijklmnopqrstuvwxyz0123456789_")) {
+		ydoc_bad(y, ydoc_get(y, item, "arch"), ppath, "arch '%s' is "
+		    "not [a-z0-9_]", arch);
+		return;
+	}
 	if (kind == BUNDLE_PACKAGE && (!pkg_word_valid(name,
 	    "abcdefghijklmnopqrstuvwxyz0123456789+.-") ||
 	    !pkg_word_valid(version, "abcdefghijklmnopqrstuvwxyz"
@@ -272,8 +290,17 @@ read_manifest(struct bundle *b, struct diag *d)
 	if ((v = ydoc_text(n)) == NULL || strcmp(v, "1") != 0)
 		ydoc_bad(&y, n ? n : root, "bundle", "this korch reads bundle "
 		    "format 1 (bundle: 1)");
-	if ((v = ydoc_text(ydoc_get(&y, root, "kubernetes_version"))))
-		b->kubernetes_version = strdup(v);
+	n = ydoc_get(&y, root, "kubernetes_version");
+	if ((v = ydoc_text(n)) != NULL) {
+		/* It names directories and is compared as a version. */
+		if (strspn(v, "0123456789.") != strlen(v) || v[0] == '.' ||
+		    v[0] == '\0' || strstr(v, "..") != NULL ||
+		    v[strlen(v) - 1] == '.')
+			ydoc_bad(&y, n, "kubernetes_version", "expected a "
+			    "version like 1.20.2, got '%s'", v);
+		else
+			b->kubernetes_version = strdup(v);
+	}
 	for (k = BUNDLE_BINARY; k <= BUNDLE_PACKAGE; k++) {
 		list[k] = ydoc_get(&y, root, kind_list[k]);
 		if ((list[k] == NULL && k == BUNDLE_BINARY) ||

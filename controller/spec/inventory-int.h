@@ -28,6 +28,19 @@ void inv_load_vars(struct inv_loader *ld, const yaml_node_t *map,
  * addresses across it. */
 void inv_load_hosts(struct inv_loader *ld, const yaml_node_t *root);
 
+/*
+ * Every key and scalar under root through inv_text_check() (vars written
+ * as literal blocks multi-line), each problem reported at its line.
+ * 0, or -1 when something was reported.
+ */
+int inv_text_walk(struct inv_loader *ld, const yaml_node_t *root);
+/* NULL when s[0..len) is text an inventory may hold, else why not.
+ * multiline: newlines and tabs allowed, and a larger size. */
+const char *inv_text_check(const char *s, size_t len, int multiline);
+/* A printable preview of s[0..len) for a message: non-printable bytes as
+ * \xNN, cut at about 60 characters. */
+void inv_text_show(char *out, size_t size, const char *s, size_t len);
+
 /* 1 when valid: a cluster name (an RFC 1123 label), a login name, a
  * variable name of the user's ([A-Za-z0-9_]+, no dots). */
 int inv_label_valid(const char *s);

@@ -40,12 +40,11 @@ static const char *const ssh_keys[] = { "user", "port", "private_key",
 static const char *const bastion_keys[] = { "address", "port", "user",
 	NULL };
 
+/* An inventory value: untrusted text wherever it is rendered. */
 static void
 setvar(struct inv_loader *ld, struct vars *v, const char *k, const char *val)
 {
-	int r;
-
-	if ((r = vars_set(v, k, val)) != 0)
+	if (vars_set_flags(v, k, val, VARS_F_USER) != 0)
 		ld->y.oom = 1;
 }
 
@@ -124,12 +123,17 @@ inv_load_vars(struct inv_loader *ld, const yaml_node_t *map,
 			    "empty string)");
 			continue;
 		}
-		if (strlen((const char *)val->data.scalar.value) !=
-		    val->data.scalar.length) {
-			ydoc_bad(y, val, sub, "value contains a NUL byte");
+		if (vars_name_reserved(key)) {
+			ydoc_bad(y, k, sub, "'%s' is derived from the hosts "
+			    "list and cannot be set (to point hosts at a load "
+			    "balancer, set apiserver_endpoint)", key);
 			continue;
 		}
-		setvar(ld, v, key, (const char *)val->data.scalar.value);
+		/* Text checks: inv_text_walk, before any field is read. */
+		if (vars_set_flags(v, key, (const char *)val->data.scalar.value,
+		    VARS_F_USER | (val->data.scalar.style ==
+		    YAML_LITERAL_SCALAR_STYLE ? VARS_F_MULTILINE : 0)) != 0)
+			y->oom = 1;
 	}
 }
 
@@ -371,6 +375,12 @@ inventory_load(const char *path, struct inventory **out, struct diag *d)
 		ydoc_bad(y, root, "", "expected a mapping with cluster, ssh "
 		    "and hosts, got %s", diag_yaml_kind(root));
 		r = KORCH_ERR_PARSE;
+		goto out;
+	}
+	/* Bad bytes first, and alone: the field loaders quote values in
+	 * their messages, and these must not reach a terminal. */
+	if (inv_text_walk(&ld, root) != 0) {
+		r = y->oom ? KORCH_ERR_ALLOC : KORCH_ERR_PARSE;
 		goto out;
 	}
 	ydoc_check_keys(y, root, "", top_keys);

@@ -36,7 +36,13 @@
  * Paths (private_key, known_hosts, bundle) have "~" expanded to $HOME and
  * are made relative to the inventory file's directory, then absolute.
  * Variable names (vars: keys) are [A-Za-z0-9_]+; see vars.h for the
- * whole naming convention.
+ * whole naming convention.  The names korch derives (vars.h) are refused.
+ *
+ * Every key and scalar is text an inventory may hold (inventory_text.c):
+ * no control character, newline or CR, valid UTF-8 only, no bidi or
+ * zero-width character, at most 4096 bytes; a var written as a literal
+ * block ('|') may span lines (1 MiB), for a file's content only
+ * (template.h).  Such problems are reported first and alone.
  */
 #ifndef KORCH_INVENTORY_H
 #define KORCH_INVENTORY_H

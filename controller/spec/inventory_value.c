@@ -71,11 +71,12 @@ inv_label_valid(const char *s)
 	return lower_digits_only(s, "-");
 }
 
-/* A login name: conservative POSIX portable set, no leading '-'. */
+/* A login name: conservative POSIX portable set, no leading '-' or '.'
+ * (".." is no one's name, and a name may end up in a path). */
 int
 inv_user_valid(const char *s)
 {
-	if (*s == '\0' || *s == '-' || strlen(s) > 32)
+	if (*s == '\0' || *s == '-' || *s == '.' || strlen(s) > 32)
 		return 0;
 	for (; *s != '\0'; s++)
 		if (!(isalnum((unsigned char)*s) && isascii(*s)) &&

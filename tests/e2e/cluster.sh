@@ -43,6 +43,9 @@ check "the refusal names the missing kubelet" grep -q "bundle.kubelet.sha256.*no
 check "no host was contacted for it" [ "$(sqlite3 "$KORCH_STATE" 'select count(*) from hosts')" -eq 0 ]
 cp "$W/inv-good.yaml" "$INV"
 
+# ---- secrets: a key file someone else owned before korch writes it
+on $MASTER 'mkdir -p /etc/kubernetes/pki && echo old >/etc/kubernetes/pki/apiserver.key && chown 65534:65534 /etc/kubernetes/pki/apiserver.key && chmod 0644 /etc/kubernetes/pki/apiserver.key'
+
 # ---- first apply: the whole cluster
 apply "$W/a1"
 check "cluster apply converges (exit 0)" [ "$RC" -eq 0 ]
@@ -84,6 +87,20 @@ done
 
 record_starts "$MASTER" "$NODES"
 
+# ---- secrets stay secret: output, state, hosts
+"$KORCH" status --json >"$W/st1.json" 2>&1
+"$KORCH" status >"$W/st1.txt" 2>&1
+sqlite3 "$KORCH_STATE" .dump >"$W/state.dump"
+check "apply --json, status and the state's task_results hold no private key" \
+    bash -c "! grep -l 'PRIVATE KEY' '$W/a1.json' '$W/a1.err' '$W/st1.json' '$W/st1.txt' '$W/state.dump'"
+check "a key file's recorded diff is 'secret changed', whole" \
+    [ "$(sqlite3 "$KORCH_STATE" "select diff from task_results where task_key = 'master/apiserver-key' order by rowid desc limit 1")" = "secret changed" ]
+check "the key file once owned by 65534 is root's and 0600" \
+    [ "$(on $MASTER stat -c %u:%g:%a /etc/kubernetes/pki/apiserver.key)" = "0:0:600" ]
+check "every private key and kubeconfig on the master is root's 0600" \
+    on $MASTER '! find /etc/kubernetes /etc/etcd -name "*.key" -o -name "*.kubeconfig" | xargs stat -c "%u:%g:%a %n" | grep -v "^0:0:600 "'
+check "the state database is 0600" [ "$(stat -c %a "$KORCH_STATE")" = 600 ]
+
 # ---- second apply: nothing changes, nothing restarts
 apply "$W/a2"
 check "second cluster apply exits 0" [ "$RC" -eq 0 ]
@@ -109,14 +126,44 @@ done
 "$KORCH" status --json >"$W/s.json"
 check "status shows per-host components" [ "$(json "$W/s.json" "len(d['hosts'])")" -eq 4 ]
 
+# ---- a key file replaced on the host, handed to another uid: plan shows
+# "secret changed" and nothing of the key; apply puts it back, root's 0600
+on $MASTER 'echo junk >/etc/kubernetes/pki/apiserver.key && chown 65534:65534 /etc/kubernetes/pki/apiserver.key && chmod 0644 /etc/kubernetes/pki/apiserver.key'
+"$KORCH" plan "$INV" >"$W/plan1.txt" 2>&1
+"$KORCH" plan "$INV" --json >"$W/plan1.json" 2>"$W/plan1.err"
+check "plan shows the key file's diff as 'secret changed'" grep -q "secret changed" "$W/plan1.txt"
+check "plan and plan --json hold no private key" bash -c "! grep -l 'PRIVATE KEY' '$W/plan1.txt' '$W/plan1.json' '$W/plan1.err'"
+apply "$W/a4"
+check "apply restores the key (exit 0)" [ "$RC" -eq 0 ]
+check "... root's and 0600 again" [ "$(on $MASTER stat -c %u:%g:%a /etc/kubernetes/pki/apiserver.key)" = "0:0:600" ]
+check "... and its content is a key again" on $MASTER grep -q "PRIVATE KEY" /etc/kubernetes/pki/apiserver.key
+sqlite3 "$KORCH_STATE" .dump >"$W/state2.dump"
+check "apply --json and the state hold no private key" bash -c "! grep -l 'PRIVATE KEY' '$W/a4.json' '$W/a4.err' '$W/state2.dump'"
+
 # ---- 6 hosts: three etcd members, two masters
 "$TB" up 6 >&2 || notok "test bed up 6"
 export KORCH_STATE=$W/state6.db
 bundle_inventory "$INV" "$BUNDLE" etcd,master etcd,master etcd node node node
-# ... with a named apt mirror this time (the file only: nothing installs).
-sed -i 's|^  bundle: .*|&\n  vars: { apt_repo_url: "http://mirror.example/debian", apt_repo_suite: bookworm }|' "$INV"
+# ... with a named apt mirror this time (the file only: nothing installs),
+# and its key as a multi-line var (any key: apt is not run).
+GNUPGHOME=$W/gnupg
+mkdir -m 700 "$GNUPGHOME"
+GNUPGHOME=$GNUPGHOME gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key "korch mirror" ed25519 sign never 2>/dev/null
+GNUPGHOME=$GNUPGHOME gpg --batch --armor --export "korch mirror" | sed 's/^/      /; s/^ *$//' >"$W/mirror.asc"
+python3 - "$INV" "$W/mirror.asc" <<'EOF'
+import sys
+inv, key = sys.argv[1:3]
+out = []
+for l in open(inv).read().split("\n"):
+    out.append(l)
+    if l.startswith("  bundle: "):
+        out += ["  vars:", '    apt_repo_url: "http://mirror.example/debian"',
+                "    apt_repo_suite: bookworm", "    repo_key: |"] + open(key).read().rstrip("\n").split("\n")
+open(inv, "w").write("\n".join(out))
+EOF
 apply "$W/b1"
-check "the named apt mirror is configured" on node4 grep -q "mirror.example/debian bookworm main" /etc/apt/sources.list.d/korch.list
+check "the named apt mirror is configured, signed-by its key" on node4 grep -q "^deb \[signed-by=/etc/apt/keyrings/korch.asc\] http://mirror.example/debian bookworm main" /etc/apt/sources.list.d/korch.list
+check "the mirror's key is on the host" on node4 grep -q "BEGIN PGP PUBLIC KEY BLOCK" /etc/apt/keyrings/korch.asc
 check "6 hosts, 3 etcd members and 2 masters: apply exits 0" [ "$RC" -eq 0 ]
 members=$(on node1 env ETCDCTL_API=3 /opt/etcd/3.4.23/bin/etcdctl --endpoints=https://127.0.0.1:2379 \
     --cacert=/etc/etcd/pki/ca.crt --cert=/etc/etcd/pki/client.crt --key=/etc/etcd/pki/client.key \

@@ -4,7 +4,7 @@ set -uo pipefail
 BUILD=$(cd "${1:-build}" && pwd) || exit 1
 cd "$(dirname "$0")"
 rc=0
-for suite in engine.sh cluster.sh trust.sh; do
+for suite in engine.sh cluster.sh trust-agent.sh; do
 	echo "# suite $suite"
 	./"$suite" "$BUILD" || rc=1
 done

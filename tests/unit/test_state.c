@@ -8,6 +8,8 @@
  * Forks happen before the parent opens any connection in that test:
  * SQLite connections must not cross fork().
  */
+#include <fcntl.h>
+
 #include "helpers_state.h"
 #include "state_hostkey.h"
 #include "state_lock.h"
@@ -246,6 +248,32 @@ test_wal_and_pragmas(void **state)
 	assert_int_equal(kstate_record_result(st, &res), KORCH_ERR_STATE);
 	assert_non_null(strstr(kstate_errmsg(st), "ghost"));
 	assert_non_null(strstr(kstate_errmsg(st), "FOREIGN KEY"));
+	kstate_close(st);
+}
+
+/* A state left readable (0644, with its -wal and -shm, by an old korch
+ * or a copy) is owner-only again after the next open. */
+static void
+test_open_forces_0600(void **state)
+{
+	struct fx	*fx = *state;
+	struct kstate	*st;
+	char		 wal[200], shm[200];
+
+	st = open_ok(fx->path);
+	begin_run(st, "apply");
+	kstate_close(st);
+	snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+	snprintf(shm, sizeof(shm), "%s-shm", fx->path);
+	close(open(wal, O_CREAT | O_WRONLY, 0644));
+	close(open(shm, O_CREAT | O_WRONLY, 0644));
+	assert_int_equal(chmod(fx->path, 0644), 0);
+	assert_int_equal(chmod(wal, 0644), 0);
+	assert_int_equal(chmod(shm, 0644), 0);
+	st = open_ok(fx->path);
+	assert_int_equal(mode_of(fx->path), 0600);
+	assert_int_equal(mode_of(wal), 0600);
+	assert_int_equal(mode_of(shm), 0600);
 	kstate_close(st);
 }
 
@@ -1251,6 +1279,7 @@ main(void)
 		T(test_newer_version_refused),
 		T(test_open_errors),
 		T(test_wal_and_pragmas),
+		T(test_open_forces_0600),
 		T(test_record_query_roundtrip),
 		T(test_record_argument_checks),
 		T(test_observed_upsert_semantics),

@@ -168,7 +168,7 @@ test_check_and_embedded(void **state)
 	struct vars *v = sample_vars();
 	struct diag *d = diag_new();
 	struct tmpl_src src = { "pb.yaml", 7, 14, "steps[0].tasks[1].file.path",
-		"host node1" };
+		"host node1", TMPL_CTX_ARG, NULL };
 	const struct diag_entry *e;
 	char *out = NULL;
 	const char *t = "/etc/{{ nope }}/{{ host.name }}";

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: what root runs on a host and which host keys korch accepts,
 # on two booted test-bed hosts, as the SSH user ops with become: sudo.
-# Usage: trust.sh BUILD_DIR
+# Usage: trust-agent.sh BUILD_DIR
 #
 # Swapped agent: ops replaces its copy of the agent with a script that
 # prints the right greeting and writes a canary; the next apply never runs
@@ -15,7 +15,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-e2e_begin trust "$@"
+e2e_begin trust-agent "$@"
 trap 'rm -rf "$W"' EXIT
 PB=$E2E_ROOT/examples/demo/playbooks
 SHA=$("$KORCH" version | awk '$1 == "agent" { print $2 }')
