@@ -382,6 +382,8 @@ reopen_immutable(struct kstate *st)
 	st->db = NULL;
 	return sqlite3_open_v2(uri, &st->db, SQLITE_OPEN_READONLY |
 	    SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK;
+}
+
 /*
  * The state holds every task's result and the run log: owner-only, even
  * where an older korch, a restore or a hand-made copy left it readable.
