@@ -45,7 +45,7 @@ UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # The tests' shared fixtures (header-only): a change rebuilds every test.
 UNIT_HDR   = $(wildcard tests/unit/*.h)
 
-.PHONY: all deps check unit unit-bin fuzz bench demo clean install
+.PHONY: all deps check unit unit-bin fuzz faults bench demo clean install
 all: $(BUILD)/korch $(BUILD)/korch-agent
 
 $(BUILD)/obj/%.o: %.c
@@ -107,6 +107,12 @@ unit: $(UNIT_BIN)
 
 fuzz:
 	@tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
+
+# The fault suite in full: kill -9 of the controller at 20 random moments
+# of a cluster apply and 10 of an upgrade, broken hosts and networks
+# (make check runs a bounded variant).  FAULTS_SEED=N replays a run.
+faults: deps all
+	@tests/faults/run.sh build
 
 bench: deps all
 	@tests/bench/run.sh
