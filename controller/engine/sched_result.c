@@ -113,6 +113,21 @@ record_restarts(struct shost *h, const struct rendered_task *t, int status)
 	}
 }
 
+/* A result's report line: queued, printed once the tick is committed. */
+static void
+say_task(struct shost *h, const struct rendered_task *t,
+    const struct kp_task_result *m, const char *message)
+{
+	struct rec *r;
+
+	if ((r = rec_add(h->s, R_SAY, h->name)) == NULL)
+		return;
+	r->task_key = xstrdup(t->key);
+	r->status = m->status;
+	r->message = xstrdup(message);
+	r->diff = xstrdup(m->diff);
+}
+
 void
 on_task_result(struct shost *h, const struct kp_task_result *m)
 {
@@ -135,7 +150,7 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 	default:		h->c.skipped++; s->total.skipped++; break;
 	}
 	message = name_tasks(h->rh, m->message, named, sizeof(named));
-	report_task(s->rep, h->name, t->key, m->status, message, m->diff);
+	say_task(h, t, m, message);
 	if (m->status == KP_ST_CHANGED || m->status == KP_ST_FAILED)
 		note_task(h, t->key, m->status, message);
 
