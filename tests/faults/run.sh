@@ -27,7 +27,7 @@
 #
 # Moments come from a seeded RNG: FAULTS_SEED=N replays a run.  Counts:
 # FAULTS_APPLY_KILLS (full 20, bounded 2), FAULTS_UPGRADE_KILLS (10, 1);
-# FAULTS_HOST_CASES=0 leaves out part 3.
+# FAULTS_HOST_CASES=0 leaves out part 3, FAULTS_APPLY_KILLS=-1 all of part 1.
 # Output: TAP lines, then "# figure: ..." lines.
 set -uo pipefail
 BOUNDED=0
