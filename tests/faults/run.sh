@@ -224,7 +224,7 @@ elif PLAIN=1 up 7; then
 	PPORT=$((20000 + RANDOM % 20000))
 	"$FDIR/authclose" "$BR" "$PPORT" "$(host_addr node6)" 22 2>"$W/authclose.log" &
 	PROXY_PID=$!
-	retry 100 0.2 grep -q "listening" "$W/authclose.log" || notok "faults: the authclose proxy listens" "$(cat "$W/authclose.log")"
+	retry 100 0.2 grep -qs "listening" "$W/authclose.log" || notok "faults: the authclose proxy listens" "$(cat "$W/authclose.log")"
 	KH=$(sed -n 's/^  known_hosts: //p' "$INV")
 	cp "$KH" "$W/known_hosts"
 	awk -v a="$(host_addr node6),node6" -v p="[$BR]:$PPORT" '$1 == a { $1 = p; print }' "$KH" >>"$W/known_hosts"
