@@ -53,7 +53,7 @@ UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 # The tests' shared fixtures (header-only): a change rebuilds every test.
 UNIT_HDR   = $(wildcard tests/unit/*.h)
 
-.PHONY: all deps check unit unit-bin fuzz fuzz-objs bench demo clean install
+.PHONY: all deps check unit unit-bin fuzz fuzz-objs faults bench demo clean install
 all: $(BUILD)/korch $(BUILD)/korch-agent
 
 $(BUILD)/obj/%.o: %.c
@@ -120,6 +120,12 @@ fuzz:
 # BUILD=build/fuzz CC=clang SANITIZE=fuzzer-no-link,...): the controller's
 # library without the embedded agent image, and the agent's glibc code.
 fuzz-objs: $(call obj,$(PROTO_SRC) $(STATE_SRC) $(CTL_SRC)) $(AGENT_LIB_OBJ)
+
+# The fault suite in full: kill -9 of the controller at 20 random moments
+# of a cluster apply and 10 of an upgrade, broken hosts and networks
+# (make check runs a bounded variant).  FAULTS_SEED=N replays a run.
+faults: deps all
+	@tests/faults/run.sh build
 
 bench: deps all
 	@tests/bench/run.sh

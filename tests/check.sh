@@ -81,6 +81,9 @@ run_suite e2e tests/e2e/run.sh build
 run_suite trust-values tests/e2e/trust-values.sh "$SAN"
 # Upgrades, rollback and etcd restore, with the controller under ASan+UBSan.
 run_suite upgrade tests/e2e/upgrade.sh "$SAN"
+# The fault suite, bounded (make faults runs the full counts): kill -9 of
+# the controller in an apply and an upgrade, then each host fault once.
+run_suite faults tests/faults/run.sh --bounded build
 # The real Kubernetes 1.20.2 (built once per machine by tests/kube/build,
 # then cached), the controller under ASan+UBSan.
 run_suite real tests/e2e/real.sh "$SAN"

@@ -107,8 +107,11 @@ struct shost {
 };
 
 /* A queued side effect on the state database. */
+/* R_SAY is no row: a task's report line, printed once the rows queued
+ * before it are committed, so nothing is shown done that a crash could
+ * still lose. */
 enum rec_kind { R_RESULT, R_HOST, R_RUN_HOST, R_PENDING_SET, R_PENDING_CLEAR,
-    R_COMPONENT };
+    R_COMPONENT, R_SAY };
 
 struct rec {
 	enum rec_kind	 kind;

@@ -2,7 +2,9 @@
  * sched_record.c - the state database write-behind queue: the I/O
  * callbacks queue what happened (results, hosts, restarts owed, components
  * seen) and a low-priority event commits the whole tick in one transaction
- * after every I/O callback of the tick has run.
+ * after every I/O callback of the tick has run.  The tick's report lines
+ * wait in the same queue and are printed after the commit: what the
+ * operator saw done is in the state even after a kill -9.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +113,8 @@ rec_apply(struct sched *s, const struct rec *r)
 		 * diff: active (a rec's fields, reused). */
 		return kstate_record_component(s->st, s->run_id, r->host,
 		    r->step, r->digest, r->message, r->diff);
+	case R_SAY:
+		return KORCH_OK;
 	}
 	return KORCH_ERR_INTERNAL;
 }
@@ -121,11 +125,13 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
 	struct rec *r;
-	int rc = 0;
+	int rc = 0, rows = 0;
 
 	if (s->recs == NULL)
 		return;
-	if ((rc = kstate_batch_begin(s->st)) == 0) {
+	for (r = s->recs; r != NULL; r = r->next)
+		rows += r->kind != R_SAY;
+	if (rows > 0 && (rc = kstate_batch_begin(s->st)) == 0) {
 		for (r = s->recs; r != NULL && rc == 0; r = r->next)
 			rc = rec_apply(s, r);
 		if (rc == 0)
@@ -133,6 +139,12 @@ flush_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			(void)kstate_batch_rollback(s->st);
 	}
+	/* Shown even when the commit failed: the hosts did it, and the run
+	 * stops saying the state could not record it. */
+	for (r = s->recs; r != NULL; r = r->next)
+		if (r->kind == R_SAY && r->task_key != NULL)
+			report_task(s->rep, r->host, r->task_key, r->status,
+			    r->message, r->diff);
 	rec_free_list(s->recs);
 	s->recs = NULL;
 	s->recs_tail = &s->recs;

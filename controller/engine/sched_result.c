@@ -113,6 +113,21 @@ record_restarts(struct shost *h, const struct rendered_task *t, int status)
 	}
 }
 
+/* A result's report line: queued, printed once the tick is committed. */
+static void
+say_task(struct shost *h, const struct rendered_task *t,
+    const struct kp_task_result *m, const char *message, const char *diff)
+{
+	struct rec *r;
+
+	if ((r = rec_add(h->s, R_SAY, h->name)) == NULL)
+		return;
+	r->task_key = xstrdup(t->key);
+	r->status = m->status;
+	r->message = xstrdup(message);
+	r->diff = xstrdup(diff);
+}
+
 void
 on_task_result(struct shost *h, const struct kp_task_result *m)
 {
@@ -141,7 +156,7 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 	if (diff != NULL && *diff != '\0' &&
 	    (s2 = render_task_arg(t, "secret")) != NULL && strcmp(s2, "1") == 0)
 		diff = "secret changed";
-	report_task(s->rep, h->name, t->key, m->status, message, diff);
+	say_task(h, t, m, message, diff);
 	if (m->status == KP_ST_CHANGED || m->status == KP_ST_FAILED)
 		note_task(h, t->key, m->status, message);
 

@@ -4,6 +4,7 @@
  * this host first), the handshake, the host key check against
  * known_hosts, and user authentication with a key file or ssh-agent.
  */
+#include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -274,6 +275,33 @@ step_handshake(struct ssh_conn *c)
 	return STEP_NEXT;
 }
 
+/*
+ * The server went away while we authenticated (sshd's LoginGraceTime,
+ * MaxStartups, a crash or restart): that is no refused key, and saying
+ * it was sends the operator to check authorized_keys for nothing.
+ */
+static int
+auth_dropped(struct ssh_conn *c, int r)
+{
+	ssize_t n = 1;
+	char b;
+
+	/* libssh2 reports a peer gone mid-auth as a socket error, or (the
+	 * publickey exchange) as an unverified key: ask the socket. */
+	if (c->fd >= 0)
+		n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (r != LIBSSH2_ERROR_SOCKET_DISCONNECT &&
+	    r != LIBSSH2_ERROR_SOCKET_RECV && r != LIBSSH2_ERROR_SOCKET_SEND &&
+	    r != LIBSSH2_ERROR_SOCKET_TIMEOUT && n != 0 &&
+	    !(n < 0 && (errno == ECONNRESET || errno == EPIPE)))
+		return 0;
+	conn_fail(c, KORCH_ERR_SSH, "%s closed the connection during "
+	    "authentication (%s): sshd dropped the login (LoginGraceTime, "
+	    "MaxStartups, a restart?); run again once it takes logins",
+	    c->where, ssh_errmsg(c->ssh));
+	return 1;
+}
+
 static enum step
 auth_done(struct ssh_conn *c)
 {
@@ -305,6 +333,8 @@ step_auth_key(struct ssh_conn *c)
 		return STEP_WAIT_SSH;
 	if (r == 0)
 		return auth_done(c);
+	if (auth_dropped(c, r))
+		return STEP_STOP;
 	if (r == LIBSSH2_ERROR_FILE)
 		conn_fail(c, KORCH_ERR_AUTH, "cannot use private key %s for %s: "
 		    "%s (passphrase-protected keys need ssh-agent: leave "
@@ -359,6 +389,8 @@ step_auth_agent(struct ssh_conn *c)
 		return STEP_WAIT_SSH;
 	if (r == 0)
 		return auth_done(c);
+	if (auth_dropped(c, r))
+		return STEP_STOP;
 	c->idents_tried++;
 	if (libssh2_agent_get_identity(c->agent, &next, c->ident) != 0) {
 		conn_fail(c, KORCH_ERR_AUTH, "%s refused all %d key%s from "
