@@ -109,6 +109,23 @@ open(path, "w").write("\n".join(out))
 EOF
 }
 
+# drop_host FILE NAME: the inventory without host NAME's entry.
+drop_host() {
+	python3 - "$1" "$2" <<'EOF'
+import sys
+path, host = sys.argv[1:3]
+out, skip = [], False
+for l in open(path).read().split("\n"):
+    if l.startswith("  - name: "):
+        skip = l == "  - name: " + host
+    elif not l.startswith("    "):
+        skip = False
+    if not skip:
+        out.append(l)
+open(path, "w").write("\n".join(out))
+EOF
+}
+
 # host_addr NAME: the address of host NAME in the inventory $INV.
 host_addr() { awk -v n="$1" '$0 == "  - name: " n { getline; print $2 }' "$INV"; }
 

@@ -32,22 +32,6 @@ echo "# booting 5 test-bed hosts"
 bundle_inventory "$INV" "$BUNDLE" --kubernetes-version "$V" etcd,master etcd,master etcd node node
 MASTER=node1
 
-# drop_host FILE NAME: the inventory without host NAME's entry.
-drop_host() {
-	python3 - "$@" <<'EOF'
-import sys
-path, host = sys.argv[1:3]
-out, skip = [], False
-for l in open(path).read().split("\n"):
-    if l.startswith("  - name: "):
-        skip = l == "  - name: " + host
-    elif not l.startswith("    "):
-        skip = False
-    if not skip:
-        out.append(l)
-open(path, "w").write("\n".join(out))
-EOF
-}
 # members: etcd's member names, sorted, as node1 sees them.
 members() {
 	on node1 "ETCDCTL_API=3 /opt/etcd/*/bin/etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/client.crt --key /etc/etcd/pki/client.key member list" |

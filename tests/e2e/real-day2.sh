@@ -46,22 +46,6 @@ echo "# booting 4 test-bed hosts"
 "$TB" up 4 >&2 || { notok "test bed up 4"; finish; exit 1; }
 bundle_inventory "$W/full.yaml" "$BUNDLE" --kubernetes-version "$V" etcd,master master node node
 sed -i '/^  bundle: /a\  apiserver_lb: local' "$W/full.yaml"
-# drop_host FILE NAME: the inventory without host NAME.
-drop_host() {
-	python3 - "$1" "$2" <<'EOF'
-import sys
-path, name = sys.argv[1:3]
-out, skip = [], False
-for l in open(path).read().split("\n"):
-    if l.startswith("  - name: "):
-        skip = l == "  - name: " + name
-    elif not l.startswith("    "):
-        skip = False
-    if not skip:
-        out.append(l)
-open(path, "w").write("\n".join(out))
-EOF
-}
 # set_roles FILE NAME ROLES: host NAME gets roles: [ROLES].
 set_roles() { sed -i "/^  - name: $2\$/,/^  - name: /s/^    roles: .*/    roles: [$3]/" "$1"; }
 cp "$W/full.yaml" "$INV"
