@@ -13,7 +13,7 @@ PKG	 = libssh2 libevent yaml-0.1 sqlite3 libcrypto
 SANITIZE ?=
 # TEST_HOOKS=1 builds the test flavour: korch and its agent then honour the
 # environment hooks the suites use ($KORCH_AGENT_IMAGE, $KORCH_AGENT_SYSTEMCTL,
-# $KORCH_AGENT_PROCSYS).  A release build (the default, what `make all` and
+# $KORCH_AGENT_PROCSYS, $KORCH_AGENT_LOCK).  A release build (the default, what `make all` and
 # `make install` make) has no such code.  The agent's glibc objects (unit
 # tests, korch-agent-glibc) are test-only and always have them.  Use a
 # separate BUILD dir for it, as for SANITIZE (check.sh: build/san).

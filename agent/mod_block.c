@@ -64,6 +64,14 @@ splice(const char *old, size_t old_len, const char *marker,
 
 	(void)snprintf(begin, sizeof(begin), "# BEGIN %s", marker);
 	(void)snprintf(end, sizeof(end), "# END %s", marker);
+	/* Content holding a marker line would end the block early on the
+	 * next run, and the file would never settle. */
+	if (find_line(content, clen, 0, begin) >= 0 ||
+	    find_line(content, clen, 0, end) >= 0) {
+		agent_outcome_set(o, KP_ST_FAILED, "%s: the block's content "
+		    "holds a \"%s\" or \"%s\" line", path, begin, end);
+		return 1;
+	}
 	b = find_line(old, old_len, 0, begin);
 	e = b < 0 ? -1 : find_line(old, old_len, (size_t)b, end);
 	if (b >= 0 && e < 0) {

@@ -120,7 +120,10 @@ kstate_backup(struct kstate *st, char *bak_out, size_t baklen)
 	}
 	if ((r = copy_into(st, tmp)) != KORCH_OK)
 		return r;
-	if ((rename(bak, old) == -1 && errno != ENOENT) ||
+	/* The previous backup is kept as .bak.1 by a second link, so .bak
+	 * names a whole copy at every moment: rename() replaces it last. */
+	if ((unlink(old) == -1 && errno != ENOENT) ||
+	    (link(bak, old) == -1 && errno != ENOENT) ||
 	    rename(tmp, bak) == -1) {
 		kstate_seterr(st, "backup %s: %s", bak, strerror(errno));
 		(void)unlink(tmp);

@@ -302,8 +302,8 @@ ctx_prepare(struct cmd_ctx *c, const char *bundle, FILE *out)
 	if ((r = prior_apply(c->st, c->pb, c->inv, c->dag, c->in.extra,
 	    !c->a.r.all_at_once)) != 0) {
 		fprintf(stderr, "korch: state %s: cannot read what runs "
-		    "already: %s\n", c->statepath, r == KORCH_ERR_ALLOC ?
-		    korch_strerror(r) : kstate_errmsg(c->st));
+		    "already: %s\n", c->statepath, r == KORCH_ERR_STATE ?
+		    kstate_errmsg(c->st) : korch_strerror(r));
 		return KX_INTERNAL;
 	}
 	return KX_OK;

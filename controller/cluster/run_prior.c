@@ -80,10 +80,15 @@ apply_step(const struct playbook *pb, size_t s, const struct inventory *inv,
 		free(list);
 		return KORCH_ERR_ALLOC;
 	}
-	(void)snprintf(name, sizeof(name), "prior.%s", st->name);
-	r = vars_set(extra, name, list);
+	if ((size_t)snprintf(name, sizeof(name), "prior.%s", st->name) >=
+	    sizeof(name))
+		r = KORCH_ERR_TOO_LARGE;
+	else
+		r = vars_set(extra, name, list);
 	free(list);
-	if (r != 0 || st->serial == 0 || !any || !roll)
+	/* --all-at-once ends the rolls, but not where a host is new: new
+	 * etcd members must still join one after the other. */
+	if (r != 0 || st->serial == 0 || !any || (!roll && (size_t)any == nh))
 		return r;
 	if ((order = malloc((nh + 1) * sizeof(*order))) == NULL)
 		return KORCH_ERR_ALLOC;

@@ -21,7 +21,7 @@ struct vars;
  * when the step has serial: N and any of its hosts is such a host, make it
  * roll in dag: those hosts first, then the others, each group in inventory
  * order.  A step that ran nowhere yet (a first install) does not roll,
- * and none does when roll is 0 (--all-at-once).  st may be NULL (nothing
+ * nor, when roll is 0 (--all-at-once), one that ran on all its hosts.  st may be NULL (nothing
  * ran).  0, KORCH_ERR_ALLOC, or the state's error.
  */
 int prior_apply(struct kstate *st, const struct playbook *pb,

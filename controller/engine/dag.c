@@ -368,25 +368,25 @@ roll_ready(const struct dag *g, size_t step, size_t host,
     const enum dag_status *status)
 {
 	const struct idxlist *l = &g->roll[step];
+	enum dag_status st;
 	size_t pos, i;
+	int wait = 0;
 
 	for (pos = 0; pos < l->n && l->v[pos] != host; pos++)
 		;
-	if (pos == l->n || pos < g->roll_width[step])
+	if (pos == l->n)
 		return DAG_READY;
-	for (i = 0; i + g->roll_width[step] <= pos; i++) {
-		switch (status[dag_node_index(g, step, l->v[i])]) {
-		case DAG_ST_OK:
-		case DAG_ST_OUT:
-			break;
-		case DAG_ST_FAILED:
-		case DAG_ST_SKIPPED:
+	/* Any failure before this host stops it, even one inside its window;
+	 * only those width places back or more must have finished. */
+	for (i = 0; i < pos; i++) {
+		st = status[dag_node_index(g, step, l->v[i])];
+		if (st == DAG_ST_FAILED || st == DAG_ST_SKIPPED)
 			return DAG_BLOCKED;
-		default:
-			return DAG_WAIT;
-		}
+		if (i + g->roll_width[step] <= pos && st != DAG_ST_OK &&
+		    st != DAG_ST_OUT)
+			wait = 1;
 	}
-	return DAG_READY;
+	return wait ? DAG_WAIT : DAG_READY;
 }
 
 enum dag_ready

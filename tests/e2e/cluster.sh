@@ -47,6 +47,8 @@ cp "$W/inv-good.yaml" "$INV"
 on $MASTER 'mkdir -p /etc/kubernetes/pki && echo old >/etc/kubernetes/pki/apiserver.key && chown 65534:65534 /etc/kubernetes/pki/apiserver.key && chmod 0644 /etc/kubernetes/pki/apiserver.key'
 
 # ---- first apply: the whole cluster
+# node4 carries the /etc/hosts an older korch wrote whole.
+on node4 "printf '# managed by korch: every host of cluster testbed\n127.0.0.1\tlocalhost\n198.18.99.9 node1\n' > /etc/hosts"
 apply "$W/a1"
 check "cluster apply converges (exit 0)" [ "$RC" -eq 0 ]
 check "etcd answers /health over TLS" bash -c "[[ \$('$TB' ssh $MASTER curl -s --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/client.crt --key /etc/etcd/pki/client.key https://127.0.0.1:2379/health) == *true* ]]"
@@ -60,6 +62,7 @@ for n in $NODES; do
 done
 check "/etc/hosts lists every host in korch's block" bash -c "'$TB' ssh node3 cat /etc/hosts | sed -n '/^# BEGIN korch\$/,/^# END korch\$/p' | grep -c '^198\.18\.' | grep -qx 4"
 check "/etc/hosts keeps the lines outside korch's block" bash -c "'$TB' ssh node3 cat /etc/hosts | grep -q '^127\.0\.0\.1'"
+check "an /etc/hosts korch once wrote whole is korch's block now, no stale line left" bash -c "'$TB' ssh node4 cat /etc/hosts | grep -q '^127\.0\.0\.1' && ! '$TB' ssh node4 grep -q 198.18.99.9 /etc/hosts && [ \"\$('$TB' ssh node4 cat /etc/hosts | grep -c ' node1\$')\" = 1 ]"
 check "korch's CA is in the node's trust store" on node2 test -e /etc/ssl/certs/korch-ca.pem
 check "ip_forward and bridge-nf-call-iptables set" bash -c "[ \"\$('$TB' ssh node2 cat /proc/sys/net/ipv4/ip_forward /proc/sys/net/bridge/bridge-nf-call-iptables | tr -d '\n')\" = 11 ]"
 check "no apt source written when no mirror is named" bash -c "! '$TB' ssh node2 test -e /etc/apt/sources.list.d/korch.list"

@@ -115,6 +115,7 @@ const struct agent_module agent_mod_file = { .name = "file", .flags = 0,
 STUB(agent_mod_directory, "directory", 0, stub_run);
 STUB(agent_mod_absent, "absent", 0, stub_run);
 STUB(agent_mod_envfile, "envfile", 0, stub_run);
+STUB(agent_mod_block, "block", 0, stub_run);
 STUB(agent_mod_sysctl, "sysctl", 0, stub_run);
 STUB(agent_mod_service, "service", 0, stub_run);
 STUB(agent_mod_command, "command", 0, stub_run);

@@ -1,7 +1,8 @@
 /*
  * fuzz_lines.c - libFuzzer target for the envfile and sysctl line
- * editors (agent/mod_envfile.c, agent/mod_sysctl.c, agent/lines.c): a
- * file's text with one "KEY=value" / "name = value" line to set.
+ * editors and korch's marked block (agent/mod_envfile.c, mod_sysctl.c,
+ * lines.c, mod_block.c): a file's text with one "KEY=value" / "name =
+ * value" line, or a block (marker KEY, content VALUE), to set.
  *
  * The real modules run, through the real dispatcher (agent_module_run,
  * so arguments are checked against proto/modspec.c first), on a file in
@@ -10,7 +11,8 @@
  *
  *   byte 0    bit 0: sysctl (else envfile); bit 1: check mode;
  *             bits 2-3: envfile quote (auto/always/never/none given);
- *             bit 4: sysctl live=true (the live file holds "0")
+ *             bit 4: sysctl live=true (the live file holds "0");
+ *             bit 5: block (else as bit 0 says)
  *   then      KEY NUL VALUE NUL FILE-TEXT (missing parts are "")
  *
  * A run that changed the file must leave it converged: the same task run
@@ -104,7 +106,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&t, 0, sizeof(t));
 	t.id = 1;
 	t.args = args;
-	if (flags & 1) {
+	if (flags & 32) {
+		t.module = (char *)"block";
+		kv(&args[0], "path", path, strlen(path));
+		kv(&args[1], "marker", key, strlen(key));
+		kv(&args[2], "content", val, strlen(val));
+		t.nargs = 3;
+	} else if (flags & 1) {
 		t.module = (char *)"sysctl";
 		kv(&args[0], "name", key, strlen(key));
 		kv(&args[1], "value", val, strlen(val));

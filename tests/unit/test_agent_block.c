@@ -87,6 +87,10 @@ test_refusals(void **state)
 	block_task(t, path, "5.6.7.8 b");
 	tt_expect(t, 0, KP_ST_FAILED, "has no \"# END korch\"");
 	tt_assert_file(path, broken);
+	/* Content that would end the block early on the next run. */
+	block_task(t, path, "a\n# END korch\nb");
+	tt_expect(t, 0, KP_ST_FAILED, "holds a \"# BEGIN korch\" or");
+	tt_assert_file(path, broken);
 	block_task(t, path, "y");
 	tt_arg(t, "marker", "two words");
 	tt_expect(t, 0, KP_ST_FAILED, "not a word");

@@ -225,6 +225,12 @@ test_roll(void **state)
 	st[dag_node_index(g, BASE, N2)] = DAG_ST_OK;
 	assert_int_equal(dag_node_ready(g, BASE, E1, st), DAG_READY);
 	assert_int_equal(dag_node_ready(g, BASE, N1, st), DAG_WAIT);
+	/* A failure inside the window stops the hosts behind it too. */
+	st[dag_node_index(g, BASE, E1)] = DAG_ST_RUNNING;
+	st[dag_node_index(g, BASE, M1)] = DAG_ST_FAILED;
+	assert_int_equal(dag_node_ready(g, BASE, N1, st), DAG_BLOCKED);
+	st[dag_node_index(g, BASE, M1)] = DAG_ST_PENDING;
+	st[dag_node_index(g, BASE, E1)] = DAG_ST_PENDING;
 
 	/* The roll ends; the needs of a rolling step still come first. */
 	assert_int_equal(dag_set_roll(g, BASE, 1, order, 0), 0);
