@@ -434,6 +434,7 @@ static int
 open_handle(const char *path, int readonly, struct kstate **out)
 {
 	struct kstate	*st;
+	struct stat	 sb;
 	int		 fd, rc, r, tries, reopened = 0;
 
 	if (out == NULL)
@@ -466,6 +467,14 @@ open_handle(const char *path, int readonly, struct kstate **out)
 			kstate_seterr(st, "%s: %s", path, strerror(errno));
 			r = KORCH_ERR_SYSTEM;
 			goto out;
+		}
+		/* Its owner reading it still makes it private (fchmod needs
+		 * no write access); anyone else's file is only read. */
+		if (fstat(fd, &sb) == 0 && sb.st_uid == geteuid()) {
+			(void)force_private(st, fd, path, "");
+			(void)force_private(st, -1, path, "-wal");
+			(void)force_private(st, -1, path, "-shm");
+			st->errmsg[0] = '\0';
 		}
 		close(fd);
 	} else {

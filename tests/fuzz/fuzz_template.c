@@ -39,7 +39,11 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const struct tmpl_src embedded = { "pb.yaml", 12, 7,
-	    "steps[0].tasks[1].file.content", "host node1" };
+	    "steps[0].tasks[1].file.content", "host node1", TMPL_CTX_ARG,
+	    NULL };
+	/* A unit file: values are quoted for systemd. */
+	const struct tmpl_src unit = { "x.service.tmpl", 1, 1, "", NULL,
+	    TMPL_CTX_SYSTEMD, NULL };
 	const char *text = (const char *)data;
 	struct diag *d;
 	char *out = NULL;
@@ -71,6 +75,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((d = diag_new()) == NULL)
 		return 0;
 	r = template_render_src(&embedded, text, size, host, &out, NULL, d);
+	CHECK(r != 0 || out != NULL);
+	free(out);
+	out = NULL;
+	diag_free(d);
+
+	if ((d = diag_new()) == NULL)
+		return 0;
+	r = template_render_src(&unit, text, size, host, &out, NULL, d);
 	CHECK(r != 0 || out != NULL);
 	free(out);
 	diag_free(d);

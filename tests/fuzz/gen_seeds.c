@@ -52,7 +52,8 @@ kv(struct kp_kv *a, const char *k, const char *v)
 static int
 agent_seeds(const char *dir, struct kbuf *b)
 {
-	struct kp_start start = { 1, 0 }, check = { 1, KP_START_CHECK_ONLY };
+	struct kp_start start = { .version = KP_VERSION },
+	    check = { .version = KP_VERSION, .flags = KP_START_CHECK_ONLY };
 	struct kp_kv a[10];
 	struct kp_task t[5];
 	struct kp_step st;
@@ -288,7 +289,7 @@ big_seeds(const char *dir)
 {
 	struct kbuf *b = kbuf_new(KP_MAX_FRAME + 4096);
 	struct kp_hello hello = { KP_VERSION, (char *)HASH, (char *)"0.1.0", 0 };
-	struct kp_start start = { 1, 0 };
+	struct kp_start start = { .version = KP_VERSION };
 	char *v = malloc(KP_MAX_FRAME);
 	int r = 0;
 
@@ -319,7 +320,7 @@ main(int argc, char **argv)
 {
 	struct kbuf *b = kbuf_new(1 << 20);
 	struct kp_hello hello = { 1, (char *)HASH, (char *)"0.1.0", 0 };
-	struct kp_start start = { .version = 1, .flags = KP_START_CHECK_ONLY };
+	struct kp_start start = { .version = KP_VERSION, .flags = KP_START_CHECK_ONLY };
 	struct kp_kv kv[3] = {
 		{ (char *)"path", (char *)"/etc/sysconfig/flanneld", 23 },
 		{ (char *)"argv", (char *)"systemctl", 9 },
