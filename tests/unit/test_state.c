@@ -275,6 +275,11 @@ test_open_forces_0600(void **state)
 	assert_int_equal(mode_of(wal), 0600);
 	assert_int_equal(mode_of(shm), 0600);
 	kstate_close(st);
+	/* Reading it (korch status) makes its owner's file private too. */
+	assert_int_equal(chmod(fx->path, 0644), 0);
+	assert_int_equal(kstate_open_readonly(fx->path, &st), 0);
+	assert_int_equal(mode_of(fx->path), 0600);
+	kstate_close(st);
 }
 
 /* ---- recording and queries ---- */
