@@ -113,7 +113,9 @@ kill_trial() {
 		EST_SECS=$(sed -n 's/.*after \([0-9.]*\)s, .*/\1/p' "$out.kill")
 		EST_LINES=$(sed -n 's/.*s, \([0-9]*\) result lines.*/\1/p' "$out.kill")
 		echo "# $label $i: the run $(cat "$out.kill") before $kind $at; estimates now ${EST_SECS}s, $EST_LINES lines"
-		[ "$label" = apply ] && { up $HOSTS_APPLY || return 1; export KORCH_STATE=$W/apply-$i.db; }
+		# A fresh bed has new host keys, which the old state has pinned:
+		# a fresh state with it.
+		[ "$label" = apply ] && { up $HOSTS_APPLY || return 1; export KORCH_STATE=$W/apply-$i-$try.db; }
 		[ "$label" = upgrade ] && { korch "rb-$i-$try" rollback; [ "$RC" -eq 0 ] || return 1; }
 	done
 	return 1
