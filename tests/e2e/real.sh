@@ -229,7 +229,8 @@ awk '{ print } /^  service_cidr:/ { print "  vars: { admission_plugins: NoSuchPl
     "$W/inv-good.yaml" >"$INV"
 apply "$W/bad"
 check "apply with an apiserver that cannot start fails (exit 2)" [ "$RC" -eq 2 ]
-msg=$(json "$W/bad.json" "[t['message'] for h in d['hosts'] for t in h['tasks'] if t['task'] == 'master-health/healthz'][0]")
+# The master step's own gate (its roll's) fails first, before master-health.
+msg=$(json "$W/bad.json" "[t['message'] for h in d['hosts'] for t in h['tasks'] if t['task'] in ('master/healthy', 'master-health/healthz') and t['status'] == 'failed'][0]")
 check "the failed gate carries a diagnosis" grep -q -- "--- diagnosis" <<<"$msg"
 check "... with the unit's state" grep -q "kube-apiserver.service" <<<"$msg"
 check "... and the apiserver's own error line" grep -q "NoSuchPlugin" <<<"$msg"
