@@ -54,7 +54,7 @@ check "the first inventory has node1-3" [ "$(grep -c '^  - name: ' "$INV")" -eq 
 # The distribution's and the cloud's lines in /etc/hosts, which korch keeps.
 for h in node1 node2 node3 node4; do on $h 'echo "203.0.113.9 cloud-metadata.internal" >> /etc/hosts'; done
 
-apply first
+apply "$W/first"
 check "node1 (etcd, master), node2 (master), node3 (node) converge (exit 0)" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || { "$TB" down >&2; finish; exit 1; }
 READY_JP='jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}'
@@ -74,7 +74,7 @@ done
 echo "# units running before: ${#T0[@]}"
 cp "$W/full.yaml" "$INV"
 set_roles "$INV" node4 node
-apply add-node
+apply "$W/add-node"
 check "adding node4: apply converges (exit 0)" [ "$RC" -eq 0 ]
 changed_on_old() {
 	python3 - "$W/add-node.json" <<'EOF'
@@ -109,7 +109,7 @@ E1=$(unit_started node1 etcd)
 set_roles "$INV" node2 "etcd, master"
 set_roles "$INV" node3 "etcd, node"
 start_sampler grow node1 node2 node3 node4
-apply grow
+apply "$W/grow"
 stop_sampler
 check "node2 and node3 join etcd: apply converges (exit 0)" [ "$RC" -eq 0 ]
 etcdctl member list -w simple >"$W/members" 2>&1
@@ -142,7 +142,7 @@ on node3 "rm -f /tmp/korch-api.log /tmp/korch-api.stop; setsid sh -c 'while [ ! 
 done' </dev/null >/dev/null 2>&1 &"
 sleep 2
 start_sampler roll node1 node2 node3 node4
-apply roll
+apply "$W/roll"
 stop_sampler
 sleep 2
 on node3 'touch /tmp/korch-api.stop'
@@ -168,7 +168,7 @@ echo "# figure: API through the local haproxy during the rolling restart: ${API%
 check "the API answered through the load balancer throughout (>= 99 %)" \
     python3 -c "import sys; sys.exit(0 if float('${API% *}') >= 99.0 and int('${API#* }') > 50 else 1)"
 
-apply again
+apply "$W/again"
 check "a second apply converges and changes nothing" bash -c "[ $RC -eq 0 ] && [ \"\$(python3 -c 'import json,sys; print(sum(h[\"changed\"] for h in json.load(open(sys.argv[1]))[\"hosts\"]))' '$W/again.json')\" = 0 ]"
 
 "$TB" down >&2
