@@ -118,7 +118,8 @@ check "member list: 3 members, all started" [ "$(grep -c ', started, ' "$W/membe
 EPS=$(for h in node1 node2 node3; do printf 'https://%s:2379,' "$(host_addr $h)"; done)
 etcdctl --endpoints "${EPS%,}" endpoint health >"$W/health" 2>&1
 sed 's/^/#   /' "$W/health"
-check "all 3 members healthy" [ "$(grep -c 'is healthy' "$W/health")" -eq 3 ]
+all_healthy() { local h; for h in node1 node2 node3; do grep -q "^https://$(host_addr $h):2379 is healthy" "$W/health" || return 1; done; }
+check "all 3 members healthy" all_healthy
 check "node2 and node3 started as members of an existing cluster" on node2 \
     'grep -qx ETCD_INITIAL_CLUSTER_STATE=existing /etc/etcd/initial-cluster.env'
 check "node3 joined knowing node1 and node2" on node3 \
