@@ -136,7 +136,7 @@ bundle_inventory "$INV" "$W/bundle" --kubernetes-version "$V" etcd,master etcd,m
 sed -i '/^  bundle: /a\  apiserver_lb: local' "$INV"
 CLUSTER=$(awk '/^  name:/ { print $2; exit }' "$INV")
 PKI=$(dirname "$KORCH_STATE")/pki/$CLUSTER
-apply apply
+apply "$W/apply"
 check "4 hosts (3 etcd members, 2 masters, 2 nodes) on the real $V converge" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || { "$TB" down >&2; finish; exit 1; }
 retry 90 2 nodes_ready
@@ -249,7 +249,7 @@ check "kube-scheduler restarted on both masters" bash -c '[ "$1" != "$2" ] && [ 
 check "nothing else restarted anywhere (etcd, apiserver, controller-manager, flanneld, docker, kubelet, kube-proxy)" none_restarted
 
 # ---- converged
-apply apply2
+apply "$W/apply2"
 check "an apply after the renewals converges with 0 changes" bash -c '[ "$1" = 0 ] && [ "$(python3 -c "import json,sys; print(sum(h[\"changed\"] for h in json.load(open(sys.argv[1]))[\"hosts\"]))" "$2")" = 0 ]' _ "$RC" "$W/apply2.json"
 
 echo "# renew --all: $RENEW_S s for 4 hosts"
