@@ -4,6 +4,10 @@
  * Read-only, so it runs the same in check mode, and it never fails a step:
  * a missing binary is an observation ("version=none"), not an error.
  *
+ * With holder: yes the command prints who holds a leader-election lease
+ * ("<host>_<id>", as kube-controller-manager and kube-scheduler name
+ * themselves) and the host's name is reported in the version's place.
+ *
  * The message is machine-read by the controller:
  *     version=<v> active=<active|inactive|failed|...|none>
  */
@@ -40,6 +44,22 @@ find_version(const char *text, char *out, size_t len)
 		snprintf(out, len, "%.*s", (int)(e - p), p);
 		return;
 	}
+}
+
+/* The host part of a lease holder's identity: up to '_', a host name's
+ * characters only; "none" when nobody holds it. */
+static void
+find_holder(const char *text, char *out, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len && (isalnum((unsigned char)text[n]) ||
+	    text[n] == '-' || text[n] == '.'))
+		n++;
+	if (n == 0 || (text[n] != '_' && text[n] != '\0' && text[n] != '\n'))
+		snprintf(out, len, "none");
+	else
+		snprintf(out, len, "%.*s", (int)n, text);
 }
 
 /*
@@ -122,7 +142,12 @@ observe_run(const struct kp_task *t, struct agent_session *s,
 		/* flanneld prints its version on stderr. */
 		snprintf(both, sizeof(both), "%.256s\n%.256s", res->out.buf,
 		    res->err.buf);
-		find_version(both, version, sizeof(version));
+		if (strcmp(agent_arg_str(t, "holder", "no"), "yes") == 0) {
+			if (res->code == 0)
+				find_holder(res->out.buf, version,
+				    sizeof(version));
+		} else
+			find_version(both, version, sizeof(version));
 	}
 	snprintf(active, sizeof(active), "none");
 	if (unit != NULL) {

@@ -55,7 +55,7 @@ static const struct kms_arg fail_args[] = {
 
 static const struct kms_arg observe_args[] = {
 	{ "component", REQ }, { "argv", REQ | REP }, { "unit", 0 },
-	{ "desired", 0 }, { NULL, 0 }
+	{ "desired", 0 }, { "holder", 0 }, { NULL, 0 }
 };
 
 /* dest is the controller's: the agent checks it is a path but never uses it. */

@@ -42,6 +42,36 @@ struct status_data {
 	int			 upg_unfinished;
 };
 
+/* Who leads the components that elect a leader: observe rows named
+ * "leader/<component>", whose observed value is the holder's host. */
+#define LEADER_PREFIX	"leader/"
+
+static int
+is_leader_row(const struct kstate_component *c)
+{
+	return strncmp(c->component, LEADER_PREFIX, strlen(LEADER_PREFIX)) == 0;
+}
+
+/* 1 when row k is the newest observation of its leader (every master
+ * observes it; the newest one wins). */
+static int
+leader_newest(const struct status_data *sd, size_t k)
+{
+	const struct kstate_component *c = &sd->comp[k], *o;
+	size_t i;
+
+	if (!is_leader_row(c))
+		return 0;
+	for (i = 0; i < sd->ncomp; i++) {
+		o = &sd->comp[i];
+		if (i != k && strcmp(o->component, c->component) == 0 &&
+		    (o->observed_at > c->observed_at ||
+		    (o->observed_at == c->observed_at && i < k)))
+			return 0;
+	}
+	return 1;
+}
+
 static const struct kstate_run_host *
 find_rh(const struct status_data *sd, const char *host)
 {
@@ -91,7 +121,7 @@ print_text(struct kstate *st, const char *path, const struct status_data *sd,
 	const struct kstate_run *run = sd->run;
 	const struct kstate_run_host *rh;
 	char t1[32], t2[32];
-	size_t i;
+	size_t i, n;
 	int w = 4;
 
 	printf("state: %s\n", path);
@@ -147,10 +177,25 @@ print_text(struct kstate *st, const char *path, const struct status_data *sd,
 			int drift = c->desired != NULL &&
 			    strcmp(c->desired, c->observed) != 0;
 
+			if (is_leader_row(c))
+				continue;
 			printf("%-*s  %-24s %-10s %-10s %s%s\n", w, c->host,
 			    c->component, c->desired ? c->desired : "-",
 			    c->observed, c->active, drift ? "  (differs)" : "");
 		}
+	}
+	for (i = 0, n = 0; i < sd->ncomp; i++) {
+		const struct kstate_component *c = &sd->comp[i];
+
+		if (!leader_newest(sd, i))
+			continue;
+		if (n++ == 0)
+			printf("\nleaders (as the last run saw them):\n");
+		report_fmt_time(c->observed_at, 1, t2, sizeof(t2));
+		printf("  %-24s %s%s  (asked on %s, %s)\n", c->component +
+		    strlen(LEADER_PREFIX), strcmp(c->observed, "none") == 0 ?
+		    "no leader" : "on ", strcmp(c->observed, "none") == 0 ?
+		    "" : c->observed, c->host, t2);
 	}
 	if (sd->npend > 0) {
 		printf("\npending restarts (done by the next apply):\n");
@@ -206,7 +251,8 @@ json_host(struct json *j, const struct status_data *sd,
 	json_key(j, "components");
 	json_arr_begin(j);
 	for (k = 0; k < sd->ncomp; k++) {
-		if (strcmp(sd->comp[k].host, h->name) != 0)
+		if (strcmp(sd->comp[k].host, h->name) != 0 ||
+		    is_leader_row(&sd->comp[k]))
 			continue;
 		json_obj_begin(j);
 		json_kstr(j, "name", sd->comp[k].component);
@@ -277,6 +323,21 @@ print_json(struct kstate *st, const char *path, const struct status_data *sd)
 		json_kstr(j, "task", sd->fails[i].task_key);
 		json_kstr(j, "status", kstate_status_name(sd->fails[i].status));
 		json_kstr(j, "message", sd->fails[i].message);
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_key(j, "leaders");
+	json_arr_begin(j);
+	for (i = 0; i < sd->ncomp; i++) {
+		if (!leader_newest(sd, i))
+			continue;
+		json_obj_begin(j);
+		json_kstr(j, "component", sd->comp[i].component +
+		    strlen(LEADER_PREFIX));
+		json_kstr(j, "host", strcmp(sd->comp[i].observed, "none") == 0 ?
+		    NULL : sd->comp[i].observed);
+		json_kstr(j, "asked_on", sd->comp[i].host);
+		json_kint(j, "observed_at_ms", sd->comp[i].observed_at);
 		json_obj_end(j);
 	}
 	json_arr_end(j);

@@ -42,7 +42,10 @@
  * (and :6443 when no port) is added.  Cluster-level vars only (inventory
  * vars:), since one certificate serves every host.  With the inventory's
  * apiserver_lb local it is https://127.0.0.1:6443 on every host: a
- * master's own apiserver, or the haproxy in front of all of them.
+ * master's own apiserver, or the haproxy in front of all of them; with
+ * vip, https://<apiserver_vip>:<apiserver_vip_port> (the haproxy on the
+ * master keepalived gave the address).  The URL's host is a SAN of the
+ * apiserver's.
  *
  * Template variables for one host (cluster_pki_host_vars), PEM text unless
  * noted.  Private keys go only to the hosts that use them:

@@ -145,19 +145,30 @@ first_service_ip(const char *cidr, char *out, size_t size)
 
 /*
  * The kubeconfig server URL and the host in it (for the apiserver SANs),
- * from apiserver_endpoint or the first master.
+ * from the virtual IP (apiserver_lb vip), apiserver_endpoint or the first
+ * master.
  */
 static int
 server_endpoint(struct build *b, const struct inv_host *master, char **url,
     char **host)
 {
+	const struct inv_cluster *c = &b->inv->cluster;
 	const char *ep = vars_get(b->inv->vars, "apiserver_endpoint");
 	const char *h, *he, *colon;
 	unsigned char v6[16];
+	char vip[80];
 	size_t hlen;
 	int n;
 
 	*url = *host = NULL;
+	/* vip: https://VIP:port, the haproxy in front of every master. */
+	if (c->apiserver_lb != NULL && strcmp(c->apiserver_lb, "vip") == 0 &&
+	    c->apiserver_vip != NULL) {
+		v6[0] = inet_pton(AF_INET6, c->apiserver_vip, v6) == 1;
+		snprintf(vip, sizeof(vip), v6[0] ? "[%s]:%d" : "%s:%d",
+		    c->apiserver_vip, c->apiserver_vip_port);
+		ep = vip;
+	}
 	if (ep == NULL || *ep == '\0') {
 		ep = master->address;
 		if (inet_pton(AF_INET6, ep, v6) == 1)

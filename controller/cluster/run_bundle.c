@@ -15,29 +15,43 @@
 #include "engine/render.h"
 #include "engine/vars.h"
 
-/* apiserver_lb local installs haproxy from the bundle on every host that
- * is not a master: refused before any host is contacted when it is not
- * there. */
+/*
+ * apiserver_lb local and vip install their load balancer from the bundle
+ * when the run has one (else from the distribution): refused before any
+ * host is contacted when a package is not there.  local runs haproxy on
+ * every host that is not a master, vip haproxy and keepalived on every
+ * master.
+ */
 static int
-check_lb_package(const struct inventory *inv, const struct bundle *b,
+check_lb_packages(const struct inventory *inv, const struct bundle *b,
     struct diag *d)
 {
-	size_t i;
+	static const char *const pkgs[] = { "haproxy", "keepalived" };
+	const char *mode = inv->cluster.apiserver_lb;
+	int vip = strcmp(mode, "vip") == 0, master;
+	size_t i, k;
 
-	if (strcmp(inv->cluster.apiserver_lb, "local") != 0 ||
-	    bundle_find_package(b, "haproxy") != NULL)
+	if (strcmp(mode, "local") != 0 && !vip)
 		return 0;
-	for (i = 0; i < inv->nhosts; i++)
-		if (!inventory_host_has_role(&inv->hosts[i], "master"))
+	for (i = 0; i < inv->nhosts; i++) {
+		master = inventory_host_has_role(&inv->hosts[i], "master");
+		if (master == vip)
 			break;
+	}
 	if (i == inv->nhosts)
 		return 0;
-	diag_add(d, inv->path, 0, 0, "cluster.apiserver_lb", "local runs "
-	    "haproxy on %s and every other host that is not a master, but the "
-	    "bundle %s has no haproxy package (packages:; "
-	    "tests/bundle/make-bundle --lb adds Debian's)", inv->hosts[i].name,
-	    b->dir);
-	return KORCH_ERR_PARSE;
+	for (k = 0; k < (vip ? 2u : 1u); k++) {
+		if (bundle_find_package(b, pkgs[k]) != NULL)
+			continue;
+		diag_add(d, inv->path, 0, 0, "cluster.apiserver_lb", "%s runs "
+		    "%s on %s and every other %s, but the bundle %s has no %s "
+		    "package (packages:; tests/bundle/make-bundle --lb adds "
+		    "Debian's; or set apiserver_lb: none)", mode, pkgs[k],
+		    inv->hosts[i].name, vip ? "master" : "host that is not a "
+		    "master", b->dir, pkgs[k]);
+		return KORCH_ERR_PARSE;
+	}
+	return 0;
 }
 
 int
@@ -64,7 +78,7 @@ inputs_load_bundle(const struct inventory *inv, const char *bundle_path,
 		    in->bundle->dir, in->bundle->kubernetes_version);
 		return KORCH_ERR_PARSE;
 	}
-	if ((r = check_lb_package(inv, in->bundle, d)) != 0)
+	if ((r = check_lb_packages(inv, in->bundle, d)) != 0)
 		return r;
 	return bundle_vars(in->bundle, in->extra);
 }

@@ -18,20 +18,11 @@
 #include "spec/playbook.h"
 #include "engine/dag.h"
 #include "engine/render.h"
+#include "engine/render-int.h"
 
 /* ---- variables ------------------------------------------------------------ */
 
-/*
- * A string built with stdio: open_memstream grows it, and one check at
- * close time covers every write.
- */
-struct sbuild {
-	FILE	*fp;
-	char	*p;
-	size_t	 len;
-};
-
-static int
+int
 sb_open(struct sbuild *b)
 {
 	b->p = NULL;
@@ -40,8 +31,7 @@ sb_open(struct sbuild *b)
 	    KORCH_ERR_ALLOC : 0;
 }
 
-/* Close, and set name to the string in v. */
-static int
+int
 sb_set(struct sbuild *b, struct vars *v, const char *name)
 {
 	int r;
@@ -257,6 +247,8 @@ set_derived(struct vars *v, const struct inventory *inv, size_t host_idx,
 	    (r = set_has_role(v, h, "etcd", "host.is_etcd")) != 0 ||
 	    (r = set_has_role(v, h, "master", "host.is_master")) != 0 ||
 	    (r = set_has_role(v, h, "node", "host.is_node")) != 0)
+		return r;
+	if ((r = render_lb_vars(v, inv, host_idx)) != 0)
 		return r;
 	if ((m = inventory_first_with_role(inv, "master", NULL)) != NULL)
 		return vars_set(v, "first_master_address", m->address);

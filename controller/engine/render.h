@@ -38,6 +38,17 @@
  *     etcd.join_endpoints        client URLs of the members that ran
  *                                before (every etcd host for a new one)
  *     etcd.peer_url              this host's https://addr:2380
+ *     lb.haproxy, lb.keepalived  "yes" when this host runs it for the
+ *                                apiserver_lb mode (render_lb.c), else "no"
+ *     lb.bind, lb.url            the host's haproxy: its bind address and
+ *                                its own URL (127.0.0.1); "" without one
+ *     lb.ca_file                 the cluster CA a check of the load
+ *                                balancer uses on this host
+ *     lb.vip_priority            keepalived's priority: 200 on the first
+ *                                master, one less on each next one
+ *     lb.vip_peers               the other masters' addresses, one a line
+ *                                indented 8, no trailing newline
+ *     lb.source                  bundle (the run has a bundle) or distro
  *     facts.<key>                each fact the agent reported
  *     facts.os_family            debian, redhat or unsupported
  *   run-wide (extra):          bundle.<component>.sha256|size|version,

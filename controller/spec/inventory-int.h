@@ -19,6 +19,9 @@ struct inv_loader {
 	struct ydoc	 y;
 	struct inventory *inv;
 	char		*basedir;	/* absolute directory of the file */
+	/* Where cluster.apiserver_lb and apiserver_vip were (NULL: not
+	 * given), for the checks that need the hosts first. */
+	const yaml_node_t *lb_node, *vip_node;
 };
 
 /* A vars: mapping of scalars into v (map may be NULL: none). */

@@ -33,8 +33,10 @@
 
 static const char *const top_keys[] = { "cluster", "ssh", "hosts", NULL };
 static const char *const cluster_keys[] = { "name", "kubernetes_version",
-	"pod_cidr", "service_cidr", "dns_domain", "apiserver_lb", "bundle",
-	"vars", NULL };
+	"pod_cidr", "service_cidr", "dns_domain", "apiserver_lb", "apiserver_vip",
+	"apiserver_vip_port", "bundle", "vars", NULL };
+static const char *const lb_modes[] = { "none", "local", "vip", "external",
+	NULL };
 static const char *const ssh_keys[] = { "user", "port", "private_key",
 	"known_hosts", "become", "bastion", "connect_timeout", NULL };
 static const char *const bastion_keys[] = { "address", "port", "user",
@@ -157,6 +159,15 @@ load_cidr(struct ydoc *y, const yaml_node_t *map, const char *key,
 	}
 }
 
+/* 1 when s is an IPv4 or IPv6 literal (not a DNS name). */
+static int
+is_ip_literal(const char *s)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
 static void
 load_cluster(struct inv_loader *ld, const yaml_node_t *root)
 {
@@ -164,7 +175,9 @@ load_cluster(struct inv_loader *ld, const yaml_node_t *root)
 	struct ydoc *y = &ld->y;
 	yaml_node_t *map, *n;
 	struct stat st;
-	const char *s;
+	char canon[64];
+	const char *s, *err;
+	size_t i;
 
 	if ((map = ydoc_require(y, root, "cluster", "")) == NULL ||
 	    !ydoc_want_map(y, map, "cluster"))
@@ -201,14 +214,31 @@ load_cluster(struct inv_loader *ld, const yaml_node_t *root)
 		}
 	}
 	if ((s = ydoc_key_str(y, map, "apiserver_lb", "cluster", 0, &n))) {
-		if (strcmp(s, "none") != 0 && strcmp(s, "local") != 0)
-			ydoc_bad(y, n, "cluster.apiserver_lb", "expected none "
-			    "or local, got '%s'", s);
+		for (i = 0; lb_modes[i] != NULL && strcmp(s, lb_modes[i]) != 0;
+		    i++)
+			;
+		if (lb_modes[i] == NULL)
+			ydoc_bad(y, n, "cluster.apiserver_lb", "expected none, "
+			    "local, vip or external, got '%s'", s);
 		else {
-			free(c->apiserver_lb);
 			c->apiserver_lb = ydoc_dup(y, s);
+			ld->lb_node = n;
 		}
 	}
+	if ((s = ydoc_key_str(y, map, "apiserver_vip", "cluster", 0, &n))) {
+		if ((err = inv_address_check(s, canon, sizeof(canon))) != NULL)
+			ydoc_bad(y, n, "cluster.apiserver_vip", "%s", err);
+		else if (!is_ip_literal(s))
+			ydoc_bad(y, n, "cluster.apiserver_vip", "expected an "
+			    "IPv4 or IPv6 address (keepalived holds it), got "
+			    "'%s'", s);
+		else {
+			c->apiserver_vip = ydoc_dup(y, s);
+			ld->vip_node = n;
+		}
+	}
+	(void)ydoc_key_int(y, map, "apiserver_vip_port", "cluster", 1, 65535,
+	    &c->apiserver_vip_port);
 	if ((s = ydoc_key_str(y, map, "bundle", "cluster", 0, &n)) != NULL &&
 	    (c->bundle = resolve_path(ld, n, "cluster.bundle", s)) != NULL) {
 		if (stat(c->bundle, &st) != 0)
@@ -301,7 +331,7 @@ set_defaults(struct inv_loader *ld)
 	inv->cluster.pod_cidr = ydoc_dup(y, "10.244.0.0/16");
 	inv->cluster.service_cidr = ydoc_dup(y, "10.254.0.0/16");
 	inv->cluster.dns_domain = ydoc_dup(y, "cluster.local");
-	inv->cluster.apiserver_lb = ydoc_dup(y, "none");
+	inv->cluster.apiserver_vip_port = 8443;
 	inv->ssh.known_hosts = resolve_path(ld, NULL, "ssh.known_hosts",
 	    "~/.ssh/known_hosts");
 	if ((inv->vars = vars_new(NULL)) == NULL)
@@ -337,9 +367,67 @@ cluster_vars(struct inv_loader *ld)
 	setvar(ld, v, "cluster.pod_cidr", c->pod_cidr);
 	setvar(ld, v, "cluster.service_cidr", c->service_cidr);
 	setvar(ld, v, "cluster.dns_domain", c->dns_domain);
-	setvar(ld, v, "cluster.apiserver_lb", c->apiserver_lb);
 	if (c->bundle != NULL)
 		setvar(ld, v, "cluster.bundle", c->bundle);
+}
+
+/*
+ * How hosts reach the apiservers, once the hosts are known: by default an
+ * haproxy on every host with 2+ masters (kubespray's local load balancer),
+ * the operator's apiserver_endpoint when one is set, else the one master.
+ * Then what each mode needs, reported at the apiserver_lb line.
+ */
+static void
+finish_lb(struct inv_loader *ld)
+{
+	struct inv_cluster *c = &ld->inv->cluster;
+	struct ydoc *y = &ld->y;
+	const char *ep = vars_get_local(ld->inv->vars, "apiserver_endpoint");
+	const yaml_node_t *at = ld->lb_node;
+	size_t i;
+
+	if (c->apiserver_lb == NULL && y->nbad == 0)
+		c->apiserver_lb = ydoc_dup(y, ep != NULL ? "external" :
+		    inventory_count_role(ld->inv, "master") >= 2 ? "local" :
+		    "none");
+	if (c->apiserver_lb == NULL)
+		return;		/* reported */
+	if (strcmp(c->apiserver_lb, "external") == 0 && ep == NULL)
+		ydoc_bad(y, at, "cluster.apiserver_lb", "external needs the "
+		    "load balancer's address: set the cluster var "
+		    "apiserver_endpoint (host[:port] or a URL)");
+	if (strcmp(c->apiserver_lb, "vip") == 0) {
+		if (c->apiserver_vip == NULL)
+			ydoc_bad(y, at, "cluster.apiserver_lb", "vip needs "
+			    "cluster.apiserver_vip, the address keepalived "
+			    "holds on the masters");
+		if (ep != NULL)
+			ydoc_bad(y, at, "cluster.apiserver_lb", "vip names the "
+			    "endpoint itself (https://apiserver_vip:"
+			    "apiserver_vip_port): drop the var "
+			    "apiserver_endpoint, or use external");
+		if (inventory_count_role(ld->inv, "master") == 0)
+			ydoc_bad(y, at, "cluster.apiserver_lb", "vip needs at "
+			    "least one master to hold the address");
+	} else if (c->apiserver_vip != NULL)
+		ydoc_bad(y, ld->vip_node, "cluster.apiserver_vip", "only used "
+		    "with apiserver_lb: vip (it is %s)", c->apiserver_lb);
+	for (i = 0; c->apiserver_vip != NULL && i < ld->inv->nhosts; i++)
+		if (ld->inv->hosts[i].address != NULL &&
+		    strcmp(ld->inv->hosts[i].address, c->apiserver_vip) == 0)
+			ydoc_bad(y, ld->vip_node, "cluster.apiserver_vip",
+			    "%s is host %s's own address: the virtual IP must "
+			    "be a free one", c->apiserver_vip,
+			    ld->inv->hosts[i].name);
+	setvar(ld, ld->inv->vars, "cluster.apiserver_lb", c->apiserver_lb);
+	if (c->apiserver_vip != NULL) {
+		char port[8];
+
+		snprintf(port, sizeof(port), "%d", c->apiserver_vip_port);
+		setvar(ld, ld->inv->vars, "cluster.apiserver_vip",
+		    c->apiserver_vip);
+		setvar(ld, ld->inv->vars, "cluster.apiserver_vip_port", port);
+	}
 }
 
 int
@@ -393,6 +481,7 @@ inventory_load(const char *path, struct inventory **out, struct diag *d)
 	load_ssh(&ld, root);
 	finish_ssh(&ld);
 	inv_load_hosts(&ld, root);
+	finish_lb(&ld);
 	if (y->oom)
 		goto out;
 	if (y->nbad > 0) {
@@ -435,6 +524,7 @@ inventory_free(struct inventory *inv)
 	free(inv->cluster.service_cidr);
 	free(inv->cluster.dns_domain);
 	free(inv->cluster.apiserver_lb);
+	free(inv->cluster.apiserver_vip);
 	free(inv->cluster.bundle);
 	free(inv->ssh.user);
 	free(inv->ssh.private_key);

@@ -8,12 +8,19 @@
  *     pod_cidr: 10.244.0.0/16      # default 10.244.0.0/16, host bits zero
  *     service_cidr: 10.254.0.0/16  # default 10.254.0.0/16
  *     dns_domain: cluster.local    # default cluster.local
- *     apiserver_lb: local          # how hosts reach the apiservers: none
- *                                  # (default; the first master, or the
- *                                  # apiserver_endpoint var), local (each
- *                                  # master its own apiserver, every other
- *                                  # host an haproxy on 127.0.0.1:6443
- *                                  # over all masters)
+ *     apiserver_lb: local          # how hosts reach the apiservers:
+ *                                  # local (the default with 2+ masters:
+ *                                  # each master its own apiserver, every
+ *                                  # other host an haproxy on
+ *                                  # 127.0.0.1:6443 over all masters);
+ *                                  # vip (keepalived holds apiserver_vip
+ *                                  # on the masters, in front of an
+ *                                  # haproxy on each over all masters);
+ *                                  # external (the var apiserver_endpoint,
+ *                                  # the default when it is set); none
+ *                                  # (the default with one master: it)
+ *     apiserver_vip: 198.18.0.250  # vip only, required: a free IP literal
+ *     apiserver_vip_port: 8443     # vip only; default 8443, 1-65535
  *     bundle: ./bundle             # optional directory, must exist
  *     vars: { key: value }         # scalars; defaults for host vars
  *   ssh:                           # optional
@@ -86,7 +93,9 @@ struct inv_cluster {
 	char		*pod_cidr;
 	char		*service_cidr;
 	char		*dns_domain;
-	char		*apiserver_lb;		/* "none" or "local" */
+	char		*apiserver_lb;		/* none, local, vip, external */
+	char		*apiserver_vip;		/* vip: the address; else NULL */
+	int		 apiserver_vip_port;	/* vip: haproxy's port there */
 	char		*bundle;		/* absolute; NULL when not given */
 };
 

@@ -147,6 +147,8 @@ check "apply --json and the state hold no private key" bash -c "! grep -l 'PRIVA
 "$TB" up 6 >&2 || notok "test bed up 6"
 export KORCH_STATE=$W/state6.db
 bundle_inventory "$INV" "$BUNDLE" etcd,master etcd,master etcd node node node
+# The stand-ins behind no load balancer (real-ha.sh has the default, local).
+set_lb "$INV" none
 # ... with a named apt mirror this time (the file only: nothing installs),
 # and its key as a multi-line var (any key: apt is not run).
 GNUPGHOME=$W/gnupg

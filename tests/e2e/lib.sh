@@ -87,6 +87,15 @@ bundle_inventory() {
 		/^  service_cidr:/ { print "  bundle: " b }' >"$out"
 }
 
+# set_lb FILE MODE [KEY: VALUE...]: the inventory's cluster.apiserver_lb
+# (after its bundle: line), and further cluster keys after it.
+set_lb() {
+	local file=$1 kv
+	shift
+	for kv in "${@:2}"; do sed -i "/^  bundle: /a\\  $kv" "$file"; done
+	sed -i "/^  bundle: /a\\  apiserver_lb: $1" "$file"
+}
+
 # set_host_var FILE HOST KEY VALUE: give HOST a vars: entry (new or replaced).
 set_host_var() {
 	python3 - "$@" <<'EOF'
@@ -313,6 +322,65 @@ wait_phase() {
 }
 # journal_count: the entries (upgrades and rollbacks) in the journal.
 journal_count() { sql "SELECT count(*) FROM upgrades"; }
+
+# gaps FILE GOOD,...: "t result" lines (ms at the request's start; a result
+# among GOOD is an answer) -> "RATE OUTAGE_S WHEN TOTAL BETWEEN_S SILENCE_S":
+# the share answered; the longest outage, from the last answer before a
+# failed request to the next answer (or the end); the longest interval
+# between two answers whatever happened in it; and the longest interval
+# between two requests of any result (the recorder itself stalled: this
+# machine is busy), which is no evidence of an outage by itself.
+gaps() {
+	python3 - "$1" "$2" <<'EOF'
+import sys, datetime
+rows, ok = [], sys.argv[2].split(",")
+for line in open(sys.argv[1]):
+    p = line.split()
+    if len(p) == 2 and p[0].isdigit():
+        rows.append((int(p[0]), p[1] in ok))
+rows.sort()
+if not rows or not any(g for _, g in rows):
+    print("0 999 - %d 999 999" % len(rows)); sys.exit()
+outage, at, between, last, failed = 0, rows[0][0], 0, None, False
+for t, g in rows:
+    if g:
+        if last is not None:
+            between = max(between, t - last)
+            if failed and t - last > outage:
+                outage, at = t - last, last
+        last, failed = t, False
+    else:
+        failed = True
+if failed and rows[-1][0] - last > outage:   # failing until the end
+    outage, at = rows[-1][0] - last, last
+silence = max([b[0] - a[0] for a, b in zip(rows, rows[1:])] or [0])
+when = datetime.datetime.fromtimestamp(at / 1000, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+print("%.2f %.2f %s %d %.2f %.2f" % (100.0 * sum(g for _, g in rows) / len(rows), outage / 1000.0, when,
+      len(rows), between / 1000.0, silence / 1000.0))
+EOF
+}
+
+# start_poll NAME HOST CURL-ARGS...: HOST asks with curl every 100 ms, each
+# request on its own connection with a 1 s timeout, into
+# /tmp/korch-poll-NAME.log ("ms-at-start HTTP-code" lines; 000: no answer).
+# The arguments are the test's own (no spaces).  The poller runs at a high
+# priority (nice -10): on this 2-CPU machine the bed's hosts hash their
+# binaries at once when a run starts, and a starved client times out
+# whatever the load balancer does.
+start_poll() {
+	local name=$1 host=$2
+	shift 2
+	on "$host" "rm -f /tmp/korch-poll-$name.log /tmp/korch-poll-$name.stop; setsid nice -n -10 sh -c 'while [ ! -e /tmp/korch-poll-$name.stop ]; do
+	( t=\$(date +%s%3N); c=\$(curl -s -o /dev/null -w %{http_code} --max-time 1 $*); echo \"\$t \$c\" >> /tmp/korch-poll-$name.log ) &
+	sleep 0.1
+done' </dev/null >/dev/null 2>&1 &"
+}
+# stop_poll NAME HOST: ends it (its last requests finish) into $W/NAME.poll.
+stop_poll() {
+	on "$2" "touch /tmp/korch-poll-$1.stop"
+	sleep 1.5
+	on "$2" "cat /tmp/korch-poll-$1.log" >"$W/$1.poll"
+}
 
 # start_sampler NAME HOST...: tests/e2e/sampler records the HOSTs' units
 # into $W/NAME.jsonl in the background ($SAMPLER_PID), 2 s in when this

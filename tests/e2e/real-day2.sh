@@ -45,7 +45,7 @@ ok "the real Kubernetes $V binaries are built ($KBIN)"
 echo "# booting 4 test-bed hosts"
 "$TB" up 4 >&2 || { notok "test bed up 4"; finish; exit 1; }
 bundle_inventory "$W/full.yaml" "$BUNDLE" --kubernetes-version "$V" etcd,master master node node
-sed -i '/^  bundle: /a\  apiserver_lb: local' "$W/full.yaml"
+set_lb "$W/full.yaml" local
 # set_roles FILE NAME ROLES: host NAME gets roles: [ROLES].
 set_roles() { sed -i "/^  - name: $2\$/,/^  - name: /s/^    roles: .*/    roles: [$3]/" "$1"; }
 cp "$W/full.yaml" "$INV"

@@ -114,43 +114,6 @@ pods_ready() { # pods_ready N: N web pods, each Running and Ready
 	[ "$(tr ' ' '\n' <<<"$s" | grep -c ',Running,True$')" -eq "$1" ] && [ "$(tr ' ' '\n' <<<"$s" | grep -c .)" -eq "$1" ]
 }
 mk() { "$E2E_ROOT/tests/bundle/make-bundle" "$@" >"$W/make-bundle.log" 2>&1 || { notok "make-bundle $*" "$(tail -3 "$W/make-bundle.log")"; finish; exit 1; }; }
-# gaps FILE GOOD,...: "t result" lines (ms at the request's start; a result
-# among GOOD is an answer) -> "RATE OUTAGE_S WHEN TOTAL BETWEEN_S SILENCE_S":
-# the share answered; the longest outage, from the last answer before a
-# failed request to the next answer (or the end); the longest interval
-# between two answers whatever happened in it; and the longest interval
-# between two requests of any result (the recorder itself stalled: this
-# machine is busy), which is no evidence of an outage by itself.
-gaps() {
-	python3 - "$1" "$2" <<'EOF'
-import sys, datetime
-rows, ok = [], sys.argv[2].split(",")
-for line in open(sys.argv[1]):
-    p = line.split()
-    if len(p) == 2 and p[0].isdigit():
-        rows.append((int(p[0]), p[1] in ok))
-rows.sort()
-if not rows or not any(g for _, g in rows):
-    print("0 999 - %d 999 999" % len(rows)); sys.exit()
-outage, at, between, last, failed = 0, rows[0][0], 0, None, False
-for t, g in rows:
-    if g:
-        if last is not None:
-            between = max(between, t - last)
-            if failed and t - last > outage:
-                outage, at = t - last, last
-        last, failed = t, False
-    else:
-        failed = True
-if failed and rows[-1][0] - last > outage:   # failing until the end
-    outage, at = rows[-1][0] - last, last
-silence = max([b[0] - a[0] for a, b in zip(rows, rows[1:])] or [0])
-when = datetime.datetime.fromtimestamp(at / 1000, datetime.timezone.utc).strftime("%H:%M:%S.%f")[:-3]
-print("%.2f %.2f %s %d %.2f %.2f" % (100.0 * sum(g for _, g in rows) / len(rows), outage / 1000.0, when,
-      len(rows), between / 1000.0, silence / 1000.0))
-EOF
-}
-
 # ---- bundles: the real 1.20.2, and the same code labelled 1.20.3 with etcd 3.5
 KBIN=$("$E2E_ROOT/tests/kube/build") || { notok "the real Kubernetes $V binaries (tests/kube/build)"; finish; exit 1; }
 ok "the real Kubernetes $V binaries are built ($KBIN)"
@@ -165,7 +128,7 @@ check "bundle $TO: the kube-apiserver says v$TO" bash -c "'$B/bundle-$TO/bin/kub
 echo "# booting 6 test-bed hosts"
 "$TB" up 6 >&2 || { notok "test bed up 6"; finish; exit 1; }
 bundle_inventory "$INV" "$B/bundle-$V" --kubernetes-version "$V" etcd,master etcd,master etcd node node node
-sed -i '/^  bundle: /a\  apiserver_lb: local' "$INV"
+set_lb "$INV" local
 CLUSTER=$(awk '/^  name:/ { print $2; exit }' "$INV")
 EPS=
 for m in $MEMBERS; do EPS=$EPS${EPS:+,}https://$(host_addr $m):2379; done

@@ -249,6 +249,8 @@ echo "# booting 6 test-bed hosts"
 "$TB" up 6 >&2 || { notok "test bed up 6"; finish; exit 1; }
 rm -f "$KORCH_STATE"
 bundle_inventory "$INV" "$BUNDLE" --kubernetes-version "$V" etcd,master etcd,master etcd node node node
+# Every kubeconfig names node1 (the load balancers: real-ha.sh).
+set_lb "$INV" none
 MASTER=node1
 NODES="node4 node5 node6"
 apply "$W/b1"

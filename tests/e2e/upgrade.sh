@@ -284,6 +284,7 @@ export KORCH_STATE=$W/state6.db
 MASTER=node1
 NODES="node4 node5 node6"
 bundle_inventory "$W/inv6.yaml" "$B6/bundle-1.8.15" etcd,master etcd,master etcd node node node
+set_lb "$W/inv6.yaml" none
 korch apply6 apply "$W/inv6.yaml"
 check "6 hosts: 1.8.15 converges" [ "$RC" -eq 0 ]
 korch plan6 upgrade --to 1.9 --max-unavailable 2 --plan

@@ -45,12 +45,14 @@
 	"    roles: [lb]\n"
 
 static const char inv_base[] = INV_HEAD
+    "  apiserver_lb: none\n"
     "  service_cidr: 10.254.0.0/16\n"
     "  vars:\n"
     "    apiserver_extra_sans: \" api.example.com, 203.0.113.10 ,\"\n"
     INV_HOSTS;
 
 static const char inv_new_cidr[] = INV_HEAD
+    "  apiserver_lb: none\n"
     "  service_cidr: 10.96.0.0/12\n"
     "  vars:\n"
     "    apiserver_extra_sans: \" api.example.com, 203.0.113.10 ,\"\n"
@@ -66,6 +68,11 @@ static const char inv_local_lb[] = INV_HEAD
     "  apiserver_lb: local\n"
     "  vars:\n"
     "    apiserver_endpoint: https://lb.example.com:8443\n"
+    INV_HOSTS;
+
+static const char inv_vip_lb[] = INV_HEAD
+    "  apiserver_lb: vip\n"
+    "  apiserver_vip: 198.18.1.250\n"
     INV_HOSTS;
 
 static const char inv_no_master[] = INV_HEAD
@@ -290,6 +297,39 @@ test_endpoint(void **state)
 	assert_non_null(strstr(vars_get(v, "pki.kubeconfig_admin"),
 	    "server: \"https://lb.example.com:8443\""));
 	vars_free(v);
+}
+
+/* apiserver_lb vip: every kubeconfig names the virtual IP's haproxy
+ * port, and the address is a SAN (a client checks it). */
+static void
+test_vip_lb(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const want[] = { "IP:198.18.1.250",
+	    "IP:198.18.1.11" };
+	struct vars *v;
+	size_t h;
+	X509 *x;
+
+	load_inv(fx, inv_vip_lb);
+	ensure(fx);
+	assert_string_equal(cluster_pki_server_url(fx->cp),
+	    "https://198.18.1.250:8443");
+	x = cert(fx, "apiserver");
+	expect_sans(x, want, 2, 0);
+	X509_free(x);
+	for (h = 0; h < fx->inv->nhosts; h++) {
+		assert_non_null(v = vars_new(NULL));
+		assert_int_equal(cluster_pki_host_vars(fx->cp, fx->inv, h, v),
+		    0);
+		assert_string_equal(vars_get(v, "pki.apiserver_url"),
+		    "https://198.18.1.250:8443");
+		if (vars_get(v, "pki.kubeconfig_admin") != NULL)
+			assert_non_null(strstr(vars_get(v,
+			    "pki.kubeconfig_admin"),
+			    "server: \"https://198.18.1.250:8443\""));
+		vars_free(v);
+	}
 }
 
 /* apiserver_lb local: every kubeconfig names 127.0.0.1 (a master's own
@@ -647,6 +687,8 @@ TH_MAIN(
 	    fx_setup, fx_teardown),
 	cmocka_unit_test_setup_teardown(test_endpoint,
 	    fx_setup, fx_teardown),
+	cmocka_unit_test_setup_teardown(test_vip_lb, fx_setup,
+	    fx_teardown),
 	cmocka_unit_test_setup_teardown(test_local_lb,
 	    fx_setup, fx_teardown),
 	cmocka_unit_test_setup_teardown(test_component_certs,

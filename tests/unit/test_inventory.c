@@ -282,8 +282,9 @@ test_validators(void **state)
 	assert_false(inventory_role_valid(""));
 }
 
-/* How hosts reach the apiservers: none unless the inventory says local;
- * any other value is refused where it stands. */
+/* How hosts reach the apiservers: none with one master, local with two
+ * or more, external when the operator names an endpoint; a bad value is
+ * refused where it stands. */
 static void
 test_apiserver_lb(void **state)
 {
@@ -302,12 +303,70 @@ test_apiserver_lb(void **state)
 	assert_string_equal(vars_get(inv->vars, "cluster.apiserver_lb"),
 	    "local");
 	inventory_free(inv);
+	assert_int_equal(inventory_load(fixture("lb_default.yaml"), &inv, d),
+	    0);
+	assert_string_equal(vars_get(inv->vars, "cluster.apiserver_lb"),
+	    "local");
+	inventory_free(inv);
+	assert_int_equal(inventory_load(fixture("lb_endpoint.yaml"), &inv, d),
+	    0);
+	assert_string_equal(vars_get(inv->vars, "cluster.apiserver_lb"),
+	    "external");
+	inventory_free(inv);
 	inv = NULL;
 	assert_int_equal(inventory_load(fixture("lb_bad.yaml"), &inv, d),
 	    KORCH_ERR_PARSE);
 	assert_null(inv);
 	th_expect_diag(d, "lb_bad.yaml", 3, 17, "cluster.apiserver_lb",
-	    "expected none or local, got 'haproxy'");
+	    "expected none, local, vip or external, got 'haproxy'");
+	diag_free(d);
+}
+
+/* vip: the address and port become cluster vars; what it needs is
+ * checked against the hosts, each problem at its line. */
+static void
+test_apiserver_vip(void **state)
+{
+	struct inventory *inv = NULL;
+	struct diag *d;
+
+	(void)state;
+	assert_non_null(d = diag_new());
+	assert_int_equal(inventory_load(fixture("lb_vip.yaml"), &inv, d), 0);
+	assert_string_equal(inv->cluster.apiserver_vip, "198.18.1.250");
+	assert_int_equal(inv->cluster.apiserver_vip_port, 9443);
+	assert_string_equal(vars_get(inv->vars, "cluster.apiserver_vip"),
+	    "198.18.1.250");
+	assert_string_equal(vars_get(inv->vars, "cluster.apiserver_vip_port"),
+	    "9443");
+	inventory_free(inv);
+	inv = NULL;
+
+	assert_int_equal(inventory_load(fixture("lb_vip_bad.yaml"), &inv, d),
+	    KORCH_ERR_PARSE);
+	assert_null(inv);
+	th_expect_diag(d, "lb_vip_bad.yaml", 5, 23, "cluster.apiserver_vip_port",
+	    "");
+	th_expect_diag(d, "lb_vip_bad.yaml", 3, 17, "cluster.apiserver_lb",
+	    "vip names the endpoint itself");
+	th_expect_diag(d, "lb_vip_bad.yaml", 4, 18, "cluster.apiserver_vip",
+	    "is host b's own address");
+	diag_free(d);
+
+	assert_non_null(d = diag_new());
+	assert_int_equal(inventory_load(fixture("lb_vip_missing.yaml"), &inv,
+	    d), KORCH_ERR_PARSE);
+	th_expect_diag(d, "lb_vip_missing.yaml", 3, 17, "cluster.apiserver_lb",
+	    "vip needs cluster.apiserver_vip");
+	diag_free(d);
+
+	assert_non_null(d = diag_new());
+	assert_int_equal(inventory_load(fixture("lb_external.yaml"), &inv, d),
+	    KORCH_ERR_PARSE);
+	th_expect_diag(d, "lb_external.yaml", 4, 18, "cluster.apiserver_vip",
+	    "expected an IPv4 or IPv6 address");
+	th_expect_diag(d, "lb_external.yaml", 3, 17, "cluster.apiserver_lb",
+	    "external needs the load balancer's address");
 	diag_free(d);
 }
 
@@ -315,6 +374,7 @@ TH_MAIN(
 	cmocka_unit_test(test_valid_defaults),
 	cmocka_unit_test(test_valid_full),
 	cmocka_unit_test(test_apiserver_lb),
+	cmocka_unit_test(test_apiserver_vip),
 	cmocka_unit_test(test_all_errors_at_once),
 	cmocka_unit_test(test_syntax_error),
 	cmocka_unit_test(test_empty_hosts),

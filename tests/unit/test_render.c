@@ -247,6 +247,79 @@ test_host_vars(void **state)
 	th_plan_free(f);
 }
 
+/* lb.* for one host of data/inv/<inv>: render_host_vars with an extra
+ * map that has bundle.packages when bundle is set. */
+static struct vars *
+lb_vars(const char *inv_name, size_t host, int bundle)
+{
+	struct inventory *inv = NULL;
+	struct vars *extra, *v = NULL;
+	struct diag *d;
+
+	assert_non_null(d = diag_new());
+	assert_int_equal(inventory_load(th_data("inv", inv_name), &inv, d), 0);
+	assert_non_null(extra = vars_new(NULL));
+	if (bundle)
+		assert_int_equal(vars_set(extra, "bundle.packages", "haproxy"),
+		    0);
+	assert_int_equal(render_host_vars(inv, host, NULL, extra, &v, d), 0);
+	vars_free(extra);
+	inventory_free(inv);
+	diag_free(d);
+	return v;
+}
+
+/* Who runs what for apiserver_lb: local puts haproxy on the hosts that
+ * are not masters; vip puts haproxy and keepalived on the masters, each
+ * with its own priority and the other masters as its VRRP peers. */
+static void
+test_lb_vars(void **state)
+{
+	static const struct th_want_var local_master[] = {
+		{ "lb.haproxy", "no" }, { "lb.keepalived", "no" },
+		{ "lb.source", "distro" },
+	};
+	static const struct th_want_var local_node[] = {
+		{ "lb.haproxy", "yes" }, { "lb.keepalived", "no" },
+		{ "lb.bind", "127.0.0.1:6443" },
+		{ "lb.url", "https://127.0.0.1:6443" },
+		{ "lb.source", "bundle" },
+	};
+	static const struct th_want_var vip_first[] = {
+		{ "lb.haproxy", "yes" }, { "lb.keepalived", "yes" },
+		{ "lb.bind", ":9443" }, { "lb.url", "https://127.0.0.1:9443" },
+		{ "lb.vip_priority", "200" },
+		{ "lb.vip_peers", "        198.18.1.12\n        198.18.1.13" },
+		{ "cluster.apiserver_vip", "198.18.1.250" },
+	};
+	static const struct th_want_var vip_third[] = {
+		{ "lb.keepalived", "yes" }, { "lb.vip_priority", "198" },
+		{ "lb.vip_peers", "        198.18.1.11\n        198.18.1.12" },
+	};
+	static const struct th_want_var vip_node[] = {
+		{ "lb.haproxy", "no" }, { "lb.keepalived", "no" },
+		{ "lb.bind", "" },
+	};
+	struct vars *v;
+
+	(void)state;
+	th_expect_vars(v = lb_vars("lb_default.yaml", 0, 0), local_master,
+	    TH_LEN(local_master));
+	vars_free(v);
+	th_expect_vars(v = lb_vars("lb_default.yaml", 2, 1), local_node,
+	    TH_LEN(local_node));
+	vars_free(v);
+	th_expect_vars(v = lb_vars("lb_vip.yaml", 0, 1), vip_first,
+	    TH_LEN(vip_first));
+	vars_free(v);
+	th_expect_vars(v = lb_vars("lb_vip.yaml", 2, 1), vip_third,
+	    TH_LEN(vip_third));
+	vars_free(v);
+	th_expect_vars(v = lb_vars("lb_vip.yaml", 3, 1), vip_node,
+	    TH_LEN(vip_node));
+	vars_free(v);
+}
+
 /* A member joins the etcd cluster through those that ran before
  * (prior.etcd); a new cluster starts whole. */
 static void
@@ -344,6 +417,7 @@ TH_MAIN(
 	cmocka_unit_test(test_digests),
 	cmocka_unit_test(test_digest_canonical),
 	cmocka_unit_test(test_host_vars),
+	cmocka_unit_test(test_lb_vars),
 	cmocka_unit_test(test_etcd_membership),
 	cmocka_unit_test(test_undefined),
 )
