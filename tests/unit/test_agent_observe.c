@@ -116,8 +116,34 @@ test_running_binary_wins(void **state)
 	assert_string_equal(t->o.msg, "version=1.8.15 active=active");
 }
 
+/* holder: yes: the command prints a Lease's holder ("<host>_<id>"), and
+ * the host is what is reported; nobody, or a failed command, is "none". */
+static void
+test_lease_holder(void **state)
+{
+	struct tt *t = *state;
+	char bin[600];
+
+	(void)snprintf(bin, sizeof(bin), "%s/kubectl", t->dir);
+	tt_write(bin, "#!/bin/sh\nprintf node2_0a1b-2c3d\n", 0755);
+	tt_task(t, 1, "observe");
+	tt_arg(t, "component", "leader/kube-scheduler");
+	tt_arg(t, "holder", "yes");
+	tt_arg(t, "argv", bin);
+	tt_expect_msg(t, 0, KP_ST_OK, "version=node2 active=none");
+	tt_write(bin, "#!/bin/sh\nexit 0\n", 0755);
+	tt_expect_msg(t, 0, KP_ST_OK, "version=none active=none");
+	tt_write(bin, "#!/bin/sh\necho 'Error from server (NotFound)'; exit 1\n",
+	    0755);
+	tt_expect_msg(t, 0, KP_ST_OK, "version=none active=none");
+	/* Not a host name before the '_': not taken for one. */
+	tt_write(bin, "#!/bin/sh\necho 'lease/x_y'\n", 0755);
+	tt_expect_msg(t, 0, KP_ST_OK, "version=none active=none");
+}
+
 TH_MAIN(
 	TT_TEST(test_version_and_state),
+	TT_TEST(test_lease_holder),
 	TT_TEST(test_missing_binary),
 	TT_TEST(test_running_binary_wins),
 )
