@@ -150,17 +150,13 @@ check "the apiservers (new etcd endpoints) restarted one at a time" [ $? -eq 0 ]
 # ---- an apiserver flag changed: the masters roll, the API stays up
 A1=$(unit_started node1 kube-apiserver) A2=$(unit_started node2 kube-apiserver)
 sed -i '/^  apiserver_lb: /a\  vars: { admission_plugins: "NodeRestriction,PodNodeSelector" }' "$INV"
-on node3 "rm -f /tmp/korch-api.log /tmp/korch-api.stop; setsid sh -c 'while [ ! -e /tmp/korch-api.stop ]; do
-	( t=\$(date +%s%3N); c=\$(curl -s -o /dev/null -w %{http_code} --max-time 1 --cacert /etc/haproxy/korch-ca.crt https://127.0.0.1:6443/healthz); echo \"\$t \$c\" >> /tmp/korch-api.log ) &
-	sleep 0.1
-done' </dev/null >/dev/null 2>&1 &"
+start_poll api node3 --cacert /etc/haproxy/korch-ca.crt https://127.0.0.1:6443/healthz
 sleep 2
 start_sampler roll node1 node2 node3 node4
 apply "$W/roll"
 stop_sampler
 sleep 2
-on node3 'touch /tmp/korch-api.stop'
-sleep 2
+stop_poll api node3
 check "the flag change applies (exit 0)" [ "$RC" -eq 0 ]
 check "both apiservers run with the new flag" bash -c "for h in node1 node2; do '$TB' ssh \$h systemctl show -p ExecStart kube-apiserver | grep -q 'enable-admission-plugins=NodeRestriction,PodNodeSelector' || exit 1; done"
 both_restarted() { [ "$(unit_started node1 kube-apiserver)" != "$A1" ] && [ "$(unit_started node2 kube-apiserver)" != "$A2" ]; }
@@ -170,17 +166,10 @@ check "both apiservers restarted" both_restarted
 RCS=$?
 sed 's/^/#   /' "$W/roll.check"
 check "the masters restarted one at a time (sampler)" [ "$RCS" -eq 0 ]
-on node3 cat /tmp/korch-api.log >"$W/api.log"
-API=$(python3 - "$W/api.log" <<'EOF'
-import sys
-rows = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 2]
-ok = sum(1 for _, c in rows if c == "200")
-print("%.2f %d" % (100.0 * ok / len(rows) if rows else 0, len(rows)))
-EOF
-)
-echo "# figure: API through the local haproxy during the rolling restart: ${API% *} % of ${API#* } polls (100 ms)"
+read -r API_RATE API_GAP _ API_N _ <<<"$(gaps "$W/api.poll" 200)"
+echo "# figure: API through the local haproxy during the rolling restart: $API_RATE % of $API_N polls (100 ms), longest outage $API_GAP s"
 check "the API answered through the load balancer throughout (>= 99 %)" \
-    python3 -c "import sys; sys.exit(0 if float('${API% *}') >= 99.0 and int('${API#* }') > 50 else 1)"
+    python3 -c "import sys; sys.exit(0 if float('$API_RATE') >= 99.0 and int('$API_N') > 50 else 1)"
 
 apply "$W/again"
 check "a second apply converges and changes nothing" bash -c "[ $RC -eq 0 ] && [ \"\$(python3 -c 'import json,sys; print(sum(h[\"changed\"] for h in json.load(open(sys.argv[1]))[\"hosts\"]))' '$W/again.json')\" = 0 ]"
