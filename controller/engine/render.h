@@ -42,8 +42,6 @@
  *                                apiserver_lb mode (render_lb.c), else "no"
  *     lb.bind, lb.url            the host's haproxy: its bind address and
  *                                its own URL (127.0.0.1); "" without one
- *     lb.ca_file                 the cluster CA a check of the load
- *                                balancer uses on this host
  *     lb.vip_priority            keepalived's priority: 200 on the first
  *                                master, one less on each next one
  *     lb.vip_peers               the other masters' addresses, one a line

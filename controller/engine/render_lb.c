@@ -20,10 +20,6 @@
 /* keepalived's priority of the first master; each next one is one less,
  * so the order of the inventory decides who holds the address first. */
 #define VIP_PRIORITY_FIRST	200
-/* Where the cluster CA is for a host's checks of the load balancer
- * (36-apiserver-lb.yaml and 75-apiserver-lb-health.yaml write them). */
-#define LB_CA_HAPROXY		"/etc/haproxy/korch-ca.crt"
-#define LB_CA_OTHER		"/etc/kubernetes/pki/korch-lb-ca.crt"
 
 static int
 set_yes(struct vars *v, const char *name, int yes)
@@ -82,8 +78,6 @@ render_lb_vars(struct vars *v, const struct inventory *inv, size_t host_idx)
 	    (r = set_yes(v, "lb.keepalived", vip && master)) != 0 ||
 	    (r = vars_set(v, "lb.bind", bind)) != 0 ||
 	    (r = vars_set(v, "lb.url", url)) != 0 ||
-	    (r = vars_set(v, "lb.ca_file", haproxy ? LB_CA_HAPROXY :
-	    LB_CA_OTHER)) != 0 ||
 	    (r = vars_set(v, "lb.vip_priority", prio)) != 0 ||
 	    /* The packages: the bundle's when the run has one (its check
 	     * refused one without haproxy), else the distribution's. */
