@@ -364,15 +364,12 @@ EOF
 # request on its own connection with a 1 s timeout, into
 # /tmp/korch-poll-NAME.log ("ms-at-start HTTP-code" lines; 000: no answer).
 # The arguments are the test's own (no spaces).  The poller runs at a high
-# priority (nice -10), and its host gets ten times a host's CPU weight
-# while it polls (host_cpu_weight): on this 2-CPU machine every bed host's
-# agent hashes its binaries at once when a run starts, and a starved
-# client times out whatever the load balancer does.  An adaptation of the
-# test bed to this machine, not of the cluster.
+# priority (nice -10): on this 2-CPU machine the bed's hosts hash their
+# binaries at once when a run starts, and a starved client times out
+# whatever the load balancer does.
 start_poll() {
 	local name=$1 host=$2
 	shift 2
-	host_cpu_weight "$host" 10240
 	on "$host" "rm -f /tmp/korch-poll-$name.log /tmp/korch-poll-$name.stop; setsid nice -n -10 sh -c 'while [ ! -e /tmp/korch-poll-$name.stop ]; do
 	( t=\$(date +%s%3N); c=\$(curl -s -o /dev/null -w %{http_code} --max-time 1 $*); echo \"\$t \$c\" >> /tmp/korch-poll-$name.log ) &
 	sleep 0.1
@@ -383,15 +380,6 @@ stop_poll() {
 	on "$2" "touch /tmp/korch-poll-$1.stop"
 	sleep 1.5
 	on "$2" "cat /tmp/korch-poll-$1.log" >"$W/$1.poll"
-	host_cpu_weight "$2" 1024
-}
-# host_cpu_weight HOST SHARES: the cpu.shares of HOST's cgroup in the test
-# bed (korch-tb[N]/HOST, cgroup v1; 1024 is every host's default).
-host_cpu_weight() {
-	local inst=${KORCH_TESTBED_INSTANCE:-0} f
-	f=/sys/fs/cgroup/cpu/korch-tb$( ((inst == 0)) || echo "$inst")/$1/cpu.shares
-	[ -w "$f" ] && echo "$2" >"$f"
-	return 0
 }
 
 # start_sampler NAME HOST...: tests/e2e/sampler records the HOSTs' units
