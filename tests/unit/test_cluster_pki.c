@@ -299,6 +299,36 @@ test_endpoint(void **state)
 	vars_free(v);
 }
 
+/* Every host's pki.apiserver_url and every kubeconfig it gets name url
+ * (each kind of kubeconfig seen at least once). */
+static void
+expect_kubeconfigs_name(struct fx *fx, const char *url)
+{
+	static const char *const kc[] = { "pki.kubeconfig_admin",
+	    "pki.kubeconfig_controller_manager", "pki.kubeconfig_scheduler",
+	    "pki.kubeconfig_health", "pki.kubeconfig_kube_proxy",
+	    "pki.kubeconfig_kubelet" };
+	char server[128];
+	struct vars *v;
+	size_t i, h, seen = 0;
+
+	(void)snprintf(server, sizeof(server), "server: \"%s\"", url);
+	for (h = 0; h < fx->inv->nhosts; h++) {
+		assert_non_null(v = vars_new(NULL));
+		assert_int_equal(cluster_pki_host_vars(fx->cp, fx->inv, h, v),
+		    0);
+		assert_string_equal(vars_get(v, "pki.apiserver_url"), url);
+		for (i = 0; i < sizeof(kc) / sizeof(kc[0]); i++) {
+			if (vars_get(v, kc[i]) == NULL)
+				continue;
+			seen++;
+			assert_non_null(strstr(vars_get(v, kc[i]), server));
+		}
+		vars_free(v);
+	}
+	assert_true(seen >= 6);
+}
+
 /* apiserver_lb vip: every kubeconfig names the virtual IP's haproxy
  * port, and the address is a SAN (a client checks it). */
 static void
@@ -307,8 +337,6 @@ test_vip_lb(void **state)
 	struct fx *fx = *state;
 	static const char *const want[] = { "IP:198.18.1.250",
 	    "IP:198.18.1.11" };
-	struct vars *v;
-	size_t h;
 	X509 *x;
 
 	load_inv(fx, inv_vip_lb);
@@ -318,18 +346,7 @@ test_vip_lb(void **state)
 	x = cert(fx, "apiserver");
 	expect_sans(x, want, 2, 0);
 	X509_free(x);
-	for (h = 0; h < fx->inv->nhosts; h++) {
-		assert_non_null(v = vars_new(NULL));
-		assert_int_equal(cluster_pki_host_vars(fx->cp, fx->inv, h, v),
-		    0);
-		assert_string_equal(vars_get(v, "pki.apiserver_url"),
-		    "https://198.18.1.250:8443");
-		if (vars_get(v, "pki.kubeconfig_admin") != NULL)
-			assert_non_null(strstr(vars_get(v,
-			    "pki.kubeconfig_admin"),
-			    "server: \"https://198.18.1.250:8443\""));
-		vars_free(v);
-	}
+	expect_kubeconfigs_name(fx, "https://198.18.1.250:8443");
 }
 
 /* apiserver_lb local: every kubeconfig names 127.0.0.1 (a master's own
@@ -340,12 +357,6 @@ test_local_lb(void **state)
 	struct fx *fx = *state;
 	static const char *const want[] = { "DNS:lb.example.com",
 	    "IP:127.0.0.1" };
-	static const char *const kc[] = { "pki.kubeconfig_admin",
-	    "pki.kubeconfig_controller_manager", "pki.kubeconfig_scheduler",
-	    "pki.kubeconfig_health", "pki.kubeconfig_kube_proxy",
-	    "pki.kubeconfig_kubelet" };
-	struct vars *v;
-	size_t i, h, seen = 0;
 	X509 *x;
 
 	load_inv(fx, inv_local_lb);
@@ -355,20 +366,7 @@ test_local_lb(void **state)
 	x = cert(fx, "apiserver");
 	expect_sans(x, want, 2, 0);
 	X509_free(x);
-	for (h = 0; h < fx->inv->nhosts; h++) {
-		assert_non_null(v = vars_new(NULL));
-		assert_int_equal(cluster_pki_host_vars(fx->cp, fx->inv, h, v),
-		    0);
-		for (i = 0; i < sizeof(kc) / sizeof(kc[0]); i++) {
-			if (vars_get(v, kc[i]) == NULL)
-				continue;
-			seen++;
-			assert_non_null(strstr(vars_get(v, kc[i]),
-			    "server: \"https://127.0.0.1:6443\""));
-		}
-		vars_free(v);
-	}
-	assert_true(seen >= 6);
+	expect_kubeconfigs_name(fx, "https://127.0.0.1:6443");
 }
 
 static void
