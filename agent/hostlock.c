@@ -56,6 +56,22 @@ agent_hostlock_path(char *buf, size_t len)
 	return w < 0 || (size_t)w >= len ? KORCH_ERR_TOO_LARGE : KORCH_OK;
 }
 
+int
+agent_state_path(const char *name, char *buf, size_t len)
+{
+	char *slash;
+	size_t room;
+	int r, w;
+
+	if ((r = agent_hostlock_path(buf, len)) != KORCH_OK)
+		return r;
+	if ((slash = strrchr(buf, '/')) == NULL)
+		return KORCH_ERR_SYSTEM;
+	room = len - (size_t)(slash - buf);
+	w = snprintf(slash, room, "/%s", name);
+	return w < 0 || (size_t)w >= room ? KORCH_ERR_TOO_LARGE : KORCH_OK;
+}
+
 /* /var/lib/korch must be root's alone: anyone who can write it could
  * swap the lock file for one that never blocks. */
 static int

@@ -38,4 +38,8 @@ int agent_hostlock_take(const struct kp_start *st, int *fd, char *why,
  * KORCH_ERR_SYSTEM when it cannot be found. */
 int agent_hostlock_path(char *buf, size_t len);
 
+/* NAME beside the lock file (/var/lib/korch/NAME as root): where the
+ * agent keeps what it remembers of the host between sessions. */
+int agent_state_path(const char *name, char *buf, size_t len);
+
 #endif

@@ -3,9 +3,11 @@
  *
  * Restarts follow changes and nothing else: a running service restarts
  * only when this task rewrote its unit, when a task it watches changed
- * earlier in this session, or when the controller passes restart=1 (a
- * watched change happened in an earlier, interrupted run).  daemon-reload
- * runs only when this task wrote the unit.  systemctl is run from an argv
+ * earlier in this session, when the host holds a restart mark for it (a
+ * change made in a session that ended before this task ran:
+ * restart_mark.h), or when the controller passes restart=1 (its own
+ * record of such a change).  daemon-reload runs only when this task wrote
+ * the unit, or with a mark.  systemctl is run from an argv
  * vector; in test builds KORCH_AGENT_SYSTEMCTL points it at a fake.
  */
 #include <errno.h>
@@ -18,6 +20,7 @@
 #include "fileio.h"
 #include "module.h"
 #include "proc.h"
+#include "restart_mark.h"
 
 #define UNIT_MAX		(1u << 20)
 #define QUERY_TIMEOUT_MS	30000
@@ -32,10 +35,6 @@ static const char *const on_change_names[] = {
 	"restart", "reload", NULL
 };
 
-static const char *const unit_suffixes[] = {
-	".service", ".socket", ".timer", ".target", ".mount", ".path", NULL
-};
-
 struct svc {
 	const char		*systemctl;
 	char			 unit[300];
@@ -44,29 +43,6 @@ struct svc {
 	struct agent_proc_watch	*watch;		/* the session's */
 	char			 did[AGENT_MSG_MAX];
 };
-
-static int
-valid_unit_name(const char *n)
-{
-	size_t len = strlen(n);
-
-	return len > 0 && len < 256 && n[0] != '-' && n[0] != '.' &&
-	    strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	    "0123456789:_.@-\\") == len;
-}
-
-static int
-has_suffix(const char *n)
-{
-	size_t len = strlen(n), sl, i;
-
-	for (i = 0; unit_suffixes[i] != NULL; i++) {
-		sl = strlen(unit_suffixes[i]);
-		if (len > sl && strcmp(n + len - sl, unit_suffixes[i]) == 0)
-			return 1;
-	}
-	return 0;
-}
 
 /*
  * systemctl VERB [unit].  Returns the exit code (>= 0), or -1 after
@@ -182,9 +158,9 @@ query(struct svc *v, const char *verb, char *out, size_t outlen)
 static int
 sync_unit(struct svc *v, const char *dir, const struct kp_kv *unit)
 {
-	char *old = NULL, path[4400];
+	char *old = NULL, path[4400], why[512];
 	size_t old_len = 0;
-	int r, ret = -1;
+	int r, ret = -1, created;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, v->unit) >=
 	    sizeof(path)) {
@@ -203,6 +179,14 @@ sync_unit(struct svc *v, const char *dir, const struct kp_kv *unit)
 	    unit->val_len);
 	agent_strlcat_sep(v->did, sizeof(v->did), v->check_only ?
 	    "would write unit file" : "wrote unit file");
+	/* Marked first: a session that ends between this write and the
+	 * restart leaves the restart owed, not forgotten. */
+	if (!v->check_only && agent_restart_mark(v->unit, &created, why,
+	    sizeof(why)) != KORCH_OK) {
+		agent_outcome_set(v->o, KP_ST_FAILED, "cannot mark %s for "
+		    "restart: %s", v->unit, why);
+		goto out;
+	}
 	if (!v->check_only && agent_write_atomic(path, unit->val,
 	    unit->val_len, 0644, AGENT_ID_NONE, AGENT_ID_NONE, v->o) !=
 	    KORCH_OK)
@@ -220,8 +204,9 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 	const char *name, *dir;
 	const struct kp_kv *unit;
 	struct svc v;
-	char why[64] = "", state_out[64];
+	char why[64] = "", state_out[64], err[512];
 	int enabled, state, restart, reload, watched = 0, unit_changed = 0;
+	int marked;
 	int active, on;
 	uint32_t i;
 
@@ -238,13 +223,14 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 	    o) != KORCH_OK)
 		return KORCH_OK;
 	name = agent_arg_str(t, "name", "");
-	if (!valid_unit_name(name)) {
+	if (agent_unit_name(name, v.unit, sizeof(v.unit)) != KORCH_OK) {
 		agent_outcome_set(o, KP_ST_FAILED, "service: bad unit name "
 		    "\"%.64s\"", name);
 		return KORCH_OK;
 	}
-	(void)snprintf(v.unit, sizeof(v.unit), "%s%s", name,
-	    has_suffix(name) ? "" : ".service");
+	/* A change made for it in a session that ended before this task
+	 * ran (restart_mark.h). */
+	marked = !check_only && agent_restart_marked(v.unit);
 	dir = agent_arg_str(t, "unit_dir", "/etc/systemd/system");
 	if (dir[0] != '/') {
 		agent_outcome_set(o, KP_ST_FAILED, "service %s: unit_dir must be "
@@ -255,7 +241,10 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 	if ((unit = kp_task_arg(t, "unit")) != NULL) {
 		if ((unit_changed = sync_unit(&v, dir, unit)) < 0)
 			return KORCH_OK;
-		if (unit_changed && act(&v, "daemon-reload", 0, NULL) < 0)
+		/* Marked: an earlier session may have written the unit and
+		 * ended before systemd read it. */
+		if ((unit_changed || marked) &&
+		    act(&v, "daemon-reload", 0, NULL) < 0)
 			return KORCH_OK;
 	}
 
@@ -287,6 +276,11 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 		}
 		if (why[0] == '\0' && unit_changed)
 			(void)snprintf(why, sizeof(why), "(unit changed)");
+		/* A restart, as restart=1: the mark may be for a unit
+		 * file that a reload would not read. */
+		if (why[0] == '\0' && marked)
+			(void)snprintf(why, sizeof(why), "(changed in an "
+			    "earlier session)");
 		if (why[0] == '\0' && restart)
 			(void)snprintf(why, sizeof(why), "(restart=1)");
 		if (why[0] == '\0' && state == STATE_RESTARTED)
@@ -298,6 +292,14 @@ service_run(const struct kp_task *t, struct agent_session *s, int check_only,
 			return KORCH_OK;
 	}
 
+	/* Started, restarted or stopped as asked: it runs what is on disk
+	 * now, and owes no restart any more. */
+	if (!check_only && agent_restart_unmark(v.unit, err, sizeof(err)) !=
+	    KORCH_OK) {
+		agent_outcome_set(o, KP_ST_FAILED, "%s: cannot clear its "
+		    "restart mark: %s", v.unit, err);
+		return KORCH_OK;
+	}
 	if (v.did[0] == '\0')
 		agent_outcome_set(o, KP_ST_OK, "%s %s, %s", v.unit,
 		    state == STATE_STOPPED ? "stopped" : "active",

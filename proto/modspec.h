@@ -17,6 +17,14 @@
  * disk image, a growing log) cannot fill the controller's disk. */
 #define KMS_FETCH_MAX_DEFAULT	(2ULL << 30)
 
+/*
+ * An argument of every module that the controller alone adds (a playbook
+ * cannot write it): the services, space-separated, that watch this task.
+ * The agent marks them for restart on the host before the task runs and
+ * takes the marks back when it changed nothing (agent/restart_mark.h).
+ */
+#define KMS_ARG_NOTIFY		"notify"
+
 struct kms_arg {
 	const char	*name;
 	unsigned	 flags;

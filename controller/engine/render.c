@@ -831,7 +831,34 @@ render_step(struct rctx *c, size_t si, struct rendered_step *rs)
 	return r;
 }
 
-/* Digests, and each watched task's list of watchers. */
+/*
+ * Watched task wt names its watcher t's service in its notify argument, so
+ * that the agent marks the service for restart on the host before wt
+ * changes anything (agent/restart_mark.h): the restart is owed even when
+ * this run dies before it learns of the change.
+ */
+static int
+notify_add(struct rendered_host *rh, const struct rendered_task *wt,
+    const struct rendered_task *t)
+{
+	const struct kp_kv *name = kp_task_arg(t->wire, "name");
+	const struct kp_kv *old = kp_task_arg(wt->wire, KMS_ARG_NOTIFY);
+	char *v;
+	int r;
+
+	if (name == NULL)
+		return 0;
+	if (old == NULL)
+		return render_task_set_arg(rh, wt->key, KMS_ARG_NOTIFY,
+		    name->val);
+	if (asprintf(&v, "%s %s", old->val, name->val) < 0)
+		return KORCH_ERR_ALLOC;
+	r = render_task_set_arg(rh, wt->key, KMS_ARG_NOTIFY, v);
+	free(v);
+	return r;
+}
+
+/* Digests, each watched task's list of watchers, and its notify. */
 static int
 finish(struct rendered_host *rh)
 {
@@ -862,6 +889,8 @@ finish(struct rendered_host *rh)
 				if ((nv[wt->nwatchers] = strdup(t->key)) == NULL)
 					goto out;
 				wt->nwatchers++;
+				if ((r = notify_add(rh, wt, t)) != 0)
+					goto out;
 			}
 		}
 	}

@@ -4,6 +4,9 @@
  * restarts a change makes owed, and the components an observe task saw),
  * and each step's end settling its DAG node.
  */
+#ifdef KORCH_TEST_HOOKS
+#include <signal.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +131,27 @@ say_task(struct shost *h, const struct rendered_task *t,
 	r->diff = xstrdup(diff);
 }
 
+#ifdef KORCH_TEST_HOOKS
+/*
+ * $KORCH_TEST_DIE_AFTER=HOST:TASK: this process is killed (SIGKILL) the
+ * moment HOST reports TASK changed, before anything of it is recorded:
+ * the window in which a host has changed and the controller cannot know.
+ * Test builds only.
+ */
+static void
+die_after(const struct shost *h, const struct rendered_task *t, int status)
+{
+	const char *e = getenv("KORCH_TEST_DIE_AFTER"), *colon;
+
+	if (e == NULL || status != KP_ST_CHANGED ||
+	    (colon = strchr(e, ':')) == NULL)
+		return;
+	if (strncmp(e, h->name, (size_t)(colon - e)) == 0 &&
+	    h->name[colon - e] == '\0' && strcmp(colon + 1, t->key) == 0)
+		(void)raise(SIGKILL);
+}
+#endif
+
 void
 on_task_result(struct shost *h, const struct kp_task_result *m)
 {
@@ -143,6 +167,9 @@ on_task_result(struct shost *h, const struct kp_task_result *m)
 		    "agent reported an unknown task");
 		return;
 	}
+#ifdef KORCH_TEST_HOOKS
+	die_after(h, t, m->status);
+#endif
 	switch (m->status) {
 	case KP_ST_OK:		h->c.ok++; s->total.ok++; break;
 	case KP_ST_CHANGED:	h->c.changed++; s->total.changed++; break;

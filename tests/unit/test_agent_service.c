@@ -44,6 +44,9 @@ svc_setup(void **state)
 	setenv("KORCH_AGENT_SYSTEMCTL", path, 1);
 	(void)snprintf(path, sizeof(path), "%s/units", t->dir);
 	(void)mkdir(path, 0755);
+	/* Restart marks go beside the lock: this test's directory. */
+	(void)snprintf(path, sizeof(path), "%s/lock", t->dir);
+	setenv("KORCH_AGENT_LOCK", path, 1);
 	return 0;
 }
 
@@ -259,6 +262,109 @@ test_suffix_kept(void **state)
 	    "is-active docker.socket\nstart docker.socket\n");
 }
 
+/* A new session, as the next run's agent has. */
+static void
+next_session(struct tt *t)
+{
+	agent_session_free(t->s);
+	assert_non_null(t->s = agent_session_new(-1, -1));
+}
+
+/*
+ * A watched change whose session ends before the service's task runs (the
+ * controller killed, the host cut off) still restarts the service in the
+ * next session, which knows nothing of it: the watched task's notify
+ * marked the service on the host first.  A watched task that changed
+ * nothing leaves no mark.
+ */
+static void
+test_mark_outlives_session(void **state)
+{
+	struct tt *t = *state;
+	const char *conf = tt_save(t, tt_path(t, "etcd.conf"));
+
+	svc_task(t, 9, unit1);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	free(calls(t));
+
+	/* unchanged: the mark it made is taken back */
+	tt_write(conf, "a=1\n", 0644);
+	tt_task_at(t, 3, "file", conf);
+	tt_arg(t, "content", "a=1\n");
+	tt_arg(t, KMS_ARG_NOTIFY, "etcd other.service");
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	assert_false(th_exists(tt_path(t, "restart/etcd.service")));
+	assert_false(th_exists(tt_path(t, "restart/other.service")));
+	/* check mode marks nothing */
+	tt_task_at(t, 3, "file", conf);
+	tt_arg(t, "content", "a=2\n");
+	tt_arg(t, KMS_ARG_NOTIFY, "etcd");
+	assert_int_equal(tt_run(t, 1), KP_ST_CHANGED);
+	assert_false(th_exists(tt_path(t, "restart/etcd.service")));
+	/* changed: marked, and the session ends there */
+	tt_task_at(t, 3, "file", conf);
+	tt_arg(t, "content", "a=2\n");
+	tt_arg(t, KMS_ARG_NOTIFY, "etcd other.service");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_true(th_exists(tt_path(t, "restart/etcd.service")));
+	assert_true(th_exists(tt_path(t, "restart/other.service")));
+
+	next_session(t);
+	/* the rerun: the file is current, the mark made before stays */
+	tt_task_at(t, 3, "file", conf);
+	tt_arg(t, "content", "a=2\n");
+	tt_arg(t, KMS_ARG_NOTIFY, "etcd");
+	assert_int_equal(tt_run(t, 0), KP_ST_OK);
+	svc_task(t, 9, unit1);
+	t->watch[0] = 3;
+	t->task.nwatch = 1;
+	tt_expect(t, 1, KP_ST_OK, NULL);	/* check mode: no mark read */
+	free(calls(t));
+	tt_expect(t, 0, KP_ST_CHANGED, "(changed in an earlier session)");
+	assert_calls(t, "daemon-reload\n" QUERIES "restart etcd.service\n");
+	assert_false(th_exists(tt_path(t, "restart/etcd.service")));
+	expect_calls(t, 0, KP_ST_OK, QUERIES);
+
+	/* a bad name in notify fails the task before it changes anything */
+	tt_task_at(t, 3, "file", conf);
+	tt_arg(t, "content", "a=3\n");
+	tt_arg(t, KMS_ARG_NOTIFY, "../etc/passwd");
+	tt_expect(t, 0, KP_ST_FAILED, "notify: not a list");
+	tt_assert_file(conf, "a=2\n");
+}
+
+/* The service's own unit file: written in a session that ended before
+ * the restart, the next session reloads systemd and restarts. */
+static void
+test_unit_written_then_session_ends(void **state)
+{
+	struct tt *t = *state;
+
+	svc_task(t, 1, unit1);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	free(calls(t));
+	/* as the kill leaves it: unit2 on disk, marked, etcd not restarted */
+	tt_write(tt_path(t, "units/etcd.service"), unit2, 0644);
+	(void)mkdir(tt_path(t, "restart"), 0700);
+	tt_write(tt_path(t, "restart/etcd.service"), "", 0600);
+
+	next_session(t);
+	svc_task(t, 1, unit2);
+	expect_calls(t, 0, KP_ST_CHANGED, "daemon-reload\n" QUERIES
+	    "restart etcd.service\n");
+	assert_false(th_exists(tt_path(t, "restart/etcd.service")));
+	/* a unit rewrite that completes leaves no mark */
+	svc_task(t, 1, unit1);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_false(th_exists(tt_path(t, "restart/etcd.service")));
+	/* a service stopped as asked owes nothing either */
+	tt_write(tt_path(t, "restart/etcd.service"), "", 0600);
+	svc_task(t, 1, NULL);
+	tt_arg(t, "state", "stopped");
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	assert_false(th_exists(tt_path(t, "restart/etcd.service")));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, svc_setup, tt_teardown)
 TH_MAIN(
 	T(test_new_unit_then_converged),
@@ -268,4 +374,6 @@ TH_MAIN(
 	T(test_stop_disable_restarted),
 	T(test_failures),
 	T(test_suffix_kept),
+	T(test_mark_outlives_session),
+	T(test_unit_written_then_session_ends),
 )

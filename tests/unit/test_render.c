@@ -7,6 +7,7 @@
  */
 #include "helpers_ctl.h"
 
+#include "modspec.h"
 #include "wire.h"
 
 /* The playbook data/pb/<pbname> with the test inventory. */
@@ -57,8 +58,11 @@ test_master_host(void **state)
 	    "e1=https://[2001:db8::14]:2380\n"
 	    "ETCD_LISTEN_CLIENT_URLS=https://198.18.1.11:2379\n");
 	assert_string_equal(render_task_arg(t, "mode"), "0640");
-	/* Rendered template content comes last. */
-	assert_string_equal(t->wire->args[t->wire->nargs - 1].key, "content");
+	/* Rendered template content comes after the playbook's arguments,
+	 * and only the controller's notify after it. */
+	assert_string_equal(t->wire->args[t->wire->nargs - 2].key, "content");
+	assert_string_equal(t->wire->args[t->wire->nargs - 1].key,
+	    KMS_ARG_NOTIFY);
 
 	/* A REPEAT argument is the same key repeated, in order. */
 	t = th_task(rh, "master/echo");
@@ -91,6 +95,16 @@ test_master_host(void **state)
 	assert_int_equal(t->nwatchers, 1);
 	assert_string_equal(t->watchers[0], "node/svc");
 	assert_int_equal(th_task(rh, "base/forward")->nwatchers, 0);
+	/* ... and names their services to the agent, which marks them on
+	 * the host before it runs the task (agent/restart_mark.h). */
+	assert_string_equal(render_task_arg(th_task(rh, "etcd/conf"),
+	    KMS_ARG_NOTIFY), "etcd");
+	assert_string_equal(render_task_arg(th_task(rh, "base/hosts"),
+	    KMS_ARG_NOTIFY), "kubelet");
+	assert_string_equal(render_task_arg(th_task(rh, "node/big"),
+	    KMS_ARG_NOTIFY), "kubelet");
+	assert_null(render_task_arg(th_task(rh, "base/forward"),
+	    KMS_ARG_NOTIFY));
 
 	/* Host vars override cluster vars. */
 	t = th_task(rh, "late/greet");
