@@ -21,6 +21,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "module.h"
+#include "hash_cache.h"
 #include "sha256.h"
 #include "sha256hex.h"
 
@@ -215,7 +216,8 @@ file_run(const struct kp_task *t, struct agent_session *s, int check_only,
 			    "a regular file", w.path);
 			return KORCH_OK;
 		}
-		if (agent_sha256_path(w.path, old_sha, &old_size) != KORCH_OK) {
+		if (agent_sha256_cached(w.path, &st, old_sha, &old_size) !=
+		    KORCH_OK) {
 			agent_outcome_set(o, KP_ST_FAILED, "read %s: %s", w.path,
 			    strerror(errno));
 			return KORCH_OK;
