@@ -15,6 +15,8 @@ set -uo pipefail
 
 e2e_begin cluster "$@"
 trap 'rm -rf "$W"' EXIT
+# The tree's playbooks, also for a sanitizer build in build/san.
+export KORCH_PLAYBOOKS=$E2E_ROOT/playbooks
 V=1.8.15
 BUNDLE=$W/bundle-$V
 
