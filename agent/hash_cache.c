@@ -95,38 +95,32 @@ cache_put(const char *path, const char *text, const struct stat *st,
     const char *key, const char *hex)
 {
 	char inode[64], *out, *q;
-	const char *p, *nl, *start;
+	const char *p, *nl;
 	struct agent_outcome *o;
-	size_t n = 0, ilen;
+	size_t kept = 0, skip, ilen;
 
 	(void)snprintf(inode, sizeof(inode), "%ju %ju ",
 	    (uintmax_t)st->st_dev, (uintmax_t)st->st_ino);
 	ilen = strlen(inode);
-	start = text != NULL ? text : "";
-	for (p = start; *p != '\0'; p = nl + 1) {
-		if ((nl = strchr(p, '\n')) == NULL)
-			break;
+	if (text == NULL)
+		text = "";
+	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
 		if (strncmp(p, inode, ilen) != 0)
-			n++;
-	}
-	/* Drop the oldest lines beyond CACHE_MAX - 1. */
-	for (p = start; n >= CACHE_MAX && *p != '\0'; p = nl + 1) {
-		if ((nl = strchr(p, '\n')) == NULL)
-			break;
-		if (strncmp(p, inode, ilen) != 0)
-			n--;
-		start = nl + 1;
-	}
-	if ((out = malloc(strlen(start) + LINE_MAX_LEN)) == NULL)
+			kept++;
+	/* The oldest kept lines beyond CACHE_MAX - 1 go. */
+	skip = kept >= CACHE_MAX ? kept - (CACHE_MAX - 1) : 0;
+	if ((out = malloc(strlen(text) + LINE_MAX_LEN)) == NULL)
 		return;
 	q = out;
-	for (p = start; *p != '\0'; p = nl + 1) {
-		if ((nl = strchr(p, '\n')) == NULL)
-			break;
-		if (strncmp(p, inode, ilen) != 0) {
-			memcpy(q, p, (size_t)(nl - p) + 1);
-			q += nl - p + 1;
+	for (p = text; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		if (strncmp(p, inode, ilen) == 0)
+			continue;
+		if (skip > 0) {
+			skip--;
+			continue;
 		}
+		memcpy(q, p, (size_t)(nl - p) + 1);
+		q += nl - p + 1;
 	}
 	q += snprintf(q, LINE_MAX_LEN, "%s%s\n", key, hex);
 	if ((o = malloc(sizeof(*o))) != NULL) {

@@ -98,6 +98,16 @@ svc_task(struct tt *t, uint32_t id, const char *unit)
 		tt_arg(t, "unit", unit);
 }
 
+/* Task id's etcd.service installed from unit1 and running, the calls
+ * that took forgotten. */
+static void
+svc_installed(struct tt *t, uint32_t id)
+{
+	svc_task(t, id, unit1);
+	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
+	free(calls(t));
+}
+
 static void
 test_new_unit_then_converged(void **state)
 {
@@ -126,9 +136,7 @@ test_unit_change_restarts(void **state)
 {
 	struct tt *t = *state;
 
-	svc_task(t, 1, unit1);
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	free(calls(t));
+	svc_installed(t, 1);
 	svc_task(t, 1, unit2);
 	tt_expect(t, 1, KP_ST_CHANGED, "would restart (unit changed)");
 	assert_calls(t, QUERIES);
@@ -145,9 +153,7 @@ test_watch_and_restart_flag(void **state)
 	struct tt *t = *state;
 	char *c;
 
-	svc_task(t, 9, unit1);
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	free(calls(t));
+	svc_installed(t, 9);
 
 	/* a watched task that did not change: nothing */
 	svc_task(t, 9, unit1);
@@ -180,9 +186,7 @@ test_watch_reload(void **state)
 {
 	struct tt *t = *state;
 
-	svc_task(t, 9, unit1);
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	free(calls(t));
+	svc_installed(t, 9);
 
 	svc_task(t, 9, NULL);
 	tt_arg(t, "on_change", "reload");
@@ -283,9 +287,7 @@ test_mark_outlives_session(void **state)
 	struct tt *t = *state;
 	const char *conf = tt_save(t, tt_path(t, "etcd.conf"));
 
-	svc_task(t, 9, unit1);
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	free(calls(t));
+	svc_installed(t, 9);
 
 	/* unchanged: the mark it made is taken back */
 	tt_write(conf, "a=1\n", 0644);
@@ -340,9 +342,7 @@ test_unit_written_then_session_ends(void **state)
 {
 	struct tt *t = *state;
 
-	svc_task(t, 1, unit1);
-	assert_int_equal(tt_run(t, 0), KP_ST_CHANGED);
-	free(calls(t));
+	svc_installed(t, 1);
 	/* as the kill leaves it: unit2 on disk, marked, etcd not restarted */
 	tt_write(tt_path(t, "units/etcd.service"), unit2, 0644);
 	(void)mkdir(tt_path(t, "restart"), 0700);
