@@ -128,8 +128,8 @@ faults: deps all
 	@tests/faults/run.sh build
 
 # High availability on the real 1.20 cluster (tests/e2e/real-ha.sh, 5
-# hosts, about 20 minutes): not in make check yet, since its availability
-# thresholds are not met reliably on a 2-CPU machine (see the script).
+# hosts, 20-25 minutes): not in make check yet, for its time (see the
+# script).
 ha: deps all it-bin
 	@tests/e2e/real-ha.sh build
 

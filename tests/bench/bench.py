@@ -54,6 +54,12 @@ SYSCTL_RESET = ("echo 0 >/proc/sys/net/ipv4/ip_forward; "
                 "echo 0 >/proc/sys/net/ipv4/conf/all/rp_filter; "
                 "echo 4096 >/proc/sys/net/core/somaxconn")
 TASKS_PER_HOST = 12
+# korch's ssh.connect_timeout in the bench's inventories.  The test bed
+# writes 10 s (korch's default, as Ansible's); at 1,000 light hosts all
+# handshakes queue on this machine's 2 CPUs and a few banners take longer
+# (3 of 1,000 hosts cut at 10 s on 2026-12-02), while the floor's ssh waits
+# without any limit.  60 s is an operator's setting for a fleet that large.
+CONNECT_TIMEOUT = 60
 # The test bed's instance (tests/testbed/testbed): its hosts' cgroup and dir.
 TB_INST = os.environ.get("KORCH_TESTBED_INSTANCE", "0")
 TB_CG = "korch-tb" if TB_INST == "0" else "korch-tb" + TB_INST
@@ -127,6 +133,9 @@ class Bed:
 
 
 def write_inventory(path, header, hosts, bastion=None):
+    header, n = re.subn(r"(?m)^(  connect_timeout: )\d+$", r"\g<1>%d" % CONNECT_TIMEOUT, header)
+    if n != 1:
+        die("the test bed's inventory has no ssh.connect_timeout line to set")
     with open(path, "w") as f:
         f.write(header)
         if bastion is not None:
@@ -744,8 +753,8 @@ class Bench:
             "",
             "Hosts are the test bed's light hosts on the same machine: every sshd, "
             "shell, agent and Python module competes with the controller for the same "
-            "two CPUs, and other sessions were running tests on the machine at the "
-            "same time: wall times are noisy (the bench waits up to %d s for a quiet "
+            "two CPUs, as does anything else running on the machine (on a shared one, "
+            "other people's tests): wall times are noisy (the bench waits up to %d s for a quiet "
             "machine before each run and weighs its own cgroups up, but cannot stop "
             "others).  The CPU figures, taken from cgroups and wait4(), are the "
             "steadier ones." % self.a.quiet_wait,
@@ -769,7 +778,8 @@ class Bench:
             "the agent to every host; korch-converge-warm: the agent already there.",
             "- korch-noop: the same apply again (0 changes, 0 uploads, 0 task rows "
             "written to SQLite); korch-noop-forks64: with the default `--forks 64`; "
-            "all other korch runs use `--forks N`.",
+            "all other korch runs use `--forks N`; every korch run has "
+            "`ssh.connect_timeout: %d` (the floor's ssh has no limit at all)." % CONNECT_TIMEOUT,
             "- SQLite ms/host: wall time inside SQLite calls (open, prepare, step, "
             "reset, finalize, exec, close: every query and commit with its fsync), "
             "measured by tests/bench/sqltime.c preloaded into korch, over hosts.",
