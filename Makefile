@@ -127,9 +127,8 @@ fuzz-objs: $(call obj,$(PROTO_SRC) $(STATE_SRC) $(CTL_SRC)) $(AGENT_LIB_OBJ)
 faults: deps all
 	@tests/faults/run.sh build
 
-# High availability on the real 1.20 cluster (tests/e2e/real-ha.sh, 5
-# hosts, 20-25 minutes): not in make check yet, for its time (see the
-# script).
+# High availability on the real 1.20 cluster alone (tests/e2e/real-ha.sh,
+# 5 hosts; make check runs it too).
 ha: deps all it-bin
 	@tests/e2e/real-ha.sh build
 

@@ -100,6 +100,9 @@ run_suite real-certs tests/e2e/real-certs.sh "$SAN"
 # korch remove (a live node, a dead etcd member, the refusals) and
 # korch reset, on the real 1.20 cluster.
 run_suite real-day2-remove tests/e2e/real-day2-remove.sh "$SAN"
+# High availability: three masters in local and in vip mode, a master
+# killed, rolling restarts and an upgrade through the load balancer.
+run_suite real-ha tests/e2e/real-ha.sh "$SAN"
 
 echo
 echo "Summary:"

@@ -25,16 +25,14 @@
 # Figures (failover, availability, the load balancer's added latency) are
 # printed as "# figure:" lines.
 #
-# `make ha` runs it; it is not in `make check` yet, for its time: 25 min
-# under the ASan controller of make check, which would take make check to
-# about 83 of CI's 90.  Most of it is waiting: a stopping 1.20 apiserver
-# stops listening after its 5 s shutdown delay, but its process waits up to
-# 60 s more for the watch connections still open on it, and every roll and
-# the upgrade wait for that, master by master.  On 2026-12-02 it passed
-# 48 of 48 under ASan (rolls 99.95 % and 100.00 %, upgrade 100.00 %); the
-# run before that lost 1 poll of 442 in the vip roll, to haproxy cutting
-# the sessions of a master as it left (on-marked-down shutdown-sessions,
-# since removed: playbooks/templates/haproxy.cfg.tmpl).
+# `make check` runs it after real-day2-remove; `make ha` runs it alone.
+# Most of its time is waiting for apiservers to stop: a stopping 1.20
+# apiserver stops listening after its 5 s shutdown delay, then waits up to
+# --request-timeout (60 s) for the watches still open on it.  The unit's
+# TimeoutStopSec=20 (playbooks/templates/kube-apiserver.service.tmpl)
+# bounds that; before it, the suite took 25 min under ASan.  haproxy no
+# longer cuts a leaving master's sessions (on-marked-down shutdown-sessions
+# cut a request that reached it as it left: 1 poll of 442 in the vip roll).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
