@@ -26,11 +26,11 @@
 # printed as "# figure:" lines.
 #
 # `make check` runs it after real-day2-remove; `make ha` runs it alone.
-# Most of its time is waiting for apiservers to stop: a stopping 1.20
-# apiserver stops listening after its 5 s shutdown delay, then waits up to
-# --request-timeout (60 s) for the watches still open on it.  The unit's
+# Its rolls and its upgrade wait for each apiserver to stop: a stopping
+# 1.20 apiserver stops listening after its 5 s shutdown delay, then waits up
+# to --request-timeout (60 s) for the watches still open on it.  The unit's
 # TimeoutStopSec=20 (playbooks/templates/kube-apiserver.service.tmpl)
-# bounds that; before it, the suite took 25 min under ASan.  haproxy no
+# bounds that: 14 min under ASan, where it took 25 min before.  haproxy no
 # longer cuts a leaving master's sessions (on-marked-down shutdown-sessions
 # cut a request that reached it as it left: 1 poll of 442 in the vip roll).
 set -uo pipefail
